@@ -1,0 +1,215 @@
+"""The typed configs every part of dslnas shares.
+
+``CandidateConfig`` is the object a search trial samples, the one ``trainers`` builds a codec from, the
+one ``hw_models`` prices and the one ``export`` writes. ``TrainConfig`` is how it is trained and
+``RunConfig`` pairs the two (the file ``dslnas train --config`` reads). All models are frozen and reject
+unknown keys; values are range-checked on construction.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PosInt = Annotated[int, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0.0)]
+
+
+class Frozen(BaseModel):
+    """Base for all configs: immutable, unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EncoderArch(Frozen):
+    """SoundStream-style causal encoder: stem conv, strided blocks, projection to the embedding.
+
+    Block ``i`` runs ``len(residual_dilations)`` residual units at its input width, then a strided conv
+    (kernel ``2 * stride``) to ``block_channels[i]``. Input ``[B, 1, T]`` -> embedding
+    ``[B, embedding_dim, T / prod(block_strides)]``.
+    """
+
+    sample_rate_hz: PosInt = 16_000
+    stem_channels: PosInt = 4
+    stem_kernel: PosInt = 7
+    block_channels: tuple[PosInt, ...] = (8, 16, 32, 96)
+    block_strides: tuple[PosInt, ...] = (2, 4, 5, 8)
+    residual_kernel: PosInt = 5
+    residual_dilations: tuple[PosInt, ...] = (1,)
+    embedding_dim: PosInt = 32
+    final_kernel: PosInt = 3
+
+    @model_validator(mode="after")
+    def _check(self) -> "EncoderArch":
+        if not self.block_channels:
+            raise ValueError("block_channels must name at least one block")
+        if len(self.block_channels) != len(self.block_strides):
+            raise ValueError(
+                f"block_channels has {len(self.block_channels)} entries but block_strides has "
+                f"{len(self.block_strides)}"
+            )
+        if not self.residual_dilations:
+            raise ValueError("residual_dilations must not be empty")
+        return self
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.block_channels)
+
+    @property
+    def hop_samples(self) -> int:
+        """Input samples per embedding frame."""
+        hop = 1
+        for stride in self.block_strides:
+            hop *= stride
+        return hop
+
+    def channels_after(self, depth: int) -> int:
+        """Channel count after ``depth`` blocks (``depth=0``: the stem's output)."""
+        return self.stem_channels if depth == 0 else self.block_channels[depth - 1]
+
+
+class DSLConfig(Frozen):
+    """Where the Dynamic Switch Layer sits and how it is shaped, trained and routed.
+
+    ``switch_depth`` d: the base network is the stem and blocks ``[0, d)``; the DSL follows block d-1.
+    ``light_widths``: the lightweight tail's widths, one entry for the width its first residual units run
+    at (a 1x1 entry conv adapts the base channels when it differs) and one per remaining block output,
+    so ``len == n_blocks - switch_depth + 1``.
+    ``threshold``: a segment whose predicted discrepancy is below it takes the light path; 0 = full only.
+    """
+
+    switch_depth: PosInt = 3
+    light_widths: tuple[PosInt, ...] = (9, 10)
+    switch_hidden: PosInt = 8
+    alpha: NonNegFloat = 1e-4
+    beta: NonNegFloat = 1.0
+    threshold: NonNegFloat = 0.3
+    segment_frames: PosInt = 10
+
+
+class QuantizerConfig(Frozen):
+    """Residual VQ with EMA codebooks, k-means init, dead-code restart and quantizer dropout."""
+
+    num_quantizers: PosInt = 4
+    codebook_size: PosInt = 256
+    ema_decay: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    dead_code_threshold: NonNegFloat = 2.0
+    kmeans_iters: Annotated[int, Field(ge=0)] = 10
+    quantizer_dropout: bool = True
+
+
+class CandidateConfig(Frozen):
+    """One point of a search: the encoder, its DSL, and the quantizer/decoder around it."""
+
+    name: str = "candidate"
+    encoder: EncoderArch = EncoderArch()
+    dsl: DSLConfig = DSLConfig()
+    quantizer: QuantizerConfig = QuantizerConfig()
+    decoder_channel_mult: Annotated[float, Field(gt=0.0)] = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> "CandidateConfig":
+        n_blocks = self.encoder.n_blocks
+        if not 1 <= self.dsl.switch_depth <= n_blocks:
+            raise ValueError(f"dsl.switch_depth must be in [1, {n_blocks}], got {self.dsl.switch_depth}")
+        expected = n_blocks - self.dsl.switch_depth + 1
+        if len(self.dsl.light_widths) != expected:
+            raise ValueError(
+                f"dsl.light_widths needs {expected} entries for switch_depth {self.dsl.switch_depth} "
+                f"of {n_blocks} blocks, got {len(self.dsl.light_widths)}"
+            )
+        return self
+
+    @property
+    def segment_samples(self) -> int:
+        """Input samples per routing segment."""
+        return self.dsl.segment_frames * self.encoder.hop_samples
+
+    def with_dsl(self, **changes: Any) -> "CandidateConfig":
+        """A copy with DSL fields replaced (validated)."""
+        dsl = DSLConfig.model_validate({**self.dsl.model_dump(), **changes})
+        return CandidateConfig.model_validate({**self.model_dump(), "dsl": dsl.model_dump()})
+
+
+class DatasetKind(str, enum.Enum):
+    """Where training/evaluation audio comes from."""
+
+    DEMO = "demo"          # generated, labelled speech-like / silence-like clips (no download)
+    FOLDER = "folder"      # a folder of wav/flac files, label "unknown"
+    LIBRITTS = "libritts"  # LibriTTS layout: <root>/<speaker>/<chapter>/*.wav, label "speech"
+    AUDIOSET = "audioset"  # AudioSet-style segment CSV over local audio files, labels kept
+
+
+class DataConfig(Frozen):
+    """Which audio to use; ``path`` is a folder (folder, libritts) or a CSV (audioset)."""
+
+    kind: DatasetKind = DatasetKind.DEMO
+    path: str | None = None
+    audio_dir: str | None = None  # audioset: where <clip id>.wav/.flac live (default: the CSV's folder)
+    demo_clips: PosInt = 24
+    demo_clip_seconds: Annotated[float, Field(gt=0.0)] = 2.0
+    eval_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.25
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> "DataConfig":
+        if self.kind is not DatasetKind.DEMO and not self.path:
+            raise ValueError(f"data.path is required for kind '{self.kind.value}'")
+        return self
+
+
+class DeviceKind(str, enum.Enum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class TrainConfig(Frozen):
+    """How a candidate is trained. ``init_checkpoint``: start from a trained codec (DSL fine-tuning)."""
+
+    steps: PosInt = 300
+    batch_size: PosInt = 8
+    crop_seconds: Annotated[float, Field(gt=0.0)] = 0.8
+    learning_rate: Annotated[float, Field(gt=0.0)] = 3e-3
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    mel_weight: NonNegFloat = 1.0
+    waveform_weight: NonNegFloat = 1.0
+    commitment_weight: NonNegFloat = 0.25
+    use_discriminator: bool = False
+    adversarial_weight: NonNegFloat = 0.1
+    checkpoint_every: PosInt = 100
+    init_checkpoint: str | None = None
+    device: DeviceKind = DeviceKind.AUTO
+    threads: Annotated[int, Field(ge=0)] = 0  # torch intra-op threads; 0 = leave torch's default
+
+
+class RunConfig(Frozen):
+    """A candidate and its training recipe: what ``dslnas train --config`` reads and export writes.
+
+    ``candidate`` may be given as a preset name (``candidate: demo``) or as ``{preset: demo, ...overrides}``.
+    """
+
+    candidate: CandidateConfig = CandidateConfig()
+    train: TrainConfig = TrainConfig()
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        cand = data.get("candidate")
+        if isinstance(cand, str):
+            cand = {"preset": cand}
+        if isinstance(cand, dict) and "preset" in cand:
+            from dslnas.spaces.presets import candidate_preset  # presets build on this module
+            from dslnas.spaces.yaml_io import deep_merge
+
+            overrides = {k: v for k, v in cand.items() if k != "preset"}
+            base = candidate_preset(str(cand["preset"])).model_dump(mode="json")
+            data = {**data, "candidate": deep_merge(base, overrides)}
+        return data

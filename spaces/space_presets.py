@@ -1,0 +1,78 @@
+"""Named search spaces (``demo``, ``paper``) and loading a space from YAML.
+
+A space YAML is a :class:`SearchSpace` mapping; ``extends: other.yaml`` and ``base: <preset name>``
+keep ablations short, e.g.::
+
+    extends: demo-space.yaml
+    switch_depths: [3, 4]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dslnas.spaces.candidate import DataConfig, TrainConfig
+from dslnas.spaces.errors import unknown_name
+from dslnas.spaces.presets import candidate_preset, demo_candidate, paper_candidate
+from dslnas.spaces.space import Constraints, FloatRange, Objective, SearchSpace
+from dslnas.spaces.yaml_io import read_yaml_mapping, validate
+
+SWEEP = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
+
+
+def demo_space() -> SearchSpace:
+    """Small enough for ``dslnas search`` with no arguments: 6+ trials in under 15 minutes on 2 CPUs."""
+    data = DataConfig(demo_clips=16, demo_clip_seconds=2.0, eval_fraction=0.25)
+    return SearchSpace(
+        name="demo",
+        base=demo_candidate(),
+        switch_depths=(2, 3, 4),
+        light_width_choices=(4, 8, 12, 16),
+        alpha=FloatRange(low=1e-6, high=1e-2, log=True),
+        beta=FloatRange(low=0.1, high=3.0, log=True),
+        threshold=FloatRange(low=0.0, high=1.2),
+        sweep_thresholds=SWEEP,
+        base_train=TrainConfig(steps=250, batch_size=8, data=data),
+        finetune=TrainConfig(steps=50, batch_size=8, data=data, learning_rate=1e-3),
+        objectives=(Objective.VISQOL, Objective.LATENCY_MS),
+        constraints=Constraints(max_visqol_drop=1.0),
+        latency_budgets_ms=(12.0, 14.0),
+    )
+
+
+def paper_space() -> SearchSpace:
+    """The paper's lean encoder (``paper`` preset); budgets around Table 1's 9.86-14.74 ms."""
+    data = DataConfig(demo_clips=64, demo_clip_seconds=3.0)
+    return SearchSpace(
+        name="paper",
+        base=paper_candidate(),
+        switch_depths=(2, 3, 4),
+        light_width_choices=(4, 6, 9, 10, 12, 16),
+        alpha=FloatRange(low=1e-6, high=1e-2, log=True),
+        beta=FloatRange(low=0.1, high=3.0, log=True),
+        threshold=FloatRange(low=0.0, high=1.2),
+        sweep_thresholds=SWEEP,
+        base_train=TrainConfig(steps=3000, batch_size=16, data=data),
+        finetune=TrainConfig(steps=400, batch_size=16, data=data, learning_rate=1e-3),
+        objectives=(Objective.VISQOL, Objective.LATENCY_MS, Objective.POWER_MW),
+        constraints=Constraints(max_visqol_drop=0.2),
+        latency_budgets_ms=(10.0, 12.0, 14.0),
+    )
+
+
+SPACE_PRESETS: dict[str, Callable[[], SearchSpace]] = {"demo": demo_space, "paper": paper_space}
+
+
+def load_space(name_or_path: str) -> SearchSpace:
+    """A preset by name, or a YAML file (validated; errors name the file and key)."""
+    if name_or_path in SPACE_PRESETS:
+        return SPACE_PRESETS[name_or_path]()
+    path = Path(name_or_path)
+    if path.suffix.lower() not in (".yaml", ".yml") and not path.exists():
+        raise unknown_name("search space", name_or_path, list(SPACE_PRESETS))
+    data: dict[str, Any] = read_yaml_mapping(path)
+    if isinstance(data.get("base"), str):
+        data["base"] = candidate_preset(data["base"]).model_dump(mode="json")
+    return validate(SearchSpace, data, str(path))

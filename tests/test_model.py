@@ -1,0 +1,145 @@
+"""The codec and its Dynamic Switch Layer: shapes, causality, loss terms, routing, DSL insertion."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig
+from dslnas.spaces.presets import demo_candidate, paper_candidate
+from dslnas.trainers.blocks import CausalConv1d, CausalConvTranspose1d, DecoderBlock, EncoderBlock, ResidualUnit
+from dslnas.trainers.codec import build_codec, insert_dsl
+from dslnas.trainers.dsl import Mask, Switch, dsl_loss_terms, mix_by_segment, route_light, segment_discrepancy
+
+TINY = CandidateConfig(
+    encoder=EncoderArch(stem_channels=2, block_channels=(4, 6), block_strides=(2, 2), residual_dilations=(1, 3), embedding_dim=4),
+    dsl=DSLConfig(switch_depth=1, light_widths=(2, 2), segment_frames=2),
+    quantizer=QuantizerConfig(num_quantizers=2, codebook_size=8, kmeans_iters=0),
+)
+
+
+def params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def assert_causal(module: torch.nn.Module, channels: int, length: int, hop_out: float) -> None:
+    """Changing the input after sample t must not change outputs that end before t."""
+    torch.manual_seed(0)
+    x = torch.randn(1, channels, length)
+    y = x.clone()
+    cut = length // 2
+    y[..., cut:] += torch.randn_like(y[..., cut:])
+    with torch.no_grad():
+        a, b = module(x), module(y)
+    safe = int(cut / hop_out)  # output frames whose input window ends before `cut`
+    assert safe > 0
+    assert torch.allclose(a[..., :safe], b[..., :safe], atol=1e-6)
+    assert not torch.allclose(a[..., safe + 1 :], b[..., safe + 1 :])
+
+
+@pytest.mark.parametrize(
+    ("module", "channels", "out_channels", "ratio"),
+    [
+        (CausalConv1d(3, 5, 7), 3, 5, 1.0),
+        (CausalConv1d(3, 5, 8, stride=4), 3, 5, 0.25),
+        (CausalConv1d(3, 3, 3, dilation=9), 3, 3, 1.0),
+        (CausalConvTranspose1d(3, 2, 8, stride=4), 3, 2, 4.0),
+        (ResidualUnit(4, 5, 3), 4, 4, 1.0),
+        (EncoderBlock(4, 8, 5, 5, (1, 3)), 4, 8, 0.2),
+        (DecoderBlock(8, 4, 5, 5, (1, 3)), 8, 4, 5.0),
+    ],
+)
+def test_block_shapes_and_causality(module: torch.nn.Module, channels: int, out_channels: int, ratio: float) -> None:
+    out = module(torch.randn(2, channels, 40))
+    assert out.shape == (2, out_channels, int(40 * ratio))
+    assert_causal(module, channels, 80, 1 / ratio)
+
+
+def test_encoder_paths_are_causal_and_shaped() -> None:
+    codec = build_codec(TINY)
+    enc = codec.encoder
+    seg = TINY.segment_samples
+    x = torch.randn(3, 1, 4 * seg)
+    out = enc(x)
+    assert out.full.shape == out.light.shape == out.mixed.shape == (3, 4, 4 * seg // 4)
+    assert out.predicted.shape == out.use_light.shape == (3, 4)
+    assert (out.predicted >= 0).all()
+    for path in (enc.base, enc.full_tail, enc.light_tail):
+        path.eval()
+    assert_causal(torch.nn.Sequential(enc.base, enc.mask, enc.full_tail), 1, 4 * seg, 4)
+    assert_causal(torch.nn.Sequential(enc.base, enc.mask, enc.light_tail), 1, 4 * seg, 4)
+
+
+def test_codec_reconstructs_every_path_at_input_length() -> None:
+    codec = build_codec(TINY).eval()
+    audio = torch.randn(1, 1, 3 * TINY.segment_samples + 5)
+    outputs, encoded = codec.reconstruct(audio)
+    assert {p.value for p in outputs} == {"full", "light", "mixed"}
+    assert all(o.shape == audio.shape for o in outputs.values())
+    assert encoded.predicted.shape == (1, 4)  # padded to whole segments
+
+
+def test_mask_produces_exact_zeros_and_l1_term_counts_them() -> None:
+    mask = Mask(4)
+    with torch.no_grad():
+        mask.threshold_raw.fill_(0.0)  # softplus(0) = 0.69: small activations vanish
+    y = mask(torch.linspace(-2, 2, 40).reshape(1, 4, 10))
+    assert (y == 0).float().mean() > 0.2
+    assert y.abs().max() < 2
+
+
+def test_dsl_loss_terms_each_measure_their_own_thing() -> None:
+    full = torch.randn(2, 4, 8)
+    masked = torch.randn(2, 3, 16)
+    same = dsl_loss_terms(masked, full, full.clone(), torch.zeros(2, 2), 4)
+    assert same["light"].item() == pytest.approx(0.0, abs=1e-6)
+    assert same["switch"].item() == pytest.approx(0.0, abs=1e-6)
+    assert same["compression"].item() == pytest.approx(masked.abs().mean().item())
+    off = dsl_loss_terms(masked, full, full + 1.0, torch.zeros(2, 2), 4)
+    actual = segment_discrepancy(full, full + 1.0, 4)
+    assert off["light"].item() == pytest.approx(actual.mean().item())
+    assert off["switch"].item() == pytest.approx((actual**2).mean().item(), rel=1e-5)
+    # The light term trains the light path only: no gradient flows into the (teacher) full output.
+    full_req = full.clone().requires_grad_(True)
+    light_req = (full + 0.5).requires_grad_(True)
+    dsl_loss_terms(masked, full_req, light_req, torch.zeros(2, 2), 4)["light"].backward()
+    assert full_req.grad is None and light_req.grad is not None
+
+
+def test_routing_is_monotone_in_threshold() -> None:
+    predicted = torch.rand(4, 50)
+    usage = [route_light(predicted, t).float().mean().item() for t in torch.linspace(0, 1.1, 12)]
+    assert usage == sorted(usage)
+    assert usage[0] == 0.0 and usage[-1] == 1.0
+
+
+def test_mix_by_segment_takes_light_exactly_where_routed() -> None:
+    full, light = torch.zeros(1, 2, 6), torch.ones(1, 2, 6)
+    mixed = mix_by_segment(full, light, torch.tensor([[True, False, True]]))
+    assert mixed[0, 0].tolist() == [1, 1, 0, 0, 1, 1]
+
+
+def test_switch_predicts_one_value_per_segment() -> None:
+    switch = Switch(channels=3, hidden=4, frames_per_segment=5)
+    assert switch(torch.randn(2, 3, 20)).shape == (2, 4)
+
+
+def test_paper_preset_reconstructs_the_papers_parameter_counts() -> None:
+    enc = build_codec(paper_candidate()).encoder
+    encoder_params = params(enc.base) + params(enc.full_tail)
+    assert 63_000 <= encoder_params <= 77_000  # "about 70k"
+    assert abs(params(enc.full_tail) / 65_024 - 1) <= 0.10
+    assert abs(params(enc.light_tail) / 3_104 - 1) <= 0.10
+
+
+def test_insert_dsl_keeps_trained_weights_at_any_switch_depth() -> None:
+    trained = build_codec(demo_candidate())
+    state = trained.state_dict()
+    moved = demo_candidate().with_dsl(switch_depth=2, light_widths=(4, 4, 4))
+    codec = insert_dsl(moved, state)
+    assert torch.equal(codec.encoder.blocks[3][0].conv.weight, trained.encoder.blocks[3][0].conv.weight)
+    assert torch.equal(codec.decoder[0].weight, trained.decoder[0].weight)
+    assert len(codec.encoder.full_tail) == len(trained.encoder.full_tail) + 1
+    wrong = demo_candidate().model_copy(update={"encoder": demo_candidate().encoder.model_copy(update={"stem_channels": 4})})
+    with pytest.raises(ValueError, match="does not fit"):
+        insert_dsl(wrong, state)

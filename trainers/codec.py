@@ -1,0 +1,91 @@
+"""The SoundStream-style codec with a Dynamic Switch Layer, assembled by composition.
+
+``DSLCodec = DSLEncoder -> ResidualQuantizer -> Decoder``. Training decodes the full path (the codec
+loss) and trains the DSL on the side (light path distils the full one, the switch predicts their gap);
+evaluation decodes each of the full, light and mixed (routed) embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dslnas.spaces.candidate import CandidateConfig
+from dslnas.trainers.decoder import Decoder
+from dslnas.trainers.encoder import DSLEncoder, EncoderOutput
+from dslnas.trainers.quantizer import ResidualQuantizer
+
+DSL_PREFIXES = ("encoder.mask.", "encoder.switch.", "encoder.light_tail.")
+
+
+class EncoderPath(str, Enum):
+    FULL = "full"
+    LIGHT = "light"
+    MIXED = "mixed"
+
+
+@dataclass(frozen=True)
+class CodecOutput:
+    """``audio: [B, 1, T]`` reconstruction of the full path, with the encoder pass and quantizer loss."""
+
+    audio: torch.Tensor
+    encoded: EncoderOutput
+    commitment: torch.Tensor
+
+
+class DSLCodec(nn.Module):
+    def __init__(self, candidate: CandidateConfig) -> None:
+        super().__init__()
+        self.candidate = candidate
+        self.encoder = DSLEncoder(candidate)
+        self.quantizer = ResidualQuantizer(candidate.encoder.embedding_dim, candidate.quantizer)
+        self.decoder = Decoder(candidate)
+
+    def pad(self, audio: torch.Tensor) -> torch.Tensor:
+        """Right-pad ``[B, 1, T]`` with zeros to a whole number of routing segments."""
+        seg = self.candidate.segment_samples
+        return F.pad(audio, (0, (-audio.shape[-1]) % seg))
+
+    def forward(self, audio: torch.Tensor) -> CodecOutput:
+        """Training pass: ``audio [B, 1, T]`` (T a multiple of the segment) through the full path."""
+        encoded = self.encoder(audio)
+        quantized = self.quantizer(encoded.full)
+        return CodecOutput(self.decoder(quantized.quantized), encoded, quantized.commitment)
+
+    @torch.no_grad()
+    def reconstruct(self, audio: torch.Tensor, threshold: float | None = None) -> tuple[dict[EncoderPath, torch.Tensor], EncoderOutput]:
+        """Evaluation pass: ``[B, 1, T]`` -> reconstruction per path (each ``[B, 1, T]``) and the encoder pass."""
+        length = audio.shape[-1]
+        encoded = self.encoder(self.pad(audio), threshold)
+        embeddings = {EncoderPath.FULL: encoded.full, EncoderPath.LIGHT: encoded.light, EncoderPath.MIXED: encoded.mixed}
+        out = {path: self.decoder(self.quantizer(emb).quantized)[..., :length] for path, emb in embeddings.items()}
+        return out, encoded
+
+
+def build_codec(candidate: CandidateConfig) -> DSLCodec:
+    """A freshly initialised codec for ``candidate``."""
+    return DSLCodec(candidate)
+
+
+def insert_dsl(candidate: CandidateConfig, trained_state: dict[str, torch.Tensor]) -> DSLCodec:
+    """Build ``candidate`` and load a trained codec's encoder, quantizer and decoder into it.
+
+    The DSL parts (mask, switch, light tail) start fresh, so a codec trained once can be fitted with many
+    DSL variants and fine-tuned (the paper's use). Raises ValueError when the trained weights do not fit
+    the candidate's base architecture.
+    """
+    codec = build_codec(candidate)
+    shared = {k: v for k, v in trained_state.items() if not k.startswith(DSL_PREFIXES)}
+    try:
+        missing, unexpected = codec.load_state_dict(shared, strict=False)
+    except RuntimeError as err:  # shape mismatch: a different base architecture
+        detail = next((ln.strip() for ln in str(err).splitlines() if "size mismatch" in ln), str(err))
+        raise ValueError(f"trained codec does not fit candidate {candidate.name!r}: {detail}") from err
+    missing = [k for k in missing if not k.startswith(DSL_PREFIXES)]
+    if missing or unexpected:
+        raise ValueError(f"trained codec does not fit candidate {candidate.name!r}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return codec

@@ -1,0 +1,96 @@
+"""The Dynamic Switch Layer: Mask, Switch and the routing rule (paper section 2.2).
+
+The lightweight path itself is an encoder tail (see ``trainers.encoder``); this module holds what sits at
+the cut and the DSL loss terms.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class Mask(nn.Module):
+    """Compression layer: per-channel scale and learnable soft threshold. ``[B, C, T] -> [B, C, T]``.
+
+    ``y = sign(s * x) * relu(|s * x| - t)`` with ``t = softplus(t_raw) >= 0``: small activations become exact
+    zeros, and the L1 term on ``y`` (weight alpha) pushes more of them there, so the activation map sent to
+    the tails is sparse.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1, channels, 1))
+        self.threshold_raw = nn.Parameter(torch.full((1, channels, 1), -4.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scaled = x * self.scale
+        return torch.sign(scaled) * F.relu(scaled.abs() - F.softplus(self.threshold_raw))
+
+
+class Switch(nn.Module):
+    """Predicts, per routing segment, how far the light output will be from the full output.
+
+    ``[B, C, T_base]`` masked features -> ``[B, n_segments]`` non-negative predicted discrepancy, where a
+    segment is ``frames_per_segment`` base-rate frames (the caller pads T_base to a multiple).
+    """
+
+    def __init__(self, channels: int, hidden: int, frames_per_segment: int) -> None:
+        super().__init__()
+        self.frames_per_segment = frames_per_segment
+        self.embed = nn.Conv1d(channels, hidden, 1)
+        self.head = nn.Linear(2 * hidden, 1)
+
+    def forward(self, masked: torch.Tensor) -> torch.Tensor:
+        batch, _, frames = masked.shape
+        hidden = F.elu(self.embed(masked))
+        segments = hidden.reshape(batch, hidden.shape[1], frames // self.frames_per_segment, -1)
+        pooled = torch.cat([segments.mean(-1), segments.amax(-1)], dim=1)  # [B, 2H, S]
+        return F.softplus(self.head(pooled.transpose(1, 2))).squeeze(-1)
+
+
+def segment_discrepancy(full: torch.Tensor, light: torch.Tensor, frames_per_segment: int) -> torch.Tensor:
+    """Actual relative L1 distance between two embeddings per segment.
+
+    ``full, light: [B, D, T_emb]`` -> ``[B, n_segments]``: ``mean|full - light| / (mean|full| + 1e-3)`` over
+    each segment's frames and channels (dimensionless; 0 = identical).
+    """
+    batch, dim, frames = full.shape
+    shape = (batch, dim, frames // frames_per_segment, frames_per_segment)
+    diff = (full - light).abs().reshape(shape).mean(dim=(1, 3))
+    scale = full.abs().reshape(shape).mean(dim=(1, 3))
+    return diff / (scale + 1e-3)
+
+
+def route_light(predicted: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Bool ``[B, n_segments]``: True where the segment takes the light path (prediction below threshold)."""
+    return predicted < threshold
+
+
+def mix_by_segment(full: torch.Tensor, light: torch.Tensor, use_light: torch.Tensor) -> torch.Tensor:
+    """Mixed embedding: per segment, light where ``use_light`` else full. ``[B, D, T] -> [B, D, T]``."""
+    frames_per_segment = full.shape[-1] // use_light.shape[-1]
+    mask = use_light.repeat_interleave(frames_per_segment, dim=-1).unsqueeze(1)
+    return torch.where(mask, light, full)
+
+
+def dsl_loss_terms(
+    masked: torch.Tensor,
+    full: torch.Tensor,
+    light: torch.Tensor,
+    predicted: torch.Tensor,
+    frames_per_segment: int,
+) -> dict[str, torch.Tensor]:
+    """The three DSL loss terms (paper eqs. 2-4), each a scalar.
+
+    ``compression``: mean |masked activation| (L1, drives sparsity).
+    ``light``: relative L1 of the light output to the (detached) full output: the light path distils the full.
+    ``switch``: MSE of the predicted discrepancy against the actual (detached) one.
+    """
+    actual = segment_discrepancy(full.detach(), light, frames_per_segment)
+    return {
+        "compression": masked.abs().mean(),
+        "light": actual.mean(),
+        "switch": F.mse_loss(predicted, actual.detach()),
+    }
