@@ -1,0 +1,154 @@
+"""The cost model interface and its profile-backed implementation.
+
+``CostModel.predict(candidate, light_usage) -> Cost``: latency (ms per inference, one inference = one
+routing segment of ``candidate.segment_samples`` audio) and average power (mW, running one inference per
+segment of real-time audio) for the full pass, the light pass and the mixed pass at light-path usage
+``p``. Both passes run the base network, the mask and the switch, then one tail:
+
+    full  = base + mask + switch + full tail        light = base + mask + switch + light tail
+    mixed = p * light + (1 - p) * full              saving_pct = 100 * (1 - mixed / full)
+
+(the mixed pass is the usage-weighted mean because each segment takes exactly one of the two passes).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+from dslnas.hw_models.latency_model import latency_ms
+from dslnas.hw_models.op_count import PATHS, EncoderCounts, count_candidate
+from dslnas.hw_models.power_model import energy_per_inference_mj, power_mw
+from dslnas.hw_models.profile import ComputeUnit, DeviceProfile
+from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.errors import UserError
+
+FRONT = ("base", "mask", "switch")  # what both passes run before the tail
+
+
+@dataclass(frozen=True)
+class PassFigures:
+    """One quantity for the full, light and mixed pass (same unit as the field it sits in)."""
+
+    full: float
+    light: float
+    mixed: float
+
+    @property
+    def saving_pct(self) -> float:
+        """How much the mixed pass saves against running the full pass only (%)."""
+        return 100.0 * (1.0 - self.mixed / self.full) if self.full else 0.0
+
+    def to_json(self) -> dict[str, float]:
+        return {"full": self.full, "light": self.light, "mixed": self.mixed}
+
+
+def mix(full: float, light: float, light_usage: float) -> PassFigures:
+    """Full, light and their usage-weighted mean at light-path usage ``light_usage`` (0..1)."""
+    check_light_usage(light_usage)
+    return PassFigures(full, light, light_usage * light + (1.0 - light_usage) * full)
+
+
+def check_light_usage(light_usage: float) -> None:
+    """A usage outside [0, 1] is a UserError."""
+    if not 0.0 <= light_usage <= 1.0:
+        raise UserError(f"light usage must be a fraction in [0, 1], got {light_usage}")
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one candidate costs on one device.
+
+    ``path_latency_ms``: per inference, each part on its own (``base``, ``mask``, ``switch``, ``full`` tail,
+    ``light`` tail). ``unsupported_ops``: ops the counter could not price (counted as free; see ``counts``).
+    """
+
+    profile: str
+    unit: str
+    light_usage: float
+    latency_ms: PassFigures
+    power_mw: PassFigures
+    path_latency_ms: dict[str, float]
+    counts: EncoderCounts
+
+    @property
+    def latency_saving_pct(self) -> float:
+        return self.latency_ms.saving_pct
+
+    @property
+    def power_saving_pct(self) -> float:
+        return self.power_mw.saving_pct
+
+    @property
+    def unsupported_ops(self) -> dict[str, int]:
+        return self.counts.unsupported_ops
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``dslnas cost --json`` shape."""
+        return {
+            "profile": self.profile,
+            "unit": self.unit,
+            "light_usage": self.light_usage,
+            "latency_ms": self.latency_ms.to_json(),
+            "power_mw": self.power_mw.to_json(),
+            "latency_saving_pct": self.latency_saving_pct,
+            "power_saving_pct": self.power_saving_pct,
+            "path_latency_ms": dict(self.path_latency_ms),
+            "encoder_params": self.counts.encoder_params,
+            "paths": self.counts.to_json()["paths"],
+            "unsupported_ops": [
+                {"path": key.split(":", 1)[0], "op": key.split(":", 1)[1], "calls": n}
+                for key, n in sorted(self.unsupported_ops.items())
+            ],
+        }
+
+
+class CostModel(abc.ABC):
+    """Prices a candidate: ``predict`` counts it and calls ``predict_counts``."""
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """What the prices come from (a profile name)."""
+
+    @abc.abstractmethod
+    def predict_counts(self, counts: EncoderCounts, light_usage: float) -> Cost:
+        """The cost of already counted paths at light-path usage ``light_usage`` (0..1)."""
+
+    def predict(self, candidate: CandidateConfig, light_usage: float) -> Cost:
+        """The cost of ``candidate`` at light-path usage ``light_usage`` (0..1)."""
+        check_light_usage(light_usage)
+        return self.predict_counts(count_candidate(candidate), light_usage)
+
+
+class ProfileCostModel(CostModel):
+    """Prices every path on one compute unit of a :class:`DeviceProfile` (default: its ``default_unit``)."""
+
+    def __init__(self, profile: DeviceProfile, unit: str | None = None) -> None:
+        self.profile = profile
+        self.unit_name = unit or profile.default_unit
+        self.unit: ComputeUnit = profile.unit(self.unit_name)
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    def predict_counts(self, counts: EncoderCounts, light_usage: float) -> Cost:
+        check_light_usage(light_usage)
+        path_ms = path_latencies_ms(counts, self.unit, f"profile '{self.profile.name}' (unit '{self.unit_name}')")
+        rate = counts.inferences_per_s
+        energy = {p: energy_per_inference_mj(counts.paths[p].layers, path_ms[p], self.unit.power) for p in PATHS}
+        static = self.unit.power.static_mw
+        front_ms, front_mj = sum(path_ms[p] for p in FRONT), sum(energy[p] for p in FRONT)
+        latency = mix(front_ms + path_ms["full"], front_ms + path_ms["light"], light_usage)
+        full_mw = power_mw(static, front_mj + energy["full"], rate)
+        light_mw = power_mw(static, front_mj + energy["light"], rate)
+        power = mix(full_mw, light_mw, light_usage)
+        return Cost(self.profile.name, self.unit_name, light_usage, latency, power, path_ms, counts)
+
+
+def path_latencies_ms(counts: EncoderCounts, unit: ComputeUnit, where: str) -> dict[str, float]:
+    """Latency per inference of each path on ``unit``; ConfigError when an op type has no coefficients."""
+    unit.require_ops({layer.op_type for p in PATHS for layer in counts.paths[p].layers}, where)
+    return {p: latency_ms(counts.paths[p].layers, unit.latency) for p in PATHS}

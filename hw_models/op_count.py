@@ -1,0 +1,169 @@
+"""Per-path op counts of a DSL encoder: MACs, parameters, activation bytes and layers, per second of audio.
+
+Each path (``base``, ``mask``, ``switch``, ``full`` tail, ``light`` tail) is its own module, traced on its
+own input of one routing segment (``candidate.segment_samples`` of audio; the tails and the DSL on the
+base output for that segment), so both branches of the switch are priced in full, never "whatever ran in
+a routed trace". Counts per segment are scaled to per second by ``sample_rate_hz / segment_samples``.
+
+Counting is fvcore's ``FlopCountAnalysis`` (one MAC per conv/linear multiply-accumulate, bias adds not
+counted; convs: ``C_in * C_out * K / groups`` MACs per output frame) with the extra handles of
+:mod:`dslnas.hw_models.op_handles`; ops nothing can price are reported in ``unsupported_ops``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from dslnas.hw_models.op_handles import BYTES_PER_ELEMENT, FlopCountAnalysis, NodeCost, NodeRecorder
+from dslnas.spaces.candidate import CandidateConfig
+from dslnas.trainers.encoder import DSLEncoder
+
+if TYPE_CHECKING:  # the codec pulls in the quantizer's heavy imports; only its .encoder is needed here
+    from dslnas.trainers.codec import DSLCodec
+
+PATHS = ("base", "mask", "switch", "full", "light")
+TAILS = ("full", "light")
+
+
+@dataclass(frozen=True)
+class LayerCount:
+    """One traced op call, per inference (one routing segment of audio).
+
+    ``macs_per_inference``: multiply-accumulates (MAC op types only). ``elementwise_ops_per_inference``:
+    element operations (element-wise op types only). ``act_bytes_per_inference``: fp32 activation bytes
+    read plus written. ``params``: weights this call reads (a weight used twice counts twice here).
+    """
+
+    name: str
+    op_type: str
+    macs_per_inference: int
+    act_bytes_per_inference: int
+    params: int
+    elementwise_ops_per_inference: int = 0
+
+    @property
+    def ops_per_inference(self) -> int:
+        """Arithmetic work: MACs for MAC op types, element operations for element-wise ones."""
+        return self.macs_per_inference + self.elementwise_ops_per_inference
+
+    @property
+    def weight_bytes_per_inference(self) -> int:
+        """fp32 weight bytes this call reads."""
+        return BYTES_PER_ELEMENT * self.params
+
+
+@dataclass(frozen=True)
+class PathCounts:
+    """One path's counts: totals per second of audio and the per-inference layer list."""
+
+    params: int
+    macs_per_s: float
+    elementwise_ops_per_s: float
+    act_bytes_per_s: float
+    layers_by_type: dict[str, int]
+    layers: tuple[LayerCount, ...]
+    unsupported_ops: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "macs_per_s": self.macs_per_s,
+            "elementwise_ops_per_s": self.elementwise_ops_per_s,
+            "act_bytes_per_s": self.act_bytes_per_s,
+            "layers_by_type": dict(sorted(self.layers_by_type.items())),
+        }
+
+
+@dataclass(frozen=True)
+class EncoderCounts:
+    """All five paths of one encoder. ``encoder_params``: base + full tail (the encoder without the DSL).
+
+    ``unsupported_ops``: ``{"<path>:<aten op>": calls}`` for ops no handle could price (0 MACs assumed there).
+    ``cut_elements_per_inference``: elements of the mask output (what a tail on another unit must receive);
+    ``embedding_elements_per_inference``: elements of the encoder output for one segment.
+    """
+
+    paths: dict[str, PathCounts]
+    encoder_params: int
+    unsupported_ops: dict[str, int]
+    segment_samples: int
+    sample_rate_hz: int
+    cut_elements_per_inference: int = 0
+    embedding_elements_per_inference: int = 0
+
+    @property
+    def inferences_per_s(self) -> float:
+        """Routing segments (inferences) per second of audio."""
+        return self.sample_rate_hz / self.segment_samples
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``dslnas describe --json`` shape: ``{"encoder_params", "paths": {path: {...}}}``."""
+        return {
+            "encoder_params": self.encoder_params,
+            "paths": {name: self.paths[name].to_json() for name in PATHS},
+        }
+
+
+def count_candidate(candidate: CandidateConfig | DSLCodec | DSLEncoder) -> EncoderCounts:
+    """Count every path of a candidate (built fresh) or of an already built codec/encoder."""
+    encoder = _encoder_of(candidate)
+    config = encoder.candidate
+    rate = config.encoder.sample_rate_hz
+    per_s = rate / config.segment_samples
+    audio = torch.randn(1, 1, config.segment_samples, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        base_out = encoder.base(audio)
+        embedding = encoder.full_tail(base_out)
+    modules = {"base": (encoder.base, audio), "mask": (encoder.mask, base_out), "switch": (encoder.switch, base_out),
+               "full": (encoder.full_tail, base_out), "light": (encoder.light_tail, base_out)}
+    paths = {name: count_module(module, inp, per_s) for name, (module, inp) in modules.items()}
+    unsupported = {f"{name}:{op}": n for name, counts in paths.items() for op, n in counts.unsupported_ops.items()}
+    encoder_params = paths["base"].params + paths["full"].params
+    return EncoderCounts(paths, encoder_params, unsupported, config.segment_samples, rate,
+                         cut_elements_per_inference=base_out.numel(), embedding_elements_per_inference=embedding.numel())
+
+
+def count_module(module: nn.Module, inputs: torch.Tensor, inferences_per_s: float = 1.0) -> PathCounts:
+    """Trace ``module`` on ``inputs`` (one inference) and count it; totals are scaled by ``inferences_per_s``."""
+    recorder = NodeRecorder(n_model_inputs=1)
+    analysis = FlopCountAnalysis(module, (inputs,)).set_op_handle(**recorder.handles())
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    with torch.no_grad():
+        total_macs = analysis.total()
+    layers = _layers(recorder.nodes)
+    if sum(layer.macs_per_inference for layer in layers) != total_macs:
+        raise RuntimeError("per-layer MACs disagree with fvcore's total: a handle recorded nothing")
+    return PathCounts(
+        params=sum(p.numel() for p in module.parameters()),
+        macs_per_s=total_macs * inferences_per_s,
+        elementwise_ops_per_s=sum(layer.elementwise_ops_per_inference for layer in layers) * inferences_per_s,
+        act_bytes_per_s=sum(layer.act_bytes_per_inference for layer in layers) * inferences_per_s,
+        layers_by_type=dict(Counter(layer.op_type for layer in layers)),
+        layers=layers,
+        unsupported_ops=dict(analysis.unsupported_ops()),
+    )
+
+
+def _layers(nodes: list[NodeCost]) -> tuple[LayerCount, ...]:
+    seen: Counter[tuple[str, str]] = Counter()
+    layers = []
+    for node in nodes:
+        scope = node.scope or "<root>"
+        seen[(scope, node.op_type)] += 1
+        name = f"{scope}:{node.op_type}#{seen[(scope, node.op_type)]}"
+        layers.append(LayerCount(name, node.op_type, node.macs, node.act_bytes, node.params, node.elementwise_ops))
+    return tuple(layers)
+
+
+def _encoder_of(obj: CandidateConfig | DSLCodec | DSLEncoder) -> DSLEncoder:
+    if isinstance(obj, CandidateConfig):
+        return DSLEncoder(obj)
+    encoder = obj if isinstance(obj, DSLEncoder) else getattr(obj, "encoder", None)
+    if not isinstance(encoder, DSLEncoder):
+        raise TypeError(f"expected a CandidateConfig, DSLCodec or DSLEncoder, got {type(obj).__name__}")
+    return encoder

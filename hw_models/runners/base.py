@@ -1,0 +1,100 @@
+"""The device-runner interface: measure one exported artifact, get a typed :class:`Measurement`.
+
+A runner follows nn-Meter's convert -> profile -> parse: the artifact is already converted
+(``hw_models.export``), ``measure`` profiles it on the device and parses what the device reports. A
+runner raises :class:`MeasurementError` (naming the artifact) for anything the device or its command got
+wrong; :func:`measure_all` turns those into :class:`MeasurementFailure` entries and goes on.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from dslnas.hw_models.export import Artifact
+from dslnas.spaces.errors import UserError
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Latency of one inference of ``artifact`` (its key, e.g. ``paper-full:onnx``) on one device.
+
+    ``latency_ms_*``: per-inference wall time over ``repeats`` timed runs. ``power_mw``: power drawn by
+    the inference (active minus idle, paper 3.2.3) or None when no meter was used.
+    """
+
+    artifact: str
+    latency_ms_median: float
+    latency_ms_p10: float
+    latency_ms_p90: float
+    repeats: int
+    runner: str
+    power_mw: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeasurementFailure:
+    """An artifact :func:`measure_all` could not measure, and why (the :class:`MeasurementError` text)."""
+
+    artifact: str
+    reason: str
+
+
+class MeasurementError(UserError):
+    """A measurement that failed on the device side: timeout, non-zero exit, unparsable output, no data."""
+
+    def __init__(self, artifact: str, reason: str) -> None:
+        super().__init__(f"measuring {artifact}: {reason}")
+        self.artifact = artifact
+        self.reason = reason
+
+
+class DeviceRunner(ABC):
+    """Measures artifacts on one device. Subclasses set ``name`` (their registry name)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def measure(self, artifact: Artifact) -> Measurement:
+        """Latency (and power, when the runner has a meter) of one inference of ``artifact``.
+
+        Raises :class:`MeasurementError` naming ``artifact.key``.
+        """
+
+
+MeasureResult = Measurement | MeasurementFailure
+
+
+def measure_all(
+    runner: DeviceRunner,
+    artifacts: Iterable[Artifact],
+    on_result: Callable[[MeasureResult], None] | None = None,
+) -> list[MeasureResult]:
+    """Measure each artifact in order; a :class:`MeasurementError` becomes a failure entry, the rest go on.
+
+    ``on_result`` is called with each result as it arrives (progress display, incremental CSV).
+    Other exceptions are bugs and propagate.
+    """
+    results: list[MeasureResult] = []
+    for artifact in artifacts:
+        try:
+            result: MeasureResult = runner.measure(artifact)
+        except MeasurementError as err:
+            result = MeasurementFailure(artifact.key, err.reason)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def check_spread(artifact: str, median_ms: float, p10_ms: float, p90_ms: float) -> None:
+    """Raise :class:`MeasurementError` unless ``0 < p10 <= median <= p90`` (all finite)."""
+    values = (p10_ms, median_ms, p90_ms)
+    if not all(math.isfinite(v) for v in values):
+        raise MeasurementError(artifact, f"non-finite latency (p10, median, p90) = {values}")
+    if not 0 < p10_ms <= median_ms <= p90_ms:
+        raise MeasurementError(artifact, f"latency must satisfy 0 < p10 <= median <= p90, got {values}")

@@ -1,0 +1,80 @@
+"""Optuna backend: ``workers`` processes each run ``study.optimize`` on the shared storage.
+
+A trial that raises (or yields NaN) is recorded FAIL with its reason and the search goes on; a worker
+killed mid-trial leaves a RUNNING trial that the heartbeat marks FAIL and re-queues (RDB storages).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+
+from dslnas.search.config import SearchConfig
+from dslnas.search.records import ATTR_CONSTRAINTS, ATTR_FAIL_REASON, ATTR_RECORD
+from dslnas.search.study import open_study
+from dslnas.search.trial import TrialRunner, constraint_values
+
+TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+
+
+def make_objective(config: SearchConfig, runner: TrialRunner) -> Callable[[optuna.Trial], list[float]]:
+    """The Optuna objective: sample, run, store the record, return the objective values."""
+    def objective(trial: optuna.Trial) -> list[float]:
+        try:
+            candidate = config.space.suggest(trial)
+            record = runner.run(candidate, f"{trial.number:05d}")
+        except Exception as err:
+            trial.set_user_attr(ATTR_FAIL_REASON, f"{type(err).__name__}: {err}"[:500])
+            raise
+        trial.set_user_attr(ATTR_RECORD, record.to_json())
+        trial.set_user_attr(ATTR_CONSTRAINTS, constraint_values(record, config.space.constraints))
+        return [record.objective_value(o) for o in config.space.objectives]
+
+    return objective
+
+
+def run_worker(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: TrialCallback | None = None) -> None:
+    """One worker: run trials until the study holds ``config.trials`` completed ones (at most ``n_trials``)."""
+    study = open_study(config)
+    callbacks: list[TrialCallback] = [MaxTrialsCallback(config.trials, states=(TrialState.COMPLETE,))]
+    if on_trial is not None:
+        callbacks.append(on_trial)
+    runner = TrialRunner(config, base_checkpoint)
+    study.optimize(make_objective(config, runner), n_trials=n_trials, catch=(Exception,), callbacks=callbacks)
+
+
+def _worker_entry(config_json: str, base_checkpoint: str, n_trials: int) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # K workers share the host's cores
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run_worker(SearchConfig.model_validate_json(config_json), Path(base_checkpoint), n_trials)
+
+
+def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: TrialCallback | None = None,
+               poll: Callable[[], None] | None = None) -> None:
+    """Run up to ``n_trials`` trials with ``config.workers`` workers (1: in this process)."""
+    if config.workers == 1:
+        run_worker(config, base_checkpoint, n_trials, on_trial)
+        return
+    ctx = mp.get_context("spawn")
+    per_worker = -(-n_trials // config.workers)
+    procs = [
+        ctx.Process(target=_worker_entry, args=(config.model_dump_json(), str(base_checkpoint), per_worker), daemon=False)
+        for _ in range(config.workers)
+    ]
+    for proc in procs:
+        proc.start()
+    while any(p.is_alive() for p in procs):
+        for proc in procs:
+            proc.join(timeout=2.0)
+        if poll is not None:
+            poll()
+    bad = [p.exitcode for p in procs if p.exitcode]
+    if bad:
+        raise RuntimeError(f"{len(bad)} search worker(s) exited with codes {bad}; completed trials are kept in the study")

@@ -1,0 +1,143 @@
+"""Ray Tune backend: a ``Tuner`` with ``OptunaSearch`` (multi-objective), results in the Optuna storage.
+
+Ray runs the trials (locally, or on the cluster at ``--address``) with the resources the config asks for;
+a driver-side callback writes each finished Ray trial into the study through the same record format as
+the Optuna backend, so ``report``/``export`` do not care which backend ran. On resume, finished trials of
+the study are handed to ``OptunaSearch`` as already evaluated points.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from dslnas.search.config import SearchConfig
+from dslnas.search.records import ATTR_CONSTRAINTS, ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE, TrialRecord
+from dslnas.search.study import make_sampler, open_study
+from dslnas.search.trial import TrialRunner, constraint_values
+
+RECORD_KEY = "dslnas_record"
+
+
+def _trainable(params: dict[str, Any], config_json: str, base_checkpoint: str) -> dict[str, Any]:
+    """Runs inside a Ray worker: one trial, returning the objective values and the record."""
+    import ray.tune
+
+    config = SearchConfig.model_validate_json(config_json)
+    candidate = config.space.candidate_from_params(params)
+    trial_key = f"ray-{ray.tune.get_context().get_trial_id()}"
+    record = TrialRunner(config, Path(base_checkpoint)).run(candidate, trial_key)
+    result = {o.value: record.objective_value(o) for o in config.space.objectives}
+    result[RECORD_KEY] = record.to_json()
+    return result
+
+
+def used_params(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
+    """Drop the light-width entries the sampled switch depth does not use."""
+    entries = config.space.base.encoder.n_blocks - int(params["switch_depth"]) + 1
+    return {k: v for k, v in params.items() if not k.startswith("light_width_") or int(k.rsplit("_", 1)[1]) < entries}
+
+
+def record_ray_trial(study: optuna.Study, config: SearchConfig, params: dict[str, Any], result: dict[str, Any] | None,
+                     error: str | None, role: str) -> None:
+    """Write one finished Ray trial into the Optuna study (COMPLETE with its record, or FAIL with the reason)."""
+    params = used_params(config, params)
+    dists = {k: v for k, v in config.space.optuna_distributions().items() if k in params}
+    attrs: dict[str, Any] = {ATTR_ROLE: role}
+    if result is not None and RECORD_KEY in result:
+        record = TrialRecord.from_json(result[RECORD_KEY])
+        attrs.update({ATTR_RECORD: record.to_json(), ATTR_CONSTRAINTS: constraint_values(record, config.space.constraints)})
+        values = [record.objective_value(o) for o in config.space.objectives]
+        trial = optuna.trial.create_trial(params=params, distributions=dists, values=values, user_attrs=attrs)
+    else:
+        attrs[ATTR_FAIL_REASON] = (error or "Ray trial ended without a result")[:500]
+        trial = optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs, state=TrialState.FAIL)
+    study.add_trial(trial)
+
+
+def _recorder(study: optuna.Study, config: SearchConfig, references: list[dict[str, Any]], on_trial: Any):
+    from ray.tune import Callback
+
+    class OptunaRecorder(Callback):
+        def _role(self, params: dict[str, Any]) -> str:
+            for role, ref in zip(("reference", "baseline"), references):
+                if all(params.get(k) == v for k, v in ref.items()):
+                    return role
+            return "search"
+
+        def on_trial_complete(self, iteration, trials, trial, **info):  # noqa: ANN001 - Ray's signature
+            record_ray_trial(study, config, trial.config, trial.last_result, None, self._role(trial.config))
+            if on_trial is not None:
+                on_trial()
+
+        def on_trial_error(self, iteration, trials, trial, **info):  # noqa: ANN001
+            error = str(getattr(trial, "error_file", None) or "Ray trial raised")
+            record_ray_trial(study, config, trial.config, None, _error_text(trial) or error, self._role(trial.config))
+            if on_trial is not None:
+                on_trial()
+
+    return OptunaRecorder()
+
+
+def _error_text(trial: Any) -> str | None:
+    path = getattr(trial, "error_file", None)
+    if path and Path(path).exists():
+        lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
+        return lines[-1] if lines else None
+    return None
+
+
+def _evaluated_points(study: optuna.Study, config: SearchConfig) -> tuple[list[dict], list[list[float]]]:
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    full_keys = list(config.space.optuna_distributions())
+    points = []
+    for t in done:
+        point = {k: t.params.get(k, config.space.light_width_choices[0]) for k in full_keys}
+        points.append(point)
+    return points, [list(t.values) for t in done]
+
+
+def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: Any = None, poll: Any = None) -> None:
+    """Run up to ``n_trials`` trials on Ray, stopping when the study has ``config.trials`` completed ones."""
+    import ray
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    study = open_study(config)
+    n_done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if not ray.is_initialized():
+        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False,
+                 num_cpus=None if config.ray_address else max(1, int(config.cpus_per_trial * config.workers)))
+    objectives = config.space.objectives
+    references = []
+    points, rewards = _evaluated_points(study, config)
+    if n_done == 0 and not points:
+        references = [_full_point(config, p) for p in config.space.reference_points().values()]
+    search = OptunaSearch(
+        space=config.space.optuna_distributions(),
+        metric=[o.value for o in objectives],
+        mode=["max" if o.direction == optuna.study.StudyDirection.MAXIMIZE else "min" for o in objectives],
+        sampler=make_sampler(config),
+        points_to_evaluate=(points + references) or None,
+        evaluated_rewards=rewards or None,
+    )
+    trainable = tune.with_resources(
+        tune.with_parameters(_trainable, config_json=config.model_dump_json(), base_checkpoint=str(base_checkpoint)),
+        {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial},
+    )
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=search, num_samples=max(0, config.trials - n_done),
+                                    max_concurrent_trials=config.max_concurrent_trials or config.workers),
+        run_config=tune.RunConfig(name=f"ray-{config.study}", storage_path=str(config.study_root / "ray"),
+                                  callbacks=[_recorder(study, config, references, on_trial)], verbose=0),
+    )
+    tuner.fit()
+
+
+def _full_point(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
+    """A reference point with every width key OptunaSearch's space has (unused ones at the first choice)."""
+    return {k: params.get(k, config.space.light_width_choices[0]) for k in config.space.optuna_distributions()}

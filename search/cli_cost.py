@@ -1,0 +1,128 @@
+"""CLI commands for the hardware cost model: ``describe`` (op counts) and ``cost`` (latency and power).
+
+Both take a candidate as ``--preset NAME`` or ``--config FILE`` (a RunConfig YAML with ``candidate:``, or a
+bare CandidateConfig YAML) and may move its DSL with ``--switch-depth D`` (see :func:`move_switch`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from dslnas.hw_models.cost import Cost, ProfileCostModel, check_light_usage
+from dslnas.hw_models.op_count import PATHS, EncoderCounts, count_candidate
+from dslnas.hw_models.profile import load_profile
+from dslnas.search.cli_common import console, fail, print_json
+from dslnas.spaces.candidate import CandidateConfig, RunConfig
+from dslnas.spaces.errors import UserError
+from dslnas.spaces.presets import candidate_preset
+from dslnas.spaces.yaml_io import read_yaml_mapping, validate
+
+DEFAULT_PROFILE = "a32-paper"
+DEFAULT_LIGHT_USAGE = 0.5  # halfway between the paper's speech (0.3) and silence (0.8) usage
+
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Candidate preset: paper, demo.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="RunConfig YAML (candidate: ...) or bare CandidateConfig YAML.")]
+DepthOpt = Annotated[Optional[int], typer.Option("--switch-depth", help="Move the DSL after this many blocks (light widths re-derived).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def move_switch(candidate: CandidateConfig, depth: int) -> CandidateConfig:
+    """``candidate`` with its DSL after ``depth`` blocks and light widths re-derived for the new tail.
+
+    Rule: the light widths stay aligned to the encoder's output end. The tail needs
+    ``n_blocks - depth + 1`` widths; the last entries keep their values, extra leading entries repeat the
+    first width (the new, earlier tail blocks run as narrow as the old entry), surplus leading entries are
+    dropped. E.g. paper ``(9, 10)`` at depth 3 -> ``(9, 9, 10)`` at depth 2 -> ``(10,)`` at depth 4.
+    """
+    n_blocks = candidate.encoder.n_blocks
+    if not 1 <= depth <= n_blocks:
+        raise UserError(f"--switch-depth must be in [1, {n_blocks}] for candidate '{candidate.name}', got {depth}")
+    widths = candidate.dsl.light_widths
+    needed = n_blocks - depth + 1
+    resized = (widths[0],) * (needed - len(widths)) + widths if needed > len(widths) else widths[len(widths) - needed:]
+    return candidate.with_dsl(switch_depth=depth, light_widths=resized)
+
+
+def load_candidate(preset: str | None, config: Path | None, switch_depth: int | None) -> CandidateConfig:
+    """The candidate named by exactly one of ``preset`` / ``config``, its DSL moved when asked."""
+    if (preset is None) == (config is None):
+        raise UserError("give exactly one of --preset NAME or --config FILE")
+    candidate = candidate_preset(preset) if preset is not None else _candidate_from_file(config)
+    return candidate if switch_depth is None else move_switch(candidate, switch_depth)
+
+
+def _candidate_from_file(path: Path) -> CandidateConfig:
+    data = read_yaml_mapping(path)
+    if "candidate" in data:
+        return validate(RunConfig, data, str(path)).candidate
+    return validate(CandidateConfig, data, str(path))
+
+
+def describe_command(preset: PresetOpt = None, config: ConfigOpt = None, switch_depth: DepthOpt = None,
+                     json_out: JsonOpt = False) -> None:
+    """Per-path parameters, MACs per second of audio and layers of a candidate's encoder."""
+    try:
+        candidate = load_candidate(preset, config, switch_depth)
+        counts = count_candidate(candidate)
+    except UserError as err:
+        fail(str(err))
+    if json_out:
+        print_json({"candidate": candidate.name, "switch_depth": candidate.dsl.switch_depth, **counts.to_json()})
+    else:
+        console.print(_counts_table(candidate, counts))
+
+
+def cost_command(
+    preset: PresetOpt = None,
+    config: ConfigOpt = None,
+    profile: Annotated[str, typer.Option("--profile", help="Device profile: a shipped name or a YAML path.")] = DEFAULT_PROFILE,
+    light_usage: Annotated[float, typer.Option("--light-usage", help="Fraction of segments on the light path, 0..1.")] = DEFAULT_LIGHT_USAGE,
+    switch_depth: DepthOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Latency and power of the full, light and mixed pass on a device profile (default light usage 0.5)."""
+    try:
+        check_light_usage(light_usage)
+        candidate = load_candidate(preset, config, switch_depth)
+        cost = ProfileCostModel(load_profile(profile)).predict(candidate, light_usage)
+    except UserError as err:
+        fail(str(err))
+    if json_out:
+        print_json({"candidate": candidate.name, **cost.to_json()})
+    else:
+        console.print(_cost_table(candidate, cost))
+        console.print(_counts_table(candidate, cost.counts))
+        for entry in cost.to_json()["unsupported_ops"]:
+            console.print(f"[yellow]warning:[/] unpriced op {entry['op']} in {entry['path']} ({entry['calls']} calls)")
+
+
+def _counts_table(candidate: CandidateConfig, counts: EncoderCounts) -> Table:
+    table = Table(title=f"{candidate.name}: switch after block {candidate.dsl.switch_depth}, "
+                        f"encoder {counts.encoder_params:,} params")
+    for column in ("path", "params", "MMAC/s", "act MB/s", "layers"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for name in PATHS:
+        path = counts.paths[name]
+        table.add_row(name, f"{path.params:,}", f"{path.macs_per_s / 1e6:.3f}", f"{path.act_bytes_per_s / 1e6:.2f}",
+                      str(len(path.layers)))
+    return table
+
+
+def _cost_table(candidate: CandidateConfig, cost: Cost) -> Table:
+    table = Table(title=f"{candidate.name} on {cost.profile} ({cost.unit}), light usage {cost.light_usage:.0%}")
+    for column in ("", "light", "full", "mixed", "saving %"):
+        table.add_column(column, justify="right")
+    rows: list[tuple[str, Any, float]] = [("latency ms", cost.latency_ms, cost.latency_saving_pct),
+                                          ("power mW", cost.power_mw, cost.power_saving_pct)]
+    for label, figures, saving in rows:
+        table.add_row(label, f"{figures.light:.2f}", f"{figures.full:.2f}", f"{figures.mixed:.2f}", f"{saving:.1f}")
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("describe")(describe_command)
+    app.command("cost")(cost_command)

@@ -1,0 +1,126 @@
+"""CLI commands for the codec itself: ``train``, ``evaluate``, ``visqol``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from dslnas.search.cli_common import console, print_json
+from dslnas.spaces.candidate import DataConfig, DatasetKind, RunConfig
+from dslnas.spaces.errors import UserError
+from dslnas.spaces.yaml_io import load_model
+from dslnas.trainers.checkpoint import load_checkpoint
+from dslnas.trainers.codec import build_codec
+from dslnas.trainers.data import load_dataset, train_eval_split
+from dslnas.trainers.evaluate import EvaluationResult, evaluate_codec
+from dslnas.trainers.train import train
+from dslnas.trainers.visqol_score import VisqolMode, score_files
+
+
+def progress_bar() -> Progress:
+    """The progress display used by long commands (on stderr, so --json output stays clean)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def train_command(
+    config: Annotated[Path, typer.Option("--config", help="Run YAML: candidate + train recipe (see configs/).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for checkpoint.pt; rerun to resume.")] = Path("runs/train"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."""
+    run = load_model(RunConfig, config)
+    with progress_bar() as bar:
+        task = bar.add_task("train", total=run.train.steps, status="")
+
+        def on_step(step: int, total: int, losses: dict[str, float]) -> None:
+            bar.update(task, completed=step, status=f"loss {losses['total']:.3f}")
+
+        result = train(run, out, on_step=on_step)
+    payload = {
+        "checkpoint": str(result.checkpoint_path),
+        "steps": result.steps,
+        "first_loss": result.first_loss,
+        "final_loss": result.final_loss,
+        "seconds": round(result.seconds, 2),
+    }
+    if json_out:
+        print_json(payload)
+    else:
+        console.print(f"trained {result.steps} steps, loss {result.first_loss:.3f} -> {result.final_loss:.3f}; {result.checkpoint_path}")
+
+
+def _data_config(data: Path | None, base: DataConfig) -> DataConfig:
+    if data is None:
+        return base
+    kind = DatasetKind.AUDIOSET if data.suffix.lower() == ".csv" else DatasetKind.FOLDER
+    return DataConfig(kind=kind, path=str(data), eval_fraction=0.0)
+
+
+def evaluate_command(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="checkpoint.pt written by `dslnas train`.")],
+    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac, or an AudioSet-style CSV. Default: the run's held-out clips.")] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", min=0.0, help="Routing threshold (default: the candidate's).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Full / light / mixed ViSQOL, light-path usage, sparsity and switch error, per class and overall."""
+    ckpt = load_checkpoint(checkpoint)
+    codec = build_codec(ckpt.run.candidate)
+    codec.load_state_dict(ckpt.model)
+    cfg = _data_config(data, ckpt.run.train.data)
+    clips = load_dataset(cfg, ckpt.run.candidate.encoder.sample_rate_hz, min_samples=ckpt.run.candidate.segment_samples)
+    if data is None:
+        _, clips = train_eval_split(clips, cfg.eval_fraction, cfg.seed)
+    if not clips:
+        raise UserError("evaluation set is empty (eval_fraction is 0 and no --data given)")
+    with progress_bar() as bar:
+        task = bar.add_task("evaluate", total=len(clips), status="")
+        result = evaluate_codec(codec, clips, threshold, progress=lambda i, n: bar.update(task, completed=i))
+    if json_out:
+        print_json(result.to_json())
+    else:
+        console.print(evaluation_table(result))
+
+
+def evaluation_table(result: EvaluationResult) -> Table:
+    table = Table(title=f"evaluation at threshold {result.threshold:g}")
+    for col in ("group", "clips", "ViSQOL full", "light", "mixed", "light usage", "sparsity", "switch MAE"):
+        table.add_column(col, justify="right")
+    groups = {**result.per_class, "overall": result.overall}
+    for name, g in groups.items():
+        table.add_row(
+            name, str(g.n_clips), f"{g.visqol_full:.2f}", f"{g.visqol_light:.2f}", f"{g.visqol_mixed:.2f}",
+            f"{g.light_usage:.0%}", f"{g.sparsity:.0%}", f"{g.switch_mae:.3f}",
+        )
+    return table
+
+
+def visqol_command(
+    reference: Annotated[Path, typer.Argument(help="Reference audio (wav/flac).")],
+    degraded: Annotated[Path, typer.Argument(help="Degraded audio (wav/flac).")],
+    mode: Annotated[VisqolMode, typer.Option("--mode", help="speech (16 kHz) or audio (48 kHz).")] = VisqolMode.SPEECH,
+    json_out: Annotated[bool, typer.Option("--json", help="Print {\"moslqo\": ...} on stdout.")] = False,
+) -> None:
+    """ViSQOL v3 MOS-LQO of DEGRADED against REFERENCE."""
+    moslqo = score_files(reference, degraded, mode)
+    if json_out:
+        print_json({"moslqo": moslqo})
+    else:
+        console.print(f"MOS-LQO {moslqo:.3f}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("visqol")(visqol_command)

@@ -1,0 +1,119 @@
+"""CLI commands ``search`` (the main job) and ``trials`` (every trial of a study, for scripts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import optuna
+import typer
+
+from dslnas.search.cli_common import console, print_json
+from dslnas.search.cli_model import progress_bar
+from dslnas.search.config import BackendKind, SamplerKind, SearchConfig
+from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE
+from dslnas.search.run import SearchStatus, run_search
+from dslnas.search.storage import load_existing_study
+from dslnas.spaces.candidate import DataConfig, DatasetKind
+from dslnas.spaces.space_presets import load_space
+
+
+def _data_override(data: Path | None) -> DataConfig | None:
+    if data is None:
+        return None
+    kind = DatasetKind.AUDIOSET if data.suffix.lower() == ".csv" else DatasetKind.FOLDER
+    return DataConfig(kind=kind, path=str(data))
+
+
+def search_command(
+    space: Annotated[str, typer.Option("--space", help="Search space: 'demo', 'paper' or a YAML file.")] = "demo",
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Completed trials the study should hold; rerun to continue.")] = 8,
+    backend: Annotated[BackendKind, typer.Option("--backend", help="optuna (workers on a shared storage) or ray (Ray Tune).")] = BackendKind.OPTUNA,
+    storage: Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL (default: SQLite under runs/<study>/); postgresql://... for a cluster, *.log for a journal file.")] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="Study name (default: the space's name).")] = None,
+    sampler: Annotated[SamplerKind, typer.Option("--sampler", help="Optuna sampler.")] = SamplerKind.TPE,
+    seed: Annotated[int, typer.Option("--seed", help="Sampler and training seed.")] = 0,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac or an AudioSet-style CSV (default: generated demo audio).")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="Device profile name or YAML used to price candidates.")] = "a32-paper",
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel trials (processes for optuna, concurrent trials for ray).")] = 1,
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: start a local Ray).")] = None,
+    gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", min=0.0, help="Ray: GPUs per trial.")] = 0.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the final status as JSON on stdout.")] = False,
+) -> None:
+    """Search DSL configurations: quality (ViSQOL) against predicted A32 latency/power. With no options:
+    the demo space on generated audio, stored under runs/demo/."""
+    space_obj = load_space(space)
+    config = SearchConfig(
+        study=study or space_obj.name, space=space_obj, trials=trials, backend=backend, storage=storage,
+        sampler=sampler, seed=seed, data=_data_override(data), profile=profile, workers=workers,
+        ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
+    )
+    console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · {backend.value}/{sampler.value} · storage {storage or 'runs/' + config.study + '/optuna.db'}")
+    with progress_bar() as bar:
+        base_task = bar.add_task("base codec", total=space_obj.base_train.steps, status="")
+        trial_task = bar.add_task("trials", total=trials, status="")
+
+        def on_base_step(step: int, total: int, losses: dict[str, float]) -> None:
+            bar.update(base_task, completed=step, status=f"loss {losses['total']:.3f}")
+
+        def on_status(status: SearchStatus) -> None:
+            bar.update(base_task, completed=space_obj.base_train.steps)
+            bar.update(trial_task, completed=status.complete, status=_status_text(status))
+
+        final = run_search(config, on_status=on_status, on_base_step=on_base_step)
+        on_status(final)
+    if json_out:
+        print_json(final.__dict__)
+    else:
+        console.print(f"done: {final.complete} complete, {final.failed} failed, front of {final.front_size}. "
+                      f"Next: dslnas report --study {config.study}" + (f" --storage {storage}" if storage else ""))
+
+
+def _status_text(status: SearchStatus) -> str:
+    best = ", ".join(f"{k} {v:.2f}" for k, v in (status.best or {}).items())
+    return f"failed {status.failed} · front {status.front_size}" + (f" · best {best}" if best else "")
+
+
+def trial_json(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """One trial for scripts: number, state, params, values, role, failure reason and record."""
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "params": trial.params,
+        "values": trial.values,
+        "role": trial.user_attrs.get(ATTR_ROLE, "search"),
+        "fail_reason": trial.user_attrs.get(ATTR_FAIL_REASON),
+        "attributes": {k: v for k, v in trial.user_attrs.items() if k not in (ATTR_FAIL_REASON,)},
+        "record": trial.user_attrs.get(ATTR_RECORD),
+        "datetime_start": trial.datetime_start.isoformat() if trial.datetime_start else None,
+        "datetime_complete": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
+    }
+
+
+def trials_command(
+    study: Annotated[str, typer.Option("--study", help="Study name.")],
+    storage: Annotated[Optional[str], typer.Option("--storage", help="Storage URL (default: runs/<study>/optuna.db).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print every trial as JSON on stdout.")] = False,
+) -> None:
+    """Every trial of a study with state, params, values and attributes."""
+    loaded = load_existing_study(storage, study)
+    trials = loaded.get_trials(deepcopy=False)
+    if json_out:
+        print_json({"study": study, "metric_names": loaded.metric_names, "trials": [trial_json(t) for t in trials]})
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"study {study}")
+    for col in ("#", "state", "role", *(loaded.metric_names or ["values"]), "reason"):
+        table.add_column(col)
+    for t in trials:
+        values = [f"{v:.3f}" for v in (t.values or [])] or ["-"] * len(loaded.metric_names or [1])
+        reason = Text((t.user_attrs.get(ATTR_FAIL_REASON) or "")[:60])
+        table.add_row(str(t.number), t.state.name, t.user_attrs.get(ATTR_ROLE, "search"), *values, reason)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search_command)
+    app.command("trials")(trials_command)

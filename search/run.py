@@ -1,0 +1,72 @@
+"""``run_search``: the main job, as a Python API a cluster job can import.
+
+Opens (or resumes) the study, queues the reference and baseline points, trains the base codec once, then
+hands the remaining trial budget to the chosen backend. Progress is reported through callbacks so the
+CLI can draw it and a script can ignore it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from dslnas.search.backends import get_backend
+from dslnas.search.base_codec import ensure_base_codec
+from dslnas.search.config import SearchConfig
+from dslnas.search.study import enqueue_reference_trials, open_study
+
+
+@dataclass(frozen=True)
+class SearchStatus:
+    """A snapshot of a study: counts by state, the front size and its best-quality point."""
+
+    study: str
+    complete: int
+    failed: int
+    running: int
+    target: int
+    front_size: int
+    best: dict[str, float] | None   # objective name -> value of the front point with the best first objective
+
+    @staticmethod
+    def of(study: optuna.Study, target: int) -> "SearchStatus":
+        trials = study.get_trials(deepcopy=False)
+        count = lambda state: sum(t.state == state for t in trials)  # noqa: E731
+        front = study.best_trials if count(TrialState.COMPLETE) else []
+        names = study.metric_names or [f"value{i}" for i in range(len(study.directions))]
+        best = None
+        if front:
+            sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+            top = max(front, key=lambda t: sign * t.values[0])
+            best = dict(zip(names, top.values))
+        return SearchStatus(study.study_name, count(TrialState.COMPLETE), count(TrialState.FAIL),
+                            count(TrialState.RUNNING), target, len(front), best)
+
+
+StatusCallback = Callable[[SearchStatus], None]
+StepCallback = Callable[[int, int, dict[str, float]], None]
+
+
+def run_search(
+    config: SearchConfig,
+    on_status: StatusCallback | None = None,
+    on_base_step: StepCallback | None = None,
+) -> SearchStatus:
+    """Run (or continue) the study until it holds ``config.trials`` completed trials."""
+    study = open_study(config)
+    enqueue_reference_trials(study, config)
+    remaining = config.trials - SearchStatus.of(study, config.trials).complete
+    if remaining > 0:
+        base_checkpoint = ensure_base_codec(config, on_step=on_base_step)
+
+        def report(*_: object) -> None:
+            if on_status is not None:
+                on_status(SearchStatus.of(study, config.trials))
+
+        report()
+        # Each failed attempt costs one of the worker's tries: allow some retries, never loop forever.
+        get_backend(config.backend)(config, base_checkpoint, remaining + 2 * config.workers, on_trial=report, poll=report)
+    return SearchStatus.of(study, config.trials)

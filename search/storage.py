@@ -1,0 +1,74 @@
+"""Optuna storage by URL: the one place that knows how a study is persisted.
+
+- no URL: SQLite file ``runs/<study>/optuna.db`` (embedded, file-backed, with heartbeats);
+- ``journal:///path/to/file.log`` or a path ending in ``.log``: a journal file, safe for several
+  processes on one filesystem (Optuna's journal storage has no heartbeat: a killed worker's trial
+  stays RUNNING until ``dslnas trials`` shows it; use SQLite or PostgreSQL for automatic retry);
+- ``sqlite:///...``, ``postgresql://user@host/db`` (a cluster), any SQLAlchemy URL: an RDB storage.
+
+RDB storages get a heartbeat, so a worker killed mid-trial has its trial marked FAIL after the grace
+period and re-queued once (``RetryFailedTrialCallback``); completed trials are never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages.journal import JournalFileBackend
+
+from dslnas.spaces.errors import UserError
+
+DEFAULT_ROOT = Path("runs")
+
+
+@dataclass(frozen=True)
+class HeartbeatSettings:
+    interval_s: int = 20
+    grace_period_s: int = 60
+    max_retry: int = 1
+
+
+def default_storage_url(study_name: str, root: Path = DEFAULT_ROOT) -> str:
+    path = (root / study_name / "optuna.db").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def study_dir(study_name: str, root: Path = DEFAULT_ROOT) -> Path:
+    """Where a study's files (base codec, trial checkpoints, reports) live on this host."""
+    path = root / study_name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def open_storage(url: str | None, study_name: str, heartbeat: HeartbeatSettings | None = None) -> optuna.storages.BaseStorage:
+    """The storage for ``url`` (see module docstring). Raises UserError for an unusable URL."""
+    url = url or default_storage_url(study_name)
+    if url.startswith("journal://") or url.endswith(".log"):
+        path = Path(url.removeprefix("journal://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    hb = heartbeat or HeartbeatSettings()
+    try:
+        return RDBStorage(
+            url,
+            heartbeat_interval=hb.interval_s,
+            grace_period=hb.grace_period_s,
+            failed_trial_callback=RetryFailedTrialCallback(max_retry=hb.max_retry),
+            engine_kwargs={"pool_pre_ping": True},
+        )
+    except Exception as err:  # SQLAlchemy raises many types for a bad URL or unreachable server
+        raise UserError(f"storage {url!r} cannot be opened: {str(err).splitlines()[0]}") from err
+
+
+def load_existing_study(url: str | None, study_name: str) -> optuna.Study:
+    """An existing study (for trials/report/confirm/export); a missing one is a UserError."""
+    storage = open_storage(url, study_name)
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        raise UserError(f"no study {study_name!r} in {url or default_storage_url(study_name)}; studies there: {names or 'none'}") from None

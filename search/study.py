@@ -1,0 +1,79 @@
+"""Creating or reopening a study, its samplers, and the first (reference) trials."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from typing import Any
+
+import optuna
+
+from dslnas.search.config import SamplerKind, SearchConfig
+from dslnas.search.records import ATTR_CONSTRAINTS, ATTR_ROLE, STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION
+from dslnas.search.storage import HeartbeatSettings, open_storage
+from dslnas.spaces.errors import UserError
+
+N_CONSTRAINTS = 4
+
+
+def constraints_func(trial: optuna.trial.FrozenTrial) -> list[float]:
+    """Optuna's view of a trial's constraints (stored by the objective; <= 0 feasible)."""
+    return list(trial.user_attrs.get(ATTR_CONSTRAINTS, [0.0] * N_CONSTRAINTS))
+
+
+def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
+    """The sampler named by the config, seeded, with constraint support where the sampler has it."""
+    kind, seed = config.sampler, config.seed
+    if kind is SamplerKind.TPE:
+        return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints_func, multivariate=True)
+    if kind is SamplerKind.NSGA2:
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func, population_size=8)
+    if kind is SamplerKind.GP:
+        return optuna.samplers.GPSampler(seed=seed, constraints_func=constraints_func)
+    if kind is SamplerKind.RANDOM:
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.GridSampler(grid_search_space(config), seed=seed)
+
+
+def grid_search_space(config: SearchConfig) -> dict[str, list[Any]]:
+    """Grid: every depth and width choice, the range ends of alpha/beta, three thresholds."""
+    space = config.space
+    grid: dict[str, list[Any]] = {"switch_depth": list(space.switch_depths)}
+    for i in range(space.max_light_entries):
+        grid[f"light_width_{i}"] = list(space.light_width_choices)
+    grid["alpha"] = [space.alpha.low, space.alpha.high]
+    grid["beta"] = [space.beta.low, space.beta.high]
+    mid = (space.threshold.low + space.threshold.high) / 2
+    grid["threshold"] = [space.threshold.low, mid, space.threshold.high]
+    return grid
+
+
+def open_study(config: SearchConfig) -> optuna.Study:
+    """Create the study or reopen it; a reopened study must search the same space."""
+    storage = open_storage(
+        config.storage, config.study, HeartbeatSettings(config.heartbeat_interval_s, config.grace_period_s)
+    )
+    study = optuna.create_study(
+        study_name=config.study,
+        storage=storage,
+        sampler=make_sampler(config),
+        directions=[o.direction for o in config.space.objectives],
+        load_if_exists=True,
+    )
+    stored = study.user_attrs.get(STUDY_ATTR_CONFIG)
+    space_json = config.space.model_dump(mode="json")
+    if stored is None:
+        study.set_user_attr(STUDY_ATTR_CONFIG, json.loads(config.model_dump_json()))
+        study.set_user_attr(STUDY_ATTR_VERSION, version("dslnas"))
+        study.set_metric_names([o.value for o in config.space.objectives])
+    elif stored.get("space") != space_json:
+        raise UserError(f"study {config.study!r} exists with a different search space; pick another --study")
+    return study
+
+
+def enqueue_reference_trials(study: optuna.Study, config: SearchConfig) -> None:
+    """Queue the paper-style reference and the full-only baseline first, once per study."""
+    if study.trials:
+        return
+    for role, params in config.space.reference_points().items():
+        study.enqueue_trial(params, user_attrs={ATTR_ROLE: role})

@@ -1,0 +1,169 @@
+"""The ViSQOL wrapper: sane scores, resampling, and the library's edges (length, silence, quiet input).
+
+All audio is generated; scorers are shared per module because creating the API loads a TFLite model.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dslnas.spaces.errors import DataError
+from dslnas.trainers.data import Clip, generate_demo_clips, save_audio
+from dslnas.trainers.visqol_score import (
+    MOS_FLOOR,
+    VisqolMode,
+    VisqolScorer,
+    loudest_frame_dbfs,
+    score_files,
+)
+
+SR = 16_000
+
+
+@pytest.fixture(scope="module")
+def scorer() -> VisqolScorer:
+    return VisqolScorer(VisqolMode.SPEECH)
+
+
+@pytest.fixture(scope="module")
+def demo() -> list[Clip]:
+    return generate_demo_clips(2, 2.0, SR, seed=0)
+
+
+def with_noise(audio: torch.Tensor, snr_db: float, seed: int = 0) -> torch.Tensor:
+    """``audio`` plus white noise at ``snr_db`` below its mean power."""
+    noise = torch.randn(audio.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    power = audio.double().pow(2).mean()
+    return (audio.double() + noise * torch.sqrt(power / noise.pow(2).mean() / 10 ** (snr_db / 10))).float()
+
+
+def scores_with_noise(scorer: VisqolScorer, clip: Clip, snrs_db: tuple[float, ...]) -> list[float]:
+    """[score against itself] + [score against clip + white noise at each SNR]."""
+    clean = scorer.score(clip.audio, clip.audio, SR)
+    return [clean] + [scorer.score(clip.audio, with_noise(clip.audio, snr), SR) for snr in snrs_db]
+
+
+def test_speech_self_score_is_high_and_falls_with_noise(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    """Speech-mode ViSQOL is harsh on white noise over demo speech (pauses and the 4-8 kHz bands are nearly
+    empty): it reaches the floor near 20 dB SNR, so the ladder here is 40/30/20 dB."""
+    scores = scores_with_noise(scorer, demo[0], (40.0, 30.0, 20.0))
+    assert scores[0] > 4.0
+    assert all(earlier > later for earlier, later in zip(scores, scores[1:])), scores
+    assert all(MOS_FLOOR <= s <= 5.0 for s in scores)
+
+
+def test_silence_self_score_is_high_and_falls_with_noise(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    """Ambient noise at -50..-35 dBFS sits above ViSQOL's level floor, so it is scored, not waved through."""
+    assert demo[1].label == "silence"
+    scores = scores_with_noise(scorer, demo[1], (10.0, 5.0, 0.0))
+    assert scores[0] > 4.0
+    assert all(earlier > later for earlier, later in zip(scores, scores[1:])), scores
+
+
+def test_inputs_resampled_to_the_mode_rate(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    import torchaudio.functional as audio_fn
+
+    speech_44k = audio_fn.resample(demo[0].audio, SR, 44_100)
+    at_16k = scorer.score(demo[0].audio, demo[0].audio, SR)
+    assert scorer.score(speech_44k, speech_44k, 44_100) == pytest.approx(at_16k, abs=0.15)
+
+
+def test_numpy_and_torch_give_the_same_score(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    ref, deg = demo[0].audio, with_noise(demo[0].audio, 20.0)
+    as_numpy = scorer.score(ref.numpy(), deg.double().numpy(), SR)
+    assert as_numpy == scorer.score(ref.unsqueeze(0), deg[None, None], SR)  # [1, T] and [1, 1, T] work too
+
+
+def test_lengths_are_trimmed_within_tolerance(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    ref = demo[0].audio
+    padded = torch.cat([ref, torch.zeros(320)])  # one codec hop of padding
+    assert scorer.score(ref, padded, SR) == pytest.approx(scorer.score(ref, ref, SR), abs=1e-6)
+    with pytest.raises(DataError, match="reference is 2.00 s but degraded is 1.00 s"):
+        scorer.score(ref, ref[:SR], SR)
+
+
+def test_minimum_length_matches_the_library(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    """Speech mode needs 10,240 samples at 16 kHz (0.64 s): one sample less is rejected with a clear line."""
+    assert VisqolMode.SPEECH.min_samples == 10_240 and VisqolMode.AUDIO.min_samples == 46_080
+    shortest = demo[0].audio[: VisqolMode.SPEECH.min_samples]
+    assert math.isfinite(scorer.score(shortest, shortest, SR))
+    with pytest.raises(DataError, match=r"speech mode needs at least 0\.64 s of audio, got 0\.64 s"):
+        scorer.score(shortest[:-1], shortest[:-1], SR)
+    with pytest.raises(DataError, match=r"needs at least 0\.64 s of audio, got 0\.50 s"):
+        scorer.score(shortest[:8000], shortest[:8000], SR)
+
+
+def test_library_itself_fails_below_the_minimum() -> None:
+    """Guards the constant above: visqol-python raises a bare IndexError on 10,239 samples."""
+    from visqol import VisqolApi
+
+    api = VisqolApi()
+    api.create(mode="speech", use_lattice_model=True)
+    audio = generate_demo_clips(1, 1.0, SR, seed=0)[0].audio.double().numpy()
+    assert math.isfinite(api.measure_from_arrays(audio[:10_240], audio[:10_240], SR).moslqo)
+    with pytest.raises(IndexError):
+        api.measure_from_arrays(audio[:10_239], audio[:10_239], SR)
+
+
+def test_digital_silence(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    zeros = torch.zeros(2 * SR)
+    with pytest.raises(DataError, match="digital silence"):
+        scorer.score(zeros, demo[0].audio, SR)
+    assert scorer.score(demo[0].audio, zeros, SR) == MOS_FLOOR  # the library would return NaN
+
+
+def test_too_quiet_reference_raises_unless_level_normalised(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    quiet = demo[1].audio * 10 ** (-45 / 20)  # ambient noise moved to about -90 dBFS
+    assert loudest_frame_dbfs(quiet.double().numpy(), SR) < -70.0
+    with pytest.raises(DataError, match="too quiet to score"):
+        scorer.score(quiet, quiet, SR)
+    levelled = VisqolScorer(VisqolMode.SPEECH, reference_level_dbfs=-40.0)
+    clean = levelled.score(quiet, quiet, SR)
+    assert clean > 4.0 and levelled.score(quiet, with_noise(quiet, 0.0), SR) < clean - 1.0
+
+
+@pytest.mark.parametrize(
+    "ref, deg, rate, problem",
+    [
+        (torch.zeros(0), torch.zeros(0), SR, "reference audio is empty"),
+        (torch.ones(2, SR), torch.ones(2, SR), SR, "must be mono"),
+        (torch.full((SR,), float("nan")), torch.ones(SR), SR, "reference audio holds non-finite"),
+        (torch.ones(SR), torch.full((SR,), float("inf")), SR, "degraded audio holds non-finite"),
+        (torch.ones(SR), torch.ones(SR), 0, "sample rate"),
+    ],
+)
+def test_bad_input_is_a_data_error(scorer: VisqolScorer, ref, deg, rate: int, problem: str) -> None:
+    with pytest.raises(DataError, match=problem):
+        scorer.score(ref, deg, rate)
+
+
+def test_stdout_stays_clean_and_scorer_pickles(demo: list[Clip], capfd: pytest.CaptureFixture[str]) -> None:
+    fresh = VisqolScorer()
+    assert math.isfinite(fresh.score(demo[0].audio, demo[0].audio, SR))
+    assert capfd.readouterr().out == ""
+    clone = pickle.loads(pickle.dumps(fresh))
+    assert clone.mode is VisqolMode.SPEECH and clone._api is None
+
+
+def test_score_files(tmp_path: Path, scorer: VisqolScorer, demo: list[Clip]) -> None:
+    ref = save_audio(tmp_path / "ref.wav", demo[0].audio, SR)
+    deg = save_audio(tmp_path / "deg.wav", with_noise(demo[0].audio, 20.0), SR)
+    from_files = score_files(ref, deg)
+    assert 1.0 <= from_files < score_files(ref, ref)
+    with pytest.raises(DataError, match="missing.wav: audio file not found"):
+        score_files(tmp_path / "missing.wav", deg)
+
+
+def test_audio_mode_scores_at_48k(demo: list[Clip]) -> None:
+    audio_scorer = VisqolScorer(VisqolMode.AUDIO)
+    clip = demo[0].audio[: int(1.2 * SR)]
+    assert audio_scorer.sample_rate_hz == 48_000
+    assert audio_scorer.score(clip, clip, SR) > 4.0
+    with pytest.raises(DataError, match=r"audio mode needs at least 0\.96 s"):
+        audio_scorer.score(clip[: SR // 2], clip[: SR // 2], SR)
