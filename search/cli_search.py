@@ -38,6 +38,8 @@ def search_command(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel trials (processes for optuna, concurrent trials for ray).")] = 1,
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: start a local Ray).")] = None,
     gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", min=0.0, help="Ray: GPUs per trial.")] = 0.0,
+    heartbeat_interval: Annotated[int, typer.Option("--heartbeat-interval", min=1, help="Seconds between a running trial's heartbeats (RDB storages).")] = 20,
+    grace_period: Annotated[int, typer.Option("--grace-period", min=1, help="Seconds without heartbeat before a trial counts as dead and is retried.")] = 60,
     json_out: Annotated[bool, typer.Option("--json", help="Print the final status as JSON on stdout.")] = False,
 ) -> None:
     """Search DSL configurations: quality (ViSQOL) against predicted A32 latency/power. With no options:
@@ -47,6 +49,7 @@ def search_command(
         study=study or space_obj.name, space=space_obj, trials=trials, backend=backend, storage=storage,
         sampler=sampler, seed=seed, data=_data_override(data), profile=profile, workers=workers,
         ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
+        heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period,
     )
     console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · {backend.value}/{sampler.value} · storage {storage or 'runs/' + config.study + '/optuna.db'}")
     with progress_bar() as bar:

@@ -17,11 +17,12 @@ from dslnas.spaces.space import Objective
 
 ATTR_RECORD = "dslnas.record"          # TrialRecord as JSON
 ATTR_FAIL_REASON = "dslnas.fail_reason"
-ATTR_CONSTRAINTS = "constraints"       # Optuna constraint values: <= 0 is feasible
 ATTR_ROLE = "dslnas.role"              # "reference" (paper), "baseline" (full only) or "search"
-ATTR_CONFIRMATIONS = "dslnas.confirmations"  # list of measured-on-device entries (see search.confirm)
 
 STUDY_ATTR_CONFIG = "dslnas.search_config"   # SearchConfig as JSON
+# On-device confirmations live on the study (finished trials are read-only in Optuna 5), one list per
+# trial under "<prefix>.trial-<number>" (see search.confirm).
+STUDY_ATTR_CONFIRMATIONS = "dslnas.confirmations"
 STUDY_ATTR_VERSION = "dslnas.version"
 
 

@@ -7,7 +7,7 @@
 - ``sqlite:///...``, ``postgresql://user@host/db`` (a cluster), any SQLAlchemy URL: an RDB storage.
 
 RDB storages get a heartbeat, so a worker killed mid-trial has its trial marked FAIL after the grace
-period and re-queued once (``RetryFailedTrialCallback``); completed trials are never touched.
+period and re-queued once (``RetryHeartbeatStaleTrialCallback``); completed trials are never touched.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import warnings
+
 import optuna
-from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
 from dslnas.spaces.errors import UserError
@@ -53,13 +55,15 @@ def open_storage(url: str | None, study_name: str, heartbeat: HeartbeatSettings 
         return JournalStorage(JournalFileBackend(str(path)))
     hb = heartbeat or HeartbeatSettings()
     try:
-        return RDBStorage(
-            url,
-            heartbeat_interval=hb.interval_s,
-            grace_period=hb.grace_period_s,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=hb.max_retry),
-            engine_kwargs={"pool_pre_ping": True},
-        )
+        with warnings.catch_warnings():  # the heartbeat API is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                url,
+                heartbeat_interval=hb.interval_s,
+                grace_period=hb.grace_period_s,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=hb.max_retry),
+                engine_kwargs={"pool_pre_ping": True},
+            )
     except Exception as err:  # SQLAlchemy raises many types for a bad URL or unreachable server
         raise UserError(f"storage {url!r} cannot be opened: {str(err).splitlines()[0]}") from err
 

@@ -9,27 +9,20 @@ from typing import Any
 import optuna
 
 from dslnas.search.config import SamplerKind, SearchConfig
-from dslnas.search.records import ATTR_CONSTRAINTS, ATTR_ROLE, STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION
+from dslnas.search.records import ATTR_ROLE, STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION
 from dslnas.search.storage import HeartbeatSettings, open_storage
 from dslnas.spaces.errors import UserError
 
-N_CONSTRAINTS = 4
-
-
-def constraints_func(trial: optuna.trial.FrozenTrial) -> list[float]:
-    """Optuna's view of a trial's constraints (stored by the objective; <= 0 feasible)."""
-    return list(trial.user_attrs.get(ATTR_CONSTRAINTS, [0.0] * N_CONSTRAINTS))
-
-
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
-    """The sampler named by the config, seeded, with constraint support where the sampler has it."""
+    """The sampler named by the config, seeded. TPE, NSGA-II and GP honour the constraints each trial sets
+    (``Trial.set_constraint``); random and grid ignore them (the report still marks infeasible points)."""
     kind, seed = config.sampler, config.seed
     if kind is SamplerKind.TPE:
-        return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints_func, multivariate=True)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if kind is SamplerKind.NSGA2:
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func, population_size=8)
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
     if kind is SamplerKind.GP:
-        return optuna.samplers.GPSampler(seed=seed, constraints_func=constraints_func)
+        return optuna.samplers.GPSampler(seed=seed)
     if kind is SamplerKind.RANDOM:
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.GridSampler(grid_search_space(config), seed=seed)

@@ -131,14 +131,20 @@ def build_record(
     return record
 
 
-def constraint_values(record: TrialRecord, constraints: Constraints) -> list[float]:
-    """Optuna constraint values (<= 0 feasible), one per limit, always in the same order."""
-    def excess(value: float, limit: float | None) -> float:
-        return 0.0 if limit is None else value - limit
+def constraint_values(record: TrialRecord, constraints: Constraints) -> dict[str, float]:
+    """Optuna constraint values by limit name (<= 0 feasible: how far the trial is over the limit).
 
-    return [
-        0.0 if constraints.min_visqol is None else constraints.min_visqol - record.visqol_mixed,
-        excess(record.visqol_full - record.visqol_mixed, constraints.max_visqol_drop),
-        excess(record.latency_ms, constraints.max_latency_ms),
-        excess(record.power_mw, constraints.max_power_mw),
-    ]
+    Only the limits the space sets appear; a space without limits gives an empty dict.
+    """
+    measured = {
+        "min_visqol": -record.visqol_mixed,   # the limit is a floor: compare negated values
+        "max_visqol_drop": record.visqol_full - record.visqol_mixed,
+        "max_latency_ms": record.latency_ms,
+        "max_power_mw": record.power_mw,
+    }
+    limits = constraints.model_dump()
+    return {
+        name: (measured[name] + limits[name]) if name == "min_visqol" else measured[name] - limits[name]
+        for name in measured
+        if limits[name] is not None
+    }

@@ -15,7 +15,7 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from dslnas.search.config import SearchConfig
-from dslnas.search.records import ATTR_CONSTRAINTS, ATTR_FAIL_REASON, ATTR_RECORD
+from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD
 from dslnas.search.study import open_study
 from dslnas.search.trial import TrialRunner, constraint_values
 
@@ -32,7 +32,8 @@ def make_objective(config: SearchConfig, runner: TrialRunner) -> Callable[[optun
             trial.set_user_attr(ATTR_FAIL_REASON, f"{type(err).__name__}: {err}"[:500])
             raise
         trial.set_user_attr(ATTR_RECORD, record.to_json())
-        trial.set_user_attr(ATTR_CONSTRAINTS, constraint_values(record, config.space.constraints))
+        for name, value in constraint_values(record, config.space.constraints).items():
+            trial.set_constraint(name, value)
         return [record.objective_value(o) for o in config.space.objectives]
 
     return objective

@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import TrialState
 
 from dslnas.search.config import SearchConfig
-from dslnas.search.records import ATTR_CONSTRAINTS, ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE, TrialRecord
+from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE, TrialRecord
 from dslnas.search.study import make_sampler, open_study
 from dslnas.search.trial import TrialRunner, constraint_values
 
@@ -49,9 +49,11 @@ def record_ray_trial(study: optuna.Study, config: SearchConfig, params: dict[str
     attrs: dict[str, Any] = {ATTR_ROLE: role}
     if result is not None and RECORD_KEY in result:
         record = TrialRecord.from_json(result[RECORD_KEY])
-        attrs.update({ATTR_RECORD: record.to_json(), ATTR_CONSTRAINTS: constraint_values(record, config.space.constraints)})
+        attrs[ATTR_RECORD] = record.to_json()
         values = [record.objective_value(o) for o in config.space.objectives]
-        trial = optuna.trial.create_trial(params=params, distributions=dists, values=values, user_attrs=attrs)
+        constraints = constraint_values(record, config.space.constraints)
+        trial = optuna.trial.create_trial(params=params, distributions=dists, values=values, user_attrs=attrs,
+                                          constraints=constraints)
     else:
         attrs[ATTR_FAIL_REASON] = (error or "Ray trial ended without a result")[:500]
         trial = optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs, state=TrialState.FAIL)

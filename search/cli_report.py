@@ -1,0 +1,149 @@
+"""CLI commands over a finished study: ``report`` (Pareto page), ``confirm`` (measure on a device), ``export``."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import optuna
+import typer
+
+from dslnas.hw_models.export import ArtifactFormat
+from dslnas.hw_models.power_meters import PowerProtocol, get_power_meter
+from dslnas.hw_models.runners.base import DeviceRunner
+from dslnas.hw_models.runners.registry import RUNNERS, get_runner, runner_options
+from dslnas.search.cli_common import console, print_json
+from dslnas.search.confirm import ConfirmationEntry, ConfirmSettings, confirm_candidates
+from dslnas.search.export import export_run_config, write_run_config
+from dslnas.search.pareto import compute_pareto_front
+from dslnas.search.report_files import write_report
+from dslnas.search.storage import load_existing_study, study_dir
+from dslnas.spaces.errors import UserError
+
+StudyOpt = Annotated[str, typer.Option("--study", help="Study name.")]
+StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Storage URL (default: runs/<study>/optuna.db).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def _quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def report_command(
+    study: StudyOpt,
+    storage: StorageOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default: runs/<study>/report).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the Pareto report: index.html (self-contained), trials.csv, pareto.json and png/."""
+    _quiet_optuna()
+    loaded = load_existing_study(storage, study)
+    files = write_report(loaded, out or study_dir(study) / "report")
+    if json_out:
+        print_json({"html": str(files.html), "csv": str(files.csv), "json": str(files.json), "pngs": [str(p) for p in files.pngs]})
+    else:
+        console.print(f"report: {files.html} (+ trials.csv, pareto.json, {len(files.pngs)} PNGs)")
+
+
+# CLI flag -> runner option, for the options that only some runners take.
+RUNNER_FLAGS = {"threads": "--threads", "warmup": "--warmup", "repeats": "--repeats", "command": "--command",
+                "loop_command": "--loop-command", "csv_path": "--replay", "timeout_s": "--timeout-s"}
+
+
+def build_runner(name: str, options: dict[str, Any], power: dict[str, Any]) -> DeviceRunner:
+    """The runner ``name`` with the options the user gave; a flag the runner does not take is a UserError."""
+    valid = runner_options(name)  # an unknown name is a UserError listing the valid ones
+    given = {k: v for k, v in options.items() if v is not None}
+    wrong = [RUNNER_FLAGS[k] for k in given if k not in valid]
+    if wrong:
+        takes = ", ".join(RUNNER_FLAGS[k] for k in valid if k in RUNNER_FLAGS) or "none"
+        raise UserError(f"{', '.join(wrong)} does not apply to runner {name!r} (it takes: {takes})")
+    for key in ("command", "loop_command"):
+        if key in given:
+            given[key] = shlex.split(given[key])
+    if power["meter"] != "none":
+        if "power_meter" not in valid:
+            raise UserError(f"runner {name!r} cannot drive a power meter")
+        meter_options = {k: v for k, v in power["options"].items() if v is not None}
+        given["power_meter"] = get_power_meter(power["meter"], **meter_options)
+        given["power_protocol"] = PowerProtocol(window_s=power["window_s"], repeats=power["repeats"])
+    return get_runner(name, **given)
+
+
+def confirm_command(
+    study: StudyOpt,
+    storage: StorageOpt = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many front candidates (recommended first).")] = 3,
+    runner: Annotated[str, typer.Option("--runner", help=f"Device runner: {', '.join(sorted(RUNNERS))}.")] = "local",
+    command: Annotated[Optional[str], typer.Option("--command", help="command runner: template, e.g. \"ssh board run {artifact}\".")] = None,
+    loop_command: Annotated[Optional[str], typer.Option("--loop-command", help="command runner: back-to-back inference (power).")] = None,
+    replay: Annotated[Optional[Path], typer.Option("--replay", help="replay runner: CSV of earlier measurements.")] = None,
+    repeats: Annotated[Optional[int], typer.Option("--repeats", help="local runner: timed runs (>= 50).")] = None,
+    warmup: Annotated[Optional[int], typer.Option("--warmup", help="local runner: untimed runs first.")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="local runner: inference threads.")] = None,
+    timeout_s: Annotated[Optional[float], typer.Option("--timeout-s", help="Per-measurement timeout (s).")] = None,
+    power_meter: Annotated[str, typer.Option("--power-meter", help="none, command or hwmon.")] = "none",
+    power_command: Annotated[Optional[str], typer.Option("--power-command", help="command meter: prints mW.")] = None,
+    hwmon: Annotated[Optional[Path], typer.Option("--hwmon", help="hwmon meter: /sys/class/hwmon/hwmonN folder.")] = None,
+    power_window_s: Annotated[float, typer.Option("--power-window-s", help="Power protocol window (paper: 30 s).")] = 30.0,
+    power_repeats: Annotated[int, typer.Option("--power-repeats", help="Power protocol idle/active pairs (paper: 10).")] = 10,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="Profile calibrated for the measured device (name or YAML); default: compare with the study's prediction.")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="Name of the measured device in the study (default: from the runner).")] = None,
+    fmt: Annotated[ArtifactFormat, typer.Option("--format", help="Artifact format to measure.")] = ArtifactFormat.ONNX,
+    work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="Where artifacts go (default: runs/<study>/confirm).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure the top-K front candidates' full and light paths on a device; store them beside the prediction."""
+    _quiet_optuna()
+    options = {"threads": threads, "warmup": warmup, "repeats": repeats, "timeout_s": timeout_s,
+               "command": command, "loop_command": loop_command, "csv_path": replay}
+    power = {"meter": power_meter, "options": {"command": shlex.split(power_command) if power_command else None, "path": hwmon},
+             "window_s": power_window_s, "repeats": power_repeats}
+    device_runner = build_runner(runner, options, power)
+    loaded = load_existing_study(storage, study)
+    points = compute_pareto_front(loaded).pareto[:top_k]
+    if not points:
+        raise UserError(f"study {study!r} has no feasible completed trial to confirm")
+    settings = ConfirmSettings(work_dir or study_dir(study) / "confirm", device, profile, fmt)
+
+    def show(number: int, entry: ConfirmationEntry) -> None:
+        if not json_out:
+            console.print(_entry_line(number, entry), highlight=False, markup=False)
+
+    added = confirm_candidates(loaded, points, device_runner, settings, on_entry=show)
+    if json_out:
+        print_json({"study": study, "confirmed": {str(n): [e.to_json() for e in es] for n, es in added.items()}})
+
+
+def _entry_line(number: int, e: ConfirmationEntry) -> str:
+    head = f"trial {number} {e.path}: predicted {e.predicted_latency_ms:.3f} ms ({e.predicted_profile})"
+    if not e.ok:
+        return f"{head}, not measured: {e.failure}"
+    error = f"{e.error_pct:+.1f} %" if e.error_pct is not None else "no error: prediction is 0"
+    return f"{head}, measured {e.measured_latency_ms:.3f} ms on {e.device} ({error}, compared: {e.comparison.value})"
+
+
+def export_command(
+    study: StudyOpt,
+    trial: Annotated[int, typer.Option("--trial", help="Trial number to export.")],
+    storage: StorageOpt = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Routing threshold (within the trial's swept range).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="RunConfig YAML to write.")] = Path("chosen.yaml"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a trial as a RunConfig YAML (candidate + from-scratch recipe + provenance) for `dslnas train --config`."""
+    _quiet_optuna()
+    run = export_run_config(load_existing_study(storage, study), trial, threshold)
+    path = write_run_config(run, out)
+    if json_out:
+        print_json({"path": str(path), "run": run.model_dump(mode="json")})
+    else:
+        console.print(f"wrote {path}; train it with: dslnas train --config {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_command)
+    app.command("confirm")(confirm_command)
+    app.command("export")(export_command)
+

@@ -1,0 +1,149 @@
+"""The report page: one self-contained HTML file (plotly.js inline, no network) rendered from a ParetoFront.
+
+Top: the recommended points in plain words for a product team. Then the interactive figures, the
+on-device confirmations (when any) and a sortable table of every trial (row ``id="trial-N"``; clicking a
+point in a figure jumps there). All study text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from html import escape
+from importlib.metadata import version
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from dslnas.search.confirm import Comparison
+from dslnas.search.pareto import ParetoFront, Recommendation
+from dslnas.search.report_metrics import HypervolumeStep, ImportanceResult, rank_agreement
+from dslnas.search.report_plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
+from dslnas.search.report_tables import confirmation_table, pick_table, rank_agreement_list, trial_table
+from dslnas.spaces.space import Objective
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem} .meta{color:#666;margin-top:0} section{margin:2rem 0}
+.picks li{margin:.5rem 0;line-height:1.4} .note{background:#fff8e1;border-left:4px solid #f0b400;padding:.6rem 1rem}
+table{border-collapse:collapse;font-size:.85rem;width:100%} th,td{border-bottom:1px solid #ddd;padding:.3rem .45rem;text-align:left}
+table.sortable th{cursor:pointer;background:#f4f6f8;position:sticky;top:0} table.sortable th:hover{background:#e3e8ee}
+tr.front td:first-child{border-left:4px solid #1f77b4} tr.infeasible{color:#a33} tr.failed{color:#888}
+tr:target{background:#fff3c4} .reason{display:inline-block;min-width:14rem;max-width:24rem} .caption{color:#555;font-size:.9rem} .scroll{overflow-x:auto}
+"""
+
+# Sort a table by the clicked column (numbers by data-v), and jump to a trial's row from a plot click.
+JS = """
+document.querySelectorAll("table.sortable th").forEach((th, col) => th.addEventListener("click", () => {
+  const body = th.closest("table").tBodies[0], asc = th.dataset.dir !== "asc";
+  th.dataset.dir = asc ? "asc" : "desc";
+  const key = (row) => { const td = row.cells[col]; return td.dataset.v !== undefined ? parseFloat(td.dataset.v) : td.textContent; };
+  const rows = [...body.rows].sort((a, b) => { const x = key(a), y = key(b);
+    const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+    return asc ? c : -c; });
+  rows.forEach((r) => body.appendChild(r));
+}));
+window.addEventListener("load", () => document.querySelectorAll(".js-plotly-plot").forEach((div) => div.on("plotly_click", (ev) => {
+  const n = ev.points[0].customdata; if (n !== undefined && n !== null) location.hash = "trial-" + n;
+})));
+"""
+
+
+def render_page(front: ParetoFront, history: Sequence[HypervolumeStep], importance: ImportanceResult) -> str:
+    """The whole page as one string."""
+    title = f"dslnas report: {escape(front.study_name)}"
+    parts = [
+        f"<h1>{title}</h1>", _meta(front), _picks(front), _confirmations(front),
+        _figures_section(front, history, importance), _trials_section(front),
+    ]
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{CSS}</style><script>{get_plotlyjs()}</script></head>\n<body>{''.join(parts)}"
+        f"<script>{JS}</script></body></html>\n"
+    )
+
+
+def _meta(front: ParetoFront) -> str:
+    objectives = ", ".join(f"{o.value} ({o.direction.name.lower()})" for o in front.objectives)
+    counts = f"{len(front.points)} completed trials, {len(front.unfinished)} without a result, {len(front.pareto)} on the front"
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Costs predicted for the '
+            f"<b>{escape(front.profile)}</b> device profile. dslnas {escape(version('dslnas'))}, {stamp}.</p>")
+
+
+def _picks(front: ParetoFront) -> str:
+    if not front.points:
+        return "<section><h2>What to pick</h2><p>No completed trial yet: nothing to recommend.</p></section>"
+    items = "".join(_sentence(r, front) for r in front.recommendations)
+    fastest_first = sorted(front.pareto, key=lambda p: p.record.latency_ms)
+    return (
+        f'<section><h2>What to pick</h2><ul class="picks">{items}</ul>'
+        f'<p class="caption">Savings and quality loss are against the {escape(front.points[0].savings.anchor)}. Latency is per '
+        "inference (one routing segment), power is the average while running in real time; both are predictions of the "
+        f"cost model.</p>{pick_table([(r.title, r.point) for r in front.recommendations])}"
+        f"<h3>Every candidate on the front, fastest first</h3>{pick_table([(p.role.value, p) for p in fastest_first])}</section>"
+    )
+
+
+def _sentence(rec: Recommendation, front: ParetoFront) -> str:
+    title = escape(rec.title)
+    if rec.point is None:
+        fastest = min((p for p in front.points if p.feasible), key=lambda p: p.record.latency_ms, default=None)
+        tail = f" The fastest feasible candidate, trial {fastest.number}, needs {fastest.record.latency_ms:.2f} ms." if fastest else ""
+        return f"<li><b>{title}:</b> no feasible candidate is predicted to run within {rec.budget_ms:g} ms.{tail}</li>"
+    p, s, size = rec.point, rec.point.savings, rec.point.size
+    quality = (f"ViSQOL {p.record.visqol_mixed:.2f}, {s.visqol_lost:.2f} lower than full-only" if s.visqol_lost > 0
+               else f"ViSQOL {p.record.visqol_mixed:.2f}, no lower than full-only")
+    usage = ", ".join(f"{share:.0%} of {escape(label)}" for label, share in sorted(p.record.light_usage_per_class.items()))
+    return (
+        f'<li><b>{title}:</b> <a href="#trial-{p.number}">trial {p.number}</a> ({escape(p.name)}): '
+        f"{p.record.latency_ms:.2f} ms and {p.record.power_mw:.2f} mW, that is {s.latency_saved_pct:.1f}% less latency and "
+        f"{s.power_saved_pct:.1f}% less power than full-only; {quality}. The light path takes {usage or 'no labelled'} segments "
+        f"({p.record.light_usage:.0%} overall). Model size: {size.full_pass_params:,} parameters on the full pass, "
+        f"{size.light_pass_params:,} on the light pass (after the switch: {size.full_tail_params:,} vs {size.light_tail_params:,}).</li>"
+    )
+
+
+def _confirmations(front: ParetoFront) -> str:
+    confirmed = [p for p in front.points if p.confirmations]
+    if not confirmed:
+        return ""
+    note = ""
+    if any(e.comparison is Comparison.RANKING for p in confirmed for e in p.confirmations):
+        note = (f'<p class="note">Some runs measured <b>this host</b> against predictions for the <b>{escape(front.profile)}</b> '
+                "target profile (compared: ranking). A host's absolute times are not the target's, so their error says "
+                "nothing about the cost model; what they check is whether the model orders the candidates as a real CPU does "
+                "(Kendall tau below, 1 = same order). Give <code>dslnas confirm --profile</code> a profile calibrated for "
+                "the measured device to compare absolute values.</p>")
+    return (f"<section><h2>Predicted vs measured</h2>{note}<div class=\"scroll\">{confirmation_table(confirmed)}</div>"
+            f"{rank_agreement_list(rank_agreement(confirmed))}</section>")
+
+
+def _figure_html(fig: go.Figure, div_id: str) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False, "responsive": True})
+
+
+def _figures_section(front: ParetoFront, history: Sequence[HypervolumeStep], importance: ImportanceResult) -> str:
+    blocks = [
+        ("Pareto front: quality vs latency", _figure_html(pareto_figure(front, Objective.LATENCY_MS), "fig-pareto-latency"),
+         "Dashed lines: the latency budgets. Click a point to see its trial below."),
+        ("Pareto front: quality vs power", _figure_html(pareto_figure(front, Objective.POWER_MW), "fig-pareto-power"), ""),
+        ("Threshold sweep", _figure_html(sweep_figure(front), "fig-sweep"),
+         "The same trained candidate re-routed at other thresholds (no retraining): higher tau, more light path."),
+        ("Cost breakdown", _figure_html(cost_figure(front), "fig-cost"), "Per-part predicted latency of each front candidate."),
+        ("Hypervolume over trials", _figure_html(hypervolume_figure(history), "fig-hypervolume"),
+         "How much of the objective space the feasible trials so far dominate; flat stretches found nothing new."),
+    ]
+    if importance.by_objective:
+        blocks.append(("Knob importance", _figure_html(importance_figure(importance), "fig-importance"), ""))
+    else:
+        blocks.append(("Knob importance", "", f"Knob importance could not be computed: {escape(importance.note or '')}."))
+    return "".join(f"<section><h2>{escape(t)}</h2>{body}<p class=\"caption\">{cap}</p></section>" for t, body, cap in blocks)
+
+
+def _trials_section(front: ParetoFront) -> str:
+    return (
+        '<section><h2>All trials</h2><p class="caption">Click a column title to sort. Files beside this page: '
+        '<a href="trials.csv">trials.csv</a>, <a href="pareto.json">pareto.json</a>, PNG figures in <a href="png/">png/</a>.'
+        f'</p><div class="scroll">{trial_table(front)}</div></section>'
+    )

@@ -1,0 +1,132 @@
+"""Small real Optuna studies built by hand (no training) with records of realistic numbers.
+
+Costs follow the paper's Table 1 on the A32 (full 14.74 ms / 11.56 mW, light 9.86 ms / 8.47 mW), split
+over the parts the cost model prices; the mixed pass is the usage-weighted mean, as the cost model does.
+
+``build_demo_study`` holds, by trial number:
+
+0 reference (paper DSL)   usage 0.60  ViSQOL 4.40 @ 11.81 ms   front, knee, best within 12 ms
+1 baseline (full only)    usage 0.00  ViSQOL 4.46 @ 14.74 ms   front
+2 search                  usage 0.80  ViSQOL 4.30 @ 10.84 ms   front, best within 11 ms
+3 search                  usage 0.30  ViSQOL 4.38 @ 13.28 ms   dominated (by 0)
+4 search                  usage 0.90  ViSQOL 3.20 @ 10.35 ms   infeasible (drop 1.24 > 1.0)
+5 search                  failed, reason contains <script>
+6 search, evil name       usage 0.70  ViSQOL 4.35 @ 11.32 ms   front
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState, create_trial
+
+from dslnas.search.config import SearchConfig
+from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE, STUDY_ATTR_CONFIG, SweepRecord, TrialRecord
+from dslnas.spaces.candidate import CandidateConfig, EncoderArch, QuantizerConfig
+from dslnas.search.trial import constraint_values
+from dslnas.spaces.space_presets import demo_space
+
+EVIL = "<script>alert('x')</script>"
+BUDGETS_MS = (10.0, 11.0, 12.0)
+SWEEP_THRESHOLDS = (0.0, 0.1, 0.3, 0.6, 1.0)
+PART_MS = {"base": 7.1, "mask": 0.05, "switch": 0.35, "full": 7.24, "light": 2.36}
+PARAMS = {"base": 4920, "mask": 0, "switch": 290, "full": 65024, "light": 3104}
+FULL_MW, LIGHT_MW = 11.56, 8.47
+
+
+def tiny_candidate(name: str = "tiny", depth: int = 3, widths: tuple[int, ...] = (4, 4), threshold: float = 0.3,
+                   alpha: float = 1e-4, beta: float = 1.0) -> CandidateConfig:
+    """A candidate small enough to export and time in a second."""
+    encoder = EncoderArch(stem_channels=4, block_channels=(4, 8, 8, 16), block_strides=(2, 2, 4, 5), embedding_dim=8)
+    base = CandidateConfig(name=name, encoder=encoder, quantizer=QuantizerConfig(num_quantizers=2, codebook_size=16))
+    return base.with_dsl(switch_depth=depth, light_widths=widths, threshold=threshold, alpha=alpha, beta=beta)
+
+
+def make_cost(usage: float, scale: float = 1.0) -> dict[str, Any]:
+    """A Cost.to_json()-shaped dict; ``scale`` multiplies every part's latency."""
+    part = {k: v * scale for k, v in PART_MS.items()}
+    front = part["base"] + part["mask"] + part["switch"]
+    full_ms, light_ms = front + part["full"], front + part["light"]
+    mix = lambda full, light: {"full": full, "light": light, "mixed": usage * light + (1 - usage) * full}  # noqa: E731
+    latency, power = mix(full_ms, light_ms), mix(FULL_MW, LIGHT_MW)
+    return {
+        "profile": "a32-paper", "unit": "a32", "light_usage": usage, "latency_ms": latency, "power_mw": power,
+        "latency_saving_pct": 100 * (1 - latency["mixed"] / full_ms), "power_saving_pct": 100 * (1 - power["mixed"] / FULL_MW),
+        "path_latency_ms": part, "encoder_params": PARAMS["base"] + PARAMS["full"],
+        "paths": {k: {"params": v, "macs_per_s": 1000.0 * v} for k, v in PARAMS.items()}, "unsupported_ops": [],
+    }
+
+
+def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, visqol_mixed: float) -> TrialRecord:
+    cost = make_cost(usage)
+    lat, pw = cost["latency_ms"], cost["power_mw"]
+    sweep = tuple(
+        SweepRecord(
+            threshold=t, light_usage=(u := min(1.0, usage * t / max(candidate.dsl.threshold, 0.1))),
+            visqol_mixed=visqol_full - (visqol_full - visqol_mixed) * u / max(usage, 0.1),
+            latency_ms=u * lat["light"] + (1 - u) * lat["full"], power_mw=u * pw["light"] + (1 - u) * pw["full"],
+            light_usage_per_class={"silence": min(1.0, 1.25 * u), "speech": 0.75 * u},
+        )
+        for t in SWEEP_THRESHOLDS
+    )
+    return TrialRecord(
+        candidate=candidate.model_dump(mode="json"), visqol_full=visqol_full, visqol_light=visqol_mixed - 0.3,
+        visqol_mixed=visqol_mixed, light_usage=usage,
+        light_usage_per_class={"silence": min(1.0, 1.25 * usage), "speech": 0.75 * usage},
+        visqol_per_class={"speech": {"full": visqol_full, "light": visqol_mixed - 0.4, "mixed": visqol_mixed}},
+        sparsity=0.4, switch_mae=0.05, cost=cost, profile="a32-paper", checkpoint="runs/x/trials/00000/checkpoint.pt",
+        sweep=sweep, timing_s={"train": 30.0, "evaluate": 3.0, "visqol": 5.0, "cost": 0.2},
+    )
+
+
+def _params(candidate: CandidateConfig) -> dict[str, Any]:
+    dsl = candidate.dsl
+    params = {"switch_depth": dsl.switch_depth, "alpha": dsl.alpha, "beta": dsl.beta, "threshold": dsl.threshold}
+    return {**params, **{f"light_width_{i}": w for i, w in enumerate(dsl.light_widths)}}
+
+
+def add_trial(study: optuna.Study, config: SearchConfig, record: TrialRecord, role: str = "search") -> None:
+    candidate = CandidateConfig.model_validate(record.candidate)
+    params = _params(candidate)
+    dists = config.space.optuna_distributions()
+    study.add_trial(create_trial(
+        params=params, distributions={k: dists[k] for k in params},
+        values=[record.objective_value(o) for o in config.space.objectives],
+        user_attrs={ATTR_RECORD: record.to_json(), ATTR_ROLE: role},
+        constraints=constraint_values(record, config.space.constraints),
+    ))
+
+
+def add_failed(study: optuna.Study, config: SearchConfig, candidate: CandidateConfig, reason: str) -> None:
+    params = _params(candidate)
+    dists = config.space.optuna_distributions()
+    study.add_trial(create_trial(state=TrialState.FAIL, params=params, distributions={k: dists[k] for k in params},
+                                 user_attrs={ATTR_FAIL_REASON: reason, ATTR_ROLE: "search"}))
+
+
+def demo_config(name: str, storage: str) -> SearchConfig:
+    space = demo_space()
+    space = space.model_copy(update={"base": tiny_candidate("paper-ref", 3, (8, 8), 0.3), "latency_budgets_ms": BUDGETS_MS,
+                                     "sweep_thresholds": SWEEP_THRESHOLDS})
+    return SearchConfig(study=name, space=space, storage=storage)
+
+
+def build_demo_study(storage: str, name: str = "demo-report") -> optuna.Study:
+    """The study described in the module docstring, in ``storage`` (a URL)."""
+    config = demo_config(name, storage)
+    study = optuna.create_study(study_name=name, storage=storage, directions=[o.direction for o in config.space.objectives])
+    study.set_user_attr(STUDY_ATTR_CONFIG, json.loads(config.model_dump_json()))
+    rows = [
+        ("reference", tiny_candidate("paper-ref", 3, (8, 8), 0.3), 0.60, 4.45, 4.40),
+        ("baseline", tiny_candidate("paper-ref", 3, (8, 8), 0.0), 0.00, 4.46, 4.46),
+        ("search", tiny_candidate("cand-d2", 2, (4, 4, 8), 0.6, 3e-3, 0.5), 0.80, 4.42, 4.30),
+        ("search", tiny_candidate("cand-d4", 4, (16,), 0.1, 2e-5, 2.0), 0.30, 4.43, 4.38),
+        ("search", tiny_candidate("cand-thin", 3, (4, 4), 1.0, 8e-3, 0.2), 0.90, 4.44, 3.20),
+    ]
+    for role, cand, usage, full, mixed in rows:
+        add_trial(study, config, make_record(cand, usage, full, mixed), role)
+    add_failed(study, config, tiny_candidate("cand-nan", 2, (4, 8, 8), 0.5), f"FloatingPointError: loss became nan {EVIL}")
+    add_trial(study, config, make_record(tiny_candidate(f"evil-{EVIL}", 3, (8, 4), 0.5, 5e-4, 1.5), 0.70, 4.41, 4.35))
+    return study

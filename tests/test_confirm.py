@@ -1,0 +1,87 @@
+"""Confirmation on a device: measured values land beside the predictions, re-runs add, failures keep the prediction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+
+from dslnas.hw_models.runners.registry import get_runner
+from dslnas.search.cli_report import build_runner
+from dslnas.search.confirm import Comparison, ConfirmSettings, confirm_candidates, summarise_confirmations
+from dslnas.search.export import export_run_config, write_run_config
+from dslnas.search.pareto import compute_pareto_front
+from dslnas.search.report_files import write_report
+from dslnas.spaces.candidate import RunConfig
+from dslnas.spaces.errors import UserError
+from dslnas.spaces.yaml_io import load_model
+from study_fixtures import build_demo_study
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> optuna.Study:
+    return build_demo_study(f"sqlite:///{tmp_path / 'optuna.db'}")
+
+
+def test_local_runner_records_measurements_and_reruns_add_repeats(tmp_path: Path, study: optuna.Study) -> None:
+    runner = get_runner("local", repeats=50, warmup=2, threads=1)
+    settings = ConfirmSettings(tmp_path / "work")
+    top = compute_pareto_front(study).pareto[:2]
+    added = confirm_candidates(study, top, runner, settings)
+    assert sorted(added) == sorted(p.number for p in top)
+    for entries in added.values():
+        assert [e.path for e in entries] == ["full", "light"]
+        assert all(e.ok and e.measured_latency_ms > 0 and e.repeats == 50 and e.comparison is Comparison.RANKING for e in entries)
+        assert all(e.error_pct == pytest.approx((e.measured_latency_ms / e.predicted_latency_ms - 1) * 100) for e in entries)
+
+    confirm_candidates(study, top[:1], runner, settings)
+    front = compute_pareto_front(study)
+    first, second = front.point(top[0].number), front.point(top[1].number)
+    assert len(first.confirmations) == 4 and len(second.confirmations) == 2
+    full = next(s for s in summarise_confirmations(first.confirmations) if s.path == "full")
+    assert (full.runs, full.repeats) == (2, 100)
+    assert full.predicted_latency_ms == pytest.approx(first.record.cost["latency_ms"]["full"])  # the prediction is unchanged
+    files = write_report(study, tmp_path / "report")
+    page = files.html.read_text()
+    stored = {p["trial"]: p["confirmations"] for p in json.loads(files.json.read_text())["points"]}
+    assert [c["runs"] for c in stored[top[0].number]] == [2, 2] and stored[top[0].number][0]["comparison"] == "ranking"
+    assert "Predicted vs measured" in page and "whether the model orders the candidates" in page
+
+
+def test_a_failing_runner_records_the_reason_and_keeps_the_prediction(tmp_path: Path, study: optuna.Study) -> None:
+    runner = build_runner("command", {"command": "sh -c 'echo board unreachable >&2; exit 3'"}, {"meter": "none"})
+    point = compute_pareto_front(study).pareto[0]
+    confirm_candidates(study, [point], runner, ConfirmSettings(tmp_path / "work", device="board-7"))
+    after = compute_pareto_front(study).point(point.number)
+    assert after.record == point.record and after.values == point.values
+    assert [e.path for e in after.confirmations] == ["full", "light"]
+    for entry in after.confirmations:
+        assert not entry.ok and entry.measured_latency_ms is None and entry.comparison is Comparison.ABSOLUTE
+        assert "exit status 3" in entry.failure and "board unreachable" in entry.failure
+        assert entry.device == "board-7" and entry.predicted_latency_ms > 0
+    exported = load_model(RunConfig, write_run_config(export_run_config(study, point.number), tmp_path / "chosen.yaml"))
+    measured = exported.provenance["measured"]
+    assert [m["path"] for m in measured] == ["full", "light"] and all(m["measured_latency_ms"] is None for m in measured)
+    assert all("board unreachable" in m["failures"][0] and m["comparison"] == "absolute" for m in measured)
+
+
+def test_a_profile_for_the_measured_device_gives_an_absolute_comparison(tmp_path: Path, study: optuna.Study) -> None:
+    replay = tmp_path / "board.csv"
+    point = compute_pareto_front(study).pareto[0]
+    name = point.name
+    replay.write_text(f"artifact,latency_ms\n{name}-full:onnx,14.0\n")  # the light path is missing from the CSV
+    runner = build_runner("replay", {"csv_path": replay}, {"meter": "none"})
+    entries = confirm_candidates(study, [point], runner, ConfirmSettings(tmp_path / "work", profile="a32-paper"))[point.number]
+    full, light = entries
+    assert full.ok and full.measured_latency_ms == 14.0 and full.comparison is Comparison.ABSOLUTE
+    assert full.predicted_profile == "a32-paper" and full.predicted_latency_ms != point.record.cost["latency_ms"]["full"]
+    assert not light.ok and "not in replay CSV" in light.failure
+
+
+def test_runner_flags_that_do_not_apply_are_user_errors() -> None:
+    with pytest.raises(UserError, match="--replay does not apply to runner 'local'"):
+        build_runner("local", {"csv_path": Path("x.csv")}, {"meter": "none"})
+    with pytest.raises(UserError, match="unknown runner"):
+        build_runner("ssh", {}, {"meter": "none"})

@@ -1,0 +1,78 @@
+"""Export a trial to a RunConfig YAML that `dslnas train --config` trains as is; unusable requests are UserErrors."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+
+import optuna
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dslnas.search import cli_report
+from dslnas.search.export import export_run_config, write_run_config
+from dslnas.search.pareto import search_config_of
+from dslnas.search.records import record_from_trial
+from dslnas.spaces.candidate import CandidateConfig, RunConfig
+from dslnas.spaces.errors import UserError
+from dslnas.spaces.yaml_io import load_model
+from dslnas.trainers.train import train
+from study_fixtures import build_demo_study
+
+
+@pytest.fixture(scope="module")
+def storage_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('study') / 'optuna.db'}"
+
+
+@pytest.fixture(scope="module")
+def study(storage_url: str) -> optuna.Study:
+    return build_demo_study(storage_url)
+
+
+def test_exported_config_round_trips_and_trains(tmp_path: Path, study: optuna.Study) -> None:
+    path = write_run_config(export_run_config(study, 2, threshold=0.3), tmp_path / "chosen.yaml")
+    run = load_model(RunConfig, path)  # what `dslnas train --config` does first
+    record = record_from_trial(study.trials[2])
+    searched = CandidateConfig.model_validate(record.candidate)
+    assert run.candidate == searched.with_dsl(threshold=0.3)
+    space = search_config_of(study).space
+    assert run.train.steps == space.base_train.steps + space.finetune.steps
+    assert run.train.learning_rate == space.base_train.learning_rate and run.train.init_checkpoint is None
+    prov = run.provenance
+    assert (prov["study"], prov["trial"], prov["dslnas_version"]) == ("demo-report", 2, version("dslnas"))
+    assert prov["threshold"] == {"searched": 0.6, "exported": 0.3}
+    assert prov["predicted"]["device_profile"] == "a32-paper" and prov["predicted"]["latency_ms"] == record.cost["latency_ms"]
+    assert prov["predicted"]["at_exported_threshold"]["threshold"] == 0.3
+    assert prov["trial_checkpoint"] == record.checkpoint
+
+    tiny = run.train.model_copy(update={"steps": 2, "batch_size": 2, "data": run.train.data.model_copy(update={"demo_clips": 4})})
+    result = train(run.model_copy(update={"train": tiny}), tmp_path / "trained")
+    assert result.checkpoint_path.is_file() and result.steps == 2
+
+
+def test_without_threshold_the_searched_candidate_is_kept(study: optuna.Study) -> None:
+    run = export_run_config(study, 0)
+    assert run.candidate.model_dump(mode="json") == record_from_trial(study.trials[0]).candidate
+    assert run.provenance["role"] == "reference"
+
+
+@pytest.mark.parametrize(("trial", "threshold", "message"), [
+    (99, None, "study 'demo-report' has no trial 99 (trials: 0..6)"),
+    (5, None, "trial 5 is fail: FloatingPointError: loss became nan"),
+    (2, 1.5, "--threshold 1.5 is outside the range swept for trial 2 (0..1)"),
+])
+def test_unusable_requests_are_one_line_user_errors(study: optuna.Study, trial: int, threshold: float | None, message: str) -> None:
+    with pytest.raises(UserError) as err:
+        export_run_config(study, trial, threshold)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_export_command_writes_the_yaml(tmp_path: Path, study: optuna.Study, storage_url: str) -> None:
+    app = typer.Typer()
+    cli_report.register(app)
+    out = tmp_path / "chosen.yaml"
+    result = CliRunner().invoke(app, ["export", "--study", "demo-report", "--storage", storage_url, "--trial", "6", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_model(RunConfig, out).provenance["trial"] == 6

@@ -1,0 +1,133 @@
+"""The search end to end on a tiny space: Optuna backend, failures, resume after SIGKILL, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from typer.testing import CliRunner
+
+from dslnas.search import trial as trial_module
+from dslnas.search.cli import app
+from dslnas.search.config import SearchConfig
+from dslnas.search.records import ATTR_FAIL_REASON, ATTR_ROLE, record_from_trial
+from dslnas.search.run import run_search
+from dslnas.spaces.space_presets import load_space
+
+TINY_SPACE = Path(__file__).parent / "data" / "tiny-space.yaml"
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(tmp_path: Path, **changes: object) -> SearchConfig:
+    settings: dict[str, object] = {"study": "tiny", "space": load_space(str(TINY_SPACE)), "trials": 4,
+                                   "runs_root": str(tmp_path / "runs"), "storage": f"sqlite:///{tmp_path / 'study.db'}"}
+    return SearchConfig(**{**settings, **changes})
+
+
+def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+
+
+def test_optuna_search_records_every_trial_and_starts_from_the_references(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path)
+    statuses = []
+    final = run_search(config, on_status=statuses.append)
+    assert final.complete == 4 and final.front_size >= 1
+    assert statuses and statuses[-1].complete == 4
+    study = optuna.load_study(study_name="tiny", storage=config.storage)
+    trials = study.get_trials()
+    assert [t.user_attrs.get(ATTR_ROLE) for t in trials[:2]] == ["reference", "baseline"]
+    baseline = record_from_trial(trials[1])
+    assert baseline.light_usage == 0.0  # tau = 0: full path only
+    assert baseline.visqol_mixed == pytest.approx(baseline.visqol_full)
+    for t in completed(study):
+        record = record_from_trial(t)
+        assert t.values == [record.visqol_mixed, record.latency_ms]
+        assert [p.threshold for p in record.sweep] == [0.0, 0.5, 1.0]
+        assert Path(record.checkpoint).exists()
+        assert set(record.timing_s) == {"train", "evaluate", "visqol", "cost"}
+        assert record.cost["latency_ms"]["light"] < record.cost["latency_ms"]["full"]
+    # Running again with the same target does nothing; a higher target continues the same study.
+    assert run_search(config).complete == 4
+    assert run_search(config.model_copy(update={"trials": 5})).complete == 5
+
+
+def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_run = trial_module.TrialRunner.run
+
+    def flaky(self: trial_module.TrialRunner, candidate, key: str):  # noqa: ANN001
+        if key == "00002":
+            raise FloatingPointError("training loss became nan")
+        return real_run(self, candidate, key)
+
+    monkeypatch.setattr(trial_module.TrialRunner, "run", flaky)
+    config = tiny_config(tmp_path, trials=3)
+    assert run_search(config).complete == 3
+    study = optuna.load_study(study_name="tiny", storage=config.storage)
+    failed = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 1
+    assert "training loss became nan" in failed[0].user_attrs[ATTR_FAIL_REASON]
+
+
+def test_trials_command_prints_every_trial_as_json(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, trials=2)
+    run_search(config)
+    result = CliRunner().invoke(app, ["trials", "--study", "tiny", "--storage", config.storage, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["metric_names"] == ["visqol", "latency_ms"]
+    assert [t["state"] for t in payload["trials"]] == ["COMPLETE", "COMPLETE"]
+    assert payload["trials"][0]["record"]["cost"]["latency_ms"]["full"] > 0
+
+
+def test_search_cli_rejects_bad_input_with_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["search", "--space", "nosuch"])
+    assert bad.exit_code != 0
+    broken = tmp_path / "space.yaml"
+    broken.write_text("switch_depths: []\n")
+    result = subprocess.run([sys.executable, "-m", "dslnas.search", "search", "--space", str(broken)],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and "switch_depths" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _search_cmd(tmp_path: Path, storage: str, trials: int, study: str = "killme") -> list[str]:
+    return [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", str(trials),
+            "--study", study, "--storage", storage, "--heartbeat-interval", "1", "--grace-period", "3"]
+
+
+def test_search_killed_mid_trial_loses_no_completed_trial(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'kill.db'}"
+    proc = subprocess.Popen(_search_cmd(tmp_path, storage, 6), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    done_before: list[int] = []
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            trials = optuna.load_study(study_name="killme", storage=storage).get_trials()
+        except KeyError:
+            continue
+        running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+        done_before = [t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if len(done_before) >= 2 and running:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(done_before) >= 2, "search did not complete two trials in time"
+    time.sleep(4)  # past the grace period: the killed trial's heartbeat is stale
+    subprocess.run(_search_cmd(tmp_path, storage, 6), cwd=tmp_path, check=True, capture_output=True)
+    trials = optuna.load_study(study_name="killme", storage=storage).get_trials()
+    complete = [t.number for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert set(done_before) <= set(complete)
+    assert len(complete) == 6
+    assert any(t.state == optuna.trial.TrialState.FAIL for t in trials)  # the killed one, marked by heartbeat
