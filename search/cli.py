@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 # One module per topic; each has register(app). Imported lazily so `dslnas --help` stays fast.
-COMMAND_MODULES = ("cli_model", "cli_search", "cli_cost", "cli_report")
+COMMAND_MODULES = ("cli_model", "cli_search", "cli_cost", "cli_report", "cli_calibrate")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"dslnas.search.{_name}").register(app)

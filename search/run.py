@@ -1,6 +1,6 @@
 """``run_search``: the main job, as a Python API a cluster job can import.
 
-Opens (or resumes) the study, queues the reference and baseline points, trains the base codec once, then
+Opens (or resumes) the study (its creator queues the reference and baseline points), trains the base codec once, then
 hands the remaining trial budget to the chosen backend. Progress is reported through callbacks so the
 CLI can draw it and a script can ignore it.
 """
@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from dslnas.search.backends import get_backend
 from dslnas.search.base_codec import ensure_base_codec
 from dslnas.search.config import SearchConfig
-from dslnas.search.study import enqueue_reference_trials, open_study
+from dslnas.search.study import open_study
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,6 @@ def run_search(
 ) -> SearchStatus:
     """Run (or continue) the study until it holds ``config.trials`` completed trials."""
     study = open_study(config)
-    enqueue_reference_trials(study, config)
     remaining = config.trials - SearchStatus.of(study, config.trials).complete
     if remaining > 0:
         base_checkpoint = ensure_base_codec(config, on_step=on_base_step)

@@ -8,7 +8,7 @@ from typing import Any
 
 import optuna
 
-from dslnas.search.config import SamplerKind, SearchConfig
+from dslnas.search.config import BackendKind, SamplerKind, SearchConfig
 from dslnas.search.records import ATTR_ROLE, STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION
 from dslnas.search.storage import HeartbeatSettings, open_storage
 from dslnas.spaces.errors import UserError
@@ -42,31 +42,37 @@ def grid_search_space(config: SearchConfig) -> dict[str, list[Any]]:
 
 
 def open_study(config: SearchConfig) -> optuna.Study:
-    """Create the study or reopen it; a reopened study must search the same space."""
+    """Create the study or reopen it; a reopened study must search the same space.
+
+    Only the process that creates the study records its config and, for the Optuna backend, queues the
+    reference and full-only baseline as the first trials, so workers starting together never queue them
+    twice (creation is atomic in the storage). Ray passes them to its searcher instead.
+    """
     storage = open_storage(
         config.storage, config.study, HeartbeatSettings(config.heartbeat_interval_s, config.grace_period_s)
     )
-    study = optuna.create_study(
-        study_name=config.study,
-        storage=storage,
-        sampler=make_sampler(config),
-        directions=[o.direction for o in config.space.objectives],
-        load_if_exists=True,
-    )
-    stored = study.user_attrs.get(STUDY_ATTR_CONFIG)
-    space_json = config.space.model_dump(mode="json")
-    if stored is None:
-        study.set_user_attr(STUDY_ATTR_CONFIG, json.loads(config.model_dump_json()))
-        study.set_user_attr(STUDY_ATTR_VERSION, version("dslnas"))
-        study.set_metric_names([o.value for o in config.space.objectives])
-    elif stored.get("space") != space_json:
-        raise UserError(f"study {config.study!r} exists with a different search space; pick another --study")
+    sampler = make_sampler(config)
+    try:
+        study = optuna.create_study(
+            study_name=config.study, storage=storage, sampler=sampler,
+            directions=[o.direction for o in config.space.objectives],
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=config.study, storage=storage, sampler=sampler)
+        _check_same_space(study, config)
+        return study
+    study.set_user_attr(STUDY_ATTR_CONFIG, json.loads(config.model_dump_json()))
+    study.set_user_attr(STUDY_ATTR_VERSION, version("dslnas"))
+    study.set_metric_names([o.value for o in config.space.objectives])
+    if config.backend is BackendKind.OPTUNA:
+        for role, params in config.space.reference_points().items():
+            study.enqueue_trial(params, user_attrs={ATTR_ROLE: role})
     return study
 
 
-def enqueue_reference_trials(study: optuna.Study, config: SearchConfig) -> None:
-    """Queue the paper-style reference and the full-only baseline first, once per study."""
-    if study.trials:
-        return
-    for role, params in config.space.reference_points().items():
-        study.enqueue_trial(params, user_attrs={ATTR_ROLE: role})
+def _check_same_space(study: optuna.Study, config: SearchConfig) -> None:
+    stored = study.user_attrs.get(STUDY_ATTR_CONFIG)
+    if stored is not None and stored.get("space") != config.space.model_dump(mode="json"):
+        raise UserError(f"study {config.study!r} exists with a different search space; pick another --study")
+    if len(study.directions) != len(config.space.objectives):
+        raise UserError(f"study {config.study!r} exists with {len(study.directions)} objectives; pick another --study")

@@ -1,0 +1,106 @@
+"""Cross-validated accuracy of the latency model calibrated on this machine's CPU (the `local` runner).
+
+Runs the same calibration as `dslnas calibrate --runner local` (seeded suite, ONNX, 1 thread, fastest of
+2 rounds, 5-fold CV by held-out candidate) and prints JSON: the machine, the held-out MAPE and the share
+within +-5 % / +-10 % (nn-Meter's figures) for the full/light passes (headline) and per part, the in-sample
+fit and the wall time. Then, unless --no-presets, the profile prices the `paper` and `demo` presets with
+the DSL at every switch depth (candidates outside the suite, what a search asks about) and those passes
+are measured too. The host is shared and noisy: figures move by a few points from run to run.
+
+Run: .venv/bin/python bench/cost_model_accuracy.py [--suite-size N] [--folds K] [--seed S] [--rounds R]
+     [--repeats N] [--save-measurements CSV] [--profile-out PROFILE.yaml] [--no-presets]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+import numpy as np
+
+from dslnas.hw_models.calibrate import (
+    DEFAULT_FOLDS, DEFAULT_ROUNDS, DEFAULT_SUITE_SIZE, CalibrationResult, CalibrationSettings, calibrated_profile, host_description,
+    run_calibration, write_profile,
+)
+from dslnas.hw_models.calibration_suite import PASS_PARTS, export_suite, measure_suite
+from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.export import ArtifactFormat
+from dslnas.hw_models.latency_model import FitStats, fit_stats
+from dslnas.hw_models.profile import DeviceProfile, load_profile
+from dslnas.hw_models.runners.local import LocalRunner
+from dslnas.hw_models.runners.replay import write_replay_csv
+from dslnas.search.cli_cost import move_switch
+from dslnas.spaces.presets import candidate_preset
+
+
+def _figures(stats: FitStats) -> dict[str, float]:
+    return {"n": stats.n_samples, "mape_pct": round(stats.mape_pct, 2), "within_5pct_share": round(stats.within_5pct_share, 3),
+            "within_10pct_share": round(stats.within_10pct_share, 3), "max_abs_error_pct": round(stats.max_abs_error_pct, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--suite-size", type=int, default=DEFAULT_SUITE_SIZE)
+    parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--save-measurements", default=None, help="also write the measurements as a replay CSV")
+    parser.add_argument("--profile-out", default=None, help="also write the calibrated profile YAML")
+    parser.add_argument("--no-presets", action="store_true", help="skip pricing and measuring the paper/demo presets")
+    args = parser.parse_args()
+    settings = CalibrationSettings(suite_size=args.suite_size, folds=args.folds, seed=args.seed, rounds=args.rounds)
+    runner = LocalRunner(threads=1, repeats=args.repeats)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dslnas-bench-") as tmp:
+        result = run_calibration(runner, settings, tmp)
+    wall_s = time.perf_counter() - started
+    if args.save_measurements:
+        write_replay_csv(result.measurements, args.save_measurements)
+    runtime = next((m.extra["runtime"] for m in result.measurements if "runtime" in m.extra), "?")
+    machine = f"{host_description()}; {runtime}, 1 thread"
+    profile = calibrated_profile(result, "host-bench", machine, "local", load_profile("a32-paper"))
+    if args.profile_out:
+        write_profile(profile, args.profile_out)
+    report = _report(result, machine, args, wall_s)
+    if not args.no_presets:
+        report["presets_all_switch_depths"] = _figures(_preset_accuracy(profile, runner, args.rounds))
+    print(json.dumps(report, indent=2))
+
+
+def _preset_accuracy(profile: DeviceProfile, runner: LocalRunner, rounds: int) -> FitStats:
+    """Predicted vs measured full/light passes of `paper` and `demo` with the DSL after each block."""
+    presets = [candidate_preset(name) for name in ("paper", "demo")]
+    candidates = [move_switch(base, depth).model_copy(update={"name": f"{base.name}-d{depth}"})
+                  for base in presets for depth in range(1, base.encoder.n_blocks + 1)]
+    model = ProfileCostModel(profile)
+    with tempfile.TemporaryDirectory(prefix="dslnas-bench-presets-") as tmp:
+        planned = export_suite(candidates, tmp, ArtifactFormat.ONNX, PASS_PARTS)
+        measurements, _ = measure_suite(runner, planned, rounds)
+    measured = {m.artifact: m.latency_ms_median for m in measurements}
+    pairs = []
+    for candidate in candidates:
+        cost = model.predict(candidate, light_usage=0.5)
+        for part, predicted in (("full", cost.latency_ms.full), ("light", cost.latency_ms.light)):
+            key = f"{candidate.name}-{part}:onnx"
+            if key in measured:
+                pairs.append((predicted, measured[key]))
+    return fit_stats(np.array([p for p, _ in pairs]), np.array([m for _, m in pairs]))
+
+
+def _report(result: CalibrationResult, machine: str, args: argparse.Namespace, wall_s: float) -> dict:
+    return {
+        "machine": machine,
+        "suite_size": args.suite_size, "candidates_measured": result.n_candidates, "samples": len(result.samples),
+        "folds": args.folds, "rounds": args.rounds, "repeats": args.repeats, "seed": args.seed,
+        "cv_passes": _figures(result.cv.headline),
+        "cv_per_part": {part: _figures(s) for part, s in result.cv.per_part().items()},
+        "fit_in_sample": _figures(result.fit),
+        "failures": len(result.failures),
+        "wall_seconds": round(wall_s, 1),
+    }
+
+if __name__ == "__main__":
+    main()
