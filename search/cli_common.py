@@ -6,7 +6,6 @@ commands are thin: parse options, call the Python API, print (text or ``--json``
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -14,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from dslnas.spaces.errors import UserError
+from dslnas.search.json_out import dumps
 
 # Human-facing text and progress go to stderr so that stdout stays clean JSON with --json.
 console = Console(stderr=True)
@@ -22,17 +21,7 @@ console = Console(stderr=True)
 
 def print_json(payload: Any) -> None:
     """Write ``payload`` as indented JSON to stdout (NaN is not valid JSON: it is written as null)."""
-    sys.stdout.write(json.dumps(_finite(payload), indent=2, default=str) + "\n")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    sys.stdout.write(dumps(payload) + "\n")
 
 
 def print_error(message: str) -> None:

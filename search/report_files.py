@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import optuna
 
 from dslnas.search.confirm import summarise_confirmations
+from dslnas.search.json_out import json_safe
 from dslnas.search.pareto import FrontPoint, ParetoFront, compute_pareto_front
 from dslnas.search.report_html import render_page
 from dslnas.search.report_metrics import hypervolume_history, param_importances
@@ -84,7 +84,7 @@ def _point_row(p: FrontPoint) -> dict[str, Any]:
 
 def front_to_json(front: ParetoFront) -> dict[str, Any]:
     """The front as plain JSON: objectives, recommendations, the front's trial numbers, every point."""
-    return _finite({
+    return json_safe({
         "study": front.study_name,
         "profile": front.profile,
         "objectives": [{"name": o.value, "direction": o.direction.name.lower()} for o in front.objectives],
@@ -107,14 +107,3 @@ def _point_json(p: FrontPoint) -> dict[str, Any]:
         "savings": asdict(p.savings), "size": asdict(p.size), "record": p.record.to_json(),
         "confirmations": [c.to_json() for c in summarise_confirmations(p.confirmations)],
     }
-
-
-def _finite(value: Any) -> Any:
-    """NaN/inf become null (JSON has no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

@@ -28,17 +28,17 @@ def demo_space() -> SearchSpace:
     return SearchSpace(
         name="demo",
         base=demo_candidate(),
-        switch_depths=(2, 3, 4),
+        switch_depths=(1, 2, 3),
         light_width_choices=(4, 8, 12, 16),
         alpha=FloatRange(low=1e-6, high=1e-2, log=True),
         beta=FloatRange(low=0.1, high=3.0, log=True),
         threshold=FloatRange(low=0.0, high=1.2),
         sweep_thresholds=SWEEP,
-        base_train=TrainConfig(steps=250, batch_size=8, data=data),
-        finetune=TrainConfig(steps=50, batch_size=8, data=data, learning_rate=1e-3),
+        base_train=TrainConfig(steps=500, batch_size=8, crop_seconds=0.5, data=data),
+        finetune=TrainConfig(steps=60, batch_size=8, crop_seconds=0.5, data=data, learning_rate=1e-3),
         objectives=(Objective.VISQOL, Objective.LATENCY_MS),
         constraints=Constraints(max_visqol_drop=1.0),
-        latency_budgets_ms=(12.0, 14.0),
+        latency_budgets_ms=(5.0, 5.5, 6.0),
     )
 
 

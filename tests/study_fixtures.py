@@ -108,7 +108,8 @@ def add_failed(study: optuna.Study, config: SearchConfig, candidate: CandidateCo
 
 def demo_config(name: str, storage: str) -> SearchConfig:
     space = demo_space()
-    space = space.model_copy(update={"base": tiny_candidate("paper-ref", 3, (8, 8), 0.3), "latency_budgets_ms": BUDGETS_MS,
+    space = space.model_copy(update={"base": tiny_candidate("paper-ref", 3, (8, 8), 0.3), "switch_depths": (2, 3, 4),
+                                     "latency_budgets_ms": BUDGETS_MS,
                                      "sweep_thresholds": SWEEP_THRESHOLDS})
     return SearchConfig(study=name, space=space, storage=storage)
 

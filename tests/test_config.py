@@ -39,7 +39,7 @@ def test_extends_merges_an_ablation_over_its_base() -> None:
     [
         ("candidate: demo\ntrain: {stepz: 3}\n", "unknown key 'train.stepz'"),
         ("candidate: demo\ntrain: {steps: -1}\n", "key 'train.steps'"),
-        ("candidate: {preset: demo, dsl: {switch_depth: 9}}\n", "switch_depth must be in [1, 4]"),
+        ("candidate: {preset: demo, dsl: {switch_depth: 9}}\n", "switch_depth must be in [1, 3]"),
         ("candidate: {preset: demo, dsl: {light_widths: [4]}}\n", "light_widths needs 2 entries"),
         ("candidate: nosuch\n", "unknown candidate preset 'nosuch'"),
         ("candidate: demo\ntrain: {data: {kind: folder}}\n", "data.path is required"),
@@ -72,7 +72,7 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
         ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 1e-3, high: 1e-5, log: true}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\n", "key 'alpha'"),
         ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 0, high: 1e-3, log: true}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\n", "log-scale range needs low > 0"),
         ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\ndepthz: 3\n", "unknown key 'depthz'"),
-        ("base: demo\nswitch_depths: [7]\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\n", "outside [1, 4]"),
+        ("base: demo\nswitch_depths: [7]\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\n", "outside [1, 3]"),
     ],
 )
 def test_bad_search_space_fails_at_load_naming_the_key(tmp_path: Path, text: str, message: str) -> None:

@@ -135,9 +135,9 @@ def test_paper_preset_reconstructs_the_papers_parameter_counts() -> None:
 def test_insert_dsl_keeps_trained_weights_at_any_switch_depth() -> None:
     trained = build_codec(demo_candidate())
     state = trained.state_dict()
-    moved = demo_candidate().with_dsl(switch_depth=2, light_widths=(4, 4, 4))
+    moved = demo_candidate().with_dsl(switch_depth=1, light_widths=(4, 4, 4))
     codec = insert_dsl(moved, state)
-    assert torch.equal(codec.encoder.blocks[3][0].conv.weight, trained.encoder.blocks[3][0].conv.weight)
+    assert torch.equal(codec.encoder.blocks[2][0].conv.weight, trained.encoder.blocks[2][0].conv.weight)
     assert torch.equal(codec.decoder[0].weight, trained.decoder[0].weight)
     assert len(codec.encoder.full_tail) == len(trained.encoder.full_tail) + 1
     wrong = demo_candidate().model_copy(update={"encoder": demo_candidate().encoder.model_copy(update={"stem_channels": 4})})

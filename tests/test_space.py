@@ -28,7 +28,7 @@ def test_sampled_candidates_cover_the_knobs() -> None:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     seen = [space.suggest(study.ask()) for _ in range(30)]
     assert {c.dsl.switch_depth for c in seen} == set(space.switch_depths)
-    assert all(len(c.dsl.light_widths) == 4 - c.dsl.switch_depth + 1 for c in seen)
+    assert all(len(c.dsl.light_widths) == space.base.encoder.n_blocks - c.dsl.switch_depth + 1 for c in seen)
     assert all(space.alpha.low <= c.dsl.alpha <= space.alpha.high for c in seen)
     assert all(space.threshold.low <= c.dsl.threshold <= space.threshold.high for c in seen)
 

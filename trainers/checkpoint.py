@@ -28,6 +28,7 @@ class Checkpoint:
     step: int = 0
     optimizer: dict[str, Any] | None = None
     loss_history: list[float] = field(default_factory=list)
+    rng_states: dict[str, torch.Tensor] = field(default_factory=dict)  # torch RNG and data sampler, to resume exactly
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
@@ -41,6 +42,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
         "step": ckpt.step,
         "optimizer": ckpt.optimizer,
         "loss_history": list(ckpt.loss_history),
+        "rng_states": dict(ckpt.rng_states),
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
@@ -64,4 +66,5 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         step=int(payload["step"]),
         optimizer=payload.get("optimizer"),
         loss_history=list(payload.get("loss_history", [])),
+        rng_states=dict(payload.get("rng_states", {})),
     )

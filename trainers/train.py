@@ -136,6 +136,8 @@ def train(
     clips = load_dataset(cfg.data, sample_rate, min_samples=length)
     train_clips, _ = train_eval_split(clips, cfg.data.eval_fraction, cfg.data.seed)
 
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)  # the batch stream
     resumed = _resume(run, ckpt_path)
     codec = build_codec(run.candidate) if resumed else initial_codec(run)
     trainer = Trainer(run, codec, device)
@@ -146,11 +148,9 @@ def train(
         if resumed.optimizer:
             trainer.optimizer.load_state_dict(resumed.optimizer)
         history, start_step = list(resumed.loss_history), resumed.step
-
-    generator = torch.Generator().manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed + start_step)
-    for _ in range(start_step):  # replay the batch stream so a resumed run sees the same data
-        random_crops(train_clips, cfg.batch_size, length, generator)
+        if resumed.rng_states:
+            torch.set_rng_state(resumed.rng_states["torch"])
+            generator.set_state(resumed.rng_states["data"])
     for step in range(start_step, cfg.steps):
         batch = random_crops(train_clips, cfg.batch_size, length, generator).to(device)
         losses = trainer.step(batch)
@@ -158,9 +158,7 @@ def train(
         if on_step is not None:
             on_step(step + 1, cfg.steps, losses)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            _save(run, trainer, step + 1, history, ckpt_path)
-    if not ckpt_path.exists():  # steps already complete and no file: write one anyway
-        _save(run, trainer, cfg.steps, history, ckpt_path)
+            _save(run, trainer, step + 1, history, ckpt_path, generator)
     first = history[0] if history else float("nan")
     return TrainResult(ckpt_path, cfg.steps, first, history[-1] if history else first, time.perf_counter() - started, tuple(history))
 
@@ -174,6 +172,7 @@ def _resume(run: RunConfig, ckpt_path: Path) -> Checkpoint | None:
     return ckpt
 
 
-def _save(run: RunConfig, trainer: Trainer, step: int, history: list[float], path: Path) -> None:
+def _save(run: RunConfig, trainer: Trainer, step: int, history: list[float], path: Path, generator: torch.Generator) -> None:
     state = {k: v.detach().cpu() for k, v in trainer.codec.state_dict().items()}
-    save_checkpoint(Checkpoint(run, state, step, trainer.optimizer.state_dict(), history), path)
+    rng = {"torch": torch.get_rng_state(), "data": generator.get_state()}
+    save_checkpoint(Checkpoint(run, state, step, trainer.optimizer.state_dict(), history, rng), path)

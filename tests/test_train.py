@@ -1,0 +1,130 @@
+"""Training on demo audio: the loss falls, checkpoints resume, evaluation and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from dslnas.search.cli import app
+from dslnas.spaces.candidate import CandidateConfig, DataConfig, DSLConfig, EncoderArch, QuantizerConfig, RunConfig, TrainConfig
+from dslnas.spaces.errors import UserError
+from dslnas.spaces.presets import demo_candidate
+from dslnas.spaces.yaml_io import dump_model
+from dslnas.trainers.checkpoint import load_checkpoint
+from dslnas.trainers.codec import build_codec
+from dslnas.trainers.data import generate_demo_clips
+from dslnas.trainers.evaluate import evaluate_codec
+from dslnas.trainers.losses import MultiScaleMelLoss, waveform_loss
+from dslnas.trainers.train import train
+
+SMALL = CandidateConfig(
+    name="small",
+    encoder=EncoderArch(stem_channels=4, block_channels=(8, 12), block_strides=(2, 4), residual_dilations=(1,), embedding_dim=8),
+    dsl=DSLConfig(switch_depth=1, light_widths=(4, 4), segment_frames=10, threshold=0.5),
+    quantizer=QuantizerConfig(num_quantizers=2, codebook_size=16, kmeans_iters=2),
+)
+
+
+def small_run(steps: int, **train: object) -> RunConfig:
+    data = DataConfig(demo_clips=6, demo_clip_seconds=1.0, eval_fraction=0.34)
+    return RunConfig(candidate=SMALL, train=TrainConfig(steps=steps, batch_size=4, crop_seconds=0.25, data=data,
+                                                        checkpoint_every=10, **train))
+
+
+def reconstruction_loss(codec: torch.nn.Module, batch: torch.Tensor) -> float:
+    """Mel + waveform loss of the full path on a fixed batch (the codec part of the training loss)."""
+    codec.eval()
+    with torch.no_grad():
+        audio = codec(batch).audio
+    return (MultiScaleMelLoss(16_000)(audio, batch) + waveform_loss(audio, batch)).item()
+
+
+def test_short_training_on_demo_audio_lowers_the_loss(tmp_path: Path) -> None:
+    """The demo preset, 60 steps: the codec loss on held-out clips falls well below its value after 5 steps
+    (by then the quantizer's codebooks are initialised, so both are measured the same way)."""
+    clips = generate_demo_clips(4, 1.0, 16_000, seed=11)  # held out: training uses seed 0
+    batch = torch.stack([c.audio[:8000] for c in clips]).unsqueeze(1)
+    data = DataConfig(demo_clips=8, demo_clip_seconds=1.0)
+    losses = []
+    for steps in (5, 60):  # the second call resumes the first
+        run = RunConfig(candidate=demo_candidate(), train=TrainConfig(steps=steps, batch_size=8, crop_seconds=0.5, data=data))
+        result = train(run, tmp_path)
+        codec = build_codec(run.candidate)
+        codec.load_state_dict(load_checkpoint(result.checkpoint_path).model)
+        losses.append(reconstruction_loss(codec, batch))
+    assert losses[1] < 0.8 * losses[0]
+    assert len(result.loss_history) == 60
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    first = train(small_run(10), tmp_path)
+    assert load_checkpoint(first.checkpoint_path).step == 10
+    resumed = train(small_run(20), tmp_path)
+    straight = train(small_run(20), tmp_path / "straight")
+    assert resumed.loss_history[:10] == first.loss_history
+    assert len(resumed.loss_history) == 20
+    assert resumed.loss_history == pytest.approx(straight.loss_history, rel=1e-4)
+
+
+def test_checkpoint_of_another_candidate_is_not_resumed(tmp_path: Path) -> None:
+    train(small_run(2), tmp_path)
+    other = small_run(2).model_copy(update={"candidate": SMALL.with_dsl(light_widths=(2, 2))})
+    with pytest.raises(UserError, match="holds a different candidate"):
+        train(other, tmp_path)
+
+
+def test_dsl_inserted_into_a_trained_codec_fine_tunes(tmp_path: Path) -> None:
+    base = train(small_run(10), tmp_path / "base")
+    moved = SMALL.with_dsl(switch_depth=2, light_widths=(4,))
+    run = RunConfig(candidate=moved, train=small_run(5).train.model_copy(update={"init_checkpoint": str(base.checkpoint_path)}))
+    result = train(run, tmp_path / "ft")
+    state = load_checkpoint(result.checkpoint_path).model
+    assert state["encoder.light_tail.0.weight"].shape[0] == 4  # the new DSL's entry conv exists and was trained
+
+
+def test_evaluation_reports_every_path_per_class_and_the_sweep(tmp_path: Path) -> None:
+    result = train(small_run(5), tmp_path)
+    codec = build_codec(SMALL)
+    codec.load_state_dict(load_checkpoint(result.checkpoint_path).model)
+    clips = generate_demo_clips(2, 1.0, 16_000, seed=3)
+    evaluation = evaluate_codec(codec, clips, threshold=0.5, sweep_thresholds=(0.0, 100.0))
+    assert {c.label for c in evaluation.clips} == {"speech", "silence"}
+    assert set(evaluation.per_class) == {"speech", "silence"}
+    for clip in evaluation.clips:
+        assert 1.0 <= clip.visqol_full <= 5.0 and 1.0 <= clip.visqol_light <= 5.0
+        assert 0.0 <= clip.light_usage <= 1.0 and 0.0 <= clip.sparsity <= 1.0
+    none, all_light = evaluation.sweep
+    assert none.light_usage == 0.0 and all_light.light_usage == 1.0
+    assert none.visqol_mixed == pytest.approx(evaluation.overall.visqol_full)
+    assert all_light.visqol_mixed == pytest.approx(evaluation.overall.visqol_light)
+    json.dumps(evaluation.to_json())
+
+
+def test_train_and_evaluate_cli(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    dump_model(small_run(3), config)
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "out"), "--json"])
+    assert trained.exit_code == 0, trained.output
+    payload = json.loads(trained.stdout)
+    assert payload["steps"] == 3 and Path(payload["checkpoint"]).exists()
+    evaluated = runner.invoke(app, ["evaluate", "--checkpoint", payload["checkpoint"], "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.stdout)
+    assert report["overall"]["n_clips"] >= 2 and "speech" in report["per_class"]
+
+
+def test_bad_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="junk.pt: not a readable checkpoint"):
+        load_checkpoint(junk)
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not a dslnas checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(UserError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "missing.pt")
