@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   runs the main job (a search on generated audio, embedded storage under runs/)
+#   make demo   runs the main job (a search on generated audio, embedded storage under runs/demo/)
+#               and writes its Pareto report to runs/demo/report/index.html
 #   make test   runs the test suite (installs PostgreSQL and Chromium for the tests that need them)
 # Both create .venv and install dslnas into it on first use.
 
@@ -18,6 +19,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/dslnas search
+	$(VENV)/bin/dslnas report --study demo --out runs/demo/report
 
 system-deps:
 	bash .ci/system-deps.sh

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+import optuna
+
 import typer
 
 from dslnas.search.cli_common import print_error
@@ -31,6 +33,7 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     """Console-script entry point."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI shows its own progress
     try:
         app()
     except UserError as err:

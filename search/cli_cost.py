@@ -14,6 +14,7 @@ from rich.table import Table
 
 from dslnas.hw_models.cost import Cost, ProfileCostModel, check_light_usage
 from dslnas.hw_models.op_count import PATHS, EncoderCounts, count_candidate
+from dslnas.hw_models.placement import PlacementObjective, compare_placements
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.cli_common import console, fail, print_json
 from dslnas.spaces.candidate import CandidateConfig, RunConfig
@@ -123,6 +124,37 @@ def _cost_table(candidate: CandidateConfig, cost: Cost) -> Table:
     return table
 
 
+def placement_command(
+    preset: PresetOpt = None,
+    config: ConfigOpt = None,
+    profile: Annotated[str, typer.Option("--profile", help="A profile naming several compute units and a link.")] = "a32-a55-hetero",
+    light_usage: Annotated[float, typer.Option("--light-usage", help="Fraction of segments on the light path, 0..1.")] = DEFAULT_LIGHT_USAGE,
+    mask_sparsity: Annotated[float, typer.Option("--mask-sparsity", help="Share of zeros in the mask output (cuts link bytes), 0..1; see `dslnas evaluate`.")] = 0.0,
+    objective: Annotated[PlacementObjective, typer.Option("--objective", help="Which mixed-pass figure ranks placements.")] = PlacementObjective.POWER,
+    switch_depth: DepthOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Price every placement of front (base + mask + switch), light and full path on the profile's units."""
+    try:
+        check_light_usage(light_usage)
+        candidate = load_candidate(preset, config, switch_depth)
+        report = compare_placements(count_candidate(candidate), load_profile(profile), light_usage, mask_sparsity, objective)
+    except UserError as err:
+        fail(str(err))
+    if json_out:
+        print_json({"candidate": candidate.name, **report.to_json()})
+        return
+    table = Table(title=f"{candidate.name} on {report.profile}: light usage {light_usage:.0%}, mask sparsity {mask_sparsity:.0%}")
+    for column in ("placement", "latency ms", "power mW", "link bytes/inference"):
+        table.add_column(column, justify="left" if column == "placement" else "right")
+    for entry in report.placements:
+        table.add_row(entry.placement.name, f"{entry.latency_ms.mixed:.2f}", f"{entry.power_mw.mixed:.2f}",
+                      f"{entry.link_bytes_per_inference.mixed:,.0f}")
+    console.print(table)
+    console.print(f"cheapest by {objective.value}: {report.cheapest.placement.name}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("describe")(describe_command)
     app.command("cost")(cost_command)
+    app.command("placement")(placement_command)

@@ -6,7 +6,6 @@ import shlex
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import optuna
 import typer
 
 from dslnas.hw_models.export import ArtifactFormat
@@ -26,10 +25,6 @@ StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Storage UR
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
-def _quiet_optuna() -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
 def report_command(
     study: StudyOpt,
     storage: StorageOpt = None,
@@ -37,7 +32,6 @@ def report_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Write the Pareto report: index.html (self-contained), trials.csv, pareto.json and png/."""
-    _quiet_optuna()
     loaded = load_existing_study(storage, study)
     files = write_report(loaded, out or study_dir(study) / "report")
     if json_out:
@@ -95,7 +89,6 @@ def confirm_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Measure the top-K front candidates' full and light paths on a device; store them beside the prediction."""
-    _quiet_optuna()
     options = {"threads": threads, "warmup": warmup, "repeats": repeats, "timeout_s": timeout_s,
                "command": command, "loop_command": loop_command, "csv_path": replay}
     power = {"meter": power_meter, "options": {"command": shlex.split(power_command) if power_command else None, "path": hwmon},
@@ -133,7 +126,6 @@ def export_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Write a trial as a RunConfig YAML (candidate + from-scratch recipe + provenance) for `dslnas train --config`."""
-    _quiet_optuna()
     run = export_run_config(load_existing_study(storage, study), trial, threshold)
     path = write_run_config(run, out)
     if json_out:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from importlib.metadata import version
 from typing import Any
 
@@ -63,7 +64,9 @@ def open_study(config: SearchConfig) -> optuna.Study:
         return study
     study.set_user_attr(STUDY_ATTR_CONFIG, json.loads(config.model_dump_json()))
     study.set_user_attr(STUDY_ATTR_VERSION, version("dslnas"))
-    study.set_metric_names([o.value for o in config.space.objectives])
+    with warnings.catch_warnings():  # set_metric_names is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([o.value for o in config.space.objectives])
     if config.backend is BackendKind.OPTUNA:
         for role, params in config.space.reference_points().items():
             study.enqueue_trial(params, user_attrs={ATTR_ROLE: role})

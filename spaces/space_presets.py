@@ -19,7 +19,8 @@ from dslnas.spaces.presets import candidate_preset, demo_candidate, paper_candid
 from dslnas.spaces.space import Constraints, FloatRange, Objective, SearchSpace
 from dslnas.spaces.yaml_io import read_yaml_mapping, validate
 
-SWEEP = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
+# Thresholds re-routed on every trained candidate (relative discrepancy: short trainings predict 0.4-1.2).
+SWEEP = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2)
 
 
 def demo_space() -> SearchSpace:
@@ -34,8 +35,8 @@ def demo_space() -> SearchSpace:
         beta=FloatRange(low=0.1, high=3.0, log=True),
         threshold=FloatRange(low=0.0, high=1.2),
         sweep_thresholds=SWEEP,
-        base_train=TrainConfig(steps=500, batch_size=8, crop_seconds=0.5, data=data),
-        finetune=TrainConfig(steps=60, batch_size=8, crop_seconds=0.5, data=data, learning_rate=1e-3),
+        base_train=TrainConfig(steps=800, batch_size=8, crop_seconds=0.5, data=data),
+        finetune=TrainConfig(steps=120, batch_size=8, crop_seconds=0.5, data=data, learning_rate=1e-3),
         objectives=(Objective.VISQOL, Objective.LATENCY_MS),
         constraints=Constraints(max_visqol_drop=1.0),
         latency_budgets_ms=(5.0, 5.5, 6.0),

@@ -106,3 +106,20 @@ def test_bad_key_in_config_names_it(app: typer.Typer, tmp_path: Path) -> None:
     bad.write_text("candidate:\n  dsl: {switch_deep: 2}\n")
     code, _, err = run(app, "cost", "--config", str(bad))
     assert code == 2 and "unknown key 'candidate.dsl.switch_deep'" in err
+
+
+def test_placement_command_names_the_cheapest_placement() -> None:
+    import json as _json
+
+    from typer.testing import CliRunner as _Runner
+
+    from dslnas.search.cli import app as _app
+
+    result = _Runner().invoke(_app, ["placement", "--preset", "paper", "--light-usage", "0.8", "--mask-sparsity", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = _json.loads(result.stdout)
+    powers = [p["power_mw"]["mixed"] for p in payload["placements"]]
+    assert payload["cheapest"] == payload["placements"][0]["placement"] and powers == sorted(powers)
+    assert len(payload["placements"]) == 8  # 2 units, 3 stages
+    bad = _Runner().invoke(_app, ["placement", "--preset", "paper", "--mask-sparsity", "2"])
+    assert bad.exit_code == 2

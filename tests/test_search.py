@@ -131,3 +131,11 @@ def test_search_killed_mid_trial_loses_no_completed_trial(tmp_path: Path) -> Non
     assert set(done_before) <= set(complete)
     assert len(complete) == 6
     assert any(t.state == optuna.trial.TrialState.FAIL for t in trials)  # the killed one, marked by heartbeat
+
+
+def test_journal_file_storage_holds_a_study(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, trials=2, storage=str(tmp_path / "journal.log"))
+    assert run_search(config).complete == 2
+    assert (tmp_path / "journal.log").stat().st_size > 0
+    result = CliRunner().invoke(app, ["trials", "--study", "tiny", "--storage", str(tmp_path / "journal.log"), "--json"])
+    assert [t["state"] for t in json.loads(result.stdout)["trials"]] == ["COMPLETE", "COMPLETE"]

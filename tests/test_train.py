@@ -128,3 +128,15 @@ def test_bad_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(UserError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_optional_stft_discriminator_adds_an_adversarial_term(tmp_path: Path) -> None:
+    from dslnas.trainers.codec import build_codec as build
+    from dslnas.trainers.train import Trainer
+
+    run = small_run(1, use_discriminator=True)
+    trainer = Trainer(run, build(SMALL), torch.device("cpu"))
+    disc_before = [p.detach().clone() for p in trainer.disc.parameters()]
+    losses = trainer.step(torch.randn(2, 1, SMALL.segment_samples * 2) * 0.1)
+    assert losses["adversarial"] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(disc_before, trainer.disc.parameters()))
