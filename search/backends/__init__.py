@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dslnas.search.config import BackendKind, SearchConfig
+from dslnas.search.config import BackendKind
 
 
 def get_backend(kind: BackendKind) -> Callable[..., None]:
@@ -17,5 +17,3 @@ def get_backend(kind: BackendKind) -> Callable[..., None]:
 
     return run_optuna
 
-
-__all__ = ["get_backend", "SearchConfig"]

@@ -93,13 +93,9 @@ def _error_text(trial: Any) -> str | None:
 
 
 def _evaluated_points(study: optuna.Study, config: SearchConfig) -> tuple[list[dict], list[list[float]]]:
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    full_keys = list(config.space.optuna_distributions())
-    points = []
-    for t in done:
-        point = {k: t.params.get(k, config.space.light_width_choices[0]) for k in full_keys}
-        points.append(point)
-    return points, [list(t.values) for t in done]
+    """Finished trials as (points, values) for OptunaSearch, so a resumed Ray search knows them."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return [_full_point(config, t.params) for t in done], [list(t.values) for t in done]
 
 
 def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: Any = None, poll: Any = None) -> None:
