@@ -139,3 +139,12 @@ def test_journal_file_storage_holds_a_study(tmp_path: Path) -> None:
     assert (tmp_path / "journal.log").stat().st_size > 0
     result = CliRunner().invoke(app, ["trials", "--study", "tiny", "--storage", str(tmp_path / "journal.log"), "--json"])
     assert [t["state"] for t in json.loads(result.stdout)["trials"]] == ["COMPLETE", "COMPLETE"]
+
+
+def test_two_local_workers_share_a_sqlite_study(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, trials=5, workers=2)
+    assert run_search(config).complete >= 5
+    trials = optuna.load_study(study_name="tiny", storage=config.storage).get_trials()
+    roles = [t.user_attrs.get(ATTR_ROLE) for t in trials]
+    assert roles.count("reference") == 1 and roles.count("baseline") == 1
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)

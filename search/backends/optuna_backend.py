@@ -59,14 +59,22 @@ def _worker_entry(config_json: str, base_checkpoint: str, n_trials: int) -> None
 
 def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: TrialCallback | None = None,
                poll: Callable[[], None] | None = None) -> None:
-    """Run up to ``n_trials`` trials with ``config.workers`` workers (1: in this process)."""
-    if config.workers == 1:
-        run_worker(config, base_checkpoint, n_trials, on_trial)
+    """Run up to ``n_trials`` trials with ``config.workers`` workers (1: in this process).
+
+    Queued trials (the reference points, retries) run here first: taking a queued trial is not atomic
+    in SQLite, so parallel workers only ever create new trials. (PostgreSQL workers started separately
+    are safe: their storage locks the row.)
+    """
+    waiting = len(open_study(config).get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    if config.workers == 1 or waiting:
+        run_worker(config, base_checkpoint, n_trials if config.workers == 1 else waiting, on_trial)
+        n_trials -= waiting
+    if config.workers == 1 or n_trials <= 0:
         return
     ctx = mp.get_context("spawn")
     per_worker = -(-n_trials // config.workers)
     procs = [
-        ctx.Process(target=_worker_entry, args=(config.model_dump_json(), str(base_checkpoint), per_worker), daemon=False)
+        ctx.Process(target=_worker_entry, args=(config.model_dump_json(), str(base_checkpoint), per_worker))
         for _ in range(config.workers)
     ]
     for proc in procs:
