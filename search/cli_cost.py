@@ -77,11 +77,14 @@ def describe_command(preset: PresetOpt = None, config: ConfigOpt = None, switch_
         console.print(_counts_table(candidate, counts))
 
 
+LightUsageOpt = Annotated[float, typer.Option("--light-usage", help="Fraction of segments on the light path, 0..1.")]
+
+
 def cost_command(
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     profile: Annotated[str, typer.Option("--profile", help="Device profile: a shipped name or a YAML path.")] = DEFAULT_PROFILE,
-    light_usage: Annotated[float, typer.Option("--light-usage", help="Fraction of segments on the light path, 0..1.")] = DEFAULT_LIGHT_USAGE,
+    light_usage: LightUsageOpt = DEFAULT_LIGHT_USAGE,
     switch_depth: DepthOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -128,7 +131,7 @@ def placement_command(
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     profile: Annotated[str, typer.Option("--profile", help="A profile naming several compute units and a link.")] = "a32-a55-hetero",
-    light_usage: Annotated[float, typer.Option("--light-usage", help="Fraction of segments on the light path, 0..1.")] = DEFAULT_LIGHT_USAGE,
+    light_usage: LightUsageOpt = DEFAULT_LIGHT_USAGE,
     mask_sparsity: Annotated[float, typer.Option("--mask-sparsity", help="Share of zeros in the mask output (cuts link bytes), 0..1; see `dslnas evaluate`.")] = 0.0,
     objective: Annotated[PlacementObjective, typer.Option("--objective", help="Which mixed-pass figure ranks placements.")] = PlacementObjective.POWER,
     switch_depth: DepthOpt = None,

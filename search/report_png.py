@@ -62,7 +62,8 @@ def sweep_png(front: ParetoFront) -> Figure:
     right.set(xlabel="threshold tau", ylabel="light-path usage (%)", title="light-path usage per threshold")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    left.legend(fontsize=8)
+    if front.pareto:
+        left.legend(fontsize=8)
     return fig
 
 

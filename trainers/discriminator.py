@@ -28,6 +28,7 @@ class STFTDiscriminator(nn.Module):
         )
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        audio = F.pad(audio, (0, max(0, self.n_fft - audio.shape[-1])))  # clips shorter than one window
         spec = torch.stft(audio.squeeze(1), self.n_fft, self.n_fft // 4, window=self.window, return_complex=True)
         return self.net(torch.stack([spec.real, spec.imag], dim=1))
 
