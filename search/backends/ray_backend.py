@@ -8,11 +8,14 @@ the study are handed to ``OptunaSearch`` as already evaluated points.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+from ray.tune import Callback
 
 from dslnas.search.config import SearchConfig
 from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE, TrialRecord
@@ -60,28 +63,42 @@ def record_ray_trial(study: optuna.Study, config: SearchConfig, params: dict[str
     study.add_trial(trial)
 
 
-def _recorder(study: optuna.Study, config: SearchConfig, references: list[dict[str, Any]], on_trial: Any):
-    from ray.tune import Callback
+class OptunaRecorder(Callback):
+    """Driver-side Ray Tune callback: writes each finished Ray trial into the Optuna study.
 
-    class OptunaRecorder(Callback):
-        def _role(self, params: dict[str, Any]) -> str:
-            for role, ref in zip(("reference", "baseline"), references):
-                if all(params.get(k) == v for k, v in ref.items()):
-                    return role
-            return "search"
+    Ray pickles its callbacks with the experiment state; the study handle and the progress hook are not
+    picklable and are dropped from that copy (dslnas resumes from the Optuna storage, never from Ray's).
+    """
 
-        def on_trial_complete(self, iteration, trials, trial, **info):  # noqa: ANN001 - Ray's signature
-            record_ray_trial(study, config, trial.config, trial.last_result, None, self._role(trial.config))
-            if on_trial is not None:
-                on_trial()
+    def __init__(self, config: SearchConfig, references: list[dict[str, Any]], on_trial: Any = None) -> None:
+        self.config, self.references, self._on_trial = config, references, on_trial
+        self._study: optuna.Study | None = None
 
-        def on_trial_error(self, iteration, trials, trial, **info):  # noqa: ANN001
-            error = str(getattr(trial, "error_file", None) or "Ray trial raised")
-            record_ray_trial(study, config, trial.config, None, _error_text(trial) or error, self._role(trial.config))
-            if on_trial is not None:
-                on_trial()
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_on_trial": None, "_study": None}
 
-    return OptunaRecorder()
+    @property
+    def study(self) -> optuna.Study:
+        if self._study is None:
+            self._study = open_study(self.config)
+        return self._study
+
+    def _role(self, params: dict[str, Any]) -> str:
+        for role, ref in zip(("reference", "baseline"), self.references):
+            if all(params.get(k) == v for k, v in ref.items()):
+                return role
+        return "search"
+
+    def _record(self, trial: Any, result: dict[str, Any] | None, error: str | None) -> None:
+        record_ray_trial(self.study, self.config, trial.config, result, error, self._role(trial.config))
+        if self._on_trial is not None:
+            self._on_trial()
+
+    def on_trial_complete(self, iteration, trials, trial, **info):  # noqa: ANN001 - Ray's signature
+        self._record(trial, trial.last_result, None)
+
+    def on_trial_error(self, iteration, trials, trial, **info):  # noqa: ANN001
+        self._record(trial, None, _error_text(trial) or "Ray trial raised")
 
 
 def _error_text(trial: Any) -> str | None:
@@ -131,9 +148,10 @@ def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial
         tune_config=tune.TuneConfig(search_alg=search, num_samples=max(0, config.trials - n_done),
                                     max_concurrent_trials=config.max_concurrent_trials or config.workers),
         run_config=tune.RunConfig(name=f"ray-{config.study}", storage_path=str(config.study_root / "ray"),
-                                  callbacks=[_recorder(study, config, references, on_trial)], verbose=0),
+                                  callbacks=[OptunaRecorder(config, references, on_trial)], verbose=0),
     )
-    tuner.fit()
+    with contextlib.redirect_stdout(sys.stderr):  # Ray Tune's tables must not mix with --json on stdout
+        tuner.fit()
 
 
 def _full_point(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
