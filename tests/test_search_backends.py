@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -98,3 +99,14 @@ def test_two_workers_fill_one_postgres_study_without_losing_or_duplicating(postg
     assert roles["reference"] == 1 and roles["baseline"] == 1  # queued once, run once
     checkpoints = [record_from_trial(t).checkpoint for t in complete]
     assert len(set(checkpoints)) == len(checkpoints) and all(Path(c).exists() for c in checkpoints)
+
+
+def test_search_cli_on_ray_prints_clean_json(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--backend", "ray",
+           "--trials", "2", "--study", "ray-cli", "--json"]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    status = json.loads(result.stdout)  # nothing but the JSON status on stdout
+    assert status["complete"] == 2 and status["failed"] == 0
+    assert (tmp_path / "runs" / "ray-cli" / "optuna.db").exists()
