@@ -32,7 +32,7 @@ def search_command(
     storage: Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL (default: SQLite under runs/<study>/); postgresql://... for a cluster, *.log for a journal file.")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default: the space's name).")] = None,
     sampler: Annotated[SamplerKind, typer.Option("--sampler", help="Optuna sampler.")] = SamplerKind.TPE,
-    seed: Annotated[int, typer.Option("--seed", help="Sampler and training seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Sampler seed (training seeds are in the space's recipes).")] = 0,
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac or an AudioSet-style CSV (default: generated demo audio).")] = None,
     profile: Annotated[str, typer.Option("--profile", help="Device profile name or YAML used to price candidates.")] = "a32-paper",
     workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel trials (processes for optuna, concurrent trials for ray).")] = 1,
