@@ -12,18 +12,20 @@ period and re-queued once (``RetryHeartbeatStaleTrialCallback``); completed tria
 
 from __future__ import annotations
 
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import warnings
-
 import optuna
+import sqlalchemy.exc
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
 from dslnas.spaces.errors import UserError
 
 DEFAULT_ROOT = Path("runs")
+SCHEMA_RACE_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -54,18 +56,30 @@ def open_storage(url: str | None, study_name: str, heartbeat: HeartbeatSettings 
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     hb = heartbeat or HeartbeatSettings()
-    try:
-        with warnings.catch_warnings():  # the heartbeat API is marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                heartbeat_interval=hb.interval_s,
-                grace_period=hb.grace_period_s,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=hb.max_retry),
-                engine_kwargs={"pool_pre_ping": True},
-            )
-    except Exception as err:  # SQLAlchemy raises many types for a bad URL or unreachable server
-        raise UserError(f"storage {url!r} cannot be opened: {str(err).splitlines()[0]}") from err
+    for attempt in range(SCHEMA_RACE_RETRIES):
+        try:
+            return _rdb_storage(url, hb)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            # Workers starting together on an empty database race to create Optuna's tables; the loser
+            # sees a duplicate-key / already-exists error and finds the tables there on the next try.
+            if attempt + 1 == SCHEMA_RACE_RETRIES:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+        except Exception as err:  # SQLAlchemy raises many types for a bad URL or unreachable server
+            raise UserError(f"storage {url!r} cannot be opened: {str(err).splitlines()[0]}") from err
+    raise AssertionError("unreachable")
+
+
+def _rdb_storage(url: str, hb: HeartbeatSettings) -> RDBStorage:
+    with warnings.catch_warnings():  # the heartbeat API is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(
+            url,
+            heartbeat_interval=hb.interval_s,
+            grace_period=hb.grace_period_s,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=hb.max_retry),
+            engine_kwargs={"pool_pre_ping": True},
+        )
 
 
 def load_existing_study(url: str | None, study_name: str) -> optuna.Study:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +111,22 @@ def test_search_cli_on_ray_prints_clean_json(tmp_path: Path) -> None:
     status = json.loads(result.stdout)  # nothing but the JSON status on stdout
     assert status["complete"] == 2 and status["failed"] == 0
     assert (tmp_path / "runs" / "ray-cli" / "optuna.db").exists()
+
+
+@pytest.mark.postgres
+def test_workers_starting_together_on_an_empty_database_all_open_it(postgres_url: str, tmp_path: Path) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text("CREATE DATABASE fresh"))
+    engine.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + "/fresh"
+    go = tmp_path / "go"
+    code = ("import os, time\nfrom dslnas.search.storage import open_storage\n"
+            f"while not os.path.exists({str(go)!r}): time.sleep(0.005)\nopen_storage({url!r}, 'race')")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    time.sleep(8)  # every process has imported and waits at the start line
+    go.touch()
+    results = [(p.wait(timeout=180), p.stderr.read()) for p in procs]
+    assert [code for code, _ in results] == [0] * 6, [err[-500:] for _, err in results]
