@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dslnas.search.cli_common import console, print_json
-from dslnas.spaces.candidate import DataConfig, DatasetKind, RunConfig
+from dslnas.spaces.candidate import DataConfig, RunConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import load_model
 from dslnas.trainers.checkpoint import load_checkpoint
@@ -61,13 +61,6 @@ def train_command(
         console.print(f"trained {result.steps} steps, loss {result.first_loss:.3f} -> {result.final_loss:.3f}; {result.checkpoint_path}")
 
 
-def _data_config(data: Path | None, base: DataConfig) -> DataConfig:
-    if data is None:
-        return base
-    kind = DatasetKind.AUDIOSET if data.suffix.lower() == ".csv" else DatasetKind.FOLDER
-    return DataConfig(kind=kind, path=str(data), eval_fraction=0.0)
-
-
 def evaluate_command(
     checkpoint: Annotated[Path, typer.Option("--checkpoint", help="checkpoint.pt written by `dslnas train`.")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac, or an AudioSet-style CSV. Default: the run's held-out clips.")] = None,
@@ -78,7 +71,7 @@ def evaluate_command(
     ckpt = load_checkpoint(checkpoint)
     codec = build_codec(ckpt.run.candidate)
     codec.load_state_dict(ckpt.model)
-    cfg = _data_config(data, ckpt.run.train.data)
+    cfg = ckpt.run.train.data if data is None else DataConfig.from_path(data, eval_fraction=0.0)
     clips = load_dataset(cfg, ckpt.run.candidate.encoder.sample_rate_hz, min_samples=ckpt.run.candidate.segment_samples)
     if data is None:
         _, clips = train_eval_split(clips, cfg.eval_fraction, cfg.seed)

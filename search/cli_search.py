@@ -14,15 +14,8 @@ from dslnas.search.config import BackendKind, SamplerKind, SearchConfig
 from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE
 from dslnas.search.run import SearchStatus, run_search
 from dslnas.search.storage import load_existing_study
-from dslnas.spaces.candidate import DataConfig, DatasetKind
+from dslnas.spaces.candidate import DataConfig
 from dslnas.spaces.space_presets import load_space
-
-
-def _data_override(data: Path | None) -> DataConfig | None:
-    if data is None:
-        return None
-    kind = DatasetKind.AUDIOSET if data.suffix.lower() == ".csv" else DatasetKind.FOLDER
-    return DataConfig(kind=kind, path=str(data))
 
 
 def search_command(
@@ -47,7 +40,7 @@ def search_command(
     space_obj = load_space(space)
     config = SearchConfig(
         study=study or space_obj.name, space=space_obj, trials=trials, backend=backend, storage=storage,
-        sampler=sampler, seed=seed, data=_data_override(data), profile=profile, workers=workers,
+        sampler=sampler, seed=seed, data=None if data is None else DataConfig.from_path(data), profile=profile, workers=workers,
         ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
         heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period,
     )

@@ -9,6 +9,7 @@ unknown keys; values are range-checked on construction.
 from __future__ import annotations
 
 import enum
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -153,6 +154,12 @@ class DataConfig(Frozen):
     demo_clip_seconds: Annotated[float, Field(gt=0.0)] = 2.0
     eval_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.25
     seed: int = 0
+
+    @staticmethod
+    def from_path(path: str | Path, **changes: Any) -> "DataConfig":
+        """The data a ``--data PATH`` option names: a CSV is an AudioSet segment list, anything else a folder."""
+        kind = DatasetKind.AUDIOSET if str(path).lower().endswith(".csv") else DatasetKind.FOLDER
+        return DataConfig(kind=kind, path=str(path), **changes)
 
     @model_validator(mode="after")
     def _check(self) -> "DataConfig":

@@ -140,3 +140,18 @@ def test_optional_stft_discriminator_adds_an_adversarial_term(tmp_path: Path) ->
     losses = trainer.step(torch.randn(2, 1, SMALL.segment_samples * 50) * 0.1)  # longer than the STFT window
     assert losses["adversarial"] > 0
     assert any(not torch.equal(a, b) for a, b in zip(disc_before, trainer.disc.parameters()))
+
+
+def test_evaluate_cli_reads_a_folder_given_with_data(tmp_path: Path) -> None:
+    from dslnas.trainers.data import save_audio
+
+    result = train(small_run(2), tmp_path / "run")
+    folder = tmp_path / "audio"
+    for clip in generate_demo_clips(2, 1.0, 16_000, seed=4):
+        save_audio(folder / f"{clip.clip_id}.wav", clip.audio, 16_000)
+    out = CliRunner().invoke(app, ["evaluate", "--checkpoint", str(result.checkpoint_path), "--data", str(folder), "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert report["overall"]["n_clips"] == 2 and list(report["per_class"]) == ["unknown"]
+    missing = CliRunner().invoke(app, ["evaluate", "--checkpoint", str(result.checkpoint_path), "--data", str(tmp_path / "nope")])
+    assert missing.exit_code != 0
