@@ -26,12 +26,12 @@ from dslnas.hw_models.calibrate import (
 )
 from dslnas.hw_models.calibration_suite import PASS_PARTS, export_suite, measure_suite
 from dslnas.hw_models.cost import ProfileCostModel
-from dslnas.hw_models.export import ArtifactFormat
+from dslnas.hw_models.runners.artifact import ArtifactFormat
 from dslnas.hw_models.latency_model import FitStats, fit_stats
 from dslnas.hw_models.profile import DeviceProfile, load_profile
 from dslnas.hw_models.runners.local import LocalRunner
 from dslnas.hw_models.runners.replay import write_replay_csv
-from dslnas.search.cli_cost import move_switch
+from dslnas.search.cli.cost import move_switch
 from dslnas.spaces.presets import candidate_preset
 
 

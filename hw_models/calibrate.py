@@ -38,7 +38,7 @@ from dslnas.hw_models.calibration_suite import (
     PASS_PARTS, CalibrationSample, SuiteRanges, calibration_suite, export_suite, measure_suite,
     planned_suite_artifacts, suite_samples,
 )
-from dslnas.hw_models.export import ArtifactFormat, ExportPart
+from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportPart
 from dslnas.hw_models.latency_model import TERMS, FitStats, fit_stats, latency_ms, layer_features
 from dslnas.hw_models.op_count import LayerCount, count_candidate
 from dslnas.hw_models.profile import ComputeUnit, DeviceProfile, OpLatency, PowerCoefficients, Provenance

@@ -6,7 +6,7 @@ SoundStream-style encoders from :class:`SuiteRanges`, seeded: block count and st
 widths, residual kernel and dilations, embedding width, routing segment length, switch depth, light-path
 widths and switch head width. Every draw is a valid :class:`CandidateConfig`; duplicates are redrawn.
 
-Each candidate is exported as parts (:class:`~dslnas.hw_models.export.ExportPart`); :data:`PART_PATHS`
+Each candidate is exported as parts (:class:`~dslnas.hw_models.runners.convert.ExportPart`); :data:`PART_PATHS`
 says which counted paths (``op_count.PATHS``) one inference of each part runs, so a measured part is one
 fitting sample (:class:`CalibrationSample`). :func:`measure_suite` measures the suite ``rounds`` times,
 round after round, and keeps each artifact's fastest median: on a shared host, contention from other
@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-from dslnas.hw_models.export import Artifact, ArtifactFormat, ExportPart, export_paths
+from dslnas.hw_models.runners.artifact import Artifact, ArtifactFormat, ExportPart
+from dslnas.hw_models.runners.convert import export_paths
 from dslnas.hw_models.op_count import EncoderCounts, LayerCount
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementFailure, MeasureResult, measure_all
 from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch

@@ -9,6 +9,11 @@ segment of real-time audio) for the full pass, the light pass and the mixed pass
     mixed = p * light + (1 - p) * full              saving_pct = 100 * (1 - mixed / full)
 
 (the mixed pass is the usage-weighted mean because each segment takes exactly one of the two passes).
+
+:func:`mix` is the one place that weighting is computed, for predictions and measurements alike. A
+:class:`Cost` keeps the op counts it was priced from; :class:`CostSummary` is what a trial stores (no
+per-layer lists). This module imports no torch: counting a candidate (``op_count``) is imported when
+:meth:`CostModel.predict` runs.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import abc
 from dataclasses import dataclass
 from typing import Any
 
+from dslnas.hw_models.counts import PATHS, EncoderCounts
 from dslnas.hw_models.latency_model import latency_ms
-from dslnas.hw_models.op_count import PATHS, EncoderCounts, count_candidate
 from dslnas.hw_models.power_model import energy_per_inference_mj, power_mw
 from dslnas.hw_models.profile import ComputeUnit, DeviceProfile
 from dslnas.spaces.candidate import CandidateConfig
@@ -84,6 +89,15 @@ class Cost:
     def unsupported_ops(self) -> dict[str, int]:
         return self.counts.unsupported_ops
 
+    def summary(self) -> "CostSummary":
+        """What a search trial stores of this cost."""
+        return CostSummary(
+            profile=self.profile, unit=self.unit, light_usage=self.light_usage, latency_ms=self.latency_ms,
+            power_mw=self.power_mw, path_latency_ms=dict(self.path_latency_ms),
+            path_params={name: self.counts.paths[name].params for name in PATHS},
+            unsupported_ops=dict(self.unsupported_ops),
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The ``dslnas cost --json`` shape."""
         return {
@@ -104,6 +118,33 @@ class Cost:
         }
 
 
+@dataclass(frozen=True)
+class CostSummary:
+    """A priced candidate without its per-layer counts: what a trial record holds.
+
+    ``path_latency_ms`` and ``path_params``: per part (``base``, ``mask``, ``switch``, ``full`` tail,
+    ``light`` tail). ``unsupported_ops``: ``{"<path>:<aten op>": calls}`` the counter could not price.
+    """
+
+    profile: str
+    unit: str
+    light_usage: float
+    latency_ms: PassFigures
+    power_mw: PassFigures
+    path_latency_ms: dict[str, float]
+    path_params: dict[str, int]
+    unsupported_ops: dict[str, int]
+
+    def at_light_usage(self, light_usage: float) -> "CostSummary":
+        """The same candidate priced at another light usage (the passes do not change, the mix does)."""
+        return CostSummary(
+            self.profile, self.unit, light_usage,
+            mix(self.latency_ms.full, self.latency_ms.light, light_usage),
+            mix(self.power_mw.full, self.power_mw.light, light_usage),
+            self.path_latency_ms, self.path_params, self.unsupported_ops,
+        )
+
+
 class CostModel(abc.ABC):
     """Prices a candidate: ``predict`` counts it and calls ``predict_counts``."""
 
@@ -118,6 +159,8 @@ class CostModel(abc.ABC):
 
     def predict(self, candidate: CandidateConfig, light_usage: float) -> Cost:
         """The cost of ``candidate`` at light-path usage ``light_usage`` (0..1)."""
+        from dslnas.hw_models.op_count import count_candidate  # traces the model: torch
+
         check_light_usage(light_usage)
         return self.predict_counts(count_candidate(candidate), light_usage)
 

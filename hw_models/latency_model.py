@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
-from dslnas.hw_models.op_count import LayerCount
+from dslnas.hw_models.counts import LayerCount
 from dslnas.hw_models.profile import OpLatency
 
 TERMS = ("ns_per_op", "ns_per_act_byte", "ns_per_weight_byte", "us_per_layer")

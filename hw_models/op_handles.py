@@ -27,6 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from dslnas.hw_models.counts import BYTES_PER_ELEMENT
+
 # The one place that imports fvcore: its package import scripts a few losses with torch.jit (deprecated).
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -43,7 +45,6 @@ with warnings.catch_warnings():
 
 __all__ = ["BYTES_PER_ELEMENT", "FlopCountAnalysis", "NodeCost", "NodeRecorder", "OpKind"]
 
-BYTES_PER_ELEMENT = 4  # fp32 deployment, whatever dtype the trace ran in
 
 Handle = Callable[[list[Any], list[Any]], Counter]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dslnas.hw_models.op_count import LayerCount
+from dslnas.hw_models.counts import LayerCount
 from dslnas.hw_models.profile import PowerCoefficients
 
 PJ_TO_MJ = 1e-9

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import enum
+import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dslnas.spaces.candidate import DataConfig, Frozen, PosInt
+from dslnas.spaces.errors import UserError
 from dslnas.spaces.space import SearchSpace
 
 
-class BackendKind(str, enum.Enum):
-    OPTUNA = "optuna"  # Optuna workers (processes on this host, or anywhere sharing a PostgreSQL URL)
-    RAY = "ray"        # Ray Tune Tuner with OptunaSearch, on a local Ray or a cluster (--address)
+DEFAULT_RUNS_ROOT = "runs"   # where studies live when no --storage / runs_root says otherwise
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-class SamplerKind(str, enum.Enum):
-    TPE = "tpe"
-    NSGA2 = "nsga2"
-    GP = "gp"
-    RANDOM = "random"
-    GRID = "grid"
+def check_study_name(name: str) -> str:
+    """A study name is also a folder under ``runs_root``: letters, digits, '.', '_' and '-' only."""
+    if not STUDY_NAME.match(name) or ".." in name:
+        raise UserError(f"study name {name!r} is not usable: use letters, digits, '.', '_' and '-' (no '/', no '..')")
+    return name
 
 
 class SearchConfig(Frozen):
@@ -32,8 +31,8 @@ class SearchConfig(Frozen):
     study: str = "demo"
     space: SearchSpace
     trials: PosInt = 8
-    backend: BackendKind = BackendKind.OPTUNA
-    sampler: SamplerKind = SamplerKind.TPE
+    backend: str = "optuna"                 # a name in search.backends.BACKENDS
+    sampler: str = "tpe"                    # a name in search.samplers.SAMPLERS
     seed: int = 0
     storage: str | None = None
     data: DataConfig | None = None          # overrides the space's data for training and evaluation
@@ -45,7 +44,26 @@ class SearchConfig(Frozen):
     max_concurrent_trials: PosInt | None = None
     heartbeat_interval_s: PosInt = 20
     grace_period_s: PosInt = 60
-    runs_root: str = "runs"
+    runs_root: str = DEFAULT_RUNS_ROOT
+
+    @field_validator("study")
+    @classmethod
+    def _safe_study_name(cls, value: str) -> str:
+        return check_study_name(value)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from dslnas.search.backends import check_backend_name
+
+        return check_backend_name(value)
+
+    @field_validator("sampler")
+    @classmethod
+    def _known_sampler(cls, value: str) -> str:
+        from dslnas.search.samplers import check_sampler_name
+
+        return check_sampler_name(value)
 
     @property
     def study_root(self) -> Path:

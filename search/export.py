@@ -23,10 +23,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from dslnas.search.confirm import stored_confirmations, summarise_confirmations
 from dslnas.search.pareto import search_config_of
-from dslnas.search.records import ATTR_ROLE, TrialRecord, fail_reason, record_from_trial
-from dslnas.spaces.candidate import CandidateConfig, RunConfig, TrainConfig
+from dslnas.search.records import (
+    TrialRecord, fail_reason, record_from_trial, role_of, stored_confirmations, summarise_confirmations,
+)
+from dslnas.spaces.candidate import RunConfig, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import dump_model
 
@@ -36,7 +37,7 @@ def export_run_config(study: optuna.Study, trial_number: int, threshold: float |
     trial = _finished_trial(study, trial_number)
     record = record_from_trial(trial)
     assert record is not None  # _finished_trial checked
-    candidate = CandidateConfig.model_validate(record.candidate)
+    candidate = record.candidate
     if threshold is not None:
         _check_threshold(record, trial_number, threshold)
         candidate = candidate.with_dsl(threshold=threshold)
@@ -64,7 +65,7 @@ def _finished_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTria
         span = f"0..{len(trials) - 1}" if trials else "none"
         raise UserError(f"study {study.study_name!r} has no trial {number} (trials: {span})")
     if trial.state != TrialState.COMPLETE:
-        reason = fail_reason(trial) or trial.system_attrs.get("fail_reason")
+        reason = fail_reason(trial)
         raise UserError(f"trial {number} is {trial.state.name.lower()}" + (f": {reason}" if reason else "") + "; pick a completed trial")
     if record_from_trial(trial) is None:
         raise UserError(f"trial {number} completed without a dslnas record; pick another trial")
@@ -82,18 +83,18 @@ def _check_threshold(record: TrialRecord, number: int, threshold: float) -> None
 
 def _provenance(study: optuna.Study, trial: optuna.trial.FrozenTrial, record: TrialRecord, threshold: float | None) -> dict[str, Any]:
     cost = record.cost
+    searched = record.candidate.dsl.threshold
     sweep_point = next((s for s in record.sweep if threshold is not None and abs(s.threshold - threshold) < 1e-12), None)
     return {
         "study": study.study_name,
         "trial": trial.number,
-        "role": trial.user_attrs.get(ATTR_ROLE, "search"),
-        "threshold": {"searched": record.candidate["dsl"]["threshold"], "exported": threshold if threshold is not None
-                      else record.candidate["dsl"]["threshold"]},
+        "role": role_of(trial).value,
+        "threshold": {"searched": searched, "exported": searched if threshold is None else threshold},
         "predicted": {
             "device_profile": record.profile,
             "light_usage": record.light_usage,
-            "latency_ms": cost["latency_ms"],
-            "power_mw": cost["power_mw"],
+            "latency_ms": asdict(cost.latency_ms),
+            "power_mw": asdict(cost.power_mw),
             "visqol": {"full": record.visqol_full, "light": record.visqol_light, "mixed": record.visqol_mixed},
             "at_exported_threshold": asdict(sweep_point) if sweep_point else None,
         },

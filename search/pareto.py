@@ -27,18 +27,14 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from dslnas.hw_models.cost import CostSummary
 from dslnas.search.config import SearchConfig
-from dslnas.search.confirm import ConfirmationEntry, stored_confirmations
-from dslnas.search.records import ATTR_ROLE, STUDY_ATTR_CONFIG, TrialRecord, fail_reason, record_from_trial
+from dslnas.search.records import (
+    STUDY_ATTR_CONFIG, ConfirmationEntry, Role, TrialRecord, fail_reason, record_from_trial, role_of,
+    stored_confirmations,
+)
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.space import Objective
-
-
-
-class Role(str, enum.Enum):
-    SEARCH = "search"
-    BASELINE = "baseline"    # full path only (threshold 0)
-    REFERENCE = "reference"  # the paper-style DSL of the base candidate
 
 
 @dataclass(frozen=True)
@@ -51,8 +47,8 @@ class ModelSize:
     light_tail_params: int
 
     @staticmethod
-    def of(cost: dict[str, Any]) -> "ModelSize":
-        params = {name: int(path["params"]) for name, path in cost["paths"].items()}
+    def of(cost: CostSummary) -> "ModelSize":
+        params = cost.path_params
         shared = params["base"] + params["mask"] + params["switch"]
         return ModelSize(shared + params["full"], shared + params["light"], params["full"], params["light"])
 
@@ -84,6 +80,7 @@ class FrontPoint:
     params: dict[str, Any]
     record: TrialRecord
     savings: Savings
+    knobs: dict[str, Any]           # report column -> value, from the space's knob table
     confirmations: tuple[ConfirmationEntry, ...] = ()
 
     @property
@@ -101,7 +98,7 @@ class FrontPoint:
 
     @property
     def name(self) -> str:
-        return str(self.record.candidate.get("name", f"trial {self.number}"))
+        return self.record.candidate.name
 
     @property
     def size(self) -> ModelSize:
@@ -147,6 +144,7 @@ class ParetoFront:
     objectives: tuple[Objective, ...]
     latency_budgets_ms: tuple[float, ...]
     profile: str
+    knob_columns: tuple[str, ...]   # the space's searched knobs, as report columns
     points: tuple[FrontPoint, ...]
     unfinished: tuple[UnfinishedTrial, ...]
     pareto: tuple[FrontPoint, ...]
@@ -188,9 +186,9 @@ def compute_pareto_front(study: optuna.Study) -> ParetoFront:
     objectives = config.space.objectives
     trials = study.get_trials(deepcopy=False)
     records = {t.number: r for t in trials if t.state == TrialState.COMPLETE and (r := record_from_trial(t)) is not None}
-    baseline = next(((t.number, records[t.number]) for t in trials if t.number in records and _role(t) is Role.BASELINE), None)
+    baseline = next(((t.number, records[t.number]) for t in trials if t.number in records and role_of(t) is Role.BASELINE), None)
     confirmed = study.user_attrs
-    raw = [_point(t, records[t.number], objectives, baseline, confirmed) for t in trials if t.number in records]
+    raw = [_point(t, records[t.number], config, baseline, confirmed) for t in trials if t.number in records]
     unfinished = [_unfinished(t) for t in trials if t.number not in records]
     points = _flag_dominated(raw, objectives)
     front = [p for p in points if p.on_front]
@@ -198,24 +196,18 @@ def compute_pareto_front(study: optuna.Study) -> ParetoFront:
     budgets = tuple(sorted(config.space.latency_budgets_ms))
     recommendations = _recommendations(points, budgets, knee)
     return ParetoFront(
-        study.study_name, objectives, budgets, config.profile, tuple(points), tuple(unfinished),
+        study.study_name, objectives, budgets, config.profile, tuple(config.space.columns(config.space.base)),
+        tuple(points), tuple(unfinished),
         _ranked(front, recommendations, objectives), knee, recommendations,
     )
 
 
-def _role(trial: optuna.trial.FrozenTrial) -> Role:
-    try:
-        return Role(trial.user_attrs.get(ATTR_ROLE, Role.SEARCH.value))
-    except ValueError:
-        return Role.SEARCH
-
-
-def _point(trial: optuna.trial.FrozenTrial, record: TrialRecord, objectives: Sequence[Objective],
+def _point(trial: optuna.trial.FrozenTrial, record: TrialRecord, config: SearchConfig,
            baseline: tuple[int, TrialRecord] | None, study_attrs: dict[str, Any]) -> FrontPoint:
     return FrontPoint(
-        trial.number, tuple(record.objective_value(o) for o in objectives), dict(trial.constraints),
-        False, _role(trial), dict(trial.params), record, savings(record, baseline),
-        stored_confirmations(study_attrs, trial.number),
+        trial.number, tuple(record.objective_value(o) for o in config.space.objectives), dict(trial.constraints),
+        False, role_of(trial), dict(trial.params), record, savings(record, baseline),
+        config.space.columns(record.candidate), stored_confirmations(study_attrs, trial.number),
     )
 
 
@@ -224,13 +216,12 @@ def _unfinished(trial: optuna.trial.FrozenTrial) -> UnfinishedTrial:
         TrialState.FAIL: "failed (no reason recorded)", TrialState.RUNNING: "still running",
         TrialState.WAITING: "queued", TrialState.PRUNED: "pruned", TrialState.COMPLETE: "completed without a dslnas record",
     }[trial.state]
-    reason = fail_reason(trial) or trial.system_attrs.get("fail_reason") or default
-    return UnfinishedTrial(trial.number, trial.state.name, _role(trial), dict(trial.params), str(reason))
+    return UnfinishedTrial(trial.number, trial.state.name, role_of(trial), dict(trial.params), fail_reason(trial) or default)
 
 
 def minimised(values: Sequence[float], objectives: Sequence[Objective]) -> tuple[float, ...]:
     """Values with maximised objectives negated, so that lower is better everywhere."""
-    return tuple(-v if o.direction == optuna.study.StudyDirection.MAXIMIZE else v for v, o in zip(values, objectives))
+    return tuple(-v if o.maximise else v for v, o in zip(values, objectives))
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -278,7 +269,7 @@ def savings(record: TrialRecord, baseline: tuple[int, TrialRecord] | None) -> Sa
         lat, pw, q = baseline[1].latency_ms, baseline[1].power_mw, baseline[1].visqol_mixed
     else:
         anchor = "the candidate's own full path"
-        lat, pw, q = float(record.cost["latency_ms"]["full"]), float(record.cost["power_mw"]["full"]), record.visqol_full
+        lat, pw, q = record.cost.latency_ms.full, record.cost.power_mw.full, record.visqol_full
     return Savings(
         anchor, lat - record.latency_ms, _pct(lat - record.latency_ms, lat), pw - record.power_mw,
         _pct(pw - record.power_mw, pw), q - record.visqol_mixed,

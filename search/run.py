@@ -46,6 +46,27 @@ class SearchStatus:
                             count(TrialState.RUNNING), target, len(front), best)
 
 
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What one ``run_search`` call did: the study's status before and after."""
+
+    before: SearchStatus
+    after: SearchStatus
+
+    @property
+    def completed_now(self) -> int:
+        return self.after.complete - self.before.complete
+
+    @property
+    def failed_now(self) -> int:
+        return self.after.failed - self.before.failed
+
+    @property
+    def all_failed(self) -> bool:
+        """Every trial this run attempted failed (a bug or bad input, not bad luck): the CLI exits non-zero."""
+        return self.failed_now > 0 and self.completed_now == 0
+
+
 StatusCallback = Callable[[SearchStatus], None]
 StepCallback = Callable[[int, int, dict[str, float]], None]
 
@@ -54,10 +75,11 @@ def run_search(
     config: SearchConfig,
     on_status: StatusCallback | None = None,
     on_base_step: StepCallback | None = None,
-) -> SearchStatus:
+) -> SearchOutcome:
     """Run (or continue) the study until it holds ``config.trials`` completed trials."""
     study = open_study(config)
-    remaining = config.trials - SearchStatus.of(study, config.trials).complete
+    before = SearchStatus.of(study, config.trials)
+    remaining = config.trials - before.complete
     if remaining > 0:
         base_checkpoint = ensure_base_codec(config, on_step=on_base_step)
 
@@ -67,5 +89,5 @@ def run_search(
 
         report()
         # Each failed attempt costs one of the worker's tries: allow some retries, never loop forever.
-        get_backend(config.backend)(config, base_checkpoint, remaining + 2 * config.workers, on_trial=report, poll=report)
-    return SearchStatus.of(study, config.trials)
+        get_backend(config.backend).run(config, base_checkpoint, remaining + 2 * config.workers, on_progress=report)
+    return SearchOutcome(before, SearchStatus.of(study, config.trials))

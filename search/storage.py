@@ -22,9 +22,9 @@ import sqlalchemy.exc
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
+from dslnas.search.config import DEFAULT_RUNS_ROOT, check_study_name
 from dslnas.spaces.errors import UserError
 
-DEFAULT_ROOT = Path("runs")
 SCHEMA_RACE_RETRIES = 5
 
 
@@ -35,22 +35,26 @@ class HeartbeatSettings:
     max_retry: int = 1
 
 
-def default_storage_url(study_name: str, root: Path = DEFAULT_ROOT) -> str:
-    path = (root / study_name / "optuna.db").resolve()
+def default_storage_path(study_name: str, root: Path) -> Path:
+    """The embedded SQLite file of a study: ``<root>/<study>/optuna.db``."""
+    return (root / check_study_name(study_name) / "optuna.db").resolve()
+
+
+def default_storage_url(study_name: str, root: Path) -> str:
+    path = default_storage_path(study_name, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
 
-def study_dir(study_name: str, root: Path = DEFAULT_ROOT) -> Path:
-    """Where a study's files (base codec, trial checkpoints, reports) live on this host."""
-    path = root / study_name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def study_dir(study_name: str, root: Path) -> Path:
+    """Where a study's files (base codec, trial checkpoints, reports) live on this host (not created)."""
+    return root / check_study_name(study_name)
 
 
-def open_storage(url: str | None, study_name: str, heartbeat: HeartbeatSettings | None = None) -> optuna.storages.BaseStorage:
+def open_storage(url: str | None, study_name: str, heartbeat: HeartbeatSettings | None = None,
+                 root: Path = Path(DEFAULT_RUNS_ROOT)) -> optuna.storages.BaseStorage:
     """The storage for ``url`` (see module docstring). Raises UserError for an unusable URL."""
-    url = url or default_storage_url(study_name)
+    url = url or default_storage_url(study_name, root)
     if url.startswith("journal://") or url.endswith(".log"):
         path = Path(url.removeprefix("journal://"))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,11 +86,17 @@ def _rdb_storage(url: str, hb: HeartbeatSettings) -> RDBStorage:
         )
 
 
-def load_existing_study(url: str | None, study_name: str) -> optuna.Study:
-    """An existing study (for trials/report/confirm/export); a missing one is a UserError."""
-    storage = open_storage(url, study_name)
+def load_existing_study(url: str | None, study_name: str, root: Path = Path(DEFAULT_RUNS_ROOT)) -> optuna.Study:
+    """An existing study (for trials/report/confirm/export); a missing one is a UserError, and nothing is
+    written looking for it (no folder, no empty database)."""
+    if url is None and not default_storage_path(study_name, root).exists():
+        raise UserError(f"no study {study_name!r}: {default_storage_path(study_name, root)} does not exist "
+                        "(run `dslnas search` first, or pass --storage)")
+    if url is not None and (url.startswith("journal://") or url.endswith(".log")) and not Path(url.removeprefix("journal://")).exists():
+        raise UserError(f"no study {study_name!r}: journal file {url.removeprefix('journal://')} does not exist")
+    storage = open_storage(url, study_name, root=root)
     try:
         return optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        raise UserError(f"no study {study_name!r} in {url or default_storage_url(study_name)}; studies there: {names or 'none'}") from None
+        raise UserError(f"no study {study_name!r} in {url or default_storage_path(study_name, root)}; studies there: {names or 'none'}") from None

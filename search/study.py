@@ -5,42 +5,16 @@ from __future__ import annotations
 import json
 import warnings
 from importlib.metadata import version
-from typing import Any
+from pathlib import Path
 
 import optuna
 
-from dslnas.search.config import BackendKind, SamplerKind, SearchConfig
-from dslnas.search.records import ATTR_ROLE, STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION
+from dslnas.search.backends import get_backend
+from dslnas.search.config import SearchConfig
+from dslnas.search.records import STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION, Role, role_attrs
+from dslnas.search.samplers import make_sampler
 from dslnas.search.storage import HeartbeatSettings, open_storage
 from dslnas.spaces.errors import UserError
-
-def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
-    """The sampler named by the config, seeded. TPE, NSGA-II and GP honour the constraints each trial sets
-    (``Trial.set_constraint``); random and grid ignore them (the report still marks infeasible points)."""
-    kind, seed = config.sampler, config.seed
-    if kind is SamplerKind.TPE:
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
-    if kind is SamplerKind.NSGA2:
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
-    if kind is SamplerKind.GP:
-        return optuna.samplers.GPSampler(seed=seed)
-    if kind is SamplerKind.RANDOM:
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.GridSampler(grid_search_space(config), seed=seed)
-
-
-def grid_search_space(config: SearchConfig) -> dict[str, list[Any]]:
-    """Grid: every depth and width choice, the range ends of alpha/beta, three thresholds."""
-    space = config.space
-    grid: dict[str, list[Any]] = {"switch_depth": list(space.switch_depths)}
-    for i in range(space.max_light_entries):
-        grid[f"light_width_{i}"] = list(space.light_width_choices)
-    grid["alpha"] = [space.alpha.low, space.alpha.high]
-    grid["beta"] = [space.beta.low, space.beta.high]
-    mid = (space.threshold.low + space.threshold.high) / 2
-    grid["threshold"] = [space.threshold.low, mid, space.threshold.high]
-    return grid
-
 
 def open_study(config: SearchConfig) -> optuna.Study:
     """Create the study or reopen it; a reopened study must search the same space.
@@ -50,7 +24,8 @@ def open_study(config: SearchConfig) -> optuna.Study:
     twice (creation is atomic in the storage). Ray passes them to its searcher instead.
     """
     storage = open_storage(
-        config.storage, config.study, HeartbeatSettings(config.heartbeat_interval_s, config.grace_period_s)
+        config.storage, config.study, HeartbeatSettings(config.heartbeat_interval_s, config.grace_period_s),
+        root=Path(config.runs_root),
     )
     sampler = make_sampler(config)
     try:
@@ -67,9 +42,9 @@ def open_study(config: SearchConfig) -> optuna.Study:
     with warnings.catch_warnings():  # set_metric_names is marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([o.value for o in config.space.objectives])
-    if config.backend is BackendKind.OPTUNA:
+    if get_backend(config.backend).queues_references:
         for role, params in config.space.reference_points().items():
-            study.enqueue_trial(params, user_attrs={ATTR_ROLE: role})
+            study.enqueue_trial(params, user_attrs=role_attrs(Role(role)))
     return study
 
 

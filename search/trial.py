@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.cost import CostSummary, ProfileCostModel
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
-from dslnas.search.records import SweepRecord, TrialRecord
+from dslnas.search.records import PathQuality, SweepPoint, TrialRecord
 from dslnas.spaces.candidate import CandidateConfig, DataConfig, RunConfig, TrainConfig
 from dslnas.spaces.space import Constraints
 from dslnas.trainers.checkpoint import load_checkpoint
@@ -80,49 +80,41 @@ class TrialRunner:
         timing["evaluate"] = time.perf_counter() - started - scorer.seconds
 
         started = time.perf_counter()
-        cost = self.cost_model.predict(candidate, evaluation.overall.light_usage).to_json()
+        cost = self.cost_model.predict(candidate, evaluation.overall.light_usage).summary()
         timing["cost"] = time.perf_counter() - started
-        return build_record(candidate, evaluation, cost, self.config.profile, result.checkpoint_path, timing)
+        return build_record(candidate, evaluation, cost, result.checkpoint_path, timing)
 
 
 def build_record(
     candidate: CandidateConfig,
     evaluation: EvaluationResult,
-    cost: dict[str, Any],
-    profile: str,
+    cost: CostSummary,
     checkpoint: Path,
     timing: dict[str, float],
 ) -> TrialRecord:
-    """Assemble the trial's record; the sweep's costs are the usage-weighted means of light and full."""
+    """Assemble the trial's record; each sweep point is priced at its own light usage (``CostSummary.at_light_usage``)."""
     overall = evaluation.overall
-    full_ms, light_ms = cost["latency_ms"]["full"], cost["latency_ms"]["light"]
-    full_mw, light_mw = cost["power_mw"]["full"], cost["power_mw"]["light"]
     sweep = tuple(
-        SweepRecord(
+        SweepPoint(
             threshold=p.threshold,
             light_usage=p.light_usage,
             visqol_mixed=p.visqol_mixed,
-            latency_ms=p.light_usage * light_ms + (1 - p.light_usage) * full_ms,
-            power_mw=p.light_usage * light_mw + (1 - p.light_usage) * full_mw,
-            light_usage_per_class=p.light_usage_per_class,
-            visqol_mixed_per_class=p.visqol_mixed_per_class,
+            latency_ms=(priced := cost.at_light_usage(p.light_usage)).latency_ms.mixed,
+            power_mw=priced.power_mw.mixed,
+            light_usage_per_class=dict(p.light_usage_per_class),
+            visqol_mixed_per_class=dict(p.visqol_mixed_per_class),
         )
         for p in evaluation.sweep
     )
     record = TrialRecord(
-        candidate=candidate.model_dump(mode="json"),
-        visqol_full=overall.visqol_full,
-        visqol_light=overall.visqol_light,
-        visqol_mixed=overall.visqol_mixed,
+        candidate=candidate,
+        visqol=PathQuality(overall.visqol_full, overall.visqol_light, overall.visqol_mixed),
         light_usage=overall.light_usage,
         light_usage_per_class={k: g.light_usage for k, g in evaluation.per_class.items()},
-        visqol_per_class={
-            k: {"full": g.visqol_full, "light": g.visqol_light, "mixed": g.visqol_mixed} for k, g in evaluation.per_class.items()
-        },
+        visqol_per_class={k: PathQuality(g.visqol_full, g.visqol_light, g.visqol_mixed) for k, g in evaluation.per_class.items()},
         sparsity=overall.sparsity,
         switch_mae=overall.switch_mae,
         cost=cost,
-        profile=profile,
         checkpoint=str(checkpoint),
         sweep=sweep,
         timing_s={k: round(v, 3) for k, v in timing.items()},

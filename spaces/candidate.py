@@ -72,6 +72,19 @@ class EncoderArch(Frozen):
         return self.stem_channels if depth == 0 else self.block_channels[depth - 1]
 
 
+class StatePolicy(str, enum.Enum):
+    """What a streaming tail that sat idle has as causal history when it runs again.
+
+    ``reset``: zero history. ``stale``: the history it had when it last ran. ``warm``: it first re-runs,
+    from zero history, over its receptive field of buffered masked base frames, so its output equals the
+    offline tail's (at the cost of those replayed frames).
+    """
+
+    RESET = "reset"
+    STALE = "stale"
+    WARM = "warm"
+
+
 class DSLConfig(Frozen):
     """Where the Dynamic Switch Layer sits and how it is shaped, trained and routed.
 
@@ -80,6 +93,7 @@ class DSLConfig(Frozen):
     at (a 1x1 entry conv adapts the base channels when it differs) and one per remaining block output,
     so ``len == n_blocks - switch_depth + 1``.
     ``threshold``: a segment whose predicted discrepancy is below it takes the light path; 0 = full only.
+    ``state_policy``: the causal history an idle tail resumes with in the streaming runtime.
     """
 
     switch_depth: PosInt = 3
@@ -89,6 +103,7 @@ class DSLConfig(Frozen):
     beta: NonNegFloat = 1.0
     threshold: NonNegFloat = 0.3
     segment_frames: PosInt = 10
+    state_policy: StatePolicy = StatePolicy.WARM
 
 
 class QuantizerConfig(Frozen):

@@ -1,24 +1,30 @@
 """The search space: which DSL knobs a study varies, and what it optimises.
 
 Knobs: switch depth, light-path widths (one per light-tail entry), compression weight alpha (log
-scale), beta (log scale) and the routing threshold tau. Fixed parts: the base candidate (architecture,
-quantizer, decoder) and the training budgets (the base codec once per study, then a fine-tune per trial).
+scale), beta (log scale) and the routing threshold tau. Each is one annotated field below (see
+:mod:`dslnas.spaces.knobs`: the annotation names the knob and where it lands in the candidate, the value
+gives its choices or range); Optuna's suggestions and distributions, Ray Tune's ``param_space``, the grid,
+params <-> candidate and the report's columns all derive from that table. Fixed parts: the base candidate
+(architecture, quantizer, decoder) and the training budgets (the base codec once per study, then a
+fine-tune per trial).
 
-The same space drives an Optuna trial (:meth:`SearchSpace.suggest`) and Ray Tune
-(:meth:`SearchSpace.ray_param_space` / :meth:`SearchSpace.optuna_distributions`); both yield their
-``CandidateConfig`` through :meth:`SearchSpace.candidate_from_params`, so a point is the same object
-whichever backend sampled it.
+Adding a knob is its field here plus the ``CandidateConfig`` field it sets, e.g.::
+
+    switch_hidden: Annotated[tuple[PosInt, ...] | None, KnobDecl("switch_hidden", "dsl.switch_hidden")] = None
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import optuna
 from pydantic import Field, field_validator, model_validator
 
 from dslnas.spaces.candidate import CandidateConfig, Frozen, PosInt, TrainConfig
+from dslnas.spaces.knobs import Knob, KnobDecl, KnobKind, get_target, set_target
+
+if TYPE_CHECKING:
+    import optuna
 
 
 class Objective(str, enum.Enum):
@@ -29,10 +35,13 @@ class Objective(str, enum.Enum):
     POWER_MW = "power_mw"      # predicted mixed-pass power at the measured light usage, minimise
 
     @property
-    def direction(self) -> optuna.study.StudyDirection:
-        if self is Objective.VISQOL:
-            return optuna.study.StudyDirection.MAXIMIZE
-        return optuna.study.StudyDirection.MINIMIZE
+    def maximise(self) -> bool:
+        return self is Objective.VISQOL
+
+    @property
+    def direction(self) -> str:
+        """Optuna's name of the direction (``create_study(directions=...)`` takes it)."""
+        return "maximize" if self.maximise else "minimize"
 
 
 class FloatRange(Frozen):
@@ -58,14 +67,28 @@ class Constraints(Frozen):
     max_power_mw: float | None = Field(default=None, gt=0.0)
 
 
+class IntRange(Frozen):
+    low: int
+    high: int
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> "IntRange":
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log-scale range needs low > 0, got {self.low}")
+        return self
+
+
 class SearchSpace(Frozen):
     name: str = "custom"
     base: CandidateConfig = CandidateConfig()
-    switch_depths: tuple[PosInt, ...]
-    light_width_choices: tuple[PosInt, ...]
-    alpha: FloatRange
-    beta: FloatRange
-    threshold: FloatRange
+    switch_depths: Annotated[tuple[PosInt, ...], KnobDecl("switch_depth", "dsl.switch_depth")]
+    light_width_choices: Annotated[tuple[PosInt, ...], KnobDecl("light_width", "dsl.light_widths", per_entry=True)]
+    alpha: Annotated[FloatRange, KnobDecl("alpha", "dsl.alpha")]
+    beta: Annotated[FloatRange, KnobDecl("beta", "dsl.beta")]
+    threshold: Annotated[FloatRange, KnobDecl("threshold", "dsl.threshold", grid_points=3)]
     sweep_thresholds: tuple[float, ...] = ()
     base_train: TrainConfig = TrainConfig()
     finetune: TrainConfig = TrainConfig(steps=60)
@@ -92,64 +115,115 @@ class SearchSpace(Frozen):
             raise ValueError("sweep_thresholds must be >= 0")
         return self
 
+    # -- the knob table ---------------------------------------------------------------------------
+
     @property
     def max_light_entries(self) -> int:
         return self.base.encoder.n_blocks - min(self.switch_depths) + 1
 
-    def candidate_from_params(self, params: dict[str, Any]) -> CandidateConfig:
-        """The candidate for one point (keys: switch_depth, light_width_<i>, alpha, beta, threshold)."""
-        depth = int(params["switch_depth"])
-        entries = self.base.encoder.n_blocks - depth + 1
-        widths = tuple(int(params[f"light_width_{i}"]) for i in range(entries))
-        return self.base.with_dsl(
-            switch_depth=depth,
-            light_widths=widths,
-            alpha=float(params["alpha"]),
-            beta=float(params["beta"]),
-            threshold=float(params["threshold"]),
-        ).model_copy(update={"name": f"{self.name}-d{depth}-w{'x'.join(map(str, widths))}"})
+    def light_entries(self, params: dict[str, Any]) -> int:
+        """Light-tail widths a point needs: ``n_blocks - switch_depth + 1``."""
+        depth = int(params.get("switch_depth", self.base.dsl.switch_depth))
+        return self.base.encoder.n_blocks - depth + 1
 
-    def suggest(self, trial: optuna.trial.BaseTrial) -> CandidateConfig:
-        """Sample a candidate on an Optuna trial (define-by-run: only the widths the depth needs)."""
-        depth = trial.suggest_categorical("switch_depth", list(self.switch_depths))
-        params: dict[str, Any] = {"switch_depth": depth}
-        for i in range(self.base.encoder.n_blocks - depth + 1):
-            params[f"light_width_{i}"] = trial.suggest_categorical(f"light_width_{i}", list(self.light_width_choices))
-        params["alpha"] = trial.suggest_float("alpha", self.alpha.low, self.alpha.high, log=self.alpha.log)
-        params["beta"] = trial.suggest_float("beta", self.beta.low, self.beta.high, log=self.beta.log)
-        params["threshold"] = trial.suggest_float("threshold", self.threshold.low, self.threshold.high, log=self.threshold.log)
+    def knob_declarations(self) -> list[tuple[str, KnobDecl]]:
+        """(field name, declaration) of every searched field, in declaration order."""
+        decls = []
+        for field_name, info in type(self).model_fields.items():
+            decl = next((m for m in info.metadata if isinstance(m, KnobDecl)), None)
+            if decl is not None and getattr(self, field_name) is not None:
+                decls.append((field_name, decl))
+        return decls
+
+    def knobs(self) -> tuple[Knob, ...]:
+        """Every concrete searched parameter, in sampling order (a per-entry knob expands to ``<name>_<i>``)."""
+        rows: list[Knob] = []
+        for field_name, decl in self.knob_declarations():
+            value = getattr(self, field_name)
+            if decl.per_entry:
+                rows += [self._knob(f"{decl.name}_{i}", decl, value, entry=i) for i in range(self.max_light_entries)]
+            else:
+                rows.append(self._knob(decl.name, decl, value))
+        return tuple(rows)
+
+    def _knob(self, name: str, decl: KnobDecl, value: Any, entry: int | None = None) -> Knob:
+        active = (lambda params: True) if entry is None else (lambda params: entry < self.light_entries(params))
+        common = {"name": name, "target": decl.target, "entry": entry, "grid_points": decl.grid_points, "active": active}
+        if isinstance(value, FloatRange):
+            return Knob(kind=KnobKind.FLOAT, low=value.low, high=value.high, log=value.log, **common)
+        if isinstance(value, IntRange):
+            return Knob(kind=KnobKind.INT, low=value.low, high=value.high, log=value.log, **common)
+        return Knob(kind=KnobKind.CATEGORICAL, choices=tuple(value), **common)
+
+    def candidate_from_params(self, params: dict[str, Any]) -> CandidateConfig:
+        """The candidate for one point (keys: the knob names; inactive entries are ignored)."""
+        data = self.base.model_dump(mode="json")
+        entries: dict[str, list[Any]] = {}
+        for knob in self.knobs():
+            if not knob.active(params):
+                continue
+            value = params[knob.name]
+            if knob.entry is None:
+                set_target(data, knob.target, value)
+            else:
+                entries.setdefault(knob.target, []).append(value)
+        for target, values in entries.items():
+            set_target(data, target, values)
+        candidate = CandidateConfig.model_validate(data)
+        dsl = candidate.dsl
+        name = f"{self.name}-d{dsl.switch_depth}-w{'x'.join(map(str, dsl.light_widths))}"
+        return candidate.model_copy(update={"name": name})
+
+    def suggest(self, trial: "optuna.trial.BaseTrial") -> CandidateConfig:
+        """Sample a candidate on an Optuna trial (define-by-run: only the knobs the point uses)."""
+        params: dict[str, Any] = {}
+        for knob in self.knobs():
+            if knob.active(params):
+                params[knob.name] = knob.suggest(trial)
         return self.candidate_from_params(params)
 
-    def optuna_distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
-        """All knobs as Optuna distributions (every width entry present), e.g. for Ray's OptunaSearch."""
-        dists: dict[str, optuna.distributions.BaseDistribution] = {
-            "switch_depth": optuna.distributions.CategoricalDistribution(list(self.switch_depths)),
-        }
-        for i in range(self.max_light_entries):
-            dists[f"light_width_{i}"] = optuna.distributions.CategoricalDistribution(list(self.light_width_choices))
-        for knob in ("alpha", "beta", "threshold"):
-            rng: FloatRange = getattr(self, knob)
-            dists[knob] = optuna.distributions.FloatDistribution(rng.low, rng.high, log=rng.log)
-        return dists
+    def optuna_distributions(self) -> dict[str, "optuna.distributions.BaseDistribution"]:
+        """All knobs as Optuna distributions (every entry present), e.g. for Ray's OptunaSearch."""
+        return {knob.name: knob.distribution() for knob in self.knobs()}
 
     def ray_param_space(self) -> dict[str, Any]:
         """The same knobs as a Ray Tune ``param_space``."""
-        from ray import tune
+        return {knob.name: knob.ray_domain() for knob in self.knobs()}
 
-        space: dict[str, Any] = {"switch_depth": tune.choice(list(self.switch_depths))}
-        for i in range(self.max_light_entries):
-            space[f"light_width_{i}"] = tune.choice(list(self.light_width_choices))
-        for knob in ("alpha", "beta", "threshold"):
-            rng: FloatRange = getattr(self, knob)
-            space[knob] = tune.loguniform(rng.low, rng.high) if rng.log else tune.uniform(rng.low, rng.high)
-        return space
+    def grid(self) -> dict[str, list[Any]]:
+        """The grid sampler's space: every choice, ``grid_points`` evenly spaced values of each range."""
+        return {knob.name: knob.grid_values() for knob in self.knobs()}
+
+    def used_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` without the knobs that point does not use (inactive entries)."""
+        active = {k.name for k in self.knobs() if k.active(params)}
+        return {k: v for k, v in params.items() if k in active}
+
+    def complete_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with every knob present (inactive entries at a valid value), for Ray's fixed space."""
+        return {k.name: params.get(k.name, k.first) for k in self.knobs()}
 
     def params_of(self, candidate: CandidateConfig) -> dict[str, Any]:
         """The knob values that reproduce ``candidate`` (used to enqueue reference points)."""
-        dsl = candidate.dsl
-        params: dict[str, Any] = {"switch_depth": dsl.switch_depth, "alpha": dsl.alpha, "beta": dsl.beta, "threshold": dsl.threshold}
-        params.update({f"light_width_{i}": w for i, w in enumerate(dsl.light_widths)})
+        data = candidate.model_dump(mode="json")
+        params: dict[str, Any] = {}
+        for knob in self.knobs():
+            value = get_target(data, knob.target)
+            if knob.entry is None:
+                params[knob.name] = value
+            elif knob.entry < len(value):
+                params[knob.name] = value[knob.entry]
         return params
+
+    def columns(self, candidate: CandidateConfig) -> dict[str, Any]:
+        """The report's knob columns for ``candidate``: one per declared field (tuples joined with 'x')."""
+        data = candidate.model_dump(mode="json")
+        columns: dict[str, Any] = {}
+        for _, decl in self.knob_declarations():
+            value = get_target(data, decl.target)
+            title = decl.column or decl.target.rsplit(".", 1)[-1]
+            columns[title] = "x".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        return columns
 
     def reference_points(self) -> dict[str, dict[str, Any]]:
         """The paper-style reference (the base candidate's own DSL) and the full-only baseline (tau = 0)."""

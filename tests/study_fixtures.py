@@ -17,13 +17,15 @@ over the parts the cost model prices; the mixed pass is the usage-weighted mean,
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import optuna
 from optuna.trial import TrialState, create_trial
 
 from dslnas.search.config import SearchConfig
-from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE, STUDY_ATTR_CONFIG, SweepRecord, TrialRecord
+from dslnas.hw_models.cost import CostSummary, mix
+from dslnas.search.records import (
+    STUDY_ATTR_CONFIG, PathQuality, Role, SweepPoint, TrialRecord, fail_attrs, record_attrs, role_attrs,
+)
 from dslnas.spaces.candidate import CandidateConfig, EncoderArch, QuantizerConfig
 from dslnas.search.trial import constraint_values
 from dslnas.spaces.space_presets import demo_space
@@ -44,66 +46,53 @@ def tiny_candidate(name: str = "tiny", depth: int = 3, widths: tuple[int, ...] =
     return base.with_dsl(switch_depth=depth, light_widths=widths, threshold=threshold, alpha=alpha, beta=beta)
 
 
-def make_cost(usage: float, scale: float = 1.0) -> dict[str, Any]:
-    """A Cost.to_json()-shaped dict; ``scale`` multiplies every part's latency."""
+def make_cost(usage: float, scale: float = 1.0) -> CostSummary:
+    """A priced candidate; ``scale`` multiplies every part's latency."""
     part = {k: v * scale for k, v in PART_MS.items()}
     front = part["base"] + part["mask"] + part["switch"]
-    full_ms, light_ms = front + part["full"], front + part["light"]
-    mix = lambda full, light: {"full": full, "light": light, "mixed": usage * light + (1 - usage) * full}  # noqa: E731
-    latency, power = mix(full_ms, light_ms), mix(FULL_MW, LIGHT_MW)
-    return {
-        "profile": "a32-paper", "unit": "a32", "light_usage": usage, "latency_ms": latency, "power_mw": power,
-        "latency_saving_pct": 100 * (1 - latency["mixed"] / full_ms), "power_saving_pct": 100 * (1 - power["mixed"] / FULL_MW),
-        "path_latency_ms": part, "encoder_params": PARAMS["base"] + PARAMS["full"],
-        "paths": {k: {"params": v, "macs_per_s": 1000.0 * v} for k, v in PARAMS.items()}, "unsupported_ops": [],
-    }
+    return CostSummary(
+        profile="a32-paper", unit="a32", light_usage=usage,
+        latency_ms=mix(front + part["full"], front + part["light"], usage), power_mw=mix(FULL_MW, LIGHT_MW, usage),
+        path_latency_ms=part, path_params=dict(PARAMS), unsupported_ops={},
+    )
 
 
 def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, visqol_mixed: float) -> TrialRecord:
     cost = make_cost(usage)
-    lat, pw = cost["latency_ms"], cost["power_mw"]
     sweep = tuple(
-        SweepRecord(
+        SweepPoint(
             threshold=t, light_usage=(u := min(1.0, usage * t / max(candidate.dsl.threshold, 0.1))),
             visqol_mixed=visqol_full - (visqol_full - visqol_mixed) * u / max(usage, 0.1),
-            latency_ms=u * lat["light"] + (1 - u) * lat["full"], power_mw=u * pw["light"] + (1 - u) * pw["full"],
-            light_usage_per_class={"silence": min(1.0, 1.25 * u), "speech": 0.75 * u},
+            latency_ms=cost.at_light_usage(u).latency_ms.mixed, power_mw=cost.at_light_usage(u).power_mw.mixed,
+            light_usage_per_class={"silence": min(1.0, 1.25 * u), "speech": 0.75 * u}, visqol_mixed_per_class={},
         )
         for t in SWEEP_THRESHOLDS
     )
     return TrialRecord(
-        candidate=candidate.model_dump(mode="json"), visqol_full=visqol_full, visqol_light=visqol_mixed - 0.3,
-        visqol_mixed=visqol_mixed, light_usage=usage,
+        candidate=candidate, visqol=PathQuality(visqol_full, visqol_mixed - 0.3, visqol_mixed), light_usage=usage,
         light_usage_per_class={"silence": min(1.0, 1.25 * usage), "speech": 0.75 * usage},
-        visqol_per_class={"speech": {"full": visqol_full, "light": visqol_mixed - 0.4, "mixed": visqol_mixed}},
-        sparsity=0.4, switch_mae=0.05, cost=cost, profile="a32-paper", checkpoint="runs/x/trials/00000/checkpoint.pt",
+        visqol_per_class={"speech": PathQuality(visqol_full, visqol_mixed - 0.4, visqol_mixed)},
+        sparsity=0.4, switch_mae=0.05, cost=cost, checkpoint="runs/x/trials/00000/checkpoint.pt",
         sweep=sweep, timing_s={"train": 30.0, "evaluate": 3.0, "visqol": 5.0, "cost": 0.2},
     )
 
 
-def _params(candidate: CandidateConfig) -> dict[str, Any]:
-    dsl = candidate.dsl
-    params = {"switch_depth": dsl.switch_depth, "alpha": dsl.alpha, "beta": dsl.beta, "threshold": dsl.threshold}
-    return {**params, **{f"light_width_{i}": w for i, w in enumerate(dsl.light_widths)}}
-
-
 def add_trial(study: optuna.Study, config: SearchConfig, record: TrialRecord, role: str = "search") -> None:
-    candidate = CandidateConfig.model_validate(record.candidate)
-    params = _params(candidate)
+    params = config.space.params_of(record.candidate)
     dists = config.space.optuna_distributions()
     study.add_trial(create_trial(
         params=params, distributions={k: dists[k] for k in params},
         values=[record.objective_value(o) for o in config.space.objectives],
-        user_attrs={ATTR_RECORD: record.to_json(), ATTR_ROLE: role},
+        user_attrs={**record_attrs(record), **role_attrs(Role(role))},
         constraints=constraint_values(record, config.space.constraints),
     ))
 
 
 def add_failed(study: optuna.Study, config: SearchConfig, candidate: CandidateConfig, reason: str) -> None:
-    params = _params(candidate)
+    params = config.space.params_of(candidate)
     dists = config.space.optuna_distributions()
     study.add_trial(create_trial(state=TrialState.FAIL, params=params, distributions={k: dists[k] for k in params},
-                                 user_attrs={ATTR_FAIL_REASON: reason, ATTR_ROLE: "search"}))
+                                 user_attrs={**fail_attrs(reason), **role_attrs(Role.SEARCH)}))
 
 
 def demo_config(name: str, storage: str) -> SearchConfig:

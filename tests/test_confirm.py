@@ -9,11 +9,12 @@ import optuna
 import pytest
 
 from dslnas.hw_models.runners.registry import get_runner
-from dslnas.search.cli_report import build_runner
-from dslnas.search.confirm import Comparison, ConfirmSettings, confirm_candidates, summarise_confirmations
+from dslnas.hw_models.runners.registry import RunnerOptions, build_runner
+from dslnas.search.confirm import ConfirmSettings, confirm_candidates
+from dslnas.search.records import Comparison, summarise_confirmations
 from dslnas.search.export import export_run_config, write_run_config
 from dslnas.search.pareto import compute_pareto_front
-from dslnas.search.report_files import write_report
+from dslnas.search.report.files import write_report
 from dslnas.spaces.candidate import RunConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import load_model
@@ -42,7 +43,7 @@ def test_local_runner_records_measurements_and_reruns_add_repeats(tmp_path: Path
     assert len(first.confirmations) == 4 and len(second.confirmations) == 2
     full = next(s for s in summarise_confirmations(first.confirmations) if s.path == "full")
     assert (full.runs, full.repeats) == (2, 100)
-    assert full.predicted_latency_ms == pytest.approx(first.record.cost["latency_ms"]["full"])  # the prediction is unchanged
+    assert full.predicted_latency_ms == pytest.approx(first.record.cost.latency_ms.full)  # the prediction is unchanged
     files = write_report(study, tmp_path / "report")
     page = files.html.read_text()
     stored = {p["trial"]: p["confirmations"] for p in json.loads(files.json.read_text())["points"]}
@@ -51,7 +52,7 @@ def test_local_runner_records_measurements_and_reruns_add_repeats(tmp_path: Path
 
 
 def test_a_failing_runner_records_the_reason_and_keeps_the_prediction(tmp_path: Path, study: optuna.Study) -> None:
-    runner = build_runner("command", {"command": "sh -c 'echo board unreachable >&2; exit 3'"}, {"meter": "none"})
+    runner = build_runner("command", RunnerOptions(command="sh -c 'echo board unreachable >&2; exit 3'"))
     point = compute_pareto_front(study).pareto[0]
     confirm_candidates(study, [point], runner, ConfirmSettings(tmp_path / "work", device="board-7"))
     after = compute_pareto_front(study).point(point.number)
@@ -72,16 +73,16 @@ def test_a_profile_for_the_measured_device_gives_an_absolute_comparison(tmp_path
     point = compute_pareto_front(study).pareto[0]
     name = point.name
     replay.write_text(f"artifact,latency_ms\n{name}-full:onnx,14.0\n")  # the light path is missing from the CSV
-    runner = build_runner("replay", {"csv_path": replay}, {"meter": "none"})
+    runner = build_runner("replay", RunnerOptions(csv_path=str(replay)))
     entries = confirm_candidates(study, [point], runner, ConfirmSettings(tmp_path / "work", profile="a32-paper"))[point.number]
     full, light = entries
     assert full.ok and full.measured_latency_ms == 14.0 and full.comparison is Comparison.ABSOLUTE
-    assert full.predicted_profile == "a32-paper" and full.predicted_latency_ms != point.record.cost["latency_ms"]["full"]
+    assert full.predicted_profile == "a32-paper" and full.predicted_latency_ms != point.record.cost.latency_ms.full
     assert not light.ok and "not in replay CSV" in light.failure
 
 
 def test_runner_flags_that_do_not_apply_are_user_errors() -> None:
-    with pytest.raises(UserError, match="--replay does not apply to runner 'local'"):
-        build_runner("local", {"csv_path": Path("x.csv")}, {"meter": "none"})
+    with pytest.raises(UserError, match="--replay does not apply to the local runner"):
+        build_runner("local", RunnerOptions(csv_path="x.csv"))
     with pytest.raises(UserError, match="unknown runner"):
-        build_runner("ssh", {}, {"meter": "none"})
+        build_runner("ssh")

@@ -24,14 +24,15 @@ from dslnas.hw_models.calibration_suite import (
     PART_PATHS, TINY_RANGES, CalibrationSample, SuiteKind, calibration_suite, part_layers, planned_suite_artifacts,
 )
 from dslnas.hw_models.cost import ProfileCostModel
-from dslnas.hw_models.export import ArtifactFormat, ExportPart
+from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportPart
 from dslnas.hw_models.latency_model import TERMS, latency_ms, layer_latency_ms
 from dslnas.hw_models.op_count import count_candidate
 from dslnas.hw_models.power_model import energy_per_inference_mj
 from dslnas.hw_models.profile import OpLatency, PowerCoefficients, load_profile
 from dslnas.hw_models.runners.base import Measurement
 from dslnas.hw_models.runners.replay import ReplayRunner, write_replay_csv
-from dslnas.search import cli_calibrate
+from dslnas.search.cli import calibrate as cli_calibrate
+from dslnas.hw_models.runners.registry import parse_command
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import candidate_preset
@@ -225,8 +226,8 @@ def test_out_must_be_yaml(app: typer.Typer, tmp_path: Path) -> None:
 
 
 def test_command_accepts_a_shell_style_string() -> None:
-    assert cli_calibrate.parse_command("ssh board 'run model' {artifact}") == ["ssh", "board", "run model", "{artifact}"]
-    assert cli_calibrate.parse_command('["a b", "{name}"]') == ["a b", "{name}"]
+    assert parse_command("ssh board 'run model' {artifact}") == ["ssh", "board", "run model", "{artifact}"]
+    assert parse_command('["a b", "{name}"]') == ["a b", "{name}"]
 
 
 def test_measured_power_is_fitted_and_absent_power_copies_the_base() -> None:

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dslnas.search import cli_cost
+from dslnas.search.cli import cost as cli_cost
 from dslnas.spaces.candidate import RunConfig
 from dslnas.spaces.presets import candidate_preset
 from dslnas.spaces.yaml_io import dump_model
@@ -111,9 +111,9 @@ def test_bad_key_in_config_names_it(app: typer.Typer, tmp_path: Path) -> None:
 def test_placement_command_names_the_cheapest_placement() -> None:
     import json as _json
 
-    from typer.testing import CliRunner as _Runner
+    from click.testing import CliRunner as _Runner
 
-    from dslnas.search.cli import app as _app
+    from dslnas.search.cli import cli as _app
 
     result = _Runner().invoke(_app, ["placement", "--preset", "paper", "--light-usage", "0.8", "--mask-sparsity", "0.5", "--json"])
     assert result.exit_code == 0, result.output

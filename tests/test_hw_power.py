@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from dslnas.hw_models.export import ArtifactFormat, ExportPart, export_paths
-from dslnas.hw_models.power_meters import (
+from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportPart
+from dslnas.hw_models.runners.convert import export_paths
+from dslnas.hw_models.runners.power_meters import (
     POWER_METERS, CommandPowerMeter, HwmonPowerMeter, NoPowerMeter, PowerMeter, PowerMeterError, PowerProtocol,
     get_power_meter, measure_power, subprocess_loop,
 )

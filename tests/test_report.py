@@ -12,11 +12,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dslnas.search import cli_report
-from dslnas.search.pareto import RecommendationKind, Role, compute_pareto_front
+from dslnas.search.cli import report as cli_report
+from dslnas.search.pareto import RecommendationKind, compute_pareto_front
+from dslnas.search.records import Role
 from dslnas.search.records import STUDY_ATTR_CONFIG
-from dslnas.search.report_files import write_report
-from dslnas.search.report_metrics import hypervolume, hypervolume_history, param_importances
+from dslnas.search.report.files import write_report
+from dslnas.search.report.metrics import hypervolume, hypervolume_history, param_importances
 from dslnas.spaces.errors import UserError
 from study_fixtures import EVIL, add_failed, build_demo_study, demo_config, tiny_candidate
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dslnas.search.report_files import write_report
+from dslnas.search.report.files import write_report
 from study_fixtures import build_demo_study
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from dslnas.search import trial as trial_module
-from dslnas.search.cli import app
+from dslnas.search.cli import cli as app
 from dslnas.search.config import SearchConfig
 from dslnas.search.records import ATTR_FAIL_REASON, ATTR_ROLE, record_from_trial
 from dslnas.search.run import run_search
@@ -38,7 +38,7 @@ def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 def test_optuna_search_records_every_trial_and_starts_from_the_references(tmp_path: Path) -> None:
     config = tiny_config(tmp_path)
     statuses = []
-    final = run_search(config, on_status=statuses.append)
+    final = run_search(config, on_status=statuses.append).after
     assert final.complete == 4 and final.front_size >= 1
     assert statuses and statuses[-1].complete == 4
     study = optuna.load_study(study_name="tiny", storage=config.storage)
@@ -53,10 +53,10 @@ def test_optuna_search_records_every_trial_and_starts_from_the_references(tmp_pa
         assert [p.threshold for p in record.sweep] == [0.0, 0.5, 1.0]
         assert Path(record.checkpoint).exists()
         assert set(record.timing_s) == {"train", "evaluate", "visqol", "cost"}
-        assert record.cost["latency_ms"]["light"] < record.cost["latency_ms"]["full"]
+        assert record.cost.latency_ms.light < record.cost.latency_ms.full
     # Running again with the same target does nothing; a higher target continues the same study.
-    assert run_search(config).complete == 4
-    assert run_search(config.model_copy(update={"trials": 5})).complete == 5
+    assert run_search(config).after.complete == 4
+    assert run_search(config.model_copy(update={"trials": 5})).after.complete == 5
 
 
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +69,7 @@ def test_a_failing_trial_is_recorded_with_its_reason_and_the_search_goes_on(tmp_
 
     monkeypatch.setattr(trial_module.TrialRunner, "run", flaky)
     config = tiny_config(tmp_path, trials=3)
-    assert run_search(config).complete == 3
+    assert run_search(config).after.complete == 3
     study = optuna.load_study(study_name="tiny", storage=config.storage)
     failed = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
     assert len(failed) == 1
@@ -135,7 +135,7 @@ def test_search_killed_mid_trial_loses_no_completed_trial(tmp_path: Path) -> Non
 
 def test_journal_file_storage_holds_a_study(tmp_path: Path) -> None:
     config = tiny_config(tmp_path, trials=2, storage=str(tmp_path / "journal.log"))
-    assert run_search(config).complete == 2
+    assert run_search(config).after.complete == 2
     assert (tmp_path / "journal.log").stat().st_size > 0
     result = CliRunner().invoke(app, ["trials", "--study", "tiny", "--storage", str(tmp_path / "journal.log"), "--json"])
     assert [t["state"] for t in json.loads(result.stdout)["trials"]] == ["COMPLETE", "COMPLETE"]
@@ -143,7 +143,7 @@ def test_journal_file_storage_holds_a_study(tmp_path: Path) -> None:
 
 def test_two_local_workers_share_a_sqlite_study(tmp_path: Path) -> None:
     config = tiny_config(tmp_path, trials=5, workers=2)
-    assert run_search(config).complete >= 5
+    assert run_search(config).after.complete >= 5
     trials = optuna.load_study(study_name="tiny", storage=config.storage).get_trials()
     roles = [t.user_attrs.get(ATTR_ROLE) for t in trials]
     assert roles.count("reference") == 1 and roles.count("baseline") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -18,8 +19,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from dslnas.search.config import BackendKind, SearchConfig
-from dslnas.search.records import ATTR_ROLE, record_from_trial
+from dslnas.search.config import SearchConfig
+from dslnas.search.backends import BACKENDS
+from dslnas.search.records import ATTR_RECORD, ATTR_ROLE, Role, TrialRecord, record_from_trial, role_of
 from dslnas.search.run import run_search
 from dslnas.spaces.space_presets import load_space
 
@@ -27,26 +29,33 @@ TINY_SPACE = Path(__file__).parent / "data" / "tiny-space.yaml"
 pytestmark = pytest.mark.slow
 
 
-def test_ray_backend_runs_a_search_into_the_optuna_storage(tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
-    config = SearchConfig(study="tiny-ray", space=load_space(str(TINY_SPACE)), trials=3, backend=BackendKind.RAY,
-                          storage=f"sqlite:///{tmp_path / 'ray.db'}", runs_root=str(tmp_path / "runs"), workers=2)
-    try:
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_every_backend_leaves_the_same_record_fields(backend: str, tmp_path: Path) -> None:
+    """The backend contract: a tiny search completes, stores typed records with the same JSON fields, the
+    same first (reference, baseline) points, and values that are the records' objectives."""
+    config = SearchConfig(study=f"tiny-{backend}", space=load_space(str(TINY_SPACE)), trials=3, backend=backend,
+                          storage=f"sqlite:///{tmp_path / 'study.db'}", runs_root=str(tmp_path / "runs"), workers=2)
+    if backend == "ray":
+        ray = pytest.importorskip("ray")
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        status = run_search(config)
+    try:
+        status = run_search(config).after
     finally:
-        ray.shutdown()
+        if backend == "ray":
+            ray.shutdown()
     assert status.complete == 3
-    study = optuna.load_study(study_name="tiny-ray", storage=config.storage)
+    study = optuna.load_study(study_name=config.study, storage=config.storage)
     trials = study.get_trials()
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    roles = Counter(t.user_attrs[ATTR_ROLE] for t in trials)
-    assert roles["reference"] == 1 and roles["baseline"] == 1  # the same first points as the Optuna backend
+    roles = Counter(role_of(t) for t in trials)
+    assert roles[Role.REFERENCE] == 1 and roles[Role.BASELINE] == 1
+    expected_fields = {f.name for f in dataclasses.fields(TrialRecord)}
     for t in trials:
+        assert set(t.user_attrs[ATTR_RECORD]) == expected_fields
         record = record_from_trial(t)
         assert t.values == [record.visqol_mixed, record.latency_ms]
-        candidate = config.space.candidate_from_params(t.params)
-        assert record.candidate == candidate.model_dump(mode="json")
+        assert record.candidate == config.space.candidate_from_params(t.params)
+        assert record.cost.latency_ms.light < record.cost.latency_ms.full
 
 
 def _free_port() -> int:

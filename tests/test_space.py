@@ -5,7 +5,11 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from dslnas.spaces.space_presets import load_space
+from typing import Annotated
+
+from dslnas.spaces.knobs import KnobDecl
+from dslnas.spaces.space import SearchSpace
+from dslnas.spaces.space_presets import demo_space, load_space
 
 
 @pytest.mark.parametrize("name", ["demo", "paper"])
@@ -38,3 +42,43 @@ def test_reference_points_reproduce_the_base_candidate_and_a_full_only_baseline(
     refs = space.reference_points()
     assert space.candidate_from_params(refs["reference"]).dsl == space.base.dsl
     assert space.candidate_from_params(refs["baseline"]).dsl.threshold == 0.0
+
+
+class SpaceWithSwitchHidden(SearchSpace):
+    """The README's worked example: one more searched knob is one annotated field."""
+
+    switch_hidden: Annotated[tuple[int, ...] | None, KnobDecl("switch_hidden", "dsl.switch_hidden")] = None
+
+
+def test_a_knob_declared_once_reaches_every_derived_view() -> None:
+    base = demo_space()
+    space = SpaceWithSwitchHidden(**{**dict(base), "switch_hidden": (4, 16)})
+    names = [k.name for k in space.knobs()]
+    assert "switch_hidden" in names and "switch_hidden" not in [k.name for k in base.knobs()]
+    assert space.optuna_distributions()["switch_hidden"].choices == (4, 16)
+    assert space.grid()["switch_hidden"] == [4, 16]
+    assert "switch_hidden" in space.ray_param_space()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    trial = study.ask()
+    candidate = space.suggest(trial)
+    assert candidate.dsl.switch_hidden == trial.params["switch_hidden"]
+    assert space.params_of(candidate) == trial.params
+    assert space.columns(candidate)["switch_hidden"] == candidate.dsl.switch_hidden
+
+
+def test_inactive_width_entries_are_neither_sampled_nor_required() -> None:
+    space = demo_space()
+    deepest = max(space.switch_depths)
+    params = {**space.params_of(space.base), "switch_depth": deepest}
+    used = space.used_params(space.complete_params(params))
+    widths = [k for k in used if k.startswith("light_width_")]
+    assert len(widths) == space.base.encoder.n_blocks - deepest + 1
+    assert space.candidate_from_params(used).dsl.switch_depth == deepest
+
+
+def test_grid_spans_every_choice_and_the_range_ends() -> None:
+    space = demo_space()
+    grid = space.grid()
+    assert grid["switch_depth"] == list(space.switch_depths)
+    assert grid["alpha"] == [space.alpha.low, space.alpha.high]
+    assert grid["threshold"] == [space.threshold.low, (space.threshold.low + space.threshold.high) / 2, space.threshold.high]

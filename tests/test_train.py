@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
-from dslnas.search.cli import app
+from dslnas.search.cli import cli as app
 from dslnas.spaces.candidate import CandidateConfig, DataConfig, DSLConfig, EncoderArch, QuantizerConfig, RunConfig, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate

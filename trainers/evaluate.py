@@ -1,41 +1,66 @@
-"""Evaluation of a trained DSL codec: per clip full / light / mixed quality, routing and sparsity.
+"""Evaluation of a trained DSL codec on the streaming runtime: full / light / mixed quality, routing, sparsity.
 
-Each clip is encoded once; the full, light and mixed (routed at the threshold) embeddings are each
-quantized and decoded and scored with ViSQOL MOS-LQO against the input. A threshold sweep re-routes the
-same encoder pass at other thresholds (the threshold needs no retraining), re-scoring only routings not
-seen before. Results aggregate per class ("speech", "silence", ...) and overall.
+Each clip streams segment by segment through the base, mask and switch once, then through exactly one tail
+per segment under the candidate's state policy (``trainers.streaming``): all-full, all-light and routed at
+the threshold. Each run's embedding is quantized and decoded offline (the decoder is not on the device) and
+scored with ViSQOL MOS-LQO against the input. Because the tails' causal state depends on the routing, every
+threshold of the sweep is its own streaming run; ViSQOL is re-used for a clip whose route pattern was seen.
+The sweep's thresholds come from the candidate's own predicted-discrepancy distribution (quantiles, so light
+usage spans 0..1) unless given; the oracle router (routing on the actual discrepancy of its own run) gets
+the same family of thresholds on the actual discrepancy. Results aggregate per class and overall. The
+offline (torch.where) mixed embedding stays only as a labelled diagnostic (its L1 to the streaming one).
 """
 
 from __future__ import annotations
 
+import enum
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
+from dslnas.spaces.candidate import StatePolicy
 from dslnas.trainers.codec import DSLCodec
 from dslnas.trainers.data import Clip
-from dslnas.trainers.dsl import mix_by_segment, route_light, segment_discrepancy
+from dslnas.trainers.stream_eval import SWEEP_QUANTILES, ClipStreamEvaluation, RoutedScore, quantile_thresholds
+from dslnas.trainers.streaming import StreamingEncoder
 from dslnas.trainers.visqol_score import VisqolScorer
 
 ProgressCallback = Callable[[int, int], None]
+Router = Callable[[ClipStreamEvaluation, float], RoutedScore]
+
+
+class Execution(str, enum.Enum):
+    """How the scored embeddings were computed."""
+
+    STREAMING = "streaming"  # segment by segment, one tail per segment, explicit causal state
 
 
 @dataclass(frozen=True)
 class ClipEvaluation:
+    """One clip at the evaluation threshold; every figure from the streaming run."""
+
     clip_id: str
     label: str
     visqol_full: float
     visqol_light: float
     visqol_mixed: float
     light_usage: float              # share of the clip's segments routed light, 0..1
-    sparsity: float                 # share of exact zeros in the mask's activation map, 0..1
+    sparsity: float                 # mask sparsity: share of exact zeros in the mask's activation map, 0..1
     predicted_discrepancy: float    # switch prediction, mean over segments
     actual_discrepancy: float       # measured light-vs-full distance, mean over segments
     switch_abs_error: float         # mean |predicted - actual| over segments
     segments: int
+    duration_s: float = 0.0                         # streamed audio (whole segments)
+    switch_backs: int = 0                           # light->full transitions at the threshold
+    warmup_frames: int = 0                          # masked base frames replayed (warm policy) at the threshold
+    offline_embedding_l1: float = float("nan")      # diagnostic: mean |streaming - offline mixed embedding|
+    predicted_per_segment: tuple[float, ...] = ()   # [S] switch prediction
+    actual_per_segment: tuple[float, ...] = ()      # [S] actual discrepancy (all-full vs all-light streaming)
 
 
 @dataclass(frozen=True)
@@ -45,8 +70,12 @@ class GroupSummary:
     visqol_light: float
     visqol_mixed: float
     light_usage: float
-    sparsity: float
+    sparsity: float                 # mask sparsity, mean over clips
     switch_mae: float               # mean |predicted - actual| discrepancy per segment
+    transitions_per_s: float = float("nan")       # light->full switch-backs per second of audio (pooled)
+    warmup_frames_per_s: float = float("nan")     # replayed base frames per second of audio (pooled)
+    switch_spearman: float = float("nan")         # rank correlation of predicted vs actual per segment (pooled)
+    offline_embedding_l1: float = float("nan")    # diagnostic: mean |streaming - offline mixed embedding|
 
 
 @dataclass(frozen=True)
@@ -56,59 +85,30 @@ class SweepPoint:
     visqol_mixed: float
     light_usage_per_class: dict[str, float]
     visqol_mixed_per_class: dict[str, float]
+    transitions_per_s: float = float("nan")       # pooled over clips
+    warmup_frames_per_s: float = float("nan")     # pooled over clips
 
 
 @dataclass(frozen=True)
 class EvaluationResult:
+    """``sweep``: the learned switch over thresholds; ``oracle_sweep``: the oracle router over thresholds of
+    the actual discrepancy (its bound); both streamed under ``state_policy``."""
+
     threshold: float
     clips: tuple[ClipEvaluation, ...]
     overall: GroupSummary
     per_class: dict[str, GroupSummary]
     sweep: tuple[SweepPoint, ...] = field(default=())
+    oracle_sweep: tuple[SweepPoint, ...] = field(default=())
+    execution: Execution = Execution.STREAMING
+    state_policy: StatePolicy = StatePolicy.WARM
+
+    @property
+    def light_usage_per_class(self) -> dict[str, float]:
+        return {label: group.light_usage for label, group in self.per_class.items()}
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class _Encoded:
-    clip: Clip
-    full: torch.Tensor
-    light: torch.Tensor
-    predicted: torch.Tensor   # [S]
-    actual: torch.Tensor      # [S]
-    sparsity: float
-
-
-class _ClipScorer:
-    """Decodes embeddings and scores them against one clip, caching by routing pattern."""
-
-    def __init__(self, codec: DSLCodec, scorer: VisqolScorer, enc: _Encoded) -> None:
-        self.codec, self.scorer, self.enc = codec, scorer, enc
-        self.cache: dict[bytes, float] = {}
-
-    def score_routing(self, use_light: torch.Tensor) -> float:
-        key = use_light.cpu().numpy().astype(np.uint8).tobytes()
-        if key not in self.cache:
-            emb = mix_by_segment(self.enc.full, self.enc.light, use_light.unsqueeze(0))
-            self.cache[key] = self._score_embedding(emb)
-        return self.cache[key]
-
-    @torch.no_grad()
-    def _score_embedding(self, embedding: torch.Tensor) -> float:
-        audio = self.enc.clip.audio
-        decoded = self.codec.decoder(self.codec.quantizer(embedding).quantized)[0, 0, : audio.shape[-1]]
-        return self.scorer.score(audio, decoded.cpu(), self.codec.candidate.encoder.sample_rate_hz)
-
-
-@torch.no_grad()
-def _encode(codec: DSLCodec, clip: Clip) -> _Encoded:
-    device = next(codec.parameters()).device
-    audio = codec.pad(clip.audio.reshape(1, 1, -1).to(device))
-    out = codec.encoder(audio)
-    actual = segment_discrepancy(out.full, out.light, codec.candidate.dsl.segment_frames)
-    sparsity = (out.masked == 0).float().mean().item()
-    return _Encoded(clip, out.full, out.light, out.predicted[0], actual[0], sparsity)
 
 
 def evaluate_codec(
@@ -118,65 +118,125 @@ def evaluate_codec(
     sweep_thresholds: Sequence[float] = (),
     scorer: VisqolScorer | None = None,
     progress: ProgressCallback | None = None,
+    *,
+    state_policy: StatePolicy | None = None,
+    sweep_quantiles: Sequence[float] = SWEEP_QUANTILES,
+    oracle: bool = True,
 ) -> EvaluationResult:
-    """Evaluate ``codec`` on ``clips`` at ``threshold`` (default: the candidate's) and sweep thresholds."""
+    """Evaluate ``codec`` on ``clips`` on the streaming runtime at ``threshold`` (default: the candidate's).
+
+    Sweep thresholds: ``sweep_thresholds`` when given, else ``sweep_quantiles`` of the predicted discrepancy
+    over all clips' segments plus one above the max (``sweep_quantiles=()`` and no thresholds: no sweep).
+    ``oracle``: also sweep the oracle router, on the same explicit thresholds or the same quantiles of the
+    actual discrepancy. ``state_policy`` defaults to the candidate's.
+    """
     tau = codec.candidate.dsl.threshold if threshold is None else threshold
+    policy = StatePolicy(codec.candidate.dsl.state_policy if state_policy is None else state_policy)
     scorer = scorer or VisqolScorer()
     codec.eval()
-    results, clip_scorers = [], []
+    stream = StreamingEncoder(codec.encoder)
+    evaluations, results = [], []
     for i, clip in enumerate(clips):
-        enc = _encode(codec, clip)
-        cs = _ClipScorer(codec, scorer, enc)
-        clip_scorers.append(cs)
-        results.append(_evaluate_clip(cs, tau))
+        evaluation = ClipStreamEvaluation(codec, stream, scorer, clip, policy)
+        evaluations.append(evaluation)
+        results.append(_evaluate_clip(evaluation, tau))
         if progress is not None:
             progress(i + 1, len(clips))
-    sweep = tuple(_sweep_point(clip_scorers, t) for t in sweep_thresholds)
-    return EvaluationResult(tau, tuple(results), summarise(results), summarise_by_class(results), sweep)
-
-
-def _evaluate_clip(cs: _ClipScorer, tau: float) -> ClipEvaluation:
-    enc = cs.enc
-    segments = enc.predicted.shape[0]
-    use_light = route_light(enc.predicted, tau)
-    return ClipEvaluation(
-        clip_id=enc.clip.clip_id,
-        label=enc.clip.label,
-        visqol_full=cs.score_routing(torch.zeros(segments, dtype=torch.bool)),
-        visqol_light=cs.score_routing(torch.ones(segments, dtype=torch.bool)),
-        visqol_mixed=cs.score_routing(use_light),
-        light_usage=use_light.float().mean().item(),
-        sparsity=enc.sparsity,
-        predicted_discrepancy=enc.predicted.mean().item(),
-        actual_discrepancy=enc.actual.mean().item(),
-        switch_abs_error=(enc.predicted - enc.actual).abs().mean().item(),
-        segments=segments,
+    sweep = _sweep(evaluations, sweep_thresholds, sweep_quantiles, _predicted, ClipStreamEvaluation.at_threshold)
+    oracle_sweep = (
+        _sweep(evaluations, sweep_thresholds, sweep_quantiles, _actual, ClipStreamEvaluation.oracle_at) if oracle else ()
+    )
+    return EvaluationResult(
+        tau, tuple(results), summarise(results), summarise_by_class(results), sweep, oracle_sweep,
+        Execution.STREAMING, policy,
     )
 
 
-def _sweep_point(clip_scorers: list[_ClipScorer], tau: float) -> SweepPoint:
-    usage: dict[str, list[float]] = {}
-    quality: dict[str, list[float]] = {}
-    for cs in clip_scorers:
-        use_light = route_light(cs.enc.predicted, tau)
-        for key in ("all", cs.enc.clip.label):
-            usage.setdefault(key, []).append(use_light.float().mean().item())
-            quality.setdefault(key, []).append(cs.score_routing(use_light))
-    classes = sorted(k for k in usage if k != "all")
+def _predicted(ev: ClipStreamEvaluation) -> torch.Tensor:
+    return ev.predicted
+
+
+def _actual(ev: ClipStreamEvaluation) -> torch.Tensor:
+    return ev.actual
+
+
+def _sweep(
+    evaluations: list[ClipStreamEvaluation],
+    explicit: Sequence[float],
+    quantiles: Sequence[float],
+    values: Callable[[ClipStreamEvaluation], torch.Tensor],
+    router: Router,
+) -> tuple[SweepPoint, ...]:
+    """Sweep points of ``router`` at ``explicit`` thresholds, else at quantiles of the clips' ``values`` ``[S]``."""
+    if explicit:
+        thresholds = tuple(float(t) for t in explicit)
+    elif evaluations:
+        thresholds = quantile_thresholds(torch.cat([values(e) for e in evaluations]), quantiles)
+    else:
+        thresholds = ()
+    return tuple(_sweep_point(evaluations, t, router) for t in thresholds)
+
+
+def _evaluate_clip(ev: ClipStreamEvaluation, tau: float) -> ClipEvaluation:
+    segments = ev.base.segments
+    mixed = ev.at_threshold(tau)
+    return ClipEvaluation(
+        clip_id=ev.clip.clip_id,
+        label=ev.clip.label,
+        visqol_full=ev.at_pattern(ev.full.use_light).visqol_mos,
+        visqol_light=ev.at_pattern(ev.light.use_light).visqol_mos,
+        visqol_mixed=mixed.visqol_mos,
+        light_usage=mixed.light_usage,
+        sparsity=ev.base.mask_sparsity,
+        predicted_discrepancy=ev.predicted.mean().item(),
+        actual_discrepancy=ev.actual.mean().item(),
+        switch_abs_error=(ev.predicted - ev.actual).abs().mean().item(),
+        segments=segments,
+        duration_s=ev.duration_s,
+        switch_backs=mixed.switch_backs,
+        warmup_frames=mixed.warmup_frames,
+        offline_embedding_l1=ev.offline_l1(tau),
+        predicted_per_segment=tuple(ev.predicted.tolist()),
+        actual_per_segment=tuple(ev.actual.tolist()),
+    )
+
+
+def _sweep_point(evaluations: list[ClipStreamEvaluation], tau: float, router: Router) -> SweepPoint:
+    scored = [(ev.clip.label, router(ev, tau)) for ev in evaluations]
+    classes = sorted({label for label, _ in scored})
+
+    def mean(attr: str, label: str | None = None) -> float:
+        return float(np.mean([getattr(r, attr) for lab, r in scored if label in (None, lab)]))
+
+    seconds = sum(r.duration_s for _, r in scored)
     return SweepPoint(
         threshold=float(tau),
-        light_usage=float(np.mean(usage["all"])),
-        visqol_mixed=float(np.mean(quality["all"])),
-        light_usage_per_class={k: float(np.mean(usage[k])) for k in classes},
-        visqol_mixed_per_class={k: float(np.mean(quality[k])) for k in classes},
+        light_usage=mean("light_usage"),
+        visqol_mixed=mean("visqol_mos"),
+        light_usage_per_class={k: mean("light_usage", k) for k in classes},
+        visqol_mixed_per_class={k: mean("visqol_mos", k) for k in classes},
+        transitions_per_s=sum(r.switch_backs for _, r in scored) / seconds,
+        warmup_frames_per_s=sum(r.warmup_frames for _, r in scored) / seconds,
     )
+
+
+def switch_rank_correlation(predicted: Sequence[float], actual: Sequence[float]) -> float:
+    """Spearman rank correlation of predicted vs actual discrepancy per segment (paper Fig. 7).
+
+    ``nan`` with fewer than two segments or a constant input (no ranking to correlate).
+    """
+    if len(predicted) < 2 or np.ptp(predicted) == 0 or np.ptp(actual) == 0:
+        return float("nan")
+    return float(spearmanr(predicted, actual).statistic)
 
 
 def summarise(results: Sequence[ClipEvaluation]) -> GroupSummary:
-    """Means over clips (``nan`` fields for an empty group)."""
+    """Means over clips; rates and the rank correlation pooled over the clips' seconds and segments (``nan``
+    fields for an empty group)."""
     def mean(attr: str) -> float:
         return float(np.mean([getattr(r, attr) for r in results])) if results else float("nan")
 
+    seconds = sum(r.duration_s for r in results)
     return GroupSummary(
         n_clips=len(results),
         visqol_full=mean("visqol_full"),
@@ -185,6 +245,12 @@ def summarise(results: Sequence[ClipEvaluation]) -> GroupSummary:
         light_usage=mean("light_usage"),
         sparsity=mean("sparsity"),
         switch_mae=mean("switch_abs_error"),
+        transitions_per_s=sum(r.switch_backs for r in results) / seconds if seconds else math.nan,
+        warmup_frames_per_s=sum(r.warmup_frames for r in results) / seconds if seconds else math.nan,
+        switch_spearman=switch_rank_correlation(
+            [v for r in results for v in r.predicted_per_segment], [v for r in results for v in r.actual_per_segment]
+        ),
+        offline_embedding_l1=mean("offline_embedding_l1"),
     )
 
 

@@ -1,7 +1,7 @@
 """The device-runner interface: measure one exported artifact, get a typed :class:`Measurement`.
 
 A runner follows nn-Meter's convert -> profile -> parse: the artifact is already converted
-(``hw_models.export``), ``measure`` profiles it on the device and parses what the device reports. A
+(``hw_models.runners.convert``), ``measure`` profiles it on the device and parses what the device reports. A
 runner raises :class:`MeasurementError` (naming the artifact) for anything the device or its command got
 wrong; :func:`measure_all` turns those into :class:`MeasurementFailure` entries and goes on.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from dslnas.hw_models.export import Artifact
+from dslnas.hw_models.runners.artifact import Artifact
 from dslnas.spaces.errors import UserError
 
 
@@ -54,9 +54,20 @@ class MeasurementError(UserError):
 
 
 class DeviceRunner(ABC):
-    """Measures artifacts on one device. Subclasses set ``name`` (their registry name)."""
+    """Measures artifacts on one device. Subclasses set ``name`` (their registry name).
+
+    ``is_target_device``: whether what it measures is the deployment target (a board, a replay of one,
+    an emulated core) rather than whatever host runs dslnas; a prediction for the target profile can
+    then be compared absolutely. ``description`` names the device for provenance and confirmations.
+    """
 
     name: ClassVar[str]
+    is_target_device: ClassVar[bool] = True
+
+    @property
+    def description(self) -> str:
+        """What the measured device is, in words."""
+        return f"{self.name} runner"
 
     @abstractmethod
     def measure(self, artifact: Artifact) -> Measurement:

@@ -20,8 +20,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from dslnas.hw_models.export import Artifact
-from dslnas.hw_models.power_meters import PowerMeter, PowerProtocol, subprocess_loop
+from dslnas.hw_models.runners.artifact import Artifact
+from dslnas.hw_models.runners.power_meters import PowerMeter, PowerProtocol, subprocess_loop
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementError, check_spread
 from dslnas.hw_models.runners.power import wants_power, with_meter_power
 from dslnas.hw_models.runners.process import parse_json_object, run_argv
@@ -53,6 +53,10 @@ def fill_template(template: Sequence[str], artifact: Artifact) -> list[str]:
 
 class CommandRunner(DeviceRunner):
     name = "command"
+
+    @property
+    def description(self) -> str:
+        return f"command runner: {' '.join(self.command)}"
 
     def __init__(self, command: Sequence[str], timeout_s: float = 120.0, loop_command: Sequence[str] | None = None,
                  power_meter: PowerMeter | None = None, power_protocol: PowerProtocol = PowerProtocol()) -> None:

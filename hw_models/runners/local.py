@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import select
 import subprocess
 import sys
@@ -20,8 +21,8 @@ from dataclasses import replace
 from collections.abc import Sequence
 from typing import Any
 
-from dslnas.hw_models.export import Artifact
-from dslnas.hw_models.power_meters import PowerMeter, PowerProtocol
+from dslnas.hw_models.runners.artifact import Artifact
+from dslnas.hw_models.runners.power_meters import PowerMeter, PowerProtocol
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementError, check_spread
 from dslnas.hw_models.runners.power import wants_power, with_meter_power
 from dslnas.hw_models.runners.process import kill_group, parse_json_object, run_argv, tail
@@ -36,6 +37,11 @@ class LocalRunner(DeviceRunner):
     """Measures artifacts on this host. ``cpus``: CPU ids to pin the worker to (None: no pinning)."""
 
     name = "local"
+    is_target_device = False  # this host, not the deployment target
+
+    @property
+    def description(self) -> str:
+        return f"host {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), {self.threads} thread(s)"
 
     def __init__(self, threads: int = 1, warmup: int = 10, repeats: int = 100, timeout_s: float = 600.0,
                  cpus: Sequence[int] | None = None, power_meter: PowerMeter | None = None,
@@ -82,7 +88,7 @@ class LocalRunner(DeviceRunner):
 
 
 class WorkerLoop:
-    """A ``--serve-loop`` worker as an :data:`~dslnas.hw_models.power_meters.InferenceLoop` (context manager).
+    """A ``--serve-loop`` worker as an :data:`~dslnas.hw_models.runners.power_meters.InferenceLoop` (context manager).
 
     Entering starts the worker and waits until its model is loaded; each call runs inference from
     ``start`` until the stop event; ``inferences_per_window`` counts what each call ran.

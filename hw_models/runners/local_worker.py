@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-# The values of dslnas.hw_models.export.ArtifactFormat (kept literal so this process never imports torch).
+# The values of dslnas.hw_models.runners.convert.ArtifactFormat (kept literal so this process never imports torch).
 ONNX, TORCHSCRIPT = "onnx", "torchscript"
 InferenceFn = Callable[[np.ndarray], list[np.ndarray]]
 

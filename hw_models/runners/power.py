@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
-from dslnas.hw_models.power_meters import InferenceLoop, PowerMeter, PowerMeterError, PowerProtocol
+from dslnas.hw_models.runners.power_meters import InferenceLoop, PowerMeter, PowerMeterError, PowerProtocol
 from dslnas.hw_models.runners.base import Measurement, MeasurementError
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dslnas.hw_models.export import Artifact
+from dslnas.hw_models.runners.artifact import Artifact
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementError
 from dslnas.hw_models.runners.command import measurement_from_report
 from dslnas.spaces.errors import DataError
@@ -28,6 +28,10 @@ class ReplayRunner(DeviceRunner):
     """Answers ``measure`` from the CSV at ``csv_path``; an artifact it does not list is a MeasurementError."""
 
     name = "replay"
+
+    @property
+    def description(self) -> str:
+        return f"measurements replayed from {self.csv_path}"
 
     def __init__(self, csv_path: str | Path) -> None:
         self.csv_path = Path(csv_path)

@@ -1,19 +1,33 @@
-"""Search backends by name: ``optuna`` (workers sharing an Optuna storage) and ``ray`` (Ray Tune)."""
+"""Search backends by name: ``optuna`` (workers sharing an Optuna storage) and ``ray`` (Ray Tune).
+
+The registry is lazy (Ray is heavy): :func:`get_backend` imports a backend's module only when asked
+for it. An unknown name is a UserError listing the valid ones.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import TYPE_CHECKING
 
-from dslnas.search.config import BackendKind
+from dslnas.spaces.errors import unknown_name
+
+if TYPE_CHECKING:
+    from dslnas.search.backends.base import SearchBackend
+
+# name -> "module:class"
+BACKENDS: dict[str, str] = {
+    "optuna": "dslnas.search.backends.optuna_backend:OptunaBackend",
+    "ray": "dslnas.search.backends.ray_backend:RayBackend",
+}
 
 
-def get_backend(kind: BackendKind) -> Callable[..., None]:
-    """The ``run(config, n_trials, on_trial)`` function of a backend (imported lazily: Ray is heavy)."""
-    if kind is BackendKind.RAY:
-        from dslnas.search.backends.ray_backend import run_ray
+def check_backend_name(name: str) -> str:
+    if name not in BACKENDS:
+        raise unknown_name("search backend", name, list(BACKENDS))
+    return name
 
-        return run_ray
-    from dslnas.search.backends.optuna_backend import run_optuna
 
-    return run_optuna
-
+def get_backend(name: str) -> "SearchBackend":
+    """A new instance of the backend registered as ``name``."""
+    module, cls = BACKENDS[check_backend_name(name)].split(":")
+    return getattr(importlib.import_module(module), cls)()

@@ -14,12 +14,12 @@ import optuna
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
+from dslnas.search.backends.base import ProgressCallback, SearchBackend
 from dslnas.search.config import SearchConfig
-from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD
+from dslnas.search.records import fail_attrs, record_attrs
 from dslnas.search.study import open_study
 from dslnas.search.trial import TrialRunner, constraint_values
 
-TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 
 def make_objective(config: SearchConfig, runner: TrialRunner) -> Callable[[optuna.Trial], list[float]]:
@@ -29,9 +29,11 @@ def make_objective(config: SearchConfig, runner: TrialRunner) -> Callable[[optun
             candidate = config.space.suggest(trial)
             record = runner.run(candidate, f"{trial.number:05d}")
         except Exception as err:
-            trial.set_user_attr(ATTR_FAIL_REASON, f"{type(err).__name__}: {err}"[:500])
+            for key, value in fail_attrs(err).items():
+                trial.set_user_attr(key, value)
             raise
-        trial.set_user_attr(ATTR_RECORD, record.to_json())
+        for key, value in record_attrs(record).items():
+            trial.set_user_attr(key, value)
         for name, value in constraint_values(record, config.space.constraints).items():
             trial.set_constraint(name, value)
         return [record.objective_value(o) for o in config.space.objectives]
@@ -39,12 +41,12 @@ def make_objective(config: SearchConfig, runner: TrialRunner) -> Callable[[optun
     return objective
 
 
-def run_worker(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: TrialCallback | None = None) -> None:
+def run_worker(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: ProgressCallback | None = None) -> None:
     """One worker: run trials until the study holds ``config.trials`` completed ones (at most ``n_trials``)."""
     study = open_study(config)
-    callbacks: list[TrialCallback] = [MaxTrialsCallback(config.trials, states=(TrialState.COMPLETE,))]
+    callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = [MaxTrialsCallback(config.trials, states=(TrialState.COMPLETE,))]
     if on_trial is not None:
-        callbacks.append(on_trial)
+        callbacks.append(lambda study, trial: on_trial())
     runner = TrialRunner(config, base_checkpoint)
     study.optimize(make_objective(config, runner), n_trials=n_trials, catch=(Exception,), callbacks=callbacks)
 
@@ -57,8 +59,17 @@ def _worker_entry(config_json: str, base_checkpoint: str, n_trials: int) -> None
     run_worker(SearchConfig.model_validate_json(config_json), Path(base_checkpoint), n_trials)
 
 
-def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: TrialCallback | None = None,
-               poll: Callable[[], None] | None = None) -> None:
+class OptunaBackend(SearchBackend):
+    """``config.workers`` processes each run ``study.optimize`` on the shared storage (1: in this process)."""
+
+    name = "optuna"
+
+    def run(self, config: SearchConfig, base_checkpoint: Path, max_attempts: int,
+            on_progress: ProgressCallback | None = None) -> None:
+        run_optuna(config, base_checkpoint, max_attempts, on_progress)
+
+
+def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_progress: ProgressCallback | None = None) -> None:
     """Run up to ``n_trials`` trials with ``config.workers`` workers (1: in this process).
 
     Queued trials (the reference points, retries) run here first: taking a queued trial is not atomic
@@ -67,7 +78,7 @@ def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_tr
     """
     waiting = len(open_study(config).get_trials(deepcopy=False, states=(TrialState.WAITING,)))
     if config.workers == 1 or waiting:
-        run_worker(config, base_checkpoint, n_trials if config.workers == 1 else waiting, on_trial)
+        run_worker(config, base_checkpoint, n_trials if config.workers == 1 else waiting, on_progress)
         n_trials -= waiting
     if config.workers == 1 or n_trials <= 0:
         return
@@ -82,8 +93,8 @@ def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_tr
     while any(p.is_alive() for p in procs):
         for proc in procs:
             proc.join(timeout=2.0)
-        if poll is not None:
-            poll()
+        if on_progress is not None:
+            on_progress()
     bad = [p.exitcode for p in procs if p.exitcode]
     if bad:
         raise RuntimeError(f"{len(bad)} search worker(s) exited with codes {bad}; completed trials are kept in the study")

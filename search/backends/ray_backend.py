@@ -17,9 +17,11 @@ import optuna
 from optuna.trial import TrialState
 from ray.tune import Callback
 
+from dslnas.search.backends.base import ProgressCallback, SearchBackend
 from dslnas.search.config import SearchConfig
-from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE, TrialRecord
-from dslnas.search.study import make_sampler, open_study
+from dslnas.search.records import Role, fail_attrs, record_attrs, record_from_json, record_to_json, role_attrs
+from dslnas.search.samplers import make_sampler
+from dslnas.search.study import open_study
 from dslnas.search.trial import TrialRunner, constraint_values
 
 RECORD_KEY = "dslnas_record"
@@ -34,31 +36,25 @@ def _trainable(params: dict[str, Any], config_json: str, base_checkpoint: str) -
     trial_key = f"ray-{ray.tune.get_context().get_trial_id()}"
     record = TrialRunner(config, Path(base_checkpoint)).run(candidate, trial_key)
     result = {o.value: record.objective_value(o) for o in config.space.objectives}
-    result[RECORD_KEY] = record.to_json()
+    result[RECORD_KEY] = record_to_json(record)
     return result
 
 
-def used_params(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
-    """Drop the light-width entries the sampled switch depth does not use."""
-    entries = config.space.base.encoder.n_blocks - int(params["switch_depth"]) + 1
-    return {k: v for k, v in params.items() if not k.startswith("light_width_") or int(k.rsplit("_", 1)[1]) < entries}
-
-
 def record_ray_trial(study: optuna.Study, config: SearchConfig, params: dict[str, Any], result: dict[str, Any] | None,
-                     error: str | None, role: str) -> None:
+                     error: str | None, role: Role) -> None:
     """Write one finished Ray trial into the Optuna study (COMPLETE with its record, or FAIL with the reason)."""
-    params = used_params(config, params)
+    params = config.space.used_params(params)
     dists = {k: v for k, v in config.space.optuna_distributions().items() if k in params}
-    attrs: dict[str, Any] = {ATTR_ROLE: role}
+    attrs: dict[str, Any] = role_attrs(role)
     if result is not None and RECORD_KEY in result:
-        record = TrialRecord.from_json(result[RECORD_KEY])
-        attrs[ATTR_RECORD] = record.to_json()
+        record = record_from_json(result[RECORD_KEY])
+        attrs.update(record_attrs(record))
         values = [record.objective_value(o) for o in config.space.objectives]
         constraints = constraint_values(record, config.space.constraints)
         trial = optuna.trial.create_trial(params=params, distributions=dists, values=values, user_attrs=attrs,
                                           constraints=constraints)
     else:
-        attrs[ATTR_FAIL_REASON] = (error or "Ray trial ended without a result")[:500]
+        attrs.update(fail_attrs(error or "Ray trial ended without a result"))
         trial = optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs, state=TrialState.FAIL)
     study.add_trial(trial)
 
@@ -83,11 +79,11 @@ class OptunaRecorder(Callback):
             self._study = open_study(self.config)
         return self._study
 
-    def _role(self, params: dict[str, Any]) -> str:
-        for role, ref in zip(("reference", "baseline"), self.references):
+    def _role(self, params: dict[str, Any]) -> Role:
+        for role, ref in zip((Role.REFERENCE, Role.BASELINE), self.references):
             if all(params.get(k) == v for k, v in ref.items()):
                 return role
-        return "search"
+        return Role.SEARCH
 
     def _record(self, trial: Any, result: dict[str, Any] | None, error: str | None) -> None:
         record_ray_trial(self.study, self.config, trial.config, result, error, self._role(trial.config))
@@ -112,10 +108,21 @@ def _error_text(trial: Any) -> str | None:
 def _evaluated_points(study: optuna.Study, config: SearchConfig) -> tuple[list[dict], list[list[float]]]:
     """Finished trials as (points, values) for OptunaSearch, so a resumed Ray search knows them."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return [_full_point(config, t.params) for t in done], [list(t.values) for t in done]
+    return [config.space.complete_params(t.params) for t in done], [list(t.values) for t in done]
 
 
-def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: Any = None, poll: Any = None) -> None:
+class RayBackend(SearchBackend):
+    """Ray Tune's ``Tuner`` with ``OptunaSearch``, locally or on the cluster at ``config.ray_address``."""
+
+    name = "ray"
+    queues_references = False  # handed to OptunaSearch as points to evaluate
+
+    def run(self, config: SearchConfig, base_checkpoint: Path, max_attempts: int,
+            on_progress: ProgressCallback | None = None) -> None:
+        run_ray(config, base_checkpoint, max_attempts, on_progress)
+
+
+def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: ProgressCallback | None = None) -> None:
     """Run up to ``n_trials`` trials on Ray, stopping when the study has ``config.trials`` completed ones."""
     import ray
     from ray import tune
@@ -130,11 +137,11 @@ def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial
     references = []
     points, rewards = _evaluated_points(study, config)
     if n_done == 0 and not points:
-        references = [_full_point(config, p) for p in config.space.reference_points().values()]
+        references = [config.space.complete_params(p) for p in config.space.reference_points().values()]
     search = OptunaSearch(
         space=config.space.optuna_distributions(),
         metric=[o.value for o in objectives],
-        mode=["max" if o.direction == optuna.study.StudyDirection.MAXIMIZE else "min" for o in objectives],
+        mode=["max" if o.maximise else "min" for o in objectives],
         sampler=make_sampler(config),
         points_to_evaluate=(points + references) or None,
         evaluated_rewards=rewards or None,
@@ -152,8 +159,3 @@ def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial
     )
     with contextlib.redirect_stdout(sys.stderr):  # Ray Tune's tables must not mix with --json on stdout
         tuner.fit()
-
-
-def _full_point(config: SearchConfig, params: dict[str, Any]) -> dict[str, Any]:
-    """A reference point with every width key OptunaSearch's space has (unused ones at the first choice)."""
-    return {k: params.get(k, config.space.light_width_choices[0]) for k in config.space.optuna_distributions()}

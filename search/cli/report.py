@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from dslnas.hw_models.export import ArtifactFormat
-from dslnas.hw_models.power_meters import PowerProtocol, get_power_meter
-from dslnas.hw_models.runners.base import DeviceRunner
-from dslnas.hw_models.runners.registry import RUNNERS, get_runner, runner_options
-from dslnas.search.cli_common import console, print_json
-from dslnas.search.confirm import ConfirmationEntry, ConfirmSettings, confirm_candidates
-from dslnas.search.export import export_run_config, write_run_config
-from dslnas.search.pareto import compute_pareto_front
-from dslnas.search.report_files import write_report
-from dslnas.search.storage import load_existing_study, study_dir
-from dslnas.spaces.errors import UserError
+from dslnas.hw_models.runners.artifact import ArtifactFormat
+from dslnas.hw_models.runners.registry import RUNNERS
+from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, print_json, quiet_optuna
 
-StudyOpt = Annotated[str, typer.Option("--study", help="Study name.")]
-StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Storage URL (default: runs/<study>/optuna.db).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+if TYPE_CHECKING:
+    from dslnas.search.records import ConfirmationEntry
 
 
 def report_command(
@@ -32,37 +22,17 @@ def report_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Write the Pareto report: index.html (self-contained), trials.csv, pareto.json and png/."""
+    from dslnas.search.config import DEFAULT_RUNS_ROOT
+    from dslnas.search.report.files import write_report
+    from dslnas.search.storage import load_existing_study, study_dir
+
+    quiet_optuna()
     loaded = load_existing_study(storage, study)
-    files = write_report(loaded, out or study_dir(study) / "report")
+    files = write_report(loaded, out or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "report")
     if json_out:
         print_json({"html": str(files.html), "csv": str(files.csv), "json": str(files.json), "pngs": [str(p) for p in files.pngs]})
     else:
         console.print(f"report: {files.html} (+ trials.csv, pareto.json, {len(files.pngs)} PNGs)")
-
-
-# CLI flag -> runner option, for the options that only some runners take.
-RUNNER_FLAGS = {"threads": "--threads", "warmup": "--warmup", "repeats": "--repeats", "command": "--command",
-                "loop_command": "--loop-command", "csv_path": "--replay", "timeout_s": "--timeout-s"}
-
-
-def build_runner(name: str, options: dict[str, Any], power: dict[str, Any]) -> DeviceRunner:
-    """The runner ``name`` with the options the user gave; a flag the runner does not take is a UserError."""
-    valid = runner_options(name)  # an unknown name is a UserError listing the valid ones
-    given = {k: v for k, v in options.items() if v is not None}
-    wrong = [RUNNER_FLAGS[k] for k in given if k not in valid]
-    if wrong:
-        takes = ", ".join(RUNNER_FLAGS[k] for k in valid if k in RUNNER_FLAGS) or "none"
-        raise UserError(f"{', '.join(wrong)} does not apply to runner {name!r} (it takes: {takes})")
-    for key in ("command", "loop_command"):
-        if key in given:
-            given[key] = shlex.split(given[key])
-    if power["meter"] != "none":
-        if "power_meter" not in valid:
-            raise UserError(f"runner {name!r} cannot drive a power meter")
-        meter_options = {k: v for k, v in power["options"].items() if v is not None}
-        given["power_meter"] = get_power_meter(power["meter"], **meter_options)
-        given["power_protocol"] = PowerProtocol(window_s=power["window_s"], repeats=power["repeats"])
-    return get_runner(name, **given)
 
 
 def confirm_command(
@@ -89,18 +59,25 @@ def confirm_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Measure the top-K front candidates' full and light paths on a device; store them beside the prediction."""
-    options = {"threads": threads, "warmup": warmup, "repeats": repeats, "timeout_s": timeout_s,
-               "command": command, "loop_command": loop_command, "csv_path": replay}
-    power = {"meter": power_meter, "options": {"command": shlex.split(power_command) if power_command else None, "path": hwmon},
-             "window_s": power_window_s, "repeats": power_repeats}
+    from dslnas.hw_models.runners.registry import PowerOptions, RunnerOptions, build_runner
+    from dslnas.search.config import DEFAULT_RUNS_ROOT
+    from dslnas.search.confirm import ConfirmSettings, confirm_candidates
+    from dslnas.search.pareto import compute_pareto_front
+    from dslnas.search.storage import load_existing_study, study_dir
+    from dslnas.spaces.errors import UserError
+
+    quiet_optuna()
+    options = RunnerOptions(threads=threads, warmup=warmup, repeats=repeats, timeout_s=timeout_s, command=command,
+                            loop_command=loop_command, csv_path=None if replay is None else str(replay))
+    power = PowerOptions(power_meter, power_command, None if hwmon is None else str(hwmon), power_window_s, power_repeats)
     device_runner = build_runner(runner, options, power)
     loaded = load_existing_study(storage, study)
     points = compute_pareto_front(loaded).pareto[:top_k]
     if not points:
         raise UserError(f"study {study!r} has no feasible completed trial to confirm")
-    settings = ConfirmSettings(work_dir or study_dir(study) / "confirm", device, profile, fmt)
+    settings = ConfirmSettings(work_dir or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "confirm", device, profile, fmt)
 
-    def show(number: int, entry: ConfirmationEntry) -> None:
+    def show(number: int, entry: "ConfirmationEntry") -> None:
         if not json_out:
             console.print(_entry_line(number, entry), highlight=False, markup=False)
 
@@ -109,7 +86,7 @@ def confirm_command(
         print_json({"study": study, "confirmed": {str(n): [e.to_json() for e in es] for n, es in added.items()}})
 
 
-def _entry_line(number: int, e: ConfirmationEntry) -> str:
+def _entry_line(number: int, e: "ConfirmationEntry") -> str:
     head = f"trial {number} {e.path}: predicted {e.predicted_latency_ms:.3f} ms ({e.predicted_profile})"
     if not e.ok:
         return f"{head}, not measured: {e.failure}"
@@ -126,6 +103,10 @@ def export_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Write a trial as a RunConfig YAML (candidate + from-scratch recipe + provenance) for `dslnas train --config`."""
+    from dslnas.search.export import export_run_config, write_run_config
+    from dslnas.search.storage import load_existing_study
+
+    quiet_optuna()
     run = export_run_config(load_existing_study(storage, study), trial, threshold)
     path = write_run_config(run, out)
     if json_out:

@@ -22,7 +22,6 @@ import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -33,49 +32,13 @@ from torch import nn
 
 from dslnas.hw_models.runners.local_worker import load_inference
 from dslnas.spaces.candidate import CandidateConfig
-from dslnas.spaces.errors import UserError, unknown_name
+from dslnas.hw_models.runners.artifact import Artifact, ArtifactFormat, ExportError, ExportPart
+from dslnas.spaces.errors import unknown_name
 from dslnas.trainers.codec import DSLCodec, build_codec
 from dslnas.trainers.encoder import DSLEncoder
 
 ONNX_OPSET = 17
 MATCH_ATOL = 1e-4  # absolute tolerance of an artifact's outputs against the eager module (float32)
-
-
-class ArtifactFormat(str, Enum):
-    ONNX = "onnx"
-    TORCHSCRIPT = "torchscript"
-
-    @property
-    def suffix(self) -> str:
-        return ".onnx" if self is ArtifactFormat.ONNX else ".pt"
-
-
-class ExportPart(str, Enum):
-    FULL = "full"
-    LIGHT = "light"
-    BASE = "base"
-    SWITCH = "switch"
-    FULL_TAIL = "full_tail"
-    LIGHT_TAIL = "light_tail"
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One exported file. ``name``: ``<candidate>-<part>`` (the same for every format of that part)."""
-
-    name: str
-    path: Path
-    fmt: ArtifactFormat
-    input_shape: tuple[int, ...]
-
-    @property
-    def key(self) -> str:
-        """What measurements and replay CSVs call this artifact: ``<name>:<format>``, e.g. ``paper-full:onnx``."""
-        return f"{self.name}:{self.fmt.value}"
-
-
-class ExportError(UserError):
-    """An artifact that could not be written, or that does not compute what the eager module does."""
 
 
 class RoutedPath(nn.Module):

@@ -12,8 +12,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from dslnas.search.pareto import FrontPoint, ParetoFront
-from dslnas.search.report_metrics import HypervolumeStep, ImportanceResult
-from dslnas.search.report_plots import AXIS_TITLES, PART_COLORS, PARTS, part_ms, value
+from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult
+from dslnas.search.report.plots import AXIS_TITLES, PART_COLORS, PARTS, part_ms, value
 from dslnas.spaces.space import Objective
 
 DPI = 150

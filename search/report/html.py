@@ -15,11 +15,11 @@ from importlib.metadata import version
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from dslnas.search.confirm import Comparison
+from dslnas.search.records import Comparison
 from dslnas.search.pareto import ParetoFront, Recommendation
-from dslnas.search.report_metrics import HypervolumeStep, ImportanceResult, rank_agreement
-from dslnas.search.report_plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
-from dslnas.search.report_tables import confirmation_table, pick_table, rank_agreement_list, trial_table
+from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
+from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
+from dslnas.search.report.tables import confirmation_table, pick_table, rank_agreement_list, trial_table
 from dslnas.spaces.space import Objective
 
 CSS = """
@@ -64,7 +64,7 @@ def render_page(front: ParetoFront, history: Sequence[HypervolumeStep], importan
 
 
 def _meta(front: ParetoFront) -> str:
-    objectives = ", ".join(f"{o.value} ({o.direction.name.lower()})" for o in front.objectives)
+    objectives = ", ".join(f"{o.value} ({o.direction})" for o in front.objectives)
     counts = f"{len(front.points)} completed trials, {len(front.unfinished)} without a result, {len(front.pareto)} on the front"
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Costs predicted for the '

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from dslnas.search.confirm import summarise_confirmations
+from dslnas.search.records import summarise_confirmations
 from dslnas.search.pareto import FrontPoint, ParetoFront, minimised, dominates
 
 REFERENCE_SCALED = 1.1

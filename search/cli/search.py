@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import optuna
 import typer
 
-from dslnas.search.cli_common import console, print_json
-from dslnas.search.cli_model import progress_bar
-from dslnas.search.config import BackendKind, SamplerKind, SearchConfig
-from dslnas.search.records import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE
-from dslnas.search.run import SearchStatus, run_search
-from dslnas.search.storage import load_existing_study
-from dslnas.spaces.candidate import DataConfig
-from dslnas.spaces.space_presets import load_space
+from dslnas.search.backends import BACKENDS
+from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, fail, print_json, progress_bar, quiet_optuna
+from dslnas.search.samplers import SAMPLERS
+
+if TYPE_CHECKING:
+    import optuna
+
+    from dslnas.search.run import SearchStatus
 
 
 def search_command(
     space: Annotated[str, typer.Option("--space", help="Search space: 'demo', 'paper' or a YAML file.")] = "demo",
-    trials: Annotated[int, typer.Option("--trials", min=1, help="Completed trials the study should hold; rerun to continue.")] = 8,
-    backend: Annotated[BackendKind, typer.Option("--backend", help="optuna (workers on a shared storage) or ray (Ray Tune).")] = BackendKind.OPTUNA,
+    trials: Annotated[int, typer.Option("--trials", min=1, help="The study's total of completed trials (not this run's): a rerun continues up to it, a larger number extends the study.")] = 8,
+    backend: Annotated[str, typer.Option("--backend", help=f"Search backend: {', '.join(BACKENDS)} (optuna: workers on a shared storage; ray: Ray Tune).")] = "optuna",
     storage: Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL (default: SQLite under runs/<study>/); postgresql://... for a cluster, *.log for a journal file.")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default: the space's name).")] = None,
-    sampler: Annotated[SamplerKind, typer.Option("--sampler", help="Optuna sampler.")] = SamplerKind.TPE,
+    sampler: Annotated[str, typer.Option("--sampler", help=f"Optuna sampler: {', '.join(SAMPLERS)}.")] = "tpe",
     seed: Annotated[int, typer.Option("--seed", help="Sampler seed (training seeds are in the space's recipes).")] = 0,
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac or an AudioSet-style CSV (default: generated demo audio).")] = None,
     profile: Annotated[str, typer.Option("--profile", help="Device profile name or YAML used to price candidates.")] = "a32-paper",
@@ -36,7 +35,13 @@ def search_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the final status as JSON on stdout.")] = False,
 ) -> None:
     """Search DSL configurations: quality (ViSQOL) against predicted A32 latency/power. With no options:
-    the demo space on generated audio, stored under runs/demo/."""
+    the demo space on generated audio, stored under runs/demo/. Exits 1 when every trial of the run failed."""
+    from dslnas.search.config import SearchConfig
+    from dslnas.search.run import run_search
+    from dslnas.spaces.candidate import DataConfig
+    from dslnas.spaces.space_presets import load_space
+
+    quiet_optuna()
     space_obj = load_space(space)
     config = SearchConfig(
         study=study or space_obj.name, space=space_obj, trials=trials, backend=backend, storage=storage,
@@ -44,7 +49,7 @@ def search_command(
         ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
         heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period,
     )
-    console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · {backend.value}/{sampler.value} · storage {storage or 'runs/' + config.study + '/optuna.db'}")
+    console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · {backend}/{sampler} · storage {storage or config.runs_root + '/' + config.study + '/optuna.db'}")
     with progress_bar() as bar:
         base_task = bar.add_task("base codec", total=space_obj.base_train.steps, status="")
         trial_task = bar.add_task("trials", total=trials, status="")
@@ -52,46 +57,52 @@ def search_command(
         def on_base_step(step: int, total: int, losses: dict[str, float]) -> None:
             bar.update(base_task, completed=step, status=f"loss {losses['total']:.3f}")
 
-        def on_status(status: SearchStatus) -> None:
+        def on_status(status: "SearchStatus") -> None:
             bar.update(base_task, completed=space_obj.base_train.steps)
             bar.update(trial_task, completed=status.complete, status=_status_text(status))
 
-        final = run_search(config, on_status=on_status, on_base_step=on_base_step)
-        on_status(final)
+        outcome = run_search(config, on_status=on_status, on_base_step=on_base_step)
+        on_status(outcome.after)
+    final = outcome.after
     if json_out:
-        print_json(final.__dict__)
-    else:
+        print_json({**final.__dict__, "completed_now": outcome.completed_now, "failed_now": outcome.failed_now})
+    if outcome.all_failed:
+        fail(f"all {outcome.failed_now} trial(s) of this run failed; see why with: dslnas trials --study {config.study}"
+             + (f" --storage {storage}" if storage else ""), code=1)
+    if not json_out:
         console.print(f"done: {final.complete} complete, {final.failed} failed, front of {final.front_size}. "
                       f"Next: dslnas report --study {config.study}" + (f" --storage {storage}" if storage else ""))
 
 
-def _status_text(status: SearchStatus) -> str:
+def _status_text(status: "SearchStatus") -> str:
     best = ", ".join(f"{k} {v:.2f}" for k, v in (status.best or {}).items())
     return f"failed {status.failed} · front {status.front_size}" + (f" · best {best}" if best else "")
 
 
-def trial_json(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+def trial_json(trial: "optuna.trial.FrozenTrial") -> dict[str, Any]:
     """One trial for scripts: number, state, params, values, role, failure reason and record."""
+    from dslnas.search.records import fail_reason, record_from_trial, record_to_json, role_of
+
+    record = record_from_trial(trial)
     return {
         "number": trial.number,
         "state": trial.state.name,
         "params": trial.params,
         "values": trial.values,
-        "role": trial.user_attrs.get(ATTR_ROLE, "search"),
-        "fail_reason": trial.user_attrs.get(ATTR_FAIL_REASON),
-        "attributes": {k: v for k, v in trial.user_attrs.items() if k not in (ATTR_FAIL_REASON,)},
-        "record": trial.user_attrs.get(ATTR_RECORD),
+        "role": role_of(trial).value,
+        "fail_reason": fail_reason(trial),
+        "record": None if record is None else record_to_json(record),
         "datetime_start": trial.datetime_start.isoformat() if trial.datetime_start else None,
         "datetime_complete": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
     }
 
 
-def trials_command(
-    study: Annotated[str, typer.Option("--study", help="Study name.")],
-    storage: Annotated[Optional[str], typer.Option("--storage", help="Storage URL (default: runs/<study>/optuna.db).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print every trial as JSON on stdout.")] = False,
-) -> None:
+def trials_command(study: StudyOpt, storage: StorageOpt = None, json_out: JsonOpt = False) -> None:
     """Every trial of a study with state, params, values and attributes."""
+    from dslnas.search.records import fail_reason, role_of
+    from dslnas.search.storage import load_existing_study
+
+    quiet_optuna()
     loaded = load_existing_study(storage, study)
     trials = loaded.get_trials(deepcopy=False)
     if json_out:
@@ -105,8 +116,8 @@ def trials_command(
         table.add_column(col)
     for t in trials:
         values = [f"{v:.3f}" for v in (t.values or [])] or ["-"] * len(loaded.metric_names or [1])
-        reason = Text((t.user_attrs.get(ATTR_FAIL_REASON) or "")[:60])
-        table.add_row(str(t.number), t.state.name, t.user_attrs.get(ATTR_ROLE, "search"), *values, reason)
+        reason = Text((fail_reason(t) or "")[:60])
+        table.add_row(str(t.number), t.state.name, role_of(t).value, *values, reason)
     console.print(table)
 
 

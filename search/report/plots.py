@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dslnas.search.pareto import FrontPoint, ParetoFront
-from dslnas.search.report_metrics import HypervolumeStep, ImportanceResult
+from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult
 from dslnas.spaces.space import Objective
 
 AXIS_TITLES = {
@@ -127,4 +127,4 @@ def part_ms(point: FrontPoint, part: str, tail: str) -> float:
     """Latency of ``part`` in the ``tail`` pass: the other tail is not run."""
     if part in ("full", "light") and part != tail:
         return 0.0
-    return float(point.record.cost["path_latency_ms"][part])
+    return point.record.cost.path_latency_ms[part]

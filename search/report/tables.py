@@ -10,9 +10,10 @@ import math
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from dslnas.search.confirm import PathConfirmation, summarise_confirmations
+from dslnas.hw_models.cost import mix
 from dslnas.search.pareto import FrontPoint, ParetoFront
-from dslnas.search.report_metrics import RankAgreement
+from dslnas.search.records import PathConfirmation, summarise_confirmations
+from dslnas.search.report.metrics import RankAgreement
 
 Cell = tuple[str, float | None]  # (shown text, raw value for sorting; None sorts as text)
 
@@ -90,21 +91,22 @@ def rank_agreement_list(agreements: Sequence[RankAgreement]) -> str:
     return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
-TRIAL_HEADERS = ("trial", "state", "role", "candidate", "why not on the front", "feasible", "on front", "ViSQOL mixed", "ViSQOL full",
-                 "latency (ms)", "power (mW)", "light usage", "light on silence", "light on speech", "switch depth",
-                 "light widths", "alpha", "beta", "threshold", "measured full (ms)", "measured light (ms)",
-                 "measured mixed (ms)")
+# Before the knob columns (the space's knob table) and after them.
+TRIAL_HEAD = ("trial", "state", "role", "candidate", "why not on the front", "feasible", "on front", "ViSQOL mixed",
+              "ViSQOL full", "latency (ms)", "power (mW)", "light usage", "light on silence", "light on speech")
+TRIAL_TAIL = ("measured full (ms)", "measured light (ms)", "measured mixed (ms)")
 
 
 def trial_table(front: ParetoFront) -> str:
-    rows = [(_row_attrs(p.number, _status(p)), _point_cells(p)) for p in front.points]
+    headers = TRIAL_HEAD + tuple(c.replace("_", " ") for c in front.knob_columns) + TRIAL_TAIL
+    rows = [(_row_attrs(p.number, _status(p)), _point_cells(p, front.knob_columns)) for p in front.points]
     for t in front.unfinished:
         cells = [(f"#{t.number}", t.number), (escape(t.state.lower()), None), (escape(t.role.value), None), ("-", None),
                  (f'<span class="reason">{escape(t.reason)}</span>', None)]
-        cells += [("-", None)] * (len(TRIAL_HEADERS) - len(cells))
+        cells += [("-", None)] * (len(headers) - len(cells))
         rows.append((_row_attrs(t.number, "failed"), cells))
     rows.sort(key=lambda r: r[1][0][1])
-    return table(TRIAL_HEADERS, rows)
+    return table(headers, rows)
 
 
 def _row_attrs(number: int, status: str) -> str:
@@ -120,8 +122,7 @@ def _measured_ms(point: FrontPoint) -> dict[str, float]:
     done = [c for c in summarise_confirmations(point.confirmations) if c.measured_latency_ms is not None]
     by_path = {c.path: c.measured_latency_ms for c in done if c.device == done[-1].device} if done else {}
     if "full" in by_path and "light" in by_path:
-        u = point.record.light_usage
-        by_path["mixed"] = u * by_path["light"] + (1 - u) * by_path["full"]
+        by_path["mixed"] = mix(by_path["full"], by_path["light"], point.record.light_usage).mixed
     return by_path
 
 
@@ -131,17 +132,20 @@ def _why_not(point: FrontPoint) -> str:
     return "dominated" if point.dominated else ""
 
 
-def _point_cells(p: FrontPoint) -> list[Cell]:
-    rec, cand, measured = p.record, p.record.candidate, _measured_ms(p)
-    dsl = cand.get("dsl", {})
-    widths = "x".join(str(w) for w in dsl.get("light_widths", ()))
+def _point_cells(p: FrontPoint, knob_columns: Sequence[str]) -> list[Cell]:
+    rec, measured = p.record, _measured_ms(p)
     return [
         (f"#{p.number}", p.number), ("complete", None), (escape(p.role.value), None), (escape(p.name), None),
         (f'<span class="reason">{escape(_why_not(p))}</span>', None), ("yes" if p.feasible else "no", None),
         ("yes" if p.on_front else "no", None),
         _num(rec.visqol_mixed, ".3f"), _num(rec.visqol_full, ".3f"), _num(rec.latency_ms), _num(rec.power_mw),
         _num(rec.light_usage, ".0%"), _num(_usage(p, "silence"), ".0%"), _num(_usage(p, "speech"), ".0%"),
-        _num(dsl.get("switch_depth"), "d"), (escape(widths), None), _num(dsl.get("alpha"), ".2g"), _num(dsl.get("beta"), ".2g"),
-        _num(dsl.get("threshold"), ".3g"), _num(measured.get("full"), ".3f"), _num(measured.get("light"), ".3f"),
-        _num(measured.get("mixed"), ".3f"),
+        *(_knob_cell(p.knobs.get(c)) for c in knob_columns),
+        _num(measured.get("full"), ".3f"), _num(measured.get("light"), ".3f"), _num(measured.get("mixed"), ".3f"),
     ]
+
+
+def _knob_cell(value: object) -> Cell:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return escape(str(value)), None
+    return _num(value, "d" if isinstance(value, int) else ".3g")

@@ -3,43 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from dslnas.search.cli_common import console, print_json
-from dslnas.spaces.candidate import DataConfig, RunConfig
-from dslnas.spaces.errors import UserError
-from dslnas.spaces.yaml_io import load_model
-from dslnas.trainers.checkpoint import load_checkpoint
-from dslnas.trainers.codec import build_codec
-from dslnas.trainers.data import load_dataset, train_eval_split
-from dslnas.trainers.evaluate import EvaluationResult, evaluate_codec
-from dslnas.trainers.train import train
-from dslnas.trainers.visqol_score import VisqolMode, score_files
+from dslnas.search.cli.common import JsonOpt, console, print_json, progress_bar
 
+if TYPE_CHECKING:
+    from rich.table import Table
 
-def progress_bar() -> Progress:
-    """The progress display used by long commands (on stderr, so --json output stays clean)."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
+    from dslnas.trainers.evaluate import EvaluationResult
+
+VisqolModeName = Literal["speech", "audio"]  # trainers.visqol_score.VisqolMode values (a test checks)
 
 
 def train_command(
     config: Annotated[Path, typer.Option("--config", help="Run YAML: candidate + train recipe (see configs/).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for checkpoint.pt; rerun to resume.")] = Path("runs/train"),
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."""
+    from dslnas.spaces.candidate import RunConfig
+    from dslnas.spaces.yaml_io import load_model
+    from dslnas.trainers.train import train
+
     run = load_model(RunConfig, config)
     with progress_bar() as bar:
         task = bar.add_task("train", total=run.train.steps, status="")
@@ -65,9 +52,16 @@ def evaluate_command(
     checkpoint: Annotated[Path, typer.Option("--checkpoint", help="checkpoint.pt written by `dslnas train`.")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac, or an AudioSet-style CSV. Default: the run's held-out clips.")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", min=0.0, help="Routing threshold (default: the candidate's).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Full / light / mixed ViSQOL, light-path usage, sparsity and switch error, per class and overall."""
+    from dslnas.spaces.candidate import DataConfig
+    from dslnas.spaces.errors import UserError
+    from dslnas.trainers.checkpoint import load_checkpoint
+    from dslnas.trainers.codec import build_codec
+    from dslnas.trainers.data import load_dataset, train_eval_split
+    from dslnas.trainers.evaluate import evaluate_codec
+
     ckpt = load_checkpoint(checkpoint)
     codec = build_codec(ckpt.run.candidate)
     codec.load_state_dict(ckpt.model)
@@ -86,7 +80,9 @@ def evaluate_command(
         console.print(evaluation_table(result))
 
 
-def evaluation_table(result: EvaluationResult) -> Table:
+def evaluation_table(result: "EvaluationResult") -> "Table":
+    from rich.table import Table
+
     table = Table(title=f"evaluation at threshold {result.threshold:g}")
     for col in ("group", "clips", "ViSQOL full", "light", "mixed", "light usage", "sparsity", "switch MAE"):
         table.add_column(col, justify="right")
@@ -102,11 +98,13 @@ def evaluation_table(result: EvaluationResult) -> Table:
 def visqol_command(
     reference: Annotated[Path, typer.Argument(help="Reference audio (wav/flac).")],
     degraded: Annotated[Path, typer.Argument(help="Degraded audio (wav/flac).")],
-    mode: Annotated[VisqolMode, typer.Option("--mode", help="speech (16 kHz) or audio (48 kHz).")] = VisqolMode.SPEECH,
+    mode: Annotated[VisqolModeName, typer.Option("--mode", help="speech (16 kHz) or audio (48 kHz).")] = "speech",
     json_out: Annotated[bool, typer.Option("--json", help="Print {\"moslqo\": ...} on stdout.")] = False,
 ) -> None:
     """ViSQOL v3 MOS-LQO of DEGRADED against REFERENCE."""
-    moslqo = score_files(reference, degraded, mode)
+    from dslnas.trainers.visqol_score import VisqolMode, score_files
+
+    moslqo = score_files(reference, degraded, VisqolMode(mode))
     if json_out:
         print_json({"moslqo": moslqo})
     else:

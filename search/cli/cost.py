@@ -7,20 +7,21 @@ bare CandidateConfig YAML) and may move its DSL with ``--switch-depth D`` (see :
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
-from rich.table import Table
 
-from dslnas.hw_models.cost import Cost, ProfileCostModel, check_light_usage
-from dslnas.hw_models.op_count import PATHS, EncoderCounts, count_candidate
-from dslnas.hw_models.placement import PlacementObjective, compare_placements
-from dslnas.hw_models.profile import load_profile
-from dslnas.search.cli_common import console, fail, print_json
-from dslnas.spaces.candidate import CandidateConfig, RunConfig
+from dslnas.search.cli.common import JsonOpt, LightUsageOpt, console, fail, print_json
 from dslnas.spaces.errors import UserError
-from dslnas.spaces.presets import candidate_preset
-from dslnas.spaces.yaml_io import read_yaml_mapping, validate
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from dslnas.hw_models.cost import Cost
+    from dslnas.hw_models.counts import EncoderCounts
+    from dslnas.spaces.candidate import CandidateConfig
+
+PlacementObjectiveName = Literal["power", "latency"]  # hw_models.placement.PlacementObjective values (a test checks)
 
 DEFAULT_PROFILE = "a32-paper"
 DEFAULT_LIGHT_USAGE = 0.5  # halfway between the paper's speech (0.3) and silence (0.8) usage
@@ -28,10 +29,9 @@ DEFAULT_LIGHT_USAGE = 0.5  # halfway between the paper's speech (0.3) and silenc
 PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Candidate preset: paper, demo.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="RunConfig YAML (candidate: ...) or bare CandidateConfig YAML.")]
 DepthOpt = Annotated[Optional[int], typer.Option("--switch-depth", help="Move the DSL after this many blocks (light widths re-derived).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
-def move_switch(candidate: CandidateConfig, depth: int) -> CandidateConfig:
+def move_switch(candidate: "CandidateConfig", depth: int) -> "CandidateConfig":
     """``candidate`` with its DSL after ``depth`` blocks and light widths re-derived for the new tail.
 
     Rule: the light widths stay aligned to the encoder's output end. The tail needs
@@ -48,15 +48,20 @@ def move_switch(candidate: CandidateConfig, depth: int) -> CandidateConfig:
     return candidate.with_dsl(switch_depth=depth, light_widths=resized)
 
 
-def load_candidate(preset: str | None, config: Path | None, switch_depth: int | None) -> CandidateConfig:
+def load_candidate(preset: str | None, config: Path | None, switch_depth: int | None) -> "CandidateConfig":
     """The candidate named by exactly one of ``preset`` / ``config``, its DSL moved when asked."""
+    from dslnas.spaces.presets import candidate_preset
+
     if (preset is None) == (config is None):
         raise UserError("give exactly one of --preset NAME or --config FILE")
     candidate = candidate_preset(preset) if preset is not None else _candidate_from_file(config)
     return candidate if switch_depth is None else move_switch(candidate, switch_depth)
 
 
-def _candidate_from_file(path: Path) -> CandidateConfig:
+def _candidate_from_file(path: Path) -> "CandidateConfig":
+    from dslnas.spaces.candidate import CandidateConfig, RunConfig
+    from dslnas.spaces.yaml_io import read_yaml_mapping, validate
+
     data = read_yaml_mapping(path)
     if "candidate" in data:
         return validate(RunConfig, data, str(path)).candidate
@@ -66,6 +71,8 @@ def _candidate_from_file(path: Path) -> CandidateConfig:
 def describe_command(preset: PresetOpt = None, config: ConfigOpt = None, switch_depth: DepthOpt = None,
                      json_out: JsonOpt = False) -> None:
     """Per-path parameters, MACs per second of audio and layers of a candidate's encoder."""
+    from dslnas.hw_models.op_count import count_candidate
+
     try:
         candidate = load_candidate(preset, config, switch_depth)
         counts = count_candidate(candidate)
@@ -77,7 +84,6 @@ def describe_command(preset: PresetOpt = None, config: ConfigOpt = None, switch_
         console.print(_counts_table(candidate, counts))
 
 
-LightUsageOpt = Annotated[float, typer.Option("--light-usage", help="Fraction of segments on the light path, 0..1.")]
 
 
 def cost_command(
@@ -89,6 +95,9 @@ def cost_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Latency and power of the full, light and mixed pass on a device profile (default light usage 0.5)."""
+    from dslnas.hw_models.cost import ProfileCostModel, check_light_usage
+    from dslnas.hw_models.profile import load_profile
+
     try:
         check_light_usage(light_usage)
         candidate = load_candidate(preset, config, switch_depth)
@@ -104,7 +113,11 @@ def cost_command(
             console.print(f"[yellow]warning:[/] unpriced op {entry['op']} in {entry['path']} ({entry['calls']} calls)")
 
 
-def _counts_table(candidate: CandidateConfig, counts: EncoderCounts) -> Table:
+def _counts_table(candidate: "CandidateConfig", counts: "EncoderCounts") -> "Table":
+    from rich.table import Table
+
+    from dslnas.hw_models.counts import PATHS
+
     table = Table(title=f"{candidate.name}: switch after block {candidate.dsl.switch_depth}, "
                         f"encoder {counts.encoder_params:,} params")
     for column in ("path", "params", "MMAC/s", "act MB/s", "layers"):
@@ -116,7 +129,9 @@ def _counts_table(candidate: CandidateConfig, counts: EncoderCounts) -> Table:
     return table
 
 
-def _cost_table(candidate: CandidateConfig, cost: Cost) -> Table:
+def _cost_table(candidate: "CandidateConfig", cost: "Cost") -> "Table":
+    from rich.table import Table
+
     table = Table(title=f"{candidate.name} on {cost.profile} ({cost.unit}), light usage {cost.light_usage:.0%}")
     for column in ("", "light", "full", "mixed", "saving %"):
         table.add_column(column, justify="right")
@@ -133,15 +148,23 @@ def placement_command(
     profile: Annotated[str, typer.Option("--profile", help="A profile naming several compute units and a link.")] = "a32-a55-hetero",
     light_usage: LightUsageOpt = DEFAULT_LIGHT_USAGE,
     mask_sparsity: Annotated[float, typer.Option("--mask-sparsity", help="Share of zeros in the mask output (cuts link bytes), 0..1; see `dslnas evaluate`.")] = 0.0,
-    objective: Annotated[PlacementObjective, typer.Option("--objective", help="Which mixed-pass figure ranks placements.")] = PlacementObjective.POWER,
+    objective: Annotated[PlacementObjectiveName, typer.Option("--objective", help="Which mixed-pass figure ranks placements.")] = "power",
     switch_depth: DepthOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Price every placement of front (base + mask + switch), light and full path on the profile's units."""
+    from rich.table import Table
+
+    from dslnas.hw_models.cost import check_light_usage
+    from dslnas.hw_models.op_count import count_candidate
+    from dslnas.hw_models.placement import PlacementObjective, compare_placements
+    from dslnas.hw_models.profile import load_profile
+
     try:
         check_light_usage(light_usage)
         candidate = load_candidate(preset, config, switch_depth)
-        report = compare_placements(count_candidate(candidate), load_profile(profile), light_usage, mask_sparsity, objective)
+        report = compare_placements(count_candidate(candidate), load_profile(profile), light_usage, mask_sparsity,
+                                    PlacementObjective(objective))
     except UserError as err:
         fail(str(err))
     if json_out:
@@ -154,7 +177,7 @@ def placement_command(
         table.add_row(entry.placement.name, f"{entry.latency_ms.mixed:.2f}", f"{entry.power_mw.mixed:.2f}",
                       f"{entry.link_bytes_per_inference.mixed:,.0f}")
     console.print(table)
-    console.print(f"cheapest by {objective.value}: {report.cheapest.placement.name}")
+    console.print(f"cheapest by {objective}: {report.cheapest.placement.name}")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,74 +11,33 @@ A replay must use the ``--suite-size``, ``--seed`` and ``--format`` of the run t
 
 from __future__ import annotations
 
-import inspect
-import json
-import shlex
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
-from rich.table import Table
 
-from dslnas.hw_models.calibrate import (
-    DEFAULT_FOLDS, DEFAULT_ROUNDS, DEFAULT_SUITE_SIZE, CalibrationResult, CalibrationSettings, calibrated_profile,
-    host_description, run_calibration, write_profile,
-)
-from dslnas.hw_models.calibration_suite import PASS_PARTS, SuiteKind
-from dslnas.hw_models.export import ArtifactFormat
-from dslnas.hw_models.latency_model import FitStats
-from dslnas.hw_models.profile import load_profile
-from dslnas.hw_models.runners.base import DeviceRunner
-from dslnas.hw_models.runners.registry import RUNNERS, get_runner, runner_options
-from dslnas.hw_models.runners.replay import write_replay_csv
-from dslnas.search.cli_common import console, fail, print_json
-from dslnas.search.cli_model import progress_bar
-from dslnas.spaces.errors import UserError, unknown_name
+from dslnas.hw_models.runners.artifact import ArtifactFormat
+from dslnas.hw_models.runners.registry import RUNNERS
+from dslnas.search.cli.common import JsonOpt, console, fail, print_json, progress_bar
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from dslnas.hw_models.calibrate import CalibrationResult, CalibrationSettings
+    from dslnas.hw_models.runners.base import DeviceRunner
 
 DEFAULT_BASE_PROFILE = "a32-paper"
-# runner constructor option -> the flag that sets it
-RUNNER_FLAGS = {"threads": "--threads", "repeats": "--repeats", "warmup": "--warmup", "command": "--command",
-                "csv_path": "--replay", "timeout_s": "--timeout-s"}
-
-
-def parse_command(text: str) -> list[str]:
-    """``--command``: a JSON list of arguments, or a string split like a shell would (no shell runs it)."""
-    if text.lstrip().startswith("["):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise UserError(f"--command looks like JSON but does not parse: {err}") from None
-        if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-            raise UserError("--command as JSON must be a list of strings")
-        return value
-    try:
-        return shlex.split(text)
-    except ValueError as err:
-        raise UserError(f"--command cannot be split into arguments: {err}") from None
-
-
-def build_runner(name: str, options: dict[str, Any]) -> DeviceRunner:
-    """The runner ``name`` with the options given on the command line; a flag it does not take is an error."""
-    if name not in RUNNERS:
-        raise unknown_name("runner", name, list(RUNNERS))
-    valid = runner_options(name)
-    for key in options:
-        if key not in valid:
-            takes = ", ".join(RUNNER_FLAGS[k] for k in valid if k in RUNNER_FLAGS) or "no options"
-            raise UserError(f"{RUNNER_FLAGS[key]} does not apply to the {name} runner (it takes: {takes})")
-    params = inspect.signature(RUNNERS[name]).parameters.values()
-    for param in params:
-        if param.default is inspect.Parameter.empty and param.name not in options:
-            raise UserError(f"the {name} runner needs {RUNNER_FLAGS.get(param.name, param.name)}")
-    return get_runner(name, **options)
+# Defaults of hw_models.calibrate (repeated here so that --help imports nothing heavy; a test checks they match).
+DEFAULT_SUITE_SIZE, DEFAULT_FOLDS, DEFAULT_ROUNDS = 40, 5, 2
+SuiteName = Literal["standard", "tiny"]  # hw_models.calibration_suite.SuiteKind values (a test checks)
 
 
 def calibrate_command(
-    runner: Annotated[str, typer.Option("--runner", help="Where to measure: local (this CPU), command (a board), replay (a CSV).")],
+    runner: Annotated[str, typer.Option("--runner", help=f"Where to measure: {', '.join(RUNNERS)} (local: this CPU; command: a board; replay: a CSV).")],
     out: Annotated[Path, typer.Option("--out", help="Profile YAML to write (load it with --profile PATH).")],
     suite_size: Annotated[int, typer.Option("--suite-size", help="Candidates in the calibration suite.")] = DEFAULT_SUITE_SIZE,
-    suite: Annotated[SuiteKind, typer.Option("--suite", help="Suite ranges: standard, or tiny encoders for a quick check of a runner.")] = SuiteKind.STANDARD,
+    suite: Annotated[SuiteName, typer.Option("--suite", help="Suite ranges: standard, or tiny encoders for a quick check of a runner.")] = "standard",
     folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds (split by candidate).")] = DEFAULT_FOLDS,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the suite and of the CV split.")] = 0,
     fmt: Annotated[ArtifactFormat, typer.Option("--format", help="Artifact format to measure.")] = ArtifactFormat.ONNX,
@@ -94,17 +53,25 @@ def calibrate_command(
     base_profile: Annotated[str, typer.Option("--base-profile", help="Profile whose power coefficients are copied when no power is measured.")] = DEFAULT_BASE_PROFILE,
     device: Annotated[Optional[str], typer.Option("--device", help="Device description for the provenance (default: from the runner).")] = None,
     work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="Keep the exported artifacts here (default: a temporary folder).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Measure a seeded suite of encoders, fit the latency model, cross-validate it by held-out candidate, write a profile."""
+    from dslnas.hw_models.calibrate import CalibrationSettings, calibrated_profile, write_profile
+    from dslnas.hw_models.calibration_suite import SuiteKind
+    from dslnas.hw_models.profile import load_profile
+    from dslnas.hw_models.runners.registry import RunnerOptions, build_runner
+    from dslnas.hw_models.runners.replay import write_replay_csv
+    from dslnas.spaces.errors import UserError
+
     try:
-        settings = CalibrationSettings(suite_size=suite_size, folds=folds, seed=seed, fmt=fmt, rounds=rounds, ranges=suite.ranges)
+        settings = CalibrationSettings(suite_size=suite_size, folds=folds, seed=seed, fmt=fmt, rounds=rounds,
+                                       ranges=SuiteKind(suite).ranges)
         settings.check()
         if out.suffix.lower() not in (".yaml", ".yml"):
             raise UserError(f"--out must be a .yaml file, got {out}")
-        options = {"threads": threads, "repeats": repeats, "warmup": warmup, "timeout_s": timeout_s,
-                   "command": None if command is None else parse_command(command), "csv_path": replay}
-        device_runner = build_runner(runner, {k: v for k, v in options.items() if v is not None})
+        options = RunnerOptions(threads=threads, repeats=repeats, warmup=warmup, timeout_s=timeout_s, command=command,
+                                csv_path=None if replay is None else str(replay))
+        device_runner = build_runner(runner, options)
         base = load_profile(base_profile)
         result = _run(device_runner, settings, work_dir)
     except UserError as err:
@@ -123,7 +90,9 @@ def calibrate_command(
         console.print(f"wrote {out} ({result.n_candidates} candidates, {len(result.samples)} samples, {result.seconds:.0f} s)")
 
 
-def _run(runner: DeviceRunner, settings: CalibrationSettings, work_dir: Path | None) -> CalibrationResult:
+def _run(runner: "DeviceRunner", settings: "CalibrationSettings", work_dir: Path | None) -> "CalibrationResult":
+    from dslnas.hw_models.calibrate import run_calibration
+
     with progress_bar() as bar, tempfile.TemporaryDirectory(prefix="dslnas-calibrate-") as tmp:
         tasks: dict[str, Any] = {}
 
@@ -135,16 +104,18 @@ def _run(runner: DeviceRunner, settings: CalibrationSettings, work_dir: Path | N
         return run_calibration(runner, settings, str(work_dir or tmp), on_progress)
 
 
-def _describe(runner: DeviceRunner, result: CalibrationResult) -> str:
-    if runner.name == "replay":
-        return f"measurements replayed from {getattr(runner, 'csv_path', '?')}"
-    if runner.name != "local":
-        return f"{runner.name} runner: {' '.join(getattr(runner, 'command', []))}"
+def _describe(runner: "DeviceRunner", result: "CalibrationResult") -> str:
+    """The device for the profile's provenance: the runner's own description, plus the runtime it reported."""
     extra = next((m.extra for m in result.measurements if "runtime" in m.extra), {})
-    return f"{host_description()}; {extra.get('runtime', 'local runtime')}, {extra.get('threads', '?')} thread(s)"
+    return runner.description + (f"; {extra['runtime']}" if "runtime" in extra else "")
 
 
-def _accuracy_table(result: CalibrationResult) -> Table:
+def _accuracy_table(result: "CalibrationResult") -> "Table":
+    from rich.table import Table
+
+    from dslnas.hw_models.calibration_suite import PASS_PARTS
+    from dslnas.hw_models.latency_model import FitStats
+
     cv = result.cv
     table = Table(title=f"{cv.folds}-fold CV by held-out candidate ({result.n_candidates} candidates)")
     for column in ("predictions", "n", "MAPE %", "within 5 %", "within 10 %", "worst %"):

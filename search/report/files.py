@@ -14,20 +14,25 @@ from typing import Any
 
 import optuna
 
-from dslnas.search.confirm import summarise_confirmations
 from dslnas.search.json_out import json_safe
 from dslnas.search.pareto import FrontPoint, ParetoFront, compute_pareto_front
-from dslnas.search.report_html import render_page
-from dslnas.search.report_metrics import hypervolume_history, param_importances
-from dslnas.search.report_png import write_pngs
+from dslnas.search.report.html import render_page
+from dslnas.search.report.metrics import hypervolume_history, param_importances
+from dslnas.search.records import record_to_json, summarise_confirmations
+from dslnas.search.report.png import write_pngs
 
-CSV_COLUMNS = (
+# Before the knob columns (from the space's knob table) and after them.
+CSV_HEAD = (
     "trial", "state", "role", "candidate", "feasible", "dominated", "on_front", "visqol_mixed", "visqol_full",
     "visqol_light", "latency_ms", "power_mw", "latency_full_ms", "latency_light_ms", "power_full_mw",
     "power_light_mw", "light_usage", "light_usage_silence", "light_usage_speech", "params_full_pass",
-    "params_light_pass", "switch_depth", "light_widths", "alpha", "beta", "threshold", "constraints",
-    "measured_latency_full_ms", "measured_latency_light_ms", "reason",
+    "params_light_pass",
 )
+CSV_TAIL = ("constraints", "measured_latency_full_ms", "measured_latency_light_ms", "reason")
+
+
+def csv_columns(front: ParetoFront) -> tuple[str, ...]:
+    return CSV_HEAD + front.knob_columns + CSV_TAIL
 
 
 @dataclass(frozen=True)
@@ -58,25 +63,23 @@ def write_trials_csv(front: ParetoFront, path: Path) -> None:
     rows = [_point_row(p) for p in front.points]
     rows += [{"trial": t.number, "state": t.state.lower(), "role": t.role.value, "reason": t.reason} for t in front.unfinished]
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=csv_columns(front))
         writer.writeheader()
         writer.writerows(sorted(rows, key=lambda r: r["trial"]))
 
 
 def _point_row(p: FrontPoint) -> dict[str, Any]:
-    rec, dsl = p.record, p.record.candidate.get("dsl", {})
+    rec = p.record
     measured = {c.path: c.measured_latency_ms for c in summarise_confirmations(p.confirmations) if c.measured_latency_ms is not None}
     return {
         "trial": p.number, "state": "complete", "role": p.role.value, "candidate": p.name, "feasible": p.feasible,
         "dominated": p.dominated, "on_front": p.on_front, "visqol_mixed": rec.visqol_mixed, "visqol_full": rec.visqol_full,
         "visqol_light": rec.visqol_light, "latency_ms": rec.latency_ms, "power_mw": rec.power_mw,
-        "latency_full_ms": rec.cost["latency_ms"]["full"], "latency_light_ms": rec.cost["latency_ms"]["light"],
-        "power_full_mw": rec.cost["power_mw"]["full"], "power_light_mw": rec.cost["power_mw"]["light"],
+        "latency_full_ms": rec.cost.latency_ms.full, "latency_light_ms": rec.cost.latency_ms.light,
+        "power_full_mw": rec.cost.power_mw.full, "power_light_mw": rec.cost.power_mw.light,
         "light_usage": rec.light_usage, "light_usage_silence": rec.light_usage_per_class.get("silence"),
         "light_usage_speech": rec.light_usage_per_class.get("speech"), "params_full_pass": p.size.full_pass_params,
-        "params_light_pass": p.size.light_pass_params, "switch_depth": dsl.get("switch_depth"),
-        "light_widths": "x".join(map(str, dsl.get("light_widths", ()))), "alpha": dsl.get("alpha"), "beta": dsl.get("beta"),
-        "threshold": dsl.get("threshold"), "constraints": json.dumps(p.constraints),
+        "params_light_pass": p.size.light_pass_params, **p.knobs, "constraints": json.dumps(p.constraints),
         "measured_latency_full_ms": measured.get("full"), "measured_latency_light_ms": measured.get("light"),
         "reason": "; ".join(f"breaks {k} by {v:.3g}" for k, v in p.broken_constraints.items()),
     }
@@ -87,7 +90,7 @@ def front_to_json(front: ParetoFront) -> dict[str, Any]:
     return json_safe({
         "study": front.study_name,
         "profile": front.profile,
-        "objectives": [{"name": o.value, "direction": o.direction.name.lower()} for o in front.objectives],
+        "objectives": [{"name": o.value, "direction": o.direction} for o in front.objectives],
         "latency_budgets_ms": list(front.latency_budgets_ms),
         "pareto": [p.number for p in front.pareto],
         "knee": front.knee.number if front.knee else None,
@@ -104,6 +107,6 @@ def _point_json(p: FrontPoint) -> dict[str, Any]:
     return {
         "trial": p.number, "role": p.role.value, "name": p.name, "values": list(p.values), "constraints": dict(p.constraints),
         "feasible": p.feasible, "dominated": p.dominated, "on_front": p.on_front, "params": p.params,
-        "savings": asdict(p.savings), "size": asdict(p.size), "record": p.record.to_json(),
+        "savings": asdict(p.savings), "size": asdict(p.size), "record": record_to_json(p.record),
         "confirmations": [c.to_json() for c in summarise_confirmations(p.confirmations)],
     }

@@ -1,0 +1,94 @@
+"""What op counting produces, as typed values: per-layer counts, per-path totals, the whole encoder.
+
+Torch-free (the counting itself, :mod:`dslnas.hw_models.op_count`, traces modules with fvcore): the cost
+model, the latency fit and the report read these types without importing torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BYTES_PER_ELEMENT = 4  # fp32 deployment, whatever dtype the trace ran in
+
+PATHS = ("base", "mask", "switch", "full", "light")
+TAILS = ("full", "light")
+
+
+@dataclass(frozen=True)
+class LayerCount:
+    """One traced op call, per inference (one routing segment of audio).
+
+    ``macs_per_inference``: multiply-accumulates (MAC op types only). ``elementwise_ops_per_inference``:
+    element operations (element-wise op types only). ``act_bytes_per_inference``: fp32 activation bytes
+    read plus written. ``params``: weights this call reads (a weight used twice counts twice here).
+    """
+
+    name: str
+    op_type: str
+    macs_per_inference: int
+    act_bytes_per_inference: int
+    params: int
+    elementwise_ops_per_inference: int = 0
+
+    @property
+    def ops_per_inference(self) -> int:
+        """Arithmetic work: MACs for MAC op types, element operations for element-wise ones."""
+        return self.macs_per_inference + self.elementwise_ops_per_inference
+
+    @property
+    def weight_bytes_per_inference(self) -> int:
+        """fp32 weight bytes this call reads."""
+        return BYTES_PER_ELEMENT * self.params
+
+
+@dataclass(frozen=True)
+class PathCounts:
+    """One path's counts: totals per second of audio and the per-inference layer list."""
+
+    params: int
+    macs_per_s: float
+    elementwise_ops_per_s: float
+    act_bytes_per_s: float
+    layers_by_type: dict[str, int]
+    layers: tuple[LayerCount, ...]
+    unsupported_ops: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "macs_per_s": self.macs_per_s,
+            "elementwise_ops_per_s": self.elementwise_ops_per_s,
+            "act_bytes_per_s": self.act_bytes_per_s,
+            "layers_by_type": dict(sorted(self.layers_by_type.items())),
+        }
+
+
+@dataclass(frozen=True)
+class EncoderCounts:
+    """All five paths of one encoder. ``encoder_params``: base + full tail (the encoder without the DSL).
+
+    ``unsupported_ops``: ``{"<path>:<aten op>": calls}`` for ops no handle could price (0 MACs assumed there).
+    ``cut_elements_per_inference``: elements of the mask output (what a tail on another unit must receive);
+    ``embedding_elements_per_inference``: elements of the encoder output for one segment.
+    """
+
+    paths: dict[str, PathCounts]
+    encoder_params: int
+    unsupported_ops: dict[str, int]
+    segment_samples: int
+    sample_rate_hz: int
+    cut_elements_per_inference: int = 0
+    embedding_elements_per_inference: int = 0
+
+    @property
+    def inferences_per_s(self) -> float:
+        """Routing segments (inferences) per second of audio."""
+        return self.sample_rate_hz / self.segment_samples
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``dslnas describe --json`` shape: ``{"encoder_params", "paths": {path: {...}}}``."""
+        return {
+            "encoder_params": self.encoder_params,
+            "paths": {name: self.paths[name].to_json() for name in PATHS},
+        }

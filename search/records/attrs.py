@@ -1,0 +1,11 @@
+"""Where dslnas keeps its values in an Optuna storage (user attribute keys)."""
+
+ATTR_RECORD = "dslnas.record"          # TrialRecord as JSON (see records.trial_record)
+ATTR_FAIL_REASON = "dslnas.fail_reason"
+ATTR_ROLE = "dslnas.role"              # Role value
+
+STUDY_ATTR_CONFIG = "dslnas.search_config"   # SearchConfig as JSON
+# On-device confirmations live on the study (finished trials are read-only in Optuna 5), one list per
+# trial under "<prefix>.trial-<number>" (see records.confirmations).
+STUDY_ATTR_CONFIRMATIONS = "dslnas.confirmations"
+STUDY_ATTR_VERSION = "dslnas.version"

@@ -1,0 +1,181 @@
+"""What a search trial records, as a typed value, and how it maps onto an Optuna trial.
+
+Every backend (Optuna workers, Ray Tune) writes trials into an Optuna storage through these helpers,
+so reports, confirmation and export read one format whichever backend ran. The record travels as an
+Optuna user attribute (JSON); :func:`record_to_json` / :func:`record_from_json` are the only code that
+knows that JSON, and :func:`record_from_trial` reads a trial's record back as typed values.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from dslnas.hw_models.cost import CostSummary, PassFigures
+from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE
+from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.space import Objective
+
+if TYPE_CHECKING:
+    import optuna
+
+
+class Role(str, enum.Enum):
+    """Why a trial is in the study."""
+
+    SEARCH = "search"
+    BASELINE = "baseline"    # full path only (threshold 0)
+    REFERENCE = "reference"  # the paper-style DSL of the base candidate
+
+
+@dataclass(frozen=True)
+class PathQuality:
+    """ViSQOL MOS-LQO of the full, light and mixed pass."""
+
+    full: float
+    light: float
+    mixed: float
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One threshold of the sweep on the trained candidate: quality and predicted cost there."""
+
+    threshold: float
+    light_usage: float
+    visqol_mixed: float
+    latency_ms: float
+    power_mw: float
+    light_usage_per_class: dict[str, float]
+    visqol_mixed_per_class: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """Everything one finished trial measured. Units are in the names; usage and sparsity are 0..1."""
+
+    candidate: CandidateConfig
+    visqol: PathQuality
+    light_usage: float
+    light_usage_per_class: dict[str, float]
+    visqol_per_class: dict[str, PathQuality]
+    sparsity: float
+    switch_mae: float
+    cost: CostSummary                     # priced at ``light_usage`` on ``cost.profile``
+    checkpoint: str
+    sweep: tuple[SweepPoint, ...]
+    timing_s: dict[str, float]            # train, evaluate, visqol, cost
+
+    @property
+    def profile(self) -> str:
+        return self.cost.profile
+
+    @property
+    def visqol_full(self) -> float:
+        return self.visqol.full
+
+    @property
+    def visqol_light(self) -> float:
+        return self.visqol.light
+
+    @property
+    def visqol_mixed(self) -> float:
+        return self.visqol.mixed
+
+    @property
+    def latency_ms(self) -> float:
+        return self.cost.latency_ms.mixed
+
+    @property
+    def power_mw(self) -> float:
+        return self.cost.power_mw.mixed
+
+    def objective_value(self, objective: Objective) -> float:
+        return {
+            Objective.VISQOL: self.visqol_mixed,
+            Objective.LATENCY_MS: self.latency_ms,
+            Objective.POWER_MW: self.power_mw,
+        }[objective]
+
+    def check_finite(self) -> None:
+        """Raise ValueError naming the first NaN/inf field (a NaN must fail the trial, not bias a front)."""
+        for name in ("visqol_full", "visqol_light", "visqol_mixed", "light_usage", "latency_ms", "power_mw"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f"trial produced a non-finite {name} ({value})")
+
+
+# -- JSON: the storage format ----------------------------------------------------------------------
+
+def record_to_json(record: TrialRecord) -> dict[str, Any]:
+    return {
+        "candidate": record.candidate.model_dump(mode="json"),
+        "visqol": asdict(record.visqol),
+        "light_usage": record.light_usage,
+        "light_usage_per_class": dict(record.light_usage_per_class),
+        "visqol_per_class": {k: asdict(v) for k, v in record.visqol_per_class.items()},
+        "sparsity": record.sparsity,
+        "switch_mae": record.switch_mae,
+        "cost": asdict(record.cost),
+        "checkpoint": record.checkpoint,
+        "sweep": [asdict(p) for p in record.sweep],
+        "timing_s": dict(record.timing_s),
+    }
+
+
+def record_from_json(data: dict[str, Any]) -> TrialRecord:
+    cost = dict(data["cost"])
+    cost["latency_ms"], cost["power_mw"] = PassFigures(**cost["latency_ms"]), PassFigures(**cost["power_mw"])
+    return TrialRecord(
+        candidate=CandidateConfig.model_validate(data["candidate"]),
+        visqol=PathQuality(**data["visqol"]),
+        light_usage=float(data["light_usage"]),
+        light_usage_per_class=dict(data["light_usage_per_class"]),
+        visqol_per_class={k: PathQuality(**v) for k, v in data["visqol_per_class"].items()},
+        sparsity=float(data["sparsity"]),
+        switch_mae=float(data["switch_mae"]),
+        cost=CostSummary(**cost),
+        checkpoint=str(data["checkpoint"]),
+        sweep=tuple(SweepPoint(**p) for p in data["sweep"]),
+        timing_s=dict(data["timing_s"]),
+    )
+
+
+# -- on an Optuna trial ----------------------------------------------------------------------------
+
+def record_attrs(record: TrialRecord) -> dict[str, Any]:
+    """The user attributes that store ``record`` on a trial."""
+    return {ATTR_RECORD: record_to_json(record)}
+
+
+def record_from_trial(trial: "optuna.trial.FrozenTrial") -> TrialRecord | None:
+    """The record stored on ``trial``, or None (failed or still running trials have none)."""
+    data = trial.user_attrs.get(ATTR_RECORD)
+    return record_from_json(data) if data else None
+
+
+def role_attrs(role: Role) -> dict[str, str]:
+    """The user attributes that record a trial's role."""
+    return {ATTR_ROLE: role.value}
+
+
+def role_of(trial: "optuna.trial.FrozenTrial") -> Role:
+    """The trial's role (a trial without one was sampled by the search)."""
+    try:
+        return Role(trial.user_attrs.get(ATTR_ROLE, Role.SEARCH.value))
+    except ValueError:
+        return Role.SEARCH
+
+
+def fail_reason(trial: "optuna.trial.FrozenTrial") -> str | None:
+    """Why the trial failed: dslnas's reason, else Optuna's own, else None."""
+    reason = trial.user_attrs.get(ATTR_FAIL_REASON) or trial.system_attrs.get("fail_reason")
+    return None if reason is None else str(reason)
+
+
+def fail_attrs(err: BaseException | str) -> dict[str, str]:
+    """The user attributes that record why a trial failed (one line, at most 500 characters)."""
+    text = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+    return {ATTR_FAIL_REASON: " ".join(text.split())[:500]}

@@ -1,0 +1,119 @@
+"""One clip evaluated on the streaming runtime, with ViSQOL cached by the clip's route pattern.
+
+The base, mask and switch stream once per clip (:class:`~dslnas.trainers.streaming.BaseStream`); each
+routing the evaluation asks for (a threshold of the learned switch, the oracle at a threshold, all-full,
+all-light) runs the tails on the streaming runtime under the state policy, and its embedding is decoded
+offline (the decoder is not on the device) and scored. A run's embedding depends only on the clip, the
+route pattern and the policy, so a pattern already seen reuses both the run and its ViSQOL score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dslnas.spaces.candidate import StatePolicy
+from dslnas.trainers.codec import DSLCodec
+from dslnas.trainers.data import Clip
+from dslnas.trainers.dsl import route_light, segment_discrepancy
+from dslnas.trainers.streaming import Route, StreamingEncoder, StreamResult
+from dslnas.trainers.visqol_score import VisqolScorer
+
+SWEEP_QUANTILES: tuple[float, ...] = tuple(i / 10 for i in range(11))
+"""Quantiles of a candidate's own discrepancy distribution its threshold sweep is taken at."""
+ABOVE_MAX_REL = 1e-3
+"""The sweep's last threshold is ``max * (1 + ABOVE_MAX_REL) + 1e-6``: every segment light."""
+
+
+@dataclass(frozen=True)
+class RoutedScore:
+    """One clip at one routing: ViSQOL of the decoded streaming embedding and the run's routing figures."""
+
+    visqol_mos: float
+    light_usage: float      # share of segments routed light, 0..1
+    switch_backs: int       # light->full transitions
+    warmup_frames: int      # masked base frames replayed (warm policy), both tails
+    duration_s: float       # streamed audio (whole segments)
+
+
+def quantile_thresholds(values: torch.Tensor, quantiles: Sequence[float] = SWEEP_QUANTILES) -> tuple[float, ...]:
+    """Thresholds at ``quantiles`` of ``values`` ``[N]`` plus one just above the max (empty quantiles: none).
+
+    With routing ``light where value < threshold`` the first (quantile 0) routes nothing light and the last
+    routes everything light, so the sweep spans light usage 0..1.
+    """
+    if not quantiles:
+        return ()
+    flat = values.detach().double().cpu().numpy().reshape(-1)
+    top = float(flat.max()) * (1 + ABOVE_MAX_REL) + 1e-6
+    return tuple(float(q) for q in np.quantile(flat, list(quantiles))) + (top,)
+
+
+class ClipStreamEvaluation:
+    """A clip streamed once through the base; tails per routing on demand, ViSQOL cached by route pattern.
+
+    ``full`` / ``light``: the all-full and all-light streaming runs; ``actual``: ``[S]`` their per-segment
+    discrepancy (what the switch predicts); ``predicted``: ``[S]``. ``scoring_calls``: ViSQOL calls made.
+    """
+
+    def __init__(
+        self, codec: DSLCodec, stream: StreamingEncoder, scorer: VisqolScorer, clip: Clip, policy: StatePolicy
+    ) -> None:
+        self.codec, self.stream, self.scorer, self.clip, self.policy = codec, stream, scorer, clip, policy
+        device = next(codec.parameters()).device
+        self.audio = codec.pad(clip.audio.reshape(1, 1, -1).to(device))
+        self.base = stream.stream_base(self.audio)
+        self.full = stream.run(self.base, Route.FULL, state_policy=policy)
+        self.light = stream.run(self.base, Route.LIGHT, state_policy=policy)
+        seg_frames = codec.candidate.dsl.segment_frames
+        self.actual = segment_discrepancy(self.full.embedding, self.light.embedding, seg_frames)[0].cpu()
+        self.predicted = self.base.predicted.cpu()
+        self.duration_s = self.audio.shape[-1] / codec.candidate.encoder.sample_rate_hz
+        self._runs: dict[bytes, StreamResult] = {_key(r.use_light): r for r in (self.full, self.light)}
+        self._scores: dict[bytes, float] = {}
+        self.scoring_calls = 0
+
+    def at_threshold(self, threshold: float) -> RoutedScore:
+        """The learned switch at ``threshold`` (light where predicted < threshold)."""
+        return self.at_pattern(route_light(self.predicted, threshold))
+
+    def oracle_at(self, threshold: float) -> RoutedScore:
+        """The oracle router at ``threshold`` (light where the actual discrepancy of its own run < threshold)."""
+        result = self.stream.run(self.base, Route.ORACLE, threshold, self.policy)
+        self._runs.setdefault(_key(result.use_light), result)
+        return self.at_pattern(result.use_light)
+
+    def at_pattern(self, use_light: torch.Tensor) -> RoutedScore:
+        """A forced ``[S]`` bool route pattern, run and scored once per pattern."""
+        run, key = self.run_for(use_light), _key(use_light)
+        if key not in self._scores:
+            self._scores[key] = self._score(run.embedding)
+        return RoutedScore(self._scores[key], run.light_usage, run.switch_backs, run.warmup_frames, self.duration_s)
+
+    def run_for(self, use_light: torch.Tensor) -> StreamResult:
+        """The streaming run on the ``[S]`` bool route pattern (cached by pattern)."""
+        key = _key(use_light)
+        if key not in self._runs:
+            self._runs[key] = self.stream.run_pattern(self.base, use_light, self.policy)
+        return self._runs[key]
+
+    def offline_l1(self, threshold: float) -> float:
+        """Diagnostic: mean |streaming - offline| mixed embedding at ``threshold`` (offline = torch.where mix)."""
+        with torch.no_grad():
+            offline = self.codec.encoder(self.audio, threshold).mixed
+        streamed = self.run_for(route_light(self.predicted, threshold)).embedding
+        return (streamed - offline).abs().mean().item()
+
+    @torch.no_grad()
+    def _score(self, embedding: torch.Tensor) -> float:
+        self.scoring_calls += 1
+        audio = self.clip.audio
+        decoded = self.codec.decoder(self.codec.quantizer(embedding).quantized)[0, 0, : audio.shape[-1]]
+        return self.scorer.score(audio, decoded.cpu(), self.codec.candidate.encoder.sample_rate_hz)
+
+
+def _key(use_light: torch.Tensor) -> bytes:
+    return use_light.cpu().numpy().astype(np.uint8).tobytes()
