@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages some tests need (PostgreSQL server, headless Chromium) when missing.
-# Never fails the build: a test whose server or browser is absent is skipped with the reason printed.
+# Installs the Debian packages some tests need when missing: PostgreSQL server, headless Chromium, and the
+# speech synthesisers the generated corpus speaks with (flite, festival + three English festvox voices,
+# espeak-ng). Never fails the build: a test whose server, browser or synthesiser is absent is skipped with
+# the reason printed (the corpus itself falls back to formant synthesis, with a warning).
 set -u
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v flite >/dev/null 2>&1 || need+=(flite)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v text2wave >/dev/null 2>&1 || need+=(festival)
+voices=/usr/share/festival/voices
+[ -d "$voices/english/kal_diphone" ] || need+=(festvox-kallpc16k)
+[ -d "$voices/english/ked_diphone" ] || need+=(festvox-kdlpc16k)
+[ -d "$voices/us/cmu_us_slt_arctic_hts" ] || need+=(festvox-us-slt-hts)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: cannot install ${need[*]} (not root or no apt-get); those tests will be skipped" >&2

@@ -155,12 +155,18 @@ class DatasetKind(str, enum.Enum):
 
     DEMO = "demo"          # generated, labelled speech-like / silence-like clips (no download)
     FOLDER = "folder"      # a folder of wav/flac files, label "unknown"
-    LIBRITTS = "libritts"  # LibriTTS layout: <root>/<speaker>/<chapter>/*.wav, label "speech"
+    LABELLED_FOLDER = "labelled_folder"  # <root>/<label>/**/*.wav: first-level sub-folders are class labels
+    LIBRITTS = "libritts"  # LibriTTS layout: <root>/<speaker>/<chapter>/*.wav, label "speech", speaker kept
+    MANIFEST = "manifest"  # CSV with a header path,label[,speaker,seconds]; paths relative to the CSV
     AUDIOSET = "audioset"  # AudioSet-style segment CSV over local audio files, labels kept
 
 
+_AUDIO_SUFFIXES = (".wav", ".flac")  # as trainers.data.audio_io.AUDIO_SUFFIXES (spaces never imports trainers)
+MANIFEST_FILE = "manifest.csv"
+
+
 class DataConfig(Frozen):
-    """Which audio to use; ``path`` is a folder (folder, libritts) or a CSV (audioset)."""
+    """Which audio to use; ``path`` is a folder (folder, labelled_folder, libritts) or a CSV (manifest, audioset)."""
 
     kind: DatasetKind = DatasetKind.DEMO
     path: str | None = None
@@ -172,8 +178,26 @@ class DataConfig(Frozen):
 
     @staticmethod
     def from_path(path: str | Path, **changes: Any) -> "DataConfig":
-        """The data a ``--data PATH`` option names: a CSV is an AudioSet segment list, anything else a folder."""
-        kind = DatasetKind.AUDIOSET if str(path).lower().endswith(".csv") else DatasetKind.FOLDER
+        """The data a ``--data PATH`` option names, its layout told from what the path holds.
+
+        The first rule that matches decides:
+
+        1. a ``.csv`` file: its first line that is neither blank nor a ``#`` comment names the columns
+           ``path`` and ``label`` -> ``manifest``; otherwise (or when the file cannot be read) ``audioset``;
+        2. a folder holding ``manifest.csv`` -> ``manifest`` (that CSV);
+        3. a folder where at least half of the wav/flac files are LibriTTS utterances
+           (``<speaker>/<chapter>/<speaker>_<chapter>_*``) -> ``libritts``;
+        4. a folder with no audio directly inside it but audio in its sub-folders -> ``labelled_folder``
+           (each first-level sub-folder is a class);
+        5. anything else (audio directly in the folder, or a path that does not exist) -> ``folder``.
+        """
+        path = Path(path).expanduser()
+        if path.suffix.lower() == ".csv":
+            kind = DatasetKind.MANIFEST if _has_manifest_header(path) else DatasetKind.AUDIOSET
+        elif path.is_dir() and (path / MANIFEST_FILE).is_file():
+            kind, path = DatasetKind.MANIFEST, path / MANIFEST_FILE
+        else:
+            kind = _folder_kind(path)
         return DataConfig(kind=kind, path=str(path), **changes)
 
     @model_validator(mode="after")
@@ -181,6 +205,33 @@ class DataConfig(Frozen):
         if self.kind is not DatasetKind.DEMO and not self.path:
             raise ValueError(f"data.path is required for kind '{self.kind.value}'")
         return self
+
+
+def _has_manifest_header(csv_path: Path) -> bool:
+    """Whether the CSV's first data line names the ``path`` and ``label`` columns."""
+    try:
+        with csv_path.open(encoding="utf-8-sig") as lines:
+            first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return {"path", "label"} <= {name.strip().strip('"').lower() for name in first.split(",")}
+
+
+def _folder_kind(root: Path) -> DatasetKind:
+    """Rules 3-5 of :meth:`DataConfig.from_path` for a folder (or a path that is not one)."""
+    if not root.is_dir():
+        return DatasetKind.FOLDER
+    files = [p.relative_to(root) for p in root.rglob("*") if p.suffix.lower() in _AUDIO_SUFFIXES and p.is_file()]
+    if not files:
+        return DatasetKind.FOLDER
+    libritts = sum(
+        len(rel.parts) >= 3 and rel.stem.startswith(f"{rel.parts[-3]}_{rel.parts[-2]}_") for rel in files
+    )
+    if 2 * libritts >= len(files):
+        return DatasetKind.LIBRITTS
+    if all(len(rel.parts) >= 2 for rel in files):
+        return DatasetKind.LABELLED_FOLDER
+    return DatasetKind.FOLDER
 
 
 class DeviceKind(str, enum.Enum):

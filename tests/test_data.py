@@ -17,6 +17,8 @@ from dslnas.spaces.candidate import DataConfig, DatasetKind
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data import (
     Clip,
+    ShortClipWarning,
+    index_dataset,
     generate_demo_clips,
     load_audio,
     load_dataset,
@@ -255,9 +257,13 @@ def test_folder_dataset_errors(tmp_path: Path) -> None:
     short = tmp_path / "short"
     write(short / "ok.wav", tone(1.0, SR), SR)
     write(short / "tiny.wav", tone(0.2, SR), SR)
-    with pytest.raises(DataError) as excinfo:
-        load_dataset(DataConfig(kind=DatasetKind.FOLDER, path=str(short)), SR, min_samples=6400)
-    assert_data_error(excinfo, short, "clip tiny.wav is 0.20 s, shorter than one segment (0.40 s)")
+    with pytest.warns(ShortClipWarning, match=r"1 of 2 clips are shorter than 0\.40 s and were zero-padded to it \(tiny\.wav\)"):
+        clips = load_dataset(DataConfig(kind=DatasetKind.FOLDER, path=str(short)), SR, min_samples=6400)
+    assert [(c.clip_id, c.num_samples) for c in clips] == [("ok.wav", 16_000), ("tiny.wav", 6400)]
+    tiny = clips[1].audio
+    assert torch.allclose(tiny[:3200], load_audio(short / "tiny.wav", SR)) and not tiny[3200:].any()
+    index = index_dataset(DataConfig(kind=DatasetKind.FOLDER, path=str(short)), SR, min_samples=6400)
+    assert index.padded_clip_ids == ("tiny.wav",)
     _corrupt(short)
     with pytest.raises(DataError) as excinfo:
         load_dataset(DataConfig(kind=DatasetKind.FOLDER, path=str(short)), SR, min_samples=1)

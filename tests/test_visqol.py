@@ -1,4 +1,4 @@
-"""The ViSQOL wrapper: sane scores, resampling, and the library's edges (length, silence, quiet input).
+"""The ViSQOL wrapper: sane scores, resampling, the scoring-level rule and the library's edges.
 
 All audio is generated; scorers are shared per module because creating the API loads a TFLite model.
 """
@@ -15,9 +15,14 @@ import torch
 
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data import Clip, generate_demo_clips, save_audio
+from dslnas.trainers.data.scenes import room_tone
 from dslnas.trainers.visqol_score import (
+    MOS_CEILING,
     MOS_FLOOR,
+    LevelRule,
+    ScoringCounts,
     VisqolMode,
+    VisqolScore,
     VisqolScorer,
     loudest_frame_dbfs,
     score_files,
@@ -80,12 +85,23 @@ def test_numpy_and_torch_give_the_same_score(scorer: VisqolScorer, demo: list[Cl
     assert as_numpy == scorer.score(ref.unsqueeze(0), deg[None, None], SR)  # [1, T] and [1, 1, T] work too
 
 
-def test_lengths_are_trimmed_within_tolerance(scorer: VisqolScorer, demo: list[Clip]) -> None:
+def test_lengths_that_differ_are_scored_as_visqol_does(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    """Untrimmed, as Google's ViSQOL takes them: the library aligns a delayed copy and matches patches."""
+    from visqol import VisqolApi
+
+    api = VisqolApi()
+    api.create(mode="speech", use_lattice_model=True)
     ref = demo[0].audio
-    padded = torch.cat([ref, torch.zeros(320)])  # one codec hop of padding
-    assert scorer.score(ref, padded, SR) == pytest.approx(scorer.score(ref, ref, SR), abs=1e-6)
-    with pytest.raises(DataError, match="reference is 2.00 s but degraded is 1.00 s"):
-        scorer.score(ref, ref[:SR], SR)
+    delayed = torch.cat([torch.zeros(320), ref])  # 20 ms of codec delay
+    shorter = ref[:-480]  # 30 ms short
+    same = scorer.score(ref, ref, SR)
+    for deg in (delayed, shorter):
+        expected = api.measure_from_arrays(ref.double().numpy(), deg.double().numpy(), SR).moslqo
+        assert scorer.score(ref, deg, SR) == pytest.approx(expected, abs=1e-9)
+        assert scorer.score(ref, deg, SR) == pytest.approx(same, abs=0.1)
+    assert scorer.score(ref, delayed, SR) == pytest.approx(same, abs=1e-6)  # the global alignment undoes it
+    with pytest.raises(DataError, match=r"reference is 2\.00 s but degraded is 0\.90 s \(more than 1 s apart\)"):
+        scorer.score(ref, ref[: int(0.9 * SR)], SR)
 
 
 def test_minimum_length_matches_the_library(scorer: VisqolScorer, demo: list[Clip]) -> None:
@@ -111,19 +127,61 @@ def test_library_itself_fails_below_the_minimum() -> None:
         api.measure_from_arrays(audio[:10_239], audio[:10_239], SR)
 
 
-def test_digital_silence(scorer: VisqolScorer, demo: list[Clip]) -> None:
+def test_digital_silence_reference_never_raises(demo: list[Clip]) -> None:
+    scorer = VisqolScorer()
     zeros = torch.zeros(2 * SR)
-    with pytest.raises(DataError, match="digital silence"):
-        scorer.score(zeros, demo[0].audio, SR)
+    assert scorer.score(zeros, zeros, SR) == MOS_CEILING
+    assert scorer.score(zeros, torch.full((2 * SR,), 2.0**-18), SR) == MOS_CEILING  # rounds to 0 in 16 bits
+    detail = scorer.score_detail(zeros, demo[1].audio, SR)
+    assert detail == VisqolScore(MOS_FLOOR, LevelRule.DIGITAL_SILENCE)
+    assert scorer.counts == ScoringCounts(references=1, levelled=0, digital_silence=1)
     assert scorer.score(demo[0].audio, zeros, SR) == MOS_FLOOR  # the library would return NaN
 
 
-def test_too_quiet_reference_raises_unless_level_normalised(scorer: VisqolScorer, demo: list[Clip]) -> None:
+def room_tone_at(rms_dbfs: float, seconds: float = 2.0, seed: int = 3) -> torch.Tensor:
+    audio = room_tone(np.random.default_rng(seed), round(seconds * SR), SR)
+    return torch.from_numpy(audio * 10 ** (rms_dbfs / 20)).float()
+
+
+def lowpassed(audio: torch.Tensor, cutoff_hz: float) -> torch.Tensor:
+    from scipy import signal
+
+    sos = signal.butter(4, cutoff_hz, fs=SR, output="sos")
+    return torch.from_numpy(signal.sosfilt(sos, audio.double().numpy())).float()
+
+
+def test_quiet_room_tone_is_scored_at_the_scoring_level() -> None:
+    """A -72 dBFS room tone is scored as if at -26 dBFS: the damage shows, whatever the clip's level."""
+    scorer = VisqolScorer()
+    quiet = room_tone_at(-72.0)
+    identical = scorer.score(quiet, quiet, SR)
+    damaged = scorer.score_detail(quiet, lowpassed(quiet, 4000.0), SR)
+    assert damaged.rule is LevelRule.LEVELLED and damaged.gain_db == pytest.approx(46.0, abs=0.01)
+    assert 1.5 < damaged.moslqo < identical - 0.5
+    louder = room_tone_at(-50.0)
+    assert scorer.score(louder, lowpassed(louder, 4000.0), SR) == pytest.approx(damaged.moslqo, abs=0.02)
+    assert scorer.counts == ScoringCounts(references=2, levelled=2, digital_silence=0)
+    raw = VisqolScorer(scoring_level_dbfs=None)
+    assert raw.score(louder, lowpassed(louder, 4000.0), SR) > damaged.moslqo + 0.5  # level, not damage, speaks
+
+
+def test_a_reference_at_speech_level_is_scored_as_given(scorer: VisqolScorer, demo: list[Clip]) -> None:
+    from visqol import VisqolApi
+
+    api = VisqolApi()
+    api.create(mode="speech", use_lattice_model=True)
+    ref, deg = demo[0].audio, with_noise(demo[0].audio, 30.0)
+    detail = scorer.score_detail(ref, deg, SR)
+    assert detail.rule is LevelRule.AS_GIVEN and detail.gain_db == 0.0
+    assert detail.moslqo == api.measure_from_arrays(ref.double().numpy(), deg.double().numpy(), SR).moslqo
+
+
+def test_too_quiet_reference_raises_only_with_the_rule_off(demo: list[Clip]) -> None:
     quiet = demo[1].audio * 10 ** (-45 / 20)  # ambient noise moved to about -90 dBFS
     assert loudest_frame_dbfs(quiet.double().numpy(), SR) < -70.0
     with pytest.raises(DataError, match="too quiet to score"):
-        scorer.score(quiet, quiet, SR)
-    levelled = VisqolScorer(VisqolMode.SPEECH, reference_level_dbfs=-40.0)
+        VisqolScorer(VisqolMode.SPEECH, scoring_level_dbfs=None).score(quiet, quiet, SR)
+    levelled = VisqolScorer(VisqolMode.SPEECH)
     clean = levelled.score(quiet, quiet, SR)
     assert clean > 4.0 and levelled.score(quiet, with_noise(quiet, 0.0), SR) < clean - 1.0
 

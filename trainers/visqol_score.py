@@ -3,23 +3,37 @@
 Speech mode (16 kHz, VAD-selected patches, deep-lattice MOS mapper) is the paper's metric; audio mode
 (48 kHz, SVR mapper) is there for music/general audio. Inputs at any rate are resampled to the mode's rate.
 
-What the library does at the edges, and what this wrapper does about it (measured with
-visqol-python 3.8; see ``tests/test_visqol.py``):
+**The scoring-level rule** (the one change this wrapper makes to what ViSQOL sees). ViSQOL floors every
+gammatone band at -45 dB absolute, and the speech lattice mapper takes the degraded signal's per-band
+energy as a feature, so below about -30 dBFS RMS the score depends on the playback level rather than the
+damage: a 4 kHz low-pass on pink + brown noise scores 2.19 at -10..-30 dBFS, 2.88 at -40, 3.96 at -50, and
+at -80 dBFS every degraded copy scores about what the identical copy does (4.70 vs 4.71). Quiet "silence" material (room tone at
+-75..-55 dBFS) is therefore scored at a fixed level: **a reference whose RMS is below**
+:data:`SCORING_LEVEL_DBFS` **(-26 dBFS, the P.56 nominal level) is scored with reference and degraded both
+multiplied by the one gain that brings the reference's RMS to it**; a louder reference is scored as given
+(scores there do not depend on level). :attr:`VisqolScorer.counts` says for how many distinct references
+the rule applied. ``scoring_level_dbfs=None`` scores at the given level (ViSQOL's own protocol) and raises
+for a reference quieter than :data:`QUIET_REFERENCE_DBFS` (loudest 80 ms frame), which it cannot score.
 
+Other edges (measured with visqol-python 3.8; see ``tests/test_visqol.py``):
+
+* **Identical-looking silence scores 1.000.** ViSQOL maps a mean patch similarity (NSIM) below 0.15 to
+  MOS exactly 1.0, and for noise-like material NSIM compares the exact spectro-temporal fine structure:
+  another realisation of the same noise at the same level scores 1.0. A codec that re-synthesises room
+  tone instead of reproducing it scores 1.0 whatever its level; that is a fact about the codec, which the
+  level rule does not hide.
 * **Minimum length.** A reference shorter than one patch cannot be scored: speech mode needs
   10,240 samples at 16 kHz (0.64 s; shorter fails with a bare ``IndexError``), audio mode 46,080 samples at
   48 kHz (0.96 s). This wrapper raises :class:`DataError` saying so before calling the library.
-* **Quiet references.** ViSQOL floors every gammatone band at -45 dB absolute before comparing, so a
-  reference whose loudest 80 ms frame is below about -70 dBFS RMS is invisible to it: every degraded
-  signal then gets the same score (4.706 in speech mode, 4.732 in audio mode), however damaged. Scores stay
-  sensitive down to about -65 dBFS; our "silence" clips (ambient noise at -50..-35 dBFS) are well inside
-  that. A reference quieter than :data:`QUIET_REFERENCE_DBFS` raises :class:`DataError` unless the scorer was
-  built with ``reference_level_dbfs``, which multiplies reference *and* degraded by the one gain that
-  brings the reference to that RMS level (the score then ignores the clip's playback level).
-* **Digital silence.** An all-zero reference makes the library's level matching divide by zero (NaN):
-  always a :class:`DataError`. An all-zero degraded signal against a real reference also gives NaN in the
-  library; it carries nothing of the reference, so this wrapper returns :data:`MOS_FLOOR` (1.0, the
-  lowest MOS-LQO, which ViSQOL itself assigns when similarity collapses).
+* **Different lengths** are scored as Google's ViSQOL does: both signals go to the library untrimmed, which
+  aligns the degraded one globally (leading zeros prepended or cut, for codec delay) and matches each
+  reference patch within the degraded signal. ViSQOL only warns beyond a 1 s mismatch; here that is a
+  :class:`DataError` (``max_length_mismatch_s``), as it is a pairing mistake, not a codec.
+* **Digital silence.** An all-zero reference has no level and makes the library divide by zero (NaN): it is
+  not given to ViSQOL. Its score is :data:`MOS_CEILING` (5.0) when the degraded signal is silent too (every
+  sample below half a 16-bit step), else :data:`MOS_FLOOR` (1.0); counted in ``counts.digital_silence``.
+  An all-zero degraded signal against a real reference also gives NaN in the library; it carries nothing
+  of the reference, so this wrapper returns :data:`MOS_FLOOR`.
 * **Output.** The TFLite runtime prints one ``INFO`` line on stderr when the speech model loads; nothing is
   written to stdout. A non-finite score never leaves :meth:`VisqolScorer.score` (it raises instead).
 """
@@ -27,7 +41,9 @@ visqol-python 3.8; see ``tests/test_visqol.py``):
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +56,16 @@ from dslnas.trainers.data.audio_io import load_audio
 
 MOS_FLOOR = 1.0
 """The lowest MOS-LQO; the score of an all-zero degraded signal."""
+MOS_CEILING = 5.0
+"""The highest MOS-LQO; the score of digital silence reproduced as digital silence."""
+SCORING_LEVEL_DBFS = -26.0
+"""References quieter than this RMS level (dBFS) are scored raised to it (the scoring-level rule)."""
 QUIET_REFERENCE_DBFS = -65.0
-"""A reference whose loudest 80 ms frame is below this RMS level (dBFS) is too quiet for ViSQOL."""
+"""Without the rule, a reference whose loudest 80 ms frame is below this RMS level (dBFS) cannot be scored."""
+DURATION_MISMATCH_TOLERANCE_S = 1.0
+"""ViSQOL's own tolerance (``kDurationMismatchTolerance``) for reference and degraded lengths."""
+SILENT_PEAK = 2.0**-16
+"""A signal whose every sample is below this (half a 16-bit step) is digital silence."""
 _WINDOW_S = 0.08  # ViSQOL's analysis window; hop = window / 4
 _MIN_FRAMES = {"speech": 29, "audio": 45}  # first patch offset + one patch (20 or 30 frames)
 
@@ -64,38 +88,74 @@ class VisqolMode(str, enum.Enum):
         return window + (_MIN_FRAMES[self.value] - 1) * (window // 4)
 
 
+class LevelRule(str, enum.Enum):
+    """How a reference's level was handled (see the module notes)."""
+
+    AS_GIVEN = "as_given"                # at or above the scoring level (or the rule is off): scored as given
+    LEVELLED = "levelled"                # below it: both signals raised by the reference's gain
+    DIGITAL_SILENCE = "digital_silence"  # all-zero reference: 5.0 if the degraded one is silent too, else 1.0
+
+
+@dataclass(frozen=True)
+class VisqolScore:
+    """One score and how it was reached; ``gain_db`` multiplied both signals (0 unless levelled)."""
+
+    moslqo: float
+    rule: LevelRule
+    gain_db: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScoringCounts:
+    """Distinct references a scorer has scored, and how many of them each rule took."""
+
+    references: int
+    levelled: int
+    digital_silence: int
+
+
 class VisqolScorer:
     """Scores degraded audio against a reference; the visqol API is created on first use, then reused.
 
     Args:
         mode: speech (the paper's metric) or audio.
-        reference_level_dbfs: ``None`` scores at the level given (the ViSQOL protocol). A level in dBFS
-            RMS makes the scorer multiply both signals by the gain that brings the reference to it first,
-            which also lets it score references quieter than :data:`QUIET_REFERENCE_DBFS`.
-        max_length_mismatch_s: how much longer one signal may be than the other (codec padding); both are
-            trimmed to the shorter one. A larger mismatch is a :class:`DataError`.
+        scoring_level_dbfs: the scoring-level rule's level (dBFS RMS); ``None`` scores at the given level.
+        max_length_mismatch_s: how much longer one signal may be than the other; beyond it a DataError.
     """
 
     def __init__(
         self,
         mode: VisqolMode = VisqolMode.SPEECH,
-        reference_level_dbfs: float | None = None,
-        max_length_mismatch_s: float = 0.1,
+        scoring_level_dbfs: float | None = SCORING_LEVEL_DBFS,
+        max_length_mismatch_s: float = DURATION_MISMATCH_TOLERANCE_S,
     ) -> None:
         self.mode = VisqolMode(mode)
-        self.reference_level_dbfs = reference_level_dbfs
+        self.scoring_level_dbfs = scoring_level_dbfs
         self.max_length_mismatch_s = max_length_mismatch_s
         self._api: Any = None
+        self._rules: dict[bytes, LevelRule] = {}  # reference fingerprint -> the rule it took
 
     @property
     def sample_rate_hz(self) -> int:
         """The rate signals are scored at (the mode's)."""
         return self.mode.sample_rate_hz
 
+    @property
+    def counts(self) -> ScoringCounts:
+        """How many distinct references were scored, levelled, or were digital silence."""
+        rules = list(self._rules.values())
+        return ScoringCounts(len(rules), rules.count(LevelRule.LEVELLED), rules.count(LevelRule.DIGITAL_SILENCE))
+
     def score(
         self, ref: torch.Tensor | np.ndarray, deg: torch.Tensor | np.ndarray, sample_rate_hz: int
     ) -> float:
-        """ViSQOL MOS-LQO of ``deg`` against ``ref``, in [1, 5] (higher is better).
+        """ViSQOL MOS-LQO of ``deg`` against ``ref``, in [1, 5] (higher is better); see :meth:`score_detail`."""
+        return self.score_detail(ref, deg, sample_rate_hz).moslqo
+
+    def score_detail(
+        self, ref: torch.Tensor | np.ndarray, deg: torch.Tensor | np.ndarray, sample_rate_hz: int
+    ) -> VisqolScore:
+        """ViSQOL MOS-LQO of ``deg`` against ``ref`` and the level rule that applied.
 
         Args:
             ref: reference ``[T]`` samples, full scale [-1, 1] (a ``[1, T]`` or ``[1, 1, T]`` batch of one
@@ -105,23 +165,33 @@ class VisqolScorer:
 
         Raises:
             DataError: empty, multi-channel or non-finite input, a non-positive rate, lengths that differ by
-                more than ``max_length_mismatch_s``, a signal shorter than the mode's minimum, an all-zero
-                reference, or a reference too quiet to score (see the module notes).
+                more than ``max_length_mismatch_s``, a signal shorter than the mode's minimum, or (with
+                ``scoring_level_dbfs=None``) a reference too quiet to score.
             RuntimeError: the library returned a non-finite score.
         """
         if sample_rate_hz <= 0:
             raise DataError(f"ViSQOL: sample rate must be a positive number of Hz, got {sample_rate_hz}")
         ref_np = self._prepare(ref, "reference", sample_rate_hz)
         deg_np = self._prepare(deg, "degraded", sample_rate_hz)
-        ref_np, deg_np = self._trim_to_common_length(ref_np, deg_np)
-        gain = self._reference_gain(ref_np)
-        ref_np, deg_np = ref_np * gain, deg_np * gain
-        if not np.any(deg_np):
-            return MOS_FLOOR
-        moslqo = float(self._visqol().measure_from_arrays(ref_np, deg_np, self.sample_rate_hz).moslqo)
+        self._check_lengths(ref_np, deg_np)
+        result = self._score_prepared(ref_np, deg_np)
+        self._rules[hashlib.blake2b(ref_np.tobytes(), digest_size=16).digest()] = result.rule
+        return result
+
+    def _score_prepared(self, ref: np.ndarray, deg: np.ndarray) -> VisqolScore:
+        """The score of two checked signals at the mode's rate."""
+        if not np.any(ref):
+            silent = float(np.max(np.abs(deg))) < SILENT_PEAK
+            return VisqolScore(MOS_CEILING if silent else MOS_FLOOR, LevelRule.DIGITAL_SILENCE)
+        gain_db = self._gain_db(ref)
+        rule = LevelRule.LEVELLED if gain_db > 0.0 else LevelRule.AS_GIVEN
+        if not np.any(deg):
+            return VisqolScore(MOS_FLOOR, rule, gain_db)
+        gain = 10.0 ** (gain_db / 20.0)
+        moslqo = float(self._visqol().measure_from_arrays(ref * gain, deg * gain, self.sample_rate_hz).moslqo)
         if not math.isfinite(moslqo):
             raise RuntimeError(f"ViSQOL returned a non-finite MOS-LQO ({moslqo}) for finite inputs")
-        return moslqo
+        return VisqolScore(moslqo, rule, gain_db)
 
     def _prepare(self, audio: torch.Tensor | np.ndarray, name: str, sample_rate_hz: int) -> np.ndarray:
         """Validate one signal and return it as float64 ``[T]`` at the mode's rate."""
@@ -138,8 +208,8 @@ class VisqolScorer:
             samples = audio_fn.resample(samples, sample_rate_hz, self.sample_rate_hz)
         return samples.numpy()
 
-    def _trim_to_common_length(self, ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Both signals cut to the shorter length, after checking the mismatch and the minimum length."""
+    def _check_lengths(self, ref: np.ndarray, deg: np.ndarray) -> None:
+        """Both signals hold a patch, and their lengths are within the mismatch tolerance (none is trimmed)."""
         rate = self.sample_rate_hz
         if abs(ref.size - deg.size) > self.max_length_mismatch_s * rate:
             raise DataError(
@@ -152,22 +222,20 @@ class VisqolScorer:
                 f"ViSQOL {self.mode.value} mode needs at least {self.mode.min_samples / rate:.2f} s "
                 f"of audio, got {length / rate:.2f} s"
             )
-        return ref[:length], deg[:length]
 
-    def _reference_gain(self, ref: np.ndarray) -> float:
-        """The gain applied to both signals: 1, or the one that brings ``ref`` to ``reference_level_dbfs``."""
-        if not np.any(ref):
-            raise DataError("ViSQOL: reference is digital silence (all zeros); its score is undefined")
-        if self.reference_level_dbfs is not None:
-            return 10.0 ** (self.reference_level_dbfs / 20.0) / float(np.sqrt(np.mean(np.square(ref))))
-        loudest_dbfs = loudest_frame_dbfs(ref, self.sample_rate_hz)
-        if loudest_dbfs < QUIET_REFERENCE_DBFS:
-            raise DataError(
-                f"ViSQOL: reference too quiet to score (loudest 80 ms frame {loudest_dbfs:.1f} dBFS, "
-                f"below {QUIET_REFERENCE_DBFS:g} dBFS; ViSQOL would give it the same score whatever the "
-                "degradation); set reference_level_dbfs to score it level-normalised"
-            )
-        return 1.0
+    def _gain_db(self, ref: np.ndarray) -> float:
+        """The gain in dB applied to both signals: the scoring-level rule's, or 0 when it is off or not needed."""
+        if self.scoring_level_dbfs is None:
+            loudest_dbfs = loudest_frame_dbfs(ref, self.sample_rate_hz)
+            if loudest_dbfs < QUIET_REFERENCE_DBFS:
+                raise DataError(
+                    f"ViSQOL: reference too quiet to score (loudest 80 ms frame {loudest_dbfs:.1f} dBFS, "
+                    f"below {QUIET_REFERENCE_DBFS:g} dBFS; ViSQOL would give it the same score whatever the "
+                    "degradation); keep the default scoring_level_dbfs to score it level-normalised"
+                )
+            return 0.0
+        rms_dbfs = 10.0 * math.log10(float(np.mean(np.square(ref))))
+        return max(0.0, self.scoring_level_dbfs - rms_dbfs)
 
     def _visqol(self) -> Any:
         """The visqol API for this mode, created on first use."""

@@ -1,20 +1,24 @@
-"""Labelled audio clips, the train/eval split and random training crops.
+"""Labelled audio clips, the speaker-aware train/eval split and random training crops.
 
-A :class:`Clip` is one mono recording at the dataset's sample rate with a class label. Labels are plain
-strings because AudioSet-style datasets carry open-ended classes; the two the DSL evaluation reports on
-are :data:`SPEECH` and :data:`SILENCE` (as in AudioSet and the DSL paper, "silence" covers ambient noise
-and quiet tones, not only digital zeros). Clips of unknown class are :data:`UNKNOWN`.
+A :class:`Clip` is one mono recording at the dataset's sample rate with a class label and, where the
+dataset knows it, a speaker. Its samples are either in memory (a ``[T]`` tensor: demo audio, tests) or
+an :class:`~dslnas.trainers.data.audio_io.AudioSpan` of a file, read when asked for, so a dataset of any
+size is an index, not its audio. Labels are plain strings because AudioSet-style datasets carry
+open-ended classes; the two the DSL evaluation reports on are :data:`SPEECH` and :data:`SILENCE` (as in
+AudioSet and the DSL paper, "silence" covers ambient noise and quiet tones, not only digital zeros).
+Clips of unknown class are :data:`UNKNOWN`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from dslnas.spaces.errors import DataError
+from dslnas.trainers.data.audio_io import AudioSpan
 
 SPEECH = "speech"
 SILENCE = "silence"
@@ -27,62 +31,122 @@ class Clip:
 
     Attributes:
         clip_id: a name unique within its dataset (file stem, relative path, YTID or ``demo-007-speech``).
-        audio: ``[T]`` float32 samples, full scale [-1, 1], at the dataset's sample rate.
+        samples: ``[T]`` float32 samples in full scale [-1, 1] at the dataset's sample rate, or the span of
+            a file they are read from on demand.
         label: class name, e.g. ``"speech"``, ``"silence"``, ``"unknown"``.
+        speaker: who speaks (or which scene it is), when the dataset says; ``None`` otherwise.
     """
 
     clip_id: str
-    audio: torch.Tensor  # [T] float32 mono
+    samples: torch.Tensor | AudioSpan
     label: str
+    speaker: str | None = None
+
+    @property
+    def audio(self) -> torch.Tensor:
+        """The whole clip, ``[T]`` float32 (a file-backed clip is read now, on every access)."""
+        if isinstance(self.samples, AudioSpan):
+            return self.samples.read()
+        return self.samples
 
     @property
     def num_samples(self) -> int:
-        """Length ``T`` of the clip in samples."""
-        return int(self.audio.shape[-1])
+        """Length ``T`` of the clip in samples (no read)."""
+        if isinstance(self.samples, AudioSpan):
+            return self.samples.num_samples
+        return int(self.samples.shape[-1])
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the samples are held in memory (not read from a file)."""
+        return not isinstance(self.samples, AudioSpan)
+
+    def crop(self, offset: int, length: int) -> torch.Tensor:
+        """Samples ``[offset, offset + length)`` as ``[length]`` float32 (a file-backed clip reads only those)."""
+        if isinstance(self.samples, AudioSpan):
+            return self.samples.read(offset, length)
+        return self.samples[offset : offset + length].to(torch.float32)
+
+    def padded_to(self, n_samples: int) -> Clip:
+        """This clip, zero-padded at the end to ``n_samples`` if it is shorter (else itself)."""
+        if self.num_samples >= n_samples:
+            return self
+        if isinstance(self.samples, AudioSpan):
+            return replace(self, samples=replace(self.samples, padded_samples=n_samples))
+        padding = torch.zeros(n_samples - self.num_samples, dtype=self.samples.dtype)
+        return replace(self, samples=torch.cat([self.samples, padding]))
+
+    def loaded(self) -> Clip:
+        """An in-memory copy (the clip itself when it already is)."""
+        return self if self.in_memory else replace(self, samples=self.audio)
+
+
+def _group_key(clip: Clip, index: int) -> Hashable:
+    """What the split holds out together: the clip's speaker, or the clip alone when it has none."""
+    return ("speaker", clip.speaker) if clip.speaker else ("clip", index)
 
 
 def train_eval_split(
     clips: Sequence[Clip], eval_fraction: float, seed: int
 ) -> tuple[list[Clip], list[Clip]]:
-    """Split clips into (train, eval), stratified by label, deterministically for a given ``seed``.
+    """Split clips into (train, eval): stratified by label, speaker-disjoint, deterministic for ``seed``.
 
-    Each label's clips are shuffled with a generator seeded by ``seed`` and ``round(n * eval_fraction)`` of
-    them go to eval. When ``eval_fraction > 0`` a label with at least two clips keeps at least one clip on
-    each side; a label with a single clip stays in train. Both lists keep the input order.
+    The unit held out is a speaker (all of a speaker's clips go to the same side); a clip without a
+    speaker is a unit of its own. Per label (in sorted order), the label's units not yet placed by an
+    earlier label are shuffled with a generator seeded by ``seed`` and ``round(n_units * eval_fraction)``
+    of the label's units go to eval. When ``eval_fraction > 0`` a label with at least two units keeps at
+    least one on each side; a label with a single unit stays in train. Both lists keep the input order.
 
     Args:
         clips: the dataset.
-        eval_fraction: share of each label held out, in [0, 1).
+        eval_fraction: share of each label's units held out, in [0, 1).
         seed: any integer; the same seed and clips always give the same split.
 
     Raises:
         ValueError: ``eval_fraction`` is outside [0, 1).
     """
-    if not 0.0 <= eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
-    rng = np.random.default_rng(seed % 2**64)
-    eval_indices: set[int] = set()
-    for label in sorted({clip.label for clip in clips}):
-        members = [i for i, clip in enumerate(clips) if clip.label == label]
-        n_eval = _eval_count(len(members), eval_fraction)
-        chosen = rng.permutation(len(members))[:n_eval]
-        eval_indices.update(members[int(k)] for k in chosen)
+    groups = [_group_key(clip, i) for i, clip in enumerate(clips)]
+    eval_indices = grouped_eval_indices([clip.label for clip in clips], groups, eval_fraction, seed)
     train = [clip for i, clip in enumerate(clips) if i not in eval_indices]
     held_out = [clip for i, clip in enumerate(clips) if i in eval_indices]
     return train, held_out
 
 
-def _eval_count(n_members: int, eval_fraction: float) -> int:
-    """How many of a label's ``n_members`` clips go to eval (both sides non-empty when possible)."""
-    if eval_fraction == 0.0 or n_members < 2:
+def grouped_eval_indices(
+    labels: Sequence[str], groups: Sequence[Hashable], eval_fraction: float, seed: int
+) -> set[int]:
+    """Indices of the items held out for eval; items of one group always land on the same side.
+
+    See :func:`train_eval_split` for the rule. ``labels[i]`` and ``groups[i]`` describe item ``i``.
+    """
+    if not 0.0 <= eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
+    rng = np.random.default_rng(seed % 2**64)
+    held_out: dict[Hashable, bool] = {}
+    for label in sorted(set(labels)):
+        units = list(dict.fromkeys(g for g, item_label in zip(groups, labels) if item_label == label))
+        free = [unit for unit in units if unit not in held_out]
+        already = sum(held_out.get(unit, False) for unit in units)
+        n_eval = min(max(_eval_count(len(units), eval_fraction) - already, 0), len(free))
+        chosen = {int(k) for k in rng.permutation(len(free))[:n_eval]}
+        held_out.update((unit, k in chosen) for k, unit in enumerate(free))
+    return {i for i, group in enumerate(groups) if held_out[group]}
+
+
+def _eval_count(n_units: int, eval_fraction: float) -> int:
+    """How many of a label's ``n_units`` units go to eval (both sides non-empty when possible)."""
+    if eval_fraction == 0.0 or n_units < 2:
         return 0
-    return min(max(round(n_members * eval_fraction), 1), n_members - 1)
+    return min(max(round(n_units * eval_fraction), 1), n_units - 1)
 
 
 def random_crops(
     clips: Sequence[Clip], batch_size: int, crop_samples: int, generator: torch.Generator
 ) -> torch.Tensor:
     """A training batch of random crops: clips drawn uniformly with replacement, offsets uniform.
+
+    File-backed clips read only the cropped samples, so a batch costs ``B * crop_samples`` of memory
+    whatever the dataset's size.
 
     Args:
         clips: where to crop from; every clip must hold at least ``crop_samples`` samples.
@@ -101,17 +165,17 @@ def random_crops(
         raise ValueError(f"batch_size and crop_samples must be positive, got {batch_size}, {crop_samples}")
     if not clips:
         raise DataError("cannot draw training crops from an empty list of clips")
-    for clip in clips:
-        if clip.num_samples < crop_samples:
-            raise DataError(
-                f"clip {clip.clip_id} has {clip.num_samples} samples, shorter than the training crop "
-                f"({crop_samples} samples)"
-            )
+    shortest = min(clips, key=lambda clip: clip.num_samples)
+    if shortest.num_samples < crop_samples:
+        raise DataError(
+            f"clip {shortest.clip_id} has {shortest.num_samples} samples, shorter than the training crop "
+            f"({crop_samples} samples)"
+        )
     picks = torch.randint(len(clips), (batch_size,), generator=generator)
     fractions = torch.rand(batch_size, generator=generator, dtype=torch.float64)
     crops = []
     for pick, fraction in zip(picks.tolist(), fractions.tolist()):
         clip = clips[pick]
         offset = int(fraction * (clip.num_samples - crop_samples + 1))
-        crops.append(clip.audio[offset : offset + crop_samples].to(torch.float32))
+        crops.append(clip.crop(offset, crop_samples))
     return torch.stack(crops).unsqueeze(1)

@@ -1,74 +1,108 @@
-"""Datasets: a :class:`DataConfig` in, a list of labelled mono :class:`Clip` out.
+"""Datasets: a :class:`DataConfig` in, an index of labelled mono :class:`Clip` out.
 
-One loader per :class:`DatasetKind`, looked up in a registry:
+One loader per :class:`DatasetKind`, looked up in a registry (``DataConfig.from_path`` picks the kind
+from what a ``--data`` path holds):
 
-* ``demo``: generated speech-like / silence-like clips (:mod:`.demo_audio`), nothing on disk.
+* ``demo``: generated speech-like / silence-like clips (:mod:`.demo_audio`), in memory, nothing on disk.
 * ``folder``: every ``*.wav`` / ``*.flac`` under ``path`` (recursive, sorted), label ``"unknown"``,
   clip id = the file's path relative to ``path``.
-* ``libritts``: ``<path>/<speaker>/<chapter>/<speaker>_<chapter>_<...>.wav``, label ``"speech"``,
-  clip id = the file stem.
-* ``audioset``: an AudioSet segment CSV (``YTID, start_seconds, end_seconds, positive_labels``; ``#`` lines
-  are comments) over local files ``<audio_dir or the CSV's folder>/<YTID>.wav|.flac``; clip id = YTID.
-  A file that covers ``end_seconds`` is cropped to ``[start_seconds, end_seconds]``; a file no longer than
-  the segment (+0.5 s) is taken to be the segment already cut out (as AudioSet downloads usually are) and
-  used whole. Label: ``"speech"`` or ``"silence"`` when a positive label is Speech (``/m/09x0r``) or
-  Silence (``/m/028v0c``), by MID or name, first one listed wins; otherwise the first label, lowercased.
+* ``labelled_folder``: ``<path>/<label>/**/*.wav|.flac``: the first-level sub-folder is the class label
+  (lowercased); clip id = the path relative to ``path``.
+* ``libritts``: ``<path>/[...]/<speaker>/<chapter>/<speaker>_<chapter>_<...>.wav``, label ``"speech"``,
+  speaker kept, clip id = the file stem.
+* ``manifest``: a ``path,label[,speaker,seconds]`` CSV (:mod:`.manifest`), paths relative to the CSV.
+* ``audioset``: an AudioSet segment CSV over local files (:mod:`.audioset`).
 
-Every problem is a one-line :class:`DataError` naming the path (and CSV line) at fault.
+Clips from files are lazy: indexing reads each file's header (``soundfile.info``), samples are read when a
+crop or a whole clip is asked for, so memory grows with the number of clips, not hours of audio. A clip
+shorter than ``min_samples`` is zero-padded to it and counted (:attr:`DatasetIndex.padded_clip_ids`, and a
+:class:`ShortClipWarning`); padding rather than dropping keeps the list, and so the train/eval split, the
+same whatever crop length a caller asks for. Every problem is a one-line :class:`DataError` naming the path
+(and CSV line) at fault.
 """
 
 from __future__ import annotations
 
-import io
-import re
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-import torch
-
 from dslnas.spaces.candidate import DataConfig, DatasetKind
 from dslnas.spaces.errors import DataError, unknown_name
-from dslnas.trainers.data.audio_io import AUDIO_SUFFIXES, is_audio_file, load_audio
-from dslnas.trainers.data.clips import SILENCE, SPEECH, UNKNOWN, Clip
+from dslnas.trainers.data.audio_io import AUDIO_SUFFIXES, is_audio_file, open_span
+from dslnas.trainers.data.audioset import audioset_label, load_audioset, read_audioset_csv
+from dslnas.trainers.data.clips import SPEECH, UNKNOWN, Clip
 from dslnas.trainers.data.demo_audio import generate_demo_clips
+from dslnas.trainers.data.manifest import SECONDS_TOLERANCE_S, read_manifest
 
 Loader = Callable[[DataConfig, int], list[Clip]]
 
-AUDIOSET_COLUMNS: tuple[str, ...] = ("YTID", "start_seconds", "end_seconds", "positive_labels")
-AUDIOSET_LABELS: dict[str, str] = {"/m/09x0r": SPEECH, "/m/028v0c": SILENCE}
-"""AudioSet MIDs mapped to the class names the DSL evaluation reports on."""
-PRECUT_TOLERANCE_S = 0.5
+__all__ = ["DatasetIndex", "ShortClipWarning", "audioset_label", "index_dataset", "load_dataset",
+           "read_audioset_csv"]
 
 
-def load_dataset(cfg: DataConfig, sample_rate_hz: int, min_samples: int) -> list[Clip]:
-    """Load the clips ``cfg`` names, as mono float32 at ``sample_rate_hz``.
+class ShortClipWarning(UserWarning):
+    """Clips shorter than asked for were zero-padded; the message counts and names them."""
 
-    Args:
-        cfg: which dataset (kind, path, demo settings).
-        sample_rate_hz: rate every clip is resampled to, in Hz.
-        min_samples: the shortest usable clip in samples (one routing segment); shorter clips are errors.
 
-    Returns:
-        The clips in a deterministic order, each ``[T]`` with ``T >= max(min_samples, 1)``.
+@dataclass(frozen=True)
+class DatasetIndex:
+    """The clips of one dataset and what was done to them.
+
+    Attributes:
+        source: the dataset's path (or ``"demo dataset"``).
+        clips: every clip, in a deterministic order, each at least ``min_samples`` long.
+        padded_clip_ids: the clips that were shorter than ``min_samples`` and zero-padded to it.
+        min_samples: the length asked for, in samples.
+    """
+
+    source: str
+    clips: tuple[Clip, ...]
+    padded_clip_ids: tuple[str, ...]
+    min_samples: int
+
+
+def index_dataset(cfg: DataConfig, sample_rate_hz: int, min_samples: int) -> DatasetIndex:
+    """Index the clips ``cfg`` names, at ``sample_rate_hz``, padding any shorter than ``min_samples``.
 
     Raises:
-        DataError: missing folder/CSV/audio file, no audio found, a malformed CSV row, an unreadable
-            file, or a clip shorter than ``min_samples``.
+        DataError: missing folder/CSV/audio file, no audio found, a malformed CSV row, an unreadable file.
     """
     loader = _LOADERS.get(cfg.kind)
     if loader is None:
         raise unknown_name("dataset kind", str(cfg.kind), [kind.value for kind in _LOADERS])
     clips = loader(cfg, sample_rate_hz)
+    wanted = max(min_samples, 1)
+    padded = tuple(clip.clip_id for clip in clips if clip.num_samples < wanted)
     source = cfg.path if cfg.path else f"{cfg.kind.value} dataset"
-    for clip in clips:
-        if clip.num_samples < max(min_samples, 1):
-            raise DataError(
-                f"{source}: clip {clip.clip_id} is {clip.num_samples / sample_rate_hz:.2f} s, "
-                f"shorter than one segment ({min_samples / sample_rate_hz:.2f} s)"
-            )
-    return clips
+    return DatasetIndex(source, tuple(clip.padded_to(wanted) for clip in clips), padded, wanted)
+
+
+def load_dataset(cfg: DataConfig, sample_rate_hz: int, min_samples: int) -> list[Clip]:
+    """The clips ``cfg`` names, as mono float32 at ``sample_rate_hz`` (file-backed clips read lazily).
+
+    Args:
+        cfg: which dataset (kind, path, demo settings).
+        sample_rate_hz: rate every clip is resampled to, in Hz.
+        min_samples: the shortest clip wanted in samples (a training crop or one routing segment); shorter
+            clips are zero-padded to it with a :class:`ShortClipWarning` that counts them.
+
+    Returns:
+        The clips in a deterministic order, each ``[T]`` with ``T >= max(min_samples, 1)``.
+
+    Raises:
+        DataError: see :func:`index_dataset`.
+    """
+    index = index_dataset(cfg, sample_rate_hz, min_samples)
+    if index.padded_clip_ids:
+        shown = ", ".join(index.padded_clip_ids[:5]) + (", ..." if len(index.padded_clip_ids) > 5 else "")
+        warnings.warn(
+            f"{index.source}: {len(index.padded_clip_ids)} of {len(index.clips)} clips are shorter than "
+            f"{index.min_samples / sample_rate_hz:.2f} s and were zero-padded to it ({shown})",
+            ShortClipWarning, stacklevel=2,
+        )
+    return list(index.clips)
 
 
 def load_demo(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
@@ -79,25 +113,61 @@ def load_demo(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
 def load_folder(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
     """Every wav/flac under ``cfg.path``, recursively, sorted by path; label ``"unknown"``."""
     root = _existing_folder(cfg.path)
-    files = sorted(path for path in root.rglob("*") if is_audio_file(path))
-    if not files:
-        raise DataError(f"{root}: no audio files ({', '.join('*' + s for s in AUDIO_SUFFIXES)}) found")
-    return [
-        Clip(path.relative_to(root).as_posix(), load_audio(path, sample_rate_hz), UNKNOWN) for path in files
-    ]
+    return [Clip(path.relative_to(root).as_posix(), open_span(path, sample_rate_hz), UNKNOWN)
+            for path in _audio_files(root)]
+
+
+def load_labelled_folder(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
+    """``<root>/<label>/**/*.wav|.flac``; the first-level folder, lowercased, is the label."""
+    root = _existing_folder(cfg.path)
+    clips = []
+    for path in _audio_files(root):
+        relative = path.relative_to(root)
+        if len(relative.parts) < 2:
+            raise DataError(f"{path}: audio directly in a labelled folder (expected <label>/<file> under {root})")
+        clips.append(Clip(relative.as_posix(), open_span(path, sample_rate_hz), relative.parts[0].lower()))
+    return clips
 
 
 def load_libritts(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
-    """LibriTTS utterances ``<root>/<speaker>/<chapter>/<speaker>_<chapter>_*.wav``; label ``"speech"``."""
+    """LibriTTS utterances ``<speaker>/<chapter>/<speaker>_<chapter>_*.wav``; label ``"speech"``."""
     root = _existing_folder(cfg.path)
-    files = sorted(path for path in root.glob("*/*/*") if is_audio_file(path))
-    if not files:
-        raise DataError(f"{root}: no LibriTTS audio found (expected <speaker>/<chapter>/*.wav under it)")
-    for path in files:
+    clips = []
+    for path in _audio_files(root, "(expected <speaker>/<chapter>/*.wav under it, as LibriTTS)"):
         speaker, chapter = path.parent.parent.name, path.parent.name
         if not path.stem.startswith(f"{speaker}_{chapter}_"):
             raise DataError(f"{path}: not named like a LibriTTS utterance ({speaker}_{chapter}_*.wav)")
-    return [Clip(path.stem, load_audio(path, sample_rate_hz), SPEECH) for path in files]
+        clips.append(Clip(path.stem, open_span(path, sample_rate_hz), SPEECH, speaker))
+    return clips
+
+
+def load_manifest(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
+    """The clips a manifest CSV lists (label and speaker as written; ``seconds`` checked against the file)."""
+    if not cfg.path:
+        raise DataError("data.path must name the manifest CSV")
+    csv_path = Path(cfg.path).expanduser()
+    manifest = read_manifest(csv_path)
+    clips = []
+    for entry in manifest.entries:
+        where = f"{csv_path} line {entry.line}"
+        try:
+            span = open_span(manifest.resolve(entry), sample_rate_hz)
+        except DataError as err:
+            raise DataError(f"{err} ({where})") from err
+        file_seconds = span.file_frames / span.file_rate_hz
+        if entry.seconds is not None and abs(entry.seconds - file_seconds) > SECONDS_TOLERANCE_S:
+            raise DataError(f"{where}: seconds is {entry.seconds:g} but {entry.path} holds {file_seconds:.3f} s")
+        clips.append(Clip(entry.path, span, entry.label, entry.speaker))
+    return clips
+
+
+def _audio_files(root: Path, hint: str = "") -> list[Path]:
+    """The wav/flac files under ``root``, sorted; none is a DataError."""
+    files = sorted(path for path in root.rglob("*") if is_audio_file(path))
+    if not files:
+        found = ", ".join("*" + suffix for suffix in AUDIO_SUFFIXES)
+        raise DataError(f"{root}: no audio files ({found}) found" + (f" {hint}" if hint else ""))
+    return files
 
 
 def _existing_folder(path_text: str | None) -> Path:
@@ -112,150 +182,11 @@ def _existing_folder(path_text: str | None) -> Path:
     return root
 
 
-@dataclass(frozen=True)
-class AudioSetRow:
-    """One segment of an AudioSet CSV; ``line`` is its 1-based line number in the file."""
-
-    line: int
-    ytid: str
-    start_s: float
-    end_s: float
-    labels: tuple[str, ...]
-
-
-def load_audioset(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
-    """The segments an AudioSet CSV lists, cut from ``<audio_dir>/<YTID>.wav|.flac``."""
-    if not cfg.path:
-        raise DataError("data.path must name the AudioSet segment CSV")
-    csv_path = Path(cfg.path).expanduser()
-    rows = read_audioset_csv(csv_path)
-    audio_dir = Path(cfg.audio_dir).expanduser() if cfg.audio_dir else csv_path.parent
-    if not audio_dir.is_dir():
-        raise DataError(f"{audio_dir}: AudioSet audio folder not found")
-    return [_audioset_clip(row, csv_path, audio_dir, sample_rate_hz) for row in rows]
-
-
-def read_audioset_csv(csv_path: Path) -> list[AudioSetRow]:
-    """Parse an AudioSet segment CSV (``#`` comment lines and an optional ``YTID,...`` header allowed).
-
-    Raises:
-        DataError: the file is missing or undecodable, lists no segments, has a malformed row (the message
-            gives its line), a segment with ``end_seconds <= start_seconds``, or a repeated YTID.
-    """
-    if not csv_path.is_file():
-        raise DataError(f"{csv_path}: AudioSet segment CSV not found")
-    try:
-        text = csv_path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{csv_path}: not a UTF-8 text file") from err
-    lines = re.split(r"\r\n|\r|\n", text)  # the line breaks pandas honours
-    is_data = [bool(line.strip()) and not line.lstrip().startswith("#") for line in lines]
-    skipped = [index for index, data in enumerate(is_data) if not data]
-    line_numbers = [index + 1 for index, data in enumerate(is_data) if data]
-    records = _read_records(csv_path, text, skipped, line_numbers) if line_numbers else []
-    if records and records[0][1][0] == "YTID":  # an optional header line
-        records = records[1:]
-    rows = [_parse_row(f"{csv_path} line {line}", line, fields) for line, fields in records]
-    if not rows:
-        raise DataError(f"{csv_path}: lists no segments")
-    _check_unique_ytids(csv_path, rows)
-    return rows
-
-
-def _read_records(
-    csv_path: Path, text: str, skipped: list[int], line_numbers: list[int]
-) -> list[tuple[int, list[str]]]:
-    """``(line number, four stripped fields)`` per data line; a row with extra fields is a DataError."""
-    expected = f"expected {len(AUDIOSET_COLUMNS)} fields: {', '.join(AUDIOSET_COLUMNS)}"
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), header=None, skiprows=skipped, dtype=str, keep_default_na=False,
-            skipinitialspace=True, skip_blank_lines=False,
-        )
-    except pd.errors.ParserError as err:  # a row with more fields than the first one
-        found = re.search(r"line (\d+)", str(err))
-        where = f"{csv_path} line {found.group(1)}" if found else str(csv_path)
-        raise DataError(f"{where}: malformed row ({expected})") from err
-    records = []
-    for line, values in zip(line_numbers, frame.values.tolist()):
-        fields = ["" if pd.isna(value) else str(value).strip() for value in values]
-        if any(fields[len(AUDIOSET_COLUMNS) :]):
-            raise DataError(f"{csv_path} line {line}: malformed row ({expected})")
-        records.append((line, (fields + [""] * len(AUDIOSET_COLUMNS))[: len(AUDIOSET_COLUMNS)]))
-    return records
-
-
-def _parse_row(where: str, line: int, fields: list[str]) -> AudioSetRow:
-    """One CSV record (four stripped strings) as a validated :class:`AudioSetRow`."""
-    ytid, start_text, end_text, labels_text = fields
-    if not ytid:
-        raise DataError(f"{where}: malformed row (empty YTID)")
-    start_s = _seconds(where, "start_seconds", start_text)
-    end_s = _seconds(where, "end_seconds", end_text)
-    if end_s <= start_s:
-        raise DataError(f"{where}: end_seconds {end_s:g} is not after start_seconds {start_s:g}")
-    labels = tuple(label.strip() for label in labels_text.split(",") if label.strip())
-    if not labels:
-        raise DataError(f"{where}: malformed row (no positive_labels)")
-    return AudioSetRow(line, ytid, start_s, end_s, labels)
-
-
-def _seconds(where: str, column: str, text: str) -> float:
-    """A non-negative, finite time in seconds from a CSV field."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataError(f"{where}: malformed row ({column} {text!r} is not a number)") from None
-    if not 0.0 <= value < float("inf"):
-        raise DataError(f"{where}: malformed row ({column} {text!r} is not a time >= 0)")
-    return value
-
-
-def _check_unique_ytids(csv_path: Path, rows: list[AudioSetRow]) -> None:
-    """Clip ids are YTIDs, so each may appear once."""
-    first_line: dict[str, int] = {}
-    for row in rows:
-        if row.ytid in first_line:
-            first = first_line[row.ytid]
-            raise DataError(f"{csv_path} line {row.line}: YTID {row.ytid} repeats line {first}")
-        first_line[row.ytid] = row.line
-
-
-def audioset_label(labels: Sequence[str]) -> str:
-    """A segment's class: its first speech/silence label (MID or name), else its first label lowercased."""
-    names = [AUDIOSET_LABELS.get(label, label.lower()) for label in labels]
-    return next((name for name in names if name in (SPEECH, SILENCE)), names[0])
-
-
-def _audioset_clip(row: AudioSetRow, csv_path: Path, audio_dir: Path, sample_rate_hz: int) -> Clip:
-    """Load, crop and label one segment."""
-    candidates = [audio_dir / f"{row.ytid}{suffix}" for suffix in AUDIO_SUFFIXES]
-    path = next((candidate for candidate in candidates if candidate.is_file()), None)
-    if path is None:
-        raise DataError(
-            f"{candidates[0]}: audio file for YTID {row.ytid} ({csv_path} line {row.line}) not found "
-            f"(looked for {' and '.join(c.name for c in candidates)})"
-        )
-    audio = _crop_segment(load_audio(path, sample_rate_hz), row, path, sample_rate_hz)
-    return Clip(row.ytid, audio, audioset_label(row.labels))
-
-
-def _crop_segment(audio: torch.Tensor, row: AudioSetRow, path: Path, sample_rate_hz: int) -> torch.Tensor:
-    """``audio[start:end]`` of a whole recording, or ``audio`` itself when the file is the segment already."""
-    start, end = round(row.start_s * sample_rate_hz), round(row.end_s * sample_rate_hz)
-    if audio.numel() >= end:
-        return audio[start:end].contiguous()
-    if audio.numel() <= end - start + PRECUT_TOLERANCE_S * sample_rate_hz:
-        return audio
-    raise DataError(
-        f"{path}: audio is {audio.numel() / sample_rate_hz:.2f} s, neither the segment "
-        f"[{row.start_s:g}, {row.end_s:g}] s alone nor a recording that reaches its end (line {row.line})"
-    )
-
-
 _LOADERS: dict[DatasetKind, Loader] = {
     DatasetKind.DEMO: load_demo,
     DatasetKind.FOLDER: load_folder,
+    DatasetKind.LABELLED_FOLDER: load_labelled_folder,
     DatasetKind.LIBRITTS: load_libritts,
+    DatasetKind.MANIFEST: load_manifest,
     DatasetKind.AUDIOSET: load_audioset,
 }

@@ -74,9 +74,14 @@ def generate_demo_clips(
     return clips
 
 
-def synth_speech(rng: np.random.Generator, n_samples: int, sample_rate_hz: int) -> np.ndarray:
-    """One speech-like clip: ``[n_samples]`` float64, peak -6..-3 dBFS."""
-    f0_hz = _f0_contour_hz(rng, n_samples, sample_rate_hz)
+def synth_speech(
+    rng: np.random.Generator, n_samples: int, sample_rate_hz: int, base_f0_hz: float | None = None
+) -> np.ndarray:
+    """One speech-like clip: ``[n_samples]`` float64, peak -6..-3 dBFS.
+
+    ``base_f0_hz`` fixes the talker's mean pitch (and with it the formant scale); ``None`` draws it.
+    """
+    f0_hz = _f0_contour_hz(rng, n_samples, sample_rate_hz, base_f0_hz)
     source = _glottal_source(rng, f0_hz, sample_rate_hz)
     speaker_scale = float(np.interp(np.median(f0_hz), F0_RANGE_HZ, (1.0, 1.2)))
     out = np.zeros(n_samples)
@@ -91,10 +96,12 @@ def synth_speech(rng: np.random.Generator, n_samples: int, sample_rate_hz: int) 
     return out + 10.0 ** (SPEECH_FLOOR_DBFS / 20.0) * rng.standard_normal(n_samples)
 
 
-def _f0_contour_hz(rng: np.random.Generator, n_samples: int, sample_rate_hz: int) -> np.ndarray:
+def _f0_contour_hz(
+    rng: np.random.Generator, n_samples: int, sample_rate_hz: int, base_f0_hz: float | None = None
+) -> np.ndarray:
     """Per-sample f0 in Hz: base pitch, slow intonation, declination and jitter, clipped to 80-250 Hz."""
     t_s = np.arange(n_samples) / sample_rate_hz
-    base_hz = rng.uniform(95.0, 210.0)
+    base_hz = rng.uniform(95.0, 210.0) if base_f0_hz is None else base_f0_hz
     intonation = 1.0 + 0.12 * np.sin(2 * np.pi * rng.uniform(0.3, 1.2) * t_s + rng.uniform(0, 2 * np.pi))
     declination = 1.0 - 0.08 * t_s / max(t_s[-1], 1e-9)
     wander = signal.lfilter([1.0], [1.0, -0.99], rng.standard_normal(n_samples))

@@ -1,0 +1,158 @@
+"""A speech / silence corpus made on this machine: synthesised voices speaking seeded sentences, and
+"silence" scenes, written as 16-bit WAVs with a ``manifest.csv``.
+
+:func:`synthesize_corpus` fills half the asked duration with speech and half with silence scenes,
+alternating whichever class is behind. Clip ``i`` draws everything from a generator seeded by
+``(seed, i)``, so a corpus is reproducible for a seed on a machine with the same voices installed.
+
+* **speech**: the installed voices of :mod:`.voices` take turns (a seeded order, so a short corpus still
+  has every voice once before any twice); each clip speaks 1-3 sentences from :mod:`.words` at a rate of
+  0.85-1.2x and a pitch of 0.88-1.15x the voice's own, is resampled to the corpus rate, set to -24..-18
+  dBFS RMS (peaks kept below -1 dBFS) and laid over a -75..-60 dBFS room tone.
+  Layout: ``speech/<speaker>/<index>-<voice>.wav``, manifest speaker = the voice's speaker.
+* **silence**: the scenes of :mod:`.scenes` take turns the same way, 3-8 s each; far babble mixes four
+  fresh utterances of random voices. Layout: ``silence/<scene>/<index>.wav``, manifest speaker = scene id.
+
+With no synthesiser installed the speech is the demo formant synthesis (:func:`.demo_audio.synth_speech`)
+with six nominal talkers ``formant-0..5`` (fixed mean pitches, three low and three high); this is said by
+a :class:`SynthFallbackWarning` and in the returned manifest's ``notes``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dslnas.spaces.errors import UserError
+from dslnas.trainers.data.audio_io import load_audio, save_audio
+from dslnas.trainers.data.clips import SILENCE, SPEECH
+from dslnas.trainers.data.demo_audio import synth_speech
+from dslnas.trainers.data.manifest import Manifest, ManifestEntry
+from dslnas.trainers.data.scenes import SCENES, render_scene, room_tone
+from dslnas.trainers.data.voices import Delivery, Voice, available_voices, synthesize
+from dslnas.trainers.data.words import compose_text
+
+ProgressCallback = Callable[[float, float], None]
+"""``on_progress(done_seconds, total_seconds)``, called after every clip written."""
+
+SPEECH_RMS_DBFS = (-24.0, -18.0)
+SPEECH_PEAK_MAX_DBFS = -1.0
+SPEECH_FLOOR_DBFS = (-75.0, -60.0)
+RATE_RANGE = (0.85, 1.2)
+PITCH_RANGE = (0.88, 1.15)
+SCENE_SECONDS = (3.0, 8.0)
+BABBLE_TALKERS = 4
+FORMANT_TALKERS_F0_HZ: tuple[float, ...] = (100.0, 118.0, 135.0, 190.0, 210.0, 232.0)
+
+
+class SynthFallbackWarning(UserWarning):
+    """No speech synthesiser is installed; the corpus speech is formant synthesis instead."""
+
+
+@dataclass(frozen=True)
+class _Talker:
+    """Who speaks a clip: a synthesiser voice, or (fallback) a formant talker's mean pitch."""
+
+    speaker: str
+    name: str
+    voice: Voice | None = None
+    f0_hz: float = 0.0
+
+
+def synthesize_corpus(
+    out_dir: Path, minutes: float, seed: int, sample_rate_hz: int = 16_000,
+    on_progress: ProgressCallback | None = None,
+) -> Manifest:
+    """Write about ``minutes`` of speech and silence clips (half each) and ``manifest.csv`` into ``out_dir``.
+
+    Returns:
+        The written manifest (``root = out_dir``); its ``notes`` say when the formant fallback was used.
+
+    Raises:
+        UserError: ``minutes`` or ``sample_rate_hz`` is not positive, or ``out_dir`` exists and is not empty.
+        DataError: a synthesiser failed on a clip (the message names the voice).
+    """
+    if not minutes > 0 or sample_rate_hz <= 0:
+        raise UserError(f"need minutes > 0 and a positive sample rate, got {minutes:g} min, {sample_rate_hz} Hz")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UserError(f"{out_dir}: exists and is not an empty folder; choose another --out or delete it")
+    talkers, notes = _talkers()
+    target_s = minutes * 60.0 / 2.0
+    done = {SPEECH: 0.0, SILENCE: 0.0}
+    counts = {SPEECH: 0, SILENCE: 0}
+    entries: list[ManifestEntry] = []
+    speech_order = np.random.default_rng([seed % 2**64, 1]).permutation(len(talkers))
+    scene_order = np.random.default_rng([seed % 2**64, 2]).permutation(len(SCENES))
+    with tempfile.TemporaryDirectory(prefix="dslnas-synth-") as tmp:
+        while min(done.values()) < target_s:
+            index = len(entries)
+            rng = np.random.default_rng([seed % 2**64, 0, index])
+            label = SPEECH if done[SPEECH] <= done[SILENCE] else SILENCE
+            n_of_label, counts[label] = counts[label], counts[label] + 1
+            if label == SPEECH:
+                talker = talkers[int(speech_order[n_of_label % len(talkers)])]
+                audio = _speech_clip(rng, talker, Path(tmp), sample_rate_hz)
+                relative, speaker = f"speech/{talker.speaker}/{index:05d}-{talker.name}.wav", talker.speaker
+            else:
+                speaker = sorted(SCENES)[int(scene_order[n_of_label % len(SCENES)])]
+                babble = _babble(rng, talkers, Path(tmp), sample_rate_hz) if speaker == "far-babble" else []
+                n_samples = round(rng.uniform(*SCENE_SECONDS) * sample_rate_hz)
+                audio = render_scene(speaker, rng, n_samples, sample_rate_hz, babble)
+                relative = f"silence/{speaker}/{index:05d}.wav"
+            save_audio(out_dir / relative, audio, sample_rate_hz)
+            seconds = audio.size / sample_rate_hz
+            entries.append(ManifestEntry(relative, label, speaker, round(seconds, 3)))
+            done[label] += seconds
+            if on_progress is not None:
+                on_progress(min(sum(done.values()), 2 * target_s), 2 * target_s)
+    manifest = Manifest(out_dir, tuple(entries), notes)
+    manifest.write()
+    return manifest
+
+
+def _talkers() -> tuple[list[_Talker], tuple[str, ...]]:
+    """The installed voices as talkers, or the formant talkers with a warning and a note."""
+    voices = available_voices()
+    if voices:
+        return [_Talker(voice.speaker, voice.voice_id, voice) for voice in voices], ()
+    note = ("no speech synthesiser found (flite, text2wave, espeak-ng); speech is formant synthesis from "
+            "trainers/data/demo_audio.py with 6 nominal talkers; install them with .ci/system-deps.sh")
+    warnings.warn(note, SynthFallbackWarning, stacklevel=3)
+    talkers = [_Talker(f"formant-{k}", f"formant-{k}", None, f0) for k, f0 in enumerate(FORMANT_TALKERS_F0_HZ)]
+    return talkers, (note,)
+
+
+def _speech_clip(rng: np.random.Generator, talker: _Talker, tmp: Path, sample_rate_hz: int) -> np.ndarray:
+    """One speech clip ``[T]`` float64: spoken, levelled, over a room tone."""
+    speech = _utterance(rng, talker, tmp, sample_rate_hz, n_sentences=int(rng.integers(1, 4)))
+    rms = max(float(np.sqrt(np.mean(np.square(speech)))), 1e-12)
+    speech = speech * 10.0 ** (rng.uniform(*SPEECH_RMS_DBFS) / 20.0) / rms
+    peak_max = 10.0 ** (SPEECH_PEAK_MAX_DBFS / 20.0)
+    speech = speech * min(1.0, peak_max / max(float(np.max(np.abs(speech))), 1e-12))
+    floor = room_tone(rng, speech.size, sample_rate_hz) * 10.0 ** (rng.uniform(*SPEECH_FLOOR_DBFS) / 20.0)
+    return speech + floor
+
+
+def _utterance(
+    rng: np.random.Generator, talker: _Talker, tmp: Path, sample_rate_hz: int, n_sentences: int
+) -> np.ndarray:
+    """``n_sentences`` spoken by ``talker`` at a random rate and pitch, ``[T]`` float64 at ``sample_rate_hz``."""
+    text = compose_text(rng, n_sentences)
+    delivery = Delivery(rate=rng.uniform(*RATE_RANGE), pitch=rng.uniform(*PITCH_RANGE))
+    if talker.voice is None:
+        n_samples = round((0.5 + 0.3 * len(text.split()) / delivery.rate) * sample_rate_hz)
+        return synth_speech(rng, n_samples, sample_rate_hz, talker.f0_hz * delivery.pitch)
+    wav = synthesize(talker.voice, text, delivery, tmp / "utterance.wav")
+    return load_audio(wav, sample_rate_hz).double().numpy()
+
+
+def _babble(rng: np.random.Generator, talkers: list[_Talker], tmp: Path, sample_rate_hz: int) -> list[np.ndarray]:
+    """Utterances of :data:`BABBLE_TALKERS` random talkers, for a far-babble scene."""
+    picks = rng.integers(len(talkers), size=BABBLE_TALKERS)
+    return [_utterance(rng, talkers[int(k)], tmp, sample_rate_hz, n_sentences=2) for k in picks]

@@ -1,0 +1,180 @@
+"""The Debian speech synthesisers as voices: which are installed, and speaking a text into a WAV file.
+
+Three engines, each run as an argument list (never through a shell), writing a temporary WAV:
+
+* ``flite`` (package ``flite``): voices ``kal16``, ``awb``, ``rms``, ``slt``.
+* ``festival`` via ``text2wave`` (packages ``festival``, ``festvox-kallpc16k``, ``festvox-kdlpc16k``,
+  ``festvox-us-slt-hts``): ``kal_diphone``, ``ked_diphone``, ``cmu_us_slt_arctic_hts``.
+* ``espeak-ng`` (package ``espeak-ng``): English with the variants ``f2``, ``f3``, ``f4``, ``m3``, ``m7``.
+
+A voice's ``speaker`` is the person (or formant model) behind it: flite's ``kal16`` and festival's
+``kal_diphone`` are both built from the CMU Kal recordings, flite's ``slt`` and festival's HTS voice from
+the CMU ARCTIC "slt" recordings, so each pair shares one speaker id and a speaker-disjoint split keeps them
+on one side. Rate is varied on every voice; pitch where the engine lets it be set (``f0_hz`` not ``None``).
+"""
+
+from __future__ import annotations
+
+import enum
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from dslnas.spaces.errors import DataError
+
+SYNTH_TIMEOUT_S = 60.0
+
+
+class Engine(str, enum.Enum):
+    """A speech synthesiser and the executable that runs it."""
+
+    FLITE = "flite"
+    FESTIVAL = "text2wave"
+    ESPEAK = "espeak-ng"
+
+
+class Sex(str, enum.Enum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthesiser voice.
+
+    Attributes:
+        voice_id: unique name, ``<engine>-<voice>`` (e.g. ``flite-slt``).
+        speaker: the talker behind the voice (shared by voices built from the same recordings).
+        sex: the talker's sex.
+        engine: which synthesiser speaks it.
+        name: the engine's own voice name (``slt``, ``voice_kal_diphone``, ``en+f3``).
+        f0_hz: typical pitch in Hz, varied per clip; ``None`` where the engine cannot set the pitch.
+    """
+
+    voice_id: str
+    speaker: str
+    sex: Sex
+    engine: Engine
+    name: str
+    f0_hz: float | None
+
+
+F, M = Sex.FEMALE, Sex.MALE
+VOICES: tuple[Voice, ...] = (
+    Voice("flite-kal16", "kal", M, Engine.FLITE, "kal16", 105.0),
+    Voice("flite-awb", "awb", M, Engine.FLITE, "awb", 115.0),
+    Voice("flite-rms", "rms", M, Engine.FLITE, "rms", None),  # flite ignores int_f0_target_mean for rms
+    Voice("flite-slt", "slt", F, Engine.FLITE, "slt", 175.0),
+    Voice("festival-kal", "kal", M, Engine.FESTIVAL, "voice_kal_diphone", 105.0),
+    Voice("festival-ked", "ked", M, Engine.FESTIVAL, "voice_ked_diphone", 110.0),
+    Voice("festival-slt-hts", "slt", F, Engine.FESTIVAL, "voice_cmu_us_slt_arctic_hts", None),
+    Voice("espeak-f2", "espeak-f2", F, Engine.ESPEAK, "en-us+f2", 50.0),
+    Voice("espeak-f3", "espeak-f3", F, Engine.ESPEAK, "en+f3", 50.0),
+    Voice("espeak-f4", "espeak-f4", F, Engine.ESPEAK, "en+f4", 50.0),
+    Voice("espeak-m3", "espeak-m3", M, Engine.ESPEAK, "en+m3", 50.0),
+    Voice("espeak-m7", "espeak-m7", M, Engine.ESPEAK, "en+m7", 50.0),
+)
+"""Every voice dslnas knows; espeak's ``f0_hz`` is its pitch setting (0-99, default 50), not Hz."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one clip is spoken: ``rate`` > 1 is faster, ``pitch`` > 1 is higher (factors on the voice's own)."""
+
+    rate: float
+    pitch: float
+
+
+def available_voices() -> tuple[Voice, ...]:
+    """The voices of :data:`VOICES` whose synthesiser is installed and lists the voice, sorted by id."""
+    found: list[Voice] = []
+    for engine in Engine:
+        executable = shutil.which(engine.value)
+        if executable is None:
+            continue
+        names = _installed_names(engine, executable)
+        found.extend(voice for voice in VOICES if voice.engine is engine and _name_key(voice) in names)
+    return tuple(sorted(found, key=lambda voice: voice.voice_id))
+
+
+def _name_key(voice: Voice) -> str:
+    """The name an engine's voice listing uses for ``voice``."""
+    if voice.engine is Engine.FESTIVAL:
+        return voice.name.removeprefix("voice_")
+    if voice.engine is Engine.ESPEAK:
+        return voice.name.split("+")[1]
+    return voice.name
+
+
+def _installed_names(engine: Engine, executable: str) -> frozenset[str]:
+    """Voice names the installed engine lists (empty if it cannot be asked)."""
+    if engine is Engine.FLITE:
+        argv = [executable, "-lv"]
+    elif engine is Engine.FESTIVAL:
+        festival = shutil.which("festival")
+        if festival is None:
+            return frozenset()
+        argv = [festival, "-b", "(print (voice.list))"]
+    else:
+        argv = [executable, "--voices=variant"]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=SYNTH_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    text = out.stdout.replace("(", " ").replace(")", " ").replace(":", " ")
+    if engine is Engine.ESPEAK:
+        return frozenset(tok.split("/")[-1] for tok in text.split() if tok.startswith("!v/"))
+    return frozenset(text.split())
+
+
+def synthesize(voice: Voice, text: str, delivery: Delivery, wav_path: Path) -> Path:
+    """Speak ``text`` with ``voice`` into ``wav_path`` (the engine's own rate; 16-bit PCM).
+
+    Raises:
+        DataError: the engine is missing, fails, times out, or writes no audio (the message names the voice).
+    """
+    executable = shutil.which(voice.engine.value)
+    if executable is None:
+        raise DataError(f"voice {voice.voice_id}: {voice.engine.value} is not installed")
+    text_path = wav_path.with_suffix(".txt")
+    text_path.write_text(text + "\n", encoding="utf-8")
+    argv = [executable, *_engine_args(voice, delivery, text_path, wav_path)]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=SYNTH_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise DataError(f"voice {voice.voice_id}: {voice.engine.value} ran past {SYNTH_TIMEOUT_S:g} s") from None
+    if done.returncode != 0 or not wav_path.is_file() or wav_path.stat().st_size <= 44:
+        reason = " ".join((done.stderr or done.stdout).split())[-200:] or f"exit status {done.returncode}"
+        raise DataError(f"voice {voice.voice_id}: {voice.engine.value} wrote no audio ({reason})")
+    return wav_path
+
+
+def _engine_args(voice: Voice, delivery: Delivery, text_path: Path, wav_path: Path) -> list[str]:
+    """The command-line arguments (after the executable) that speak ``text_path`` into ``wav_path``."""
+    if voice.engine is Engine.FLITE:
+        args = ["-voice", voice.name, "--setf", f"duration_stretch={1.0 / delivery.rate:.3f}"]
+        if voice.f0_hz is not None:
+            args += ["--setf", f"int_f0_target_mean={voice.f0_hz * delivery.pitch:.1f}"]
+        return [*args, "-f", str(text_path), "-o", str(wav_path)]
+    if voice.engine is Engine.ESPEAK:
+        speed_wpm = round(175 * delivery.rate)
+        pitch = 50 if voice.f0_hz is None else min(max(round(voice.f0_hz * delivery.pitch), 0), 99)
+        return ["-v", voice.name, "-s", str(speed_wpm), "-p", str(pitch), "-w", str(wav_path), "-f", str(text_path)]
+    return ["-o", str(wav_path), *_festival_evals(voice, delivery), str(text_path)]
+
+
+def _festival_evals(voice: Voice, delivery: Delivery) -> list[str]:
+    """``-eval`` arguments: the voice, then its rate (and pitch, for the diphone voices)."""
+    evals = [f"({voice.name})"]
+    if voice.f0_hz is None:  # the HTS voice: hts_engine's own speed option
+        params = voice.name.removeprefix("voice_") + "::hts_engine_params"
+        evals.append(f'(set! hts_engine_params (append {params} (list (list "-r" {delivery.rate:.3f}))))')
+    else:
+        f0_hz = voice.f0_hz * delivery.pitch
+        evals.append(f"(Parameter.set 'Duration_Stretch {1.0 / delivery.rate:.3f})")
+        evals.append(
+            f"(set! int_lr_params '((target_f0_mean {f0_hz:.1f}) (target_f0_std {0.15 * f0_hz:.1f}) "
+            "(model_f0_mean 170) (model_f0_std 34)))"
+        )
+    return [arg for expr in evals for arg in ("-eval", expr)]
