@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages some tests need when missing: PostgreSQL server, headless Chromium, and the
 # speech synthesisers the generated corpus speaks with (flite, festival + three English festvox voices,
-# espeak-ng). Never fails the build: a test whose server, browser or synthesiser is absent is skipped with
+# espeak-ng), and the Cortex-A32 cross compiler the emulated ARM board builds with (gcc-arm-linux-gnueabihf; the
+# emulator itself, unicorn, comes from PyPI). Never fails the build: a test whose server, browser or synthesiser is absent is skipped with
 # the reason printed (the corpus itself falls back to formant synthesis, with a warning).
 set -u
 need=()
@@ -14,6 +15,8 @@ voices=/usr/share/festival/voices
 [ -d "$voices/english/kal_diphone" ] || need+=(festvox-kallpc16k)
 [ -d "$voices/english/ked_diphone" ] || need+=(festvox-kdlpc16k)
 [ -d "$voices/us/cmu_us_slt_arctic_hts" ] || need+=(festvox-us-slt-hts)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnueabihf)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: cannot install ${need[*]} (not root or no apt-get); those tests will be skipped" >&2

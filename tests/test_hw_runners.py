@@ -243,6 +243,7 @@ def _contract_factories(tmp_path: Path, board: list[str], artifact: Artifact) ->
         "local": lambda: get_runner("local", warmup=1, repeats=50),
         "command": lambda: get_runner("command", command=board),
         "replay": lambda: get_runner("replay", csv_path=csv_path),
+        "unicorn-arm": lambda: get_runner("unicorn-arm", segments=2),
     }
 
 

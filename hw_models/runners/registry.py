@@ -1,6 +1,7 @@
 """Runners by name, and the one function that builds a runner (and its power meter) from user options.
 
-``local`` (this host), ``command`` (a board behind a command), ``replay`` (a CSV). The registry is lazy:
+``local`` (this host), ``command`` (a board behind a command), ``replay`` (a CSV), ``unicorn-arm`` (the C
+export cross-compiled for a Cortex-A32 and counted on an emulated core). The registry is lazy:
 a runner's module is imported when it is built. ``build_runner`` is what ``calibrate`` and ``confirm``
 both call; an unknown name, an option the runner does not take, or a missing required option is a
 UserError that names the command-line flag and lists what is valid::
@@ -27,6 +28,7 @@ RUNNERS: dict[str, str] = {
     "local": "dslnas.hw_models.runners.local:LocalRunner",
     "command": "dslnas.hw_models.runners.command:CommandRunner",
     "replay": "dslnas.hw_models.runners.replay:ReplayRunner",
+    "unicorn-arm": "dslnas.hw_models.runners.emulated_arm:EmulatedArmRunner",
 }
 
 # runner constructor option -> the command-line flag that sets it (for error messages)
