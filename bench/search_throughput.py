@@ -1,9 +1,13 @@
-"""Search throughput on this machine: seconds per trial (training / evaluation / ViSQOL / costing) and
-trials per hour with 1 and 2 Optuna workers, on the `demo` space (or --space).
+"""Search throughput on this machine, on the `demo` space (or --space):
 
-The base codec is trained once (its time is printed separately) and shared by both runs, so the
-figures are the per-trial cost a study pays after its first minutes.
-Run: .venv/bin/python bench/search_throughput.py [--trials N] [--space demo]
+- seconds per trained candidate, its sweep included (training / evaluation / ViSQOL / costing), and
+  trained candidates per hour with 1 and 2 Optuna workers;
+- front points per trained candidate (every swept threshold is a point) and ViSQOL seconds per point;
+- streaming vs offline encoding time of the same clips (the price of running what a board runs).
+
+The base codec is trained once (its time is printed separately) and shared by the runs, so the figures
+are the per-trial cost a study pays after its first minutes.
+Run: .venv/bin/python bench/search_throughput.py [--trials N] [--space demo] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dslnas.search.base_codec import ensure_base_codec
 from dslnas.search.config import SearchConfig
 from dslnas.search.records import record_from_trial
 from dslnas.search.run import run_search
+from dslnas.search.study import trained_trials
 from dslnas.spaces.space_presets import load_space
 
 
@@ -37,17 +42,53 @@ def run_with_workers(space: str, workers: int, trials: int, root: Path, base_ckp
     started = time.perf_counter()
     run_search(config)
     wall_s = time.perf_counter() - started
-    done = optuna.load_study(study_name=study, storage=config.storage).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    loaded = optuna.load_study(study_name=study, storage=config.storage)
+    done = trained_trials(loaded)
+    points = len(loaded.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
     timing = [record_from_trial(t).timing_s for t in done]
     split = {k: round(float(np.mean([t[k] for t in timing])), 2) for k in ("train", "evaluate", "visqol", "cost")}
-    return {"workers": workers, "trials": len(done), "wall_s": round(wall_s, 1),
-            "seconds_per_trial": split, "trials_per_hour": round(len(done) / wall_s * 3600, 1)}
+    return {"workers": workers, "trained_candidates": len(done), "front_points": points, "wall_s": round(wall_s, 1),
+            "seconds_per_trained_candidate": split, "points_per_trained_candidate": round(points / len(done), 1),
+            "visqol_s_per_point": round(split["visqol"] * len(done) / points, 2),
+            "trained_candidates_per_hour": round(len(done) / wall_s * 3600, 1)}
+
+
+def streaming_vs_offline_s(space: str, base_ckpt: Path, repeats: int = 3) -> dict[str, float]:
+    """Encoder time of the evaluation clips: streaming (one tail per segment) vs one offline pass (both tails)."""
+    import torch
+
+    from dslnas.trainers.checkpoint import load_checkpoint
+    from dslnas.trainers.codec import insert_dsl
+    from dslnas.trainers.data import load_dataset
+    from dslnas.trainers.streaming import StreamingEncoder
+
+    search_space = load_space(space)
+    candidate = search_space.base
+    codec = insert_dsl(candidate, load_checkpoint(base_ckpt).model).eval()
+    clips = load_dataset(search_space.finetune.data, candidate.encoder.sample_rate_hz, candidate.segment_samples)[:4]
+    audio = [codec.pad(c.audio.reshape(1, 1, -1)) for c in clips]
+    stream = StreamingEncoder(codec.encoder)
+    with torch.no_grad():
+        started = time.perf_counter()
+        for _ in range(repeats):
+            for a in audio:
+                stream.encode(a)
+        streaming = (time.perf_counter() - started) / repeats
+        started = time.perf_counter()
+        for _ in range(repeats):
+            for a in audio:
+                codec.encoder(a)
+        offline = (time.perf_counter() - started) / repeats
+    seconds = sum(a.shape[-1] for a in audio) / candidate.encoder.sample_rate_hz
+    return {"audio_s": round(seconds, 2), "streaming_s": round(streaming, 3), "offline_s": round(offline, 3),
+            "streaming_over_offline": round(streaming / offline, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--space", default="demo")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,13 +97,16 @@ def main() -> None:
         started = time.perf_counter()
         base_ckpt = ensure_base_codec(base_config)
         base_s = time.perf_counter() - started
-        runs = [run_with_workers(args.space, w, args.trials, root, base_ckpt) for w in (1, 2)]
+        runs = [run_with_workers(args.space, w, args.trials, root, base_ckpt) for w in args.workers]
+        encode = streaming_vs_offline_s(args.space, base_ckpt)
+    rate = {r["workers"]: r["trained_candidates_per_hour"] for r in runs}
     print(json.dumps({
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "space": args.space,
         "base_codec_train_s": round(base_s, 1),
         "runs": runs,
-        "speedup_2_workers": round(runs[1]["trials_per_hour"] / runs[0]["trials_per_hour"], 2),
+        "speedup_2_workers": round(rate[2] / rate[1], 2) if {1, 2} <= set(rate) else None,
+        "encoder_time": encode,
     }, indent=2))
 
 

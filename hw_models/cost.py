@@ -19,7 +19,7 @@ per-layer lists). This module imports no torch: counting a candidate (``op_count
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dslnas.hw_models.counts import PATHS, EncoderCounts
@@ -76,6 +76,8 @@ class Cost:
     power_mw: PassFigures
     path_latency_ms: dict[str, float]
     counts: EncoderCounts
+    path_energy_mj: dict[str, float]
+    inferences_per_s: float
 
     @property
     def latency_saving_pct(self) -> float:
@@ -95,7 +97,8 @@ class Cost:
             profile=self.profile, unit=self.unit, light_usage=self.light_usage, latency_ms=self.latency_ms,
             power_mw=self.power_mw, path_latency_ms=dict(self.path_latency_ms),
             path_params={name: self.counts.paths[name].params for name in PATHS},
-            unsupported_ops=dict(self.unsupported_ops),
+            unsupported_ops=dict(self.unsupported_ops), path_energy_mj=dict(self.path_energy_mj),
+            inferences_per_s=self.inferences_per_s,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -122,8 +125,10 @@ class Cost:
 class CostSummary:
     """A priced candidate without its per-layer counts: what a trial record holds.
 
-    ``path_latency_ms`` and ``path_params``: per part (``base``, ``mask``, ``switch``, ``full`` tail,
-    ``light`` tail). ``unsupported_ops``: ``{"<path>:<aten op>": calls}`` the counter could not price.
+    ``path_latency_ms``, ``path_energy_mj`` and ``path_params``: per part (``base``, ``mask``, ``switch``,
+    ``full`` tail, ``light`` tail), per inference. ``unsupported_ops``: ``{"<path>:<aten op>": calls}`` the
+    counter could not price. ``warmup_full_tail_share``: extra full-tail work per inference, as a share of
+    one full-tail inference, from the ``warm`` state policy's replays on switch-backs (0 otherwise).
     """
 
     profile: str
@@ -134,14 +139,26 @@ class CostSummary:
     path_latency_ms: dict[str, float]
     path_params: dict[str, int]
     unsupported_ops: dict[str, int]
+    path_energy_mj: dict[str, float]
+    inferences_per_s: float
+    warmup_full_tail_share: float = 0.0
 
-    def at_light_usage(self, light_usage: float) -> "CostSummary":
-        """The same candidate priced at another light usage (the passes do not change, the mix does)."""
-        return CostSummary(
-            self.profile, self.unit, light_usage,
-            mix(self.latency_ms.full, self.latency_ms.light, light_usage),
-            mix(self.power_mw.full, self.power_mw.light, light_usage),
-            self.path_latency_ms, self.path_params, self.unsupported_ops,
+    def routed(self, light_usage: float, warmup_full_tail_share: float = 0.0) -> "CostSummary":
+        """The same candidate as a deployment runs it: ``light_usage`` of the segments light, plus the warm
+        policy's replays (``warmup_full_tail_share`` of a full-tail inference per inference on average).
+
+        The passes do not change; the mix is :func:`mix`, the replays add their full-tail latency and energy.
+        """
+        if warmup_full_tail_share < 0:
+            raise ValueError(f"warm-up share must be >= 0, got {warmup_full_tail_share}")
+        extra_ms = warmup_full_tail_share * self.path_latency_ms["full"]
+        extra_mw = warmup_full_tail_share * self.path_energy_mj["full"] * self.inferences_per_s  # mJ x 1/s = mW
+        latency = mix(self.latency_ms.full, self.latency_ms.light, light_usage)
+        power = mix(self.power_mw.full, self.power_mw.light, light_usage)
+        return replace(
+            self, light_usage=light_usage, warmup_full_tail_share=warmup_full_tail_share,
+            latency_ms=PassFigures(latency.full, latency.light, latency.mixed + extra_ms),
+            power_mw=PassFigures(power.full, power.light, power.mixed + extra_mw),
         )
 
 
@@ -188,7 +205,7 @@ class ProfileCostModel(CostModel):
         full_mw = power_mw(static, front_mj + energy["full"], rate)
         light_mw = power_mw(static, front_mj + energy["light"], rate)
         power = mix(full_mw, light_mw, light_usage)
-        return Cost(self.profile.name, self.unit_name, light_usage, latency, power, path_ms, counts)
+        return Cost(self.profile.name, self.unit_name, light_usage, latency, power, path_ms, counts, energy, rate)
 
 
 def path_latencies_ms(counts: EncoderCounts, unit: ComputeUnit, where: str) -> dict[str, float]:

@@ -25,7 +25,8 @@ Positive = Annotated[float, Field(gt=0.0)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan: a coefficient of .inf / .nan would price every candidate as inf / nan: an error naming it
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class OpLatency(_Frozen):
@@ -94,6 +95,10 @@ class Provenance(_Frozen):
     cv_mape_pct: NonNeg | None = None
     cv_within_5pct_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     cv_within_10pct_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # what a proxy measurement assumed (the emulated core: latency = instructions x CPI / clock); None: measured
+    clock_mhz: Positive | None = None
+    cycles_per_instruction: Positive | None = None
+    suite: str = ""  # the calibration suite: ranges, size, seed
     notes: str = ""
 
 

@@ -11,8 +11,10 @@ Recommendations, for a product team:
 * the knee: the front point nearest the ideal point (best value of every objective) once each objective
   is scaled to 0..1 over the front.
 
-Savings are against the study's full-only baseline trial (role ``baseline``: the base candidate at
-threshold 0); a study without one compares each point with its own full path. The front's order
+Every point is one (trained candidate, threshold) pair: a trained trial carries its own point and its
+other swept thresholds are trials of their own (role ``sweep``, naming their parent). Savings are against
+the study's full-only baseline (role ``baseline``: the reference candidate's sweep point with no segment
+light); a study without one compares each point with its own full path. The front's order
 (:attr:`ParetoFront.pareto`) is: recommended points first, then the rest by distance to the ideal point.
 """
 
@@ -30,7 +32,7 @@ from optuna.trial import TrialState
 from dslnas.hw_models.cost import CostSummary
 from dslnas.search.config import SearchConfig
 from dslnas.search.records import (
-    STUDY_ATTR_CONFIG, ConfirmationEntry, Role, TrialRecord, fail_reason, record_from_trial, role_of,
+    STUDY_ATTR_CONFIG, ConfirmationEntry, Role, TrialRecord, fail_reason, parent_of, record_from_trial, role_of,
     stored_confirmations,
 )
 from dslnas.spaces.errors import UserError
@@ -81,7 +83,13 @@ class FrontPoint:
     record: TrialRecord
     savings: Savings
     knobs: dict[str, Any]           # report column -> value, from the space's knob table
+    parent: int | None = None       # sweep points: the trained trial whose model they route
     confirmations: tuple[ConfirmationEntry, ...] = ()
+
+    @property
+    def trained_trial(self) -> int:
+        """The trial that trained this point's model (itself, or its parent for a sweep point)."""
+        return self.number if self.parent is None else self.parent
 
     @property
     def feasible(self) -> bool:
@@ -168,6 +176,14 @@ class ParetoFront:
     def infeasible(self) -> tuple[FrontPoint, ...]:
         return tuple(p for p in self.points if not p.feasible)
 
+    @property
+    def front_candidates(self) -> tuple[FrontPoint, ...]:
+        """One front point per trained candidate with a point on the front (its best-ranked), front order."""
+        seen: dict[int, FrontPoint] = {}
+        for p in self.pareto:
+            seen.setdefault(p.trained_trial, p)
+        return tuple(seen.values())
+
     def point(self, number: int) -> FrontPoint | None:
         return next((p for p in self.points if p.number == number), None)
 
@@ -207,7 +223,7 @@ def _point(trial: optuna.trial.FrozenTrial, record: TrialRecord, config: SearchC
     return FrontPoint(
         trial.number, tuple(record.objective_value(o) for o in config.space.objectives), dict(trial.constraints),
         False, role_of(trial), dict(trial.params), record, savings(record, baseline),
-        config.space.columns(record.candidate), stored_confirmations(study_attrs, trial.number),
+        config.space.columns(record.candidate), parent_of(trial), stored_confirmations(study_attrs, trial.number),
     )
 
 

@@ -16,6 +16,8 @@ from optuna.trial import TrialState
 from dslnas.search.backends import get_backend
 from dslnas.search.base_codec import ensure_base_codec
 from dslnas.search.config import SearchConfig
+from dslnas.search.preflight import preflight
+from dslnas.search.records import role_of
 from dslnas.search.study import open_study
 
 
@@ -33,7 +35,7 @@ class SearchStatus:
 
     @staticmethod
     def of(study: optuna.Study, target: int) -> "SearchStatus":
-        trials = study.get_trials(deepcopy=False)
+        trials = [t for t in study.get_trials(deepcopy=False) if role_of(t).trained]
         count = lambda state: sum(t.state == state for t in trials)  # noqa: E731
         front = study.best_trials if count(TrialState.COMPLETE) else []
         names = study.metric_names or [f"value{i}" for i in range(len(study.directions))]
@@ -76,7 +78,11 @@ def run_search(
     on_status: StatusCallback | None = None,
     on_base_step: StepCallback | None = None,
 ) -> SearchOutcome:
-    """Run (or continue) the study until it holds ``config.trials`` completed trials."""
+    """Run (or continue) the study until it holds ``config.trials`` completed trained trials.
+
+    Everything the run will need (profile, data, knob ranges, storage, runs folder) is checked first
+    (``search.preflight``), so a mistake costs no training."""
+    preflight(config)
     study = open_study(config)
     before = SearchStatus.of(study, config.trials)
     remaining = config.trials - before.complete

@@ -6,12 +6,15 @@ import json
 import warnings
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from dslnas.search.backends import get_backend
 from dslnas.search.config import SearchConfig
-from dslnas.search.records import STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION, Role, role_attrs
+from dslnas.search.points import CandidatePoints, constraint_values
+from dslnas.search.records import STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION, Role, record_attrs, role_attrs, role_of
 from dslnas.search.samplers import make_sampler
 from dslnas.search.storage import HeartbeatSettings, open_storage
 from dslnas.spaces.errors import UserError
@@ -43,9 +46,43 @@ def open_study(config: SearchConfig) -> optuna.Study:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([o.value for o in config.space.objectives])
     if get_backend(config.backend).queues_references:
-        for role, params in config.space.reference_points().items():
-            study.enqueue_trial(params, user_attrs=role_attrs(Role(role)))
+        study.enqueue_trial(config.space.reference_point(), user_attrs=role_attrs(Role.REFERENCE))
     return study
+
+
+def trained_trials(study: optuna.Study, states: tuple[TrialState, ...] = (TrialState.COMPLETE,)) -> list[optuna.trial.FrozenTrial]:
+    """Trials that trained a model (search and reference trials), not the sweep points they stored."""
+    return [t for t in study.get_trials(deepcopy=False, states=states) if role_of(t).trained]
+
+
+def add_sweep_trials(study: optuna.Study, config: SearchConfig, parent: int, params: dict[str, Any],
+                     points: CandidatePoints, parent_role: Role) -> None:
+    """Store the other sweep points of trained trial ``parent`` as completed trials of their own.
+
+    Each names its parent and shares its checkpoint; its params are the parent's plus the ``threshold``
+    it was routed at, so the sampler learns from every point. The reference's point with no segment light
+    is the study's full-only baseline.
+    """
+    thresholds = [p.threshold for p in points.points]
+    dists = {k: v for k, v in config.space.optuna_distributions().items() if k in params}
+    dists["threshold"] = optuna.distributions.FloatDistribution(min(0.0, *thresholds), max(thresholds) + 1e-9)
+    baseline = _baseline_index(points) if parent_role is Role.REFERENCE else None
+    for i, record in enumerate(points.points):
+        if i == points.own:
+            continue
+        role = Role.BASELINE if i == baseline else Role.SWEEP
+        study.add_trial(optuna.trial.create_trial(
+            params={**params, "threshold": record.threshold}, distributions=dists,
+            values=[record.objective_value(o) for o in config.space.objectives],
+            user_attrs={**record_attrs(record), **role_attrs(role, parent)},
+            constraints=constraint_values(record, config.space.constraints),
+        ))
+
+
+def _baseline_index(points: CandidatePoints) -> int | None:
+    """The point with no segment on the light path (full only), when the sweep has one."""
+    full_only = [i for i, p in enumerate(points.points) if p.light_usage == 0.0 and i != points.own]
+    return full_only[0] if full_only else None
 
 
 def _check_same_space(study: optuna.Study, config: SearchConfig) -> None:

@@ -1,9 +1,10 @@
-"""One search trial: fine-tune a candidate from the study's base codec, evaluate, price, record.
+"""One search trial: fine-tune a candidate from the study's base codec, evaluate it streaming, price it.
 
 The base codec is trained once per study (``base_codec.ensure_base_codec``); each trial inserts its DSL
-into it and fine-tunes (the paper's use), evaluates full / light / mixed quality with a threshold sweep
-on the same trained model, and prices the candidate with the cost model at the measured light usage.
-Backends call :meth:`TrialRunner.run` and store the :class:`TrialRecord` it returns.
+into it and fine-tunes (the paper's use), evaluates full / light / mixed quality on the streaming runtime
+at every threshold of its sweep (the threshold costs no training), and prices every sweep point at its
+own light usage and switch-backs. Backends call :meth:`TrialRunner.run` and store the points it returns
+(``search.points``): the trained trial's own and the others as sweep trials.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dslnas.hw_models.cost import CostSummary, ProfileCostModel
+from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
-from dslnas.search.records import PathQuality, SweepPoint, TrialRecord
+from dslnas.search.points import CandidatePoints, build_points
 from dslnas.spaces.candidate import CandidateConfig, DataConfig, RunConfig, TrainConfig
-from dslnas.spaces.space import Constraints
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import build_codec
 from dslnas.trainers.data import Clip, load_dataset, train_eval_split
-from dslnas.trainers.evaluate import EvaluationResult, evaluate_codec
+from dslnas.trainers.evaluate import evaluate_codec
 from dslnas.trainers.train import train
 from dslnas.trainers.visqol_score import VisqolScorer
 
@@ -62,8 +62,9 @@ class TrialRunner:
             self._eval_clips = train_eval_split(clips, data.eval_fraction, data.seed)[1] or clips
         return self._eval_clips
 
-    def run(self, candidate: CandidateConfig, trial_key: str) -> TrialRecord:
-        """Fine-tune, evaluate and price ``candidate``; the checkpoint goes to ``<study>/trials/<trial_key>/``."""
+    def run(self, candidate: CandidateConfig, trial_key: str) -> CandidatePoints:
+        """Fine-tune, evaluate and price ``candidate`` at every swept threshold; the checkpoint goes to
+        ``<study>/trials/<trial_key>/``."""
         timing: dict[str, float] = {}
         started = time.perf_counter()
         run = RunConfig(candidate=candidate, train=trial_train_config(self.config, self.base_checkpoint))
@@ -75,68 +76,12 @@ class TrialRunner:
         codec.load_state_dict(load_checkpoint(result.checkpoint_path).model)
         clips = self.eval_clips(run.train.data, candidate.encoder.sample_rate_hz, candidate.segment_samples)
         scorer = TimedScorer()
-        evaluation = evaluate_codec(codec, clips, sweep_thresholds=self.config.space.sweep_thresholds, scorer=scorer)
+        evaluation = evaluate_codec(codec, clips, sweep_thresholds=self.config.space.sweep_thresholds, scorer=scorer,
+                                    oracle=self.config.space.oracle)
         timing["visqol"] = scorer.seconds
         timing["evaluate"] = time.perf_counter() - started - scorer.seconds
 
         started = time.perf_counter()
         cost = self.cost_model.predict(candidate, evaluation.overall.light_usage).summary()
         timing["cost"] = time.perf_counter() - started
-        return build_record(candidate, evaluation, cost, result.checkpoint_path, timing)
-
-
-def build_record(
-    candidate: CandidateConfig,
-    evaluation: EvaluationResult,
-    cost: CostSummary,
-    checkpoint: Path,
-    timing: dict[str, float],
-) -> TrialRecord:
-    """Assemble the trial's record; each sweep point is priced at its own light usage (``CostSummary.at_light_usage``)."""
-    overall = evaluation.overall
-    sweep = tuple(
-        SweepPoint(
-            threshold=p.threshold,
-            light_usage=p.light_usage,
-            visqol_mixed=p.visqol_mixed,
-            latency_ms=(priced := cost.at_light_usage(p.light_usage)).latency_ms.mixed,
-            power_mw=priced.power_mw.mixed,
-            light_usage_per_class=dict(p.light_usage_per_class),
-            visqol_mixed_per_class=dict(p.visqol_mixed_per_class),
-        )
-        for p in evaluation.sweep
-    )
-    record = TrialRecord(
-        candidate=candidate,
-        visqol=PathQuality(overall.visqol_full, overall.visqol_light, overall.visqol_mixed),
-        light_usage=overall.light_usage,
-        light_usage_per_class={k: g.light_usage for k, g in evaluation.per_class.items()},
-        visqol_per_class={k: PathQuality(g.visqol_full, g.visqol_light, g.visqol_mixed) for k, g in evaluation.per_class.items()},
-        sparsity=overall.sparsity,
-        switch_mae=overall.switch_mae,
-        cost=cost,
-        checkpoint=str(checkpoint),
-        sweep=sweep,
-        timing_s={k: round(v, 3) for k, v in timing.items()},
-    )
-    record.check_finite()
-    return record
-
-
-def constraint_values(record: TrialRecord, constraints: Constraints) -> dict[str, float]:
-    """Optuna constraint values by limit name (<= 0 feasible: how far the trial is over the limit).
-
-    Only the limits the space sets appear; a space without limits gives an empty dict.
-    """
-    measured = {
-        "min_visqol": -record.visqol_mixed,   # the limit is a floor: compare negated values
-        "max_visqol_drop": record.visqol_full - record.visqol_mixed,
-        "max_latency_ms": record.latency_ms,
-        "max_power_mw": record.power_mw,
-    }
-    limits = constraints.model_dump()
-    return {
-        name: (measured[name] + limits[name]) if name == "min_visqol" else measured[name] - limits[name]
-        for name in measured
-        if limits[name] is not None
-    }
+        return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives)

@@ -12,10 +12,20 @@ import enum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-PosInt = Annotated[int, Field(gt=0)]
+
+def _refuse_bool(value: Any) -> Any:
+    """``true`` is not 1: a YAML boolean where an integer is expected is an error, not a silent 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got a boolean ({str(value).lower()})")
+    return value
+
+
+PosInt = Annotated[int, BeforeValidator(_refuse_bool), Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
+# Configs whose floats feed a computation reject inf/nan (``.inf`` in YAML) with an error naming the key.
+FINITE = ConfigDict(allow_inf_nan=False)
 
 
 class Frozen(BaseModel):
@@ -41,6 +51,8 @@ class EncoderArch(Frozen):
     residual_dilations: tuple[PosInt, ...] = (1,)
     embedding_dim: PosInt = 32
     final_kernel: PosInt = 3
+
+    model_config = FINITE
 
     @model_validator(mode="after")
     def _check(self) -> "EncoderArch":
@@ -105,6 +117,8 @@ class DSLConfig(Frozen):
     segment_frames: PosInt = 10
     state_policy: StatePolicy = StatePolicy.WARM
 
+    model_config = FINITE
+
 
 class QuantizerConfig(Frozen):
     """Residual VQ with EMA codebooks, k-means init, dead-code restart and quantizer dropout."""
@@ -126,18 +140,33 @@ class CandidateConfig(Frozen):
     quantizer: QuantizerConfig = QuantizerConfig()
     decoder_channel_mult: Annotated[float, Field(gt=0.0)] = 1.0
 
+    model_config = FINITE
+
     @model_validator(mode="after")
     def _check(self) -> "CandidateConfig":
         n_blocks = self.encoder.n_blocks
-        if not 1 <= self.dsl.switch_depth <= n_blocks:
-            raise ValueError(f"dsl.switch_depth must be in [1, {n_blocks}], got {self.dsl.switch_depth}")
-        expected = n_blocks - self.dsl.switch_depth + 1
+        depth = self.dsl.switch_depth
+        if not 1 <= depth <= n_blocks:
+            raise ValueError(f"dsl.switch_depth must be in [1, {n_blocks}], got {depth}")
+        expected = n_blocks - depth + 1
         if len(self.dsl.light_widths) != expected:
             raise ValueError(
-                f"dsl.light_widths needs {expected} entries for switch_depth {self.dsl.switch_depth} "
+                f"dsl.light_widths needs {expected} entries for switch_depth {depth} "
                 f"of {n_blocks} blocks, got {len(self.dsl.light_widths)}"
             )
+        for i, (light, full) in enumerate(zip(self.dsl.light_widths, self.full_tail_widths)):
+            if light > full:
+                raise ValueError(
+                    f"dsl.light_widths[{i}] is {light}, wider than the full path's {full} there "
+                    f"(a light path must not be wider than the full one)"
+                )
         return self
+
+    @property
+    def full_tail_widths(self) -> tuple[int, ...]:
+        """The full path's widths at the positions of ``dsl.light_widths``: the base output, then each tail block's."""
+        depth = self.dsl.switch_depth
+        return (self.encoder.channels_after(depth),) + tuple(self.encoder.block_channels[depth:])
 
     @property
     def segment_samples(self) -> int:
@@ -240,24 +269,64 @@ class DeviceKind(str, enum.Enum):
     CUDA = "cuda"
 
 
+class Trainable(str, enum.Enum):
+    """Which parameters a run with ``init_checkpoint`` trains (a run without one trains everything).
+
+    ``dsl``: only what the DSL adds (mask, switch, light tail); the base network, full tail, quantizer and
+    decoder stay frozen (bit-identical). ``dsl+tail``: the DSL and the full tail (so it adapts to the mask).
+    ``all``: every parameter, as base training does.
+    """
+
+    DSL = "dsl"
+    DSL_TAIL = "dsl+tail"
+    ALL = "all"
+
+
+class LRSchedule(str, enum.Enum):
+    """Learning rate over the run: ``constant``, or ``cosine`` decay to ``min_lr_fraction`` of it (both after
+    ``warmup_steps`` of linear warm-up)."""
+
+    CONSTANT = "constant"
+    COSINE = "cosine"
+
+
 class TrainConfig(Frozen):
-    """How a candidate is trained. ``init_checkpoint``: start from a trained codec (DSL fine-tuning)."""
+    """How a candidate is trained. ``init_checkpoint``: start from a trained codec (DSL fine-tuning); a
+    checkpoint file, or ``pretrained:<name>`` for a base shipped with dslnas (``trainers.pretrained``).
+
+    ``trainable`` applies only with an ``init_checkpoint``; base training (none) trains everything.
+    ``mel_floor_db``: log-mel floor relative to each example's loudest mel bin (dB, e.g. -80); ``None`` =
+    the historical absolute floor 1e-5, which barely sees quiet material.
+    """
 
     steps: PosInt = 300
     batch_size: PosInt = 8
     crop_seconds: Annotated[float, Field(gt=0.0)] = 0.8
     learning_rate: Annotated[float, Field(gt=0.0)] = 3e-3
+    lr_schedule: LRSchedule = LRSchedule.CONSTANT
+    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    min_lr_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
     seed: int = 0
     data: DataConfig = DataConfig()
     mel_weight: NonNegFloat = 1.0
+    mel_log_weight: NonNegFloat = 1.0
+    mel_floor_db: Annotated[float, Field(lt=0.0)] | None = None
+    mel_fft_sizes: tuple[PosInt, ...] = (256, 512, 1024)
+    mel_bins: PosInt = 40
     waveform_weight: NonNegFloat = 1.0
     commitment_weight: NonNegFloat = 0.25
     use_discriminator: bool = False
     adversarial_weight: NonNegFloat = 0.1
     checkpoint_every: PosInt = 100
     init_checkpoint: str | None = None
+    trainable: Trainable = Trainable.DSL
     device: DeviceKind = DeviceKind.AUTO
     threads: Annotated[int, Field(ge=0)] = 0  # torch intra-op threads; 0 = leave torch's default
+
+    @property
+    def effective_trainable(self) -> Trainable:
+        """What is trained: ``trainable`` with an ``init_checkpoint``, everything without one."""
+        return self.trainable if self.init_checkpoint is not None else Trainable.ALL
 
 
 class RunConfig(Frozen):

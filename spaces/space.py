@@ -1,7 +1,10 @@
 """The search space: which DSL knobs a study varies, and what it optimises.
 
 Knobs: switch depth, light-path widths (one per light-tail entry), compression weight alpha (log
-scale), beta (log scale) and the routing threshold tau. Each is one annotated field below (see
+scale), beta (log scale) and, optionally, the tails' state policy. The routing threshold tau is not a
+knob: training never reads it, so every trained candidate is swept over thresholds taken from its own
+predicted-discrepancy distribution (``sweep_thresholds`` sets explicit ones). Each knob is one annotated
+field below (see
 :mod:`dslnas.spaces.knobs`: the annotation names the knob and where it lands in the candidate, the value
 gives its choices or range); Optuna's suggestions and distributions, Ray Tune's ``param_space``, the grid,
 params <-> candidate and the report's columns all derive from that table. Fixed parts: the base candidate
@@ -16,11 +19,12 @@ Adding a knob is its field here plus the ``CandidateConfig`` field it sets, e.g.
 from __future__ import annotations
 
 import enum
+import math
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from dslnas.spaces.candidate import CandidateConfig, Frozen, PosInt, TrainConfig
+from dslnas.spaces.candidate import CandidateConfig, Frozen, PosInt, StatePolicy, TrainConfig
 from dslnas.spaces.knobs import Knob, KnobDecl, KnobKind, get_target, set_target
 
 if TYPE_CHECKING:
@@ -45,6 +49,8 @@ class Objective(str, enum.Enum):
 
 
 class FloatRange(Frozen):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     low: float
     high: float
     log: bool = False
@@ -61,6 +67,8 @@ class FloatRange(Frozen):
 class Constraints(Frozen):
     """Feasibility limits (Optuna constraints: a trial breaking any is infeasible). None = no limit."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     min_visqol: float | None = None
     max_visqol_drop: float | None = Field(default=None, ge=0.0)  # mixed vs full-only of the same trial
     max_latency_ms: float | None = Field(default=None, gt=0.0)
@@ -68,8 +76,8 @@ class Constraints(Frozen):
 
 
 class IntRange(Frozen):
-    low: int
-    high: int
+    low: StrictInt
+    high: StrictInt
     log: bool = False
 
     @model_validator(mode="after")
@@ -88,13 +96,22 @@ class SearchSpace(Frozen):
     light_width_choices: Annotated[tuple[PosInt, ...], KnobDecl("light_width", "dsl.light_widths", per_entry=True)]
     alpha: Annotated[FloatRange, KnobDecl("alpha", "dsl.alpha")]
     beta: Annotated[FloatRange, KnobDecl("beta", "dsl.beta")]
-    threshold: Annotated[FloatRange, KnobDecl("threshold", "dsl.threshold", grid_points=3)]
-    sweep_thresholds: tuple[float, ...] = ()
+    state_policies: Annotated[tuple[StatePolicy, ...] | None, KnobDecl("state_policy", "dsl.state_policy")] = None
+    sweep_thresholds: tuple[float, ...] = ()   # empty: quantiles of each candidate's predicted discrepancy
+    oracle: bool = True                        # also sweep the oracle router (the bound routing can reach)
     base_train: TrainConfig = TrainConfig()
     finetune: TrainConfig = TrainConfig(steps=60)
     objectives: tuple[Objective, ...] = (Objective.VISQOL, Objective.LATENCY_MS)
     constraints: Constraints = Constraints()
     latency_budgets_ms: tuple[float, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold_is_swept(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "threshold" in data:
+            raise ValueError("threshold is swept on every trained candidate, not searched: remove it "
+                             "(sweep_thresholds sets explicit thresholds)")
+        return data
 
     @field_validator("switch_depths", "light_width_choices", "objectives")
     @classmethod
@@ -113,6 +130,11 @@ class SearchSpace(Frozen):
             raise ValueError(f"switch_depths {bad} outside [1, {n_blocks}] for the base encoder")
         if any(t < 0 for t in self.sweep_thresholds):
             raise ValueError("sweep_thresholds must be >= 0")
+        for key, values in (("sweep_thresholds", self.sweep_thresholds), ("latency_budgets_ms", self.latency_budgets_ms)):
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f"{key} must be finite numbers, got {list(values)}")
+        if any(b <= 0 for b in self.latency_budgets_ms):
+            raise ValueError(f"latency_budgets_ms must be > 0, got {list(self.latency_budgets_ms)}")
         return self
 
     # -- the knob table ---------------------------------------------------------------------------
@@ -153,7 +175,8 @@ class SearchSpace(Frozen):
             return Knob(kind=KnobKind.FLOAT, low=value.low, high=value.high, log=value.log, **common)
         if isinstance(value, IntRange):
             return Knob(kind=KnobKind.INT, low=value.low, high=value.high, log=value.log, **common)
-        return Knob(kind=KnobKind.CATEGORICAL, choices=tuple(value), **common)
+        choices = tuple(v.value if isinstance(v, enum.Enum) else v for v in value)  # storable as JSON
+        return Knob(kind=KnobKind.CATEGORICAL, choices=choices, **common)
 
     def candidate_from_params(self, params: dict[str, Any]) -> CandidateConfig:
         """The candidate for one point (keys: the knob names; inactive entries are ignored)."""
@@ -225,7 +248,6 @@ class SearchSpace(Frozen):
             columns[title] = "x".join(map(str, value)) if isinstance(value, (list, tuple)) else value
         return columns
 
-    def reference_points(self) -> dict[str, dict[str, Any]]:
-        """The paper-style reference (the base candidate's own DSL) and the full-only baseline (tau = 0)."""
-        reference = self.params_of(self.base)
-        return {"reference": reference, "baseline": {**reference, "threshold": 0.0}}
+    def reference_point(self) -> dict[str, Any]:
+        """The paper-style reference: the base candidate's own DSL (its sweep holds the full-only baseline)."""
+        return self.params_of(self.base)

@@ -19,10 +19,6 @@ from dslnas.spaces.presets import candidate_preset, demo_candidate, paper_candid
 from dslnas.spaces.space import Constraints, FloatRange, Objective, SearchSpace
 from dslnas.spaces.yaml_io import read_yaml_mapping, validate
 
-# Thresholds re-routed on every trained candidate (relative discrepancy: short trainings predict 0.4-1.2).
-SWEEP = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2)
-
-
 def demo_space() -> SearchSpace:
     """Small enough for ``dslnas search`` with no arguments: 6+ trials in under 15 minutes on 2 CPUs."""
     data = DataConfig(demo_clips=16, demo_clip_seconds=2.0, eval_fraction=0.25)
@@ -33,8 +29,6 @@ def demo_space() -> SearchSpace:
         light_width_choices=(4, 8, 12, 16),
         alpha=FloatRange(low=1e-6, high=1e-2, log=True),
         beta=FloatRange(low=0.1, high=3.0, log=True),
-        threshold=FloatRange(low=0.0, high=1.2),
-        sweep_thresholds=SWEEP,
         base_train=TrainConfig(steps=800, batch_size=8, crop_seconds=0.5, data=data),
         finetune=TrainConfig(steps=120, batch_size=8, crop_seconds=0.5, data=data, learning_rate=1e-3),
         objectives=(Objective.VISQOL, Objective.LATENCY_MS),
@@ -53,8 +47,6 @@ def paper_space() -> SearchSpace:
         light_width_choices=(4, 6, 9, 10, 12, 16),
         alpha=FloatRange(low=1e-6, high=1e-2, log=True),
         beta=FloatRange(low=0.1, high=3.0, log=True),
-        threshold=FloatRange(low=0.0, high=1.2),
-        sweep_thresholds=SWEEP,
         base_train=TrainConfig(steps=3000, batch_size=16, data=data),
         finetune=TrainConfig(steps=400, batch_size=16, data=data, learning_rate=1e-3),
         objectives=(Objective.VISQOL, Objective.LATENCY_MS, Objective.POWER_MW),

@@ -24,10 +24,10 @@ from optuna.trial import TrialState, create_trial
 from dslnas.search.config import SearchConfig
 from dslnas.hw_models.cost import CostSummary, mix
 from dslnas.search.records import (
-    STUDY_ATTR_CONFIG, PathQuality, Role, SweepPoint, TrialRecord, fail_attrs, record_attrs, role_attrs,
+    STUDY_ATTR_CONFIG, PathQuality, Role, SweepPoint, SwitchQuality, TrialRecord, fail_attrs, record_attrs, role_attrs,
 )
-from dslnas.spaces.candidate import CandidateConfig, EncoderArch, QuantizerConfig
-from dslnas.search.trial import constraint_values
+from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig
+from dslnas.search.points import constraint_values
 from dslnas.spaces.space_presets import demo_space
 
 EVIL = "<script>alert('x')</script>"
@@ -42,8 +42,8 @@ def tiny_candidate(name: str = "tiny", depth: int = 3, widths: tuple[int, ...] =
                    alpha: float = 1e-4, beta: float = 1.0) -> CandidateConfig:
     """A candidate small enough to export and time in a second."""
     encoder = EncoderArch(stem_channels=4, block_channels=(4, 8, 8, 16), block_strides=(2, 2, 4, 5), embedding_dim=8)
-    base = CandidateConfig(name=name, encoder=encoder, quantizer=QuantizerConfig(num_quantizers=2, codebook_size=16))
-    return base.with_dsl(switch_depth=depth, light_widths=widths, threshold=threshold, alpha=alpha, beta=beta)
+    dsl = DSLConfig(switch_depth=depth, light_widths=widths, threshold=threshold, alpha=alpha, beta=beta)
+    return CandidateConfig(name=name, encoder=encoder, dsl=dsl, quantizer=QuantizerConfig(num_quantizers=2, codebook_size=16))
 
 
 def make_cost(usage: float, scale: float = 1.0) -> CostSummary:
@@ -54,6 +54,7 @@ def make_cost(usage: float, scale: float = 1.0) -> CostSummary:
         profile="a32-paper", unit="a32", light_usage=usage,
         latency_ms=mix(front + part["full"], front + part["light"], usage), power_mw=mix(FULL_MW, LIGHT_MW, usage),
         path_latency_ms=part, path_params=dict(PARAMS), unsupported_ops={},
+        path_energy_mj={k: 0.01 * v for k, v in part.items()}, inferences_per_s=5.0,
     )
 
 
@@ -63,8 +64,9 @@ def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, vi
         SweepPoint(
             threshold=t, light_usage=(u := min(1.0, usage * t / max(candidate.dsl.threshold, 0.1))),
             visqol_mixed=visqol_full - (visqol_full - visqol_mixed) * u / max(usage, 0.1),
-            latency_ms=cost.at_light_usage(u).latency_ms.mixed, power_mw=cost.at_light_usage(u).power_mw.mixed,
+            latency_ms=cost.routed(u).latency_ms.mixed, power_mw=cost.routed(u).power_mw.mixed,
             light_usage_per_class={"silence": min(1.0, 1.25 * u), "speech": 0.75 * u}, visqol_mixed_per_class={},
+            transitions_per_s=2.0 * u * (1 - u),
         )
         for t in SWEEP_THRESHOLDS
     )
@@ -72,8 +74,9 @@ def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, vi
         candidate=candidate, visqol=PathQuality(visqol_full, visqol_mixed - 0.3, visqol_mixed), light_usage=usage,
         light_usage_per_class={"silence": min(1.0, 1.25 * usage), "speech": 0.75 * usage},
         visqol_per_class={"speech": PathQuality(visqol_full, visqol_mixed - 0.4, visqol_mixed)},
-        sparsity=0.4, switch_mae=0.05, cost=cost, checkpoint="runs/x/trials/00000/checkpoint.pt",
-        sweep=sweep, timing_s={"train": 30.0, "evaluate": 3.0, "visqol": 5.0, "cost": 0.2},
+        sparsity=0.4, transitions_per_s=2.0 * usage * (1 - usage), switch=SwitchQuality(0.7, 0.05, 0.8), cost=cost,
+        checkpoint="runs/x/trials/00000/checkpoint.pt", sweep=sweep, oracle_sweep=(),
+        timing_s={"train": 30.0, "evaluate": 3.0, "visqol": 5.0, "cost": 0.2},
     )
 
 

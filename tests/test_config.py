@@ -68,11 +68,11 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("base: demo\nswitch_depths: []\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3, log: true}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\n", "key 'switch_depths'"),
-        ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 1e-3, high: 1e-5, log: true}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\n", "key 'alpha'"),
-        ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 0, high: 1e-3, log: true}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\n", "log-scale range needs low > 0"),
-        ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\ndepthz: 3\n", "unknown key 'depthz'"),
-        ("base: demo\nswitch_depths: [7]\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3}\nbeta: {low: 1, high: 1}\nthreshold: {low: 0, high: 1}\n", "outside [1, 3]"),
+        ("base: demo\nswitch_depths: []\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3, log: true}\nbeta: {low: 1, high: 1}\n", "key 'switch_depths'"),
+        ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 1e-3, high: 1e-5, log: true}\nbeta: {low: 1, high: 1}\n", "key 'alpha'"),
+        ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 0, high: 1e-3, log: true}\nbeta: {low: 1, high: 1}\n", "log-scale range needs low > 0"),
+        ("base: demo\nswitch_depths: [3]\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3}\nbeta: {low: 1, high: 1}\ndepthz: 3\n", "unknown key 'depthz'"),
+        ("base: demo\nswitch_depths: [7]\nlight_width_choices: [4]\nalpha: {low: 1e-5, high: 1e-3}\nbeta: {low: 1, high: 1}\n", "outside [1, 3]"),
     ],
 )
 def test_bad_search_space_fails_at_load_naming_the_key(tmp_path: Path, text: str, message: str) -> None:

@@ -43,7 +43,7 @@ def test_describe_text_prints_a_table(app: typer.Typer) -> None:
     assert code == 0 and "MMAC/s" in err and "light" in err
 
 
-@pytest.mark.parametrize(("depth", "widths"), [(1, (9, 9, 9, 10)), (2, (9, 9, 10)), (3, (9, 10)), (4, (10,))])
+@pytest.mark.parametrize(("depth", "widths"), [(1, (8, 9, 9, 10)), (2, (9, 9, 10)), (3, (9, 10)), (4, (10,))])
 def test_switch_depth_rederives_light_widths_aligned_to_the_output(depth: int, widths: tuple[int, ...]) -> None:
     moved = cli_cost.move_switch(candidate_preset("paper"), depth)
     assert moved.dsl.switch_depth == depth and moved.dsl.light_widths == widths

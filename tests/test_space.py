@@ -34,14 +34,32 @@ def test_sampled_candidates_cover_the_knobs() -> None:
     assert {c.dsl.switch_depth for c in seen} == set(space.switch_depths)
     assert all(len(c.dsl.light_widths) == space.base.encoder.n_blocks - c.dsl.switch_depth + 1 for c in seen)
     assert all(space.alpha.low <= c.dsl.alpha <= space.alpha.high for c in seen)
-    assert all(space.threshold.low <= c.dsl.threshold <= space.threshold.high for c in seen)
+    assert all(c.dsl.threshold == space.base.dsl.threshold for c in seen)  # swept after training, never sampled
 
 
-def test_reference_points_reproduce_the_base_candidate_and_a_full_only_baseline() -> None:
+def test_the_reference_point_reproduces_the_base_candidate() -> None:
     space = load_space("paper")
-    refs = space.reference_points()
-    assert space.candidate_from_params(refs["reference"]).dsl == space.base.dsl
-    assert space.candidate_from_params(refs["baseline"]).dsl.threshold == 0.0
+    assert space.candidate_from_params(space.reference_point()).dsl == space.base.dsl
+
+
+def test_threshold_is_not_a_knob() -> None:
+    from dslnas.spaces.errors import UserError
+
+    data = {**demo_space().model_dump(mode="json"), "threshold": {"low": 0.0, "high": 1.0}}
+    with pytest.raises(Exception, match="threshold is swept"):
+        SearchSpace.model_validate(data)
+    assert "threshold" not in [k.name for k in demo_space().knobs()]
+    assert UserError  # the YAML loader turns the validation error into a UserError naming the file
+
+
+def test_state_policy_is_a_knob_when_a_space_offers_several() -> None:
+    from dslnas.spaces.candidate import StatePolicy
+
+    space = demo_space().model_copy(update={"state_policies": (StatePolicy.WARM, StatePolicy.RESET)})
+    assert space.optuna_distributions()["state_policy"].choices == ("warm", "reset")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = {space.suggest(study.ask()).dsl.state_policy for _ in range(12)}
+    assert seen == {StatePolicy.WARM, StatePolicy.RESET}
 
 
 class SpaceWithSwitchHidden(SearchSpace):
@@ -81,4 +99,4 @@ def test_grid_spans_every_choice_and_the_range_ends() -> None:
     grid = space.grid()
     assert grid["switch_depth"] == list(space.switch_depths)
     assert grid["alpha"] == [space.alpha.low, space.alpha.high]
-    assert grid["threshold"] == [space.threshold.low, (space.threshold.low + space.threshold.high) / 2, space.threshold.high]
+    assert grid["beta"] == [space.beta.low, space.beta.high]

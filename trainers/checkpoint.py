@@ -34,7 +34,10 @@ class Checkpoint:
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
     """Write ``ckpt`` to ``path`` via a temporary file and rename, so a crash never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{path}: checkpoint folder cannot be created ({err.strerror or type(err).__name__})") from err
     payload = {
         "format": FORMAT,
         "run": ckpt.run.model_dump(mode="json"),
@@ -45,8 +48,12 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
         "rng_states": dict(ckpt.rng_states),
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{path}: checkpoint cannot be written ({err.strerror or type(err).__name__})") from err
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -60,11 +67,43 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise UserError(f"{path}: not a readable checkpoint ({type(err).__name__})") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path}: not a dslnas checkpoint (expected format {FORMAT})")
+    if not isinstance(payload.get("run"), dict):
+        raise UserError(f"{path}: checkpoint has no 'run' config")
     return Checkpoint(
         run=validate(RunConfig, payload["run"], str(path)),
-        model=payload["model"],
-        step=int(payload["step"]),
-        optimizer=payload.get("optimizer"),
-        loss_history=list(payload.get("loss_history", [])),
-        rng_states=dict(payload.get("rng_states", {})),
+        model=_state_dict(payload.get("model"), path),
+        step=_step(payload.get("step"), path),
+        optimizer=_optional_dict(payload, "optimizer", path),
+        loss_history=_loss_history(payload.get("loss_history", []), path),
+        rng_states=_optional_dict(payload, "rng_states", path) or {},
     )
+
+
+def _state_dict(model: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's model weights: a non-empty mapping of names to tensors."""
+    if model is None:
+        raise UserError(f"{path}: checkpoint has no model weights ('model' is missing)")
+    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()):
+        raise UserError(f"{path}: checkpoint 'model' is not a state dict of named tensors")
+    if not model:
+        raise UserError(f"{path}: checkpoint 'model' is an empty state dict")
+    return model
+
+
+def _step(step: Any, path: Path) -> int:
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UserError(f"{path}: checkpoint 'step' must be a non-negative integer, got {step!r}")
+    return step
+
+
+def _optional_dict(payload: dict[str, Any], key: str, path: Path) -> dict[str, Any] | None:
+    value = payload.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise UserError(f"{path}: checkpoint '{key}' must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _loss_history(history: Any, path: Path) -> list[float]:
+    if not isinstance(history, (list, tuple)) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in history):
+        raise UserError(f"{path}: checkpoint 'loss_history' must be a list of numbers")
+    return [float(x) for x in history]

@@ -2,7 +2,8 @@
 
 Ray runs the trials (locally, or on the cluster at ``--address``) with the resources the config asks for;
 a driver-side callback writes each finished Ray trial into the study through the same record format as
-the Optuna backend, so ``report``/``export`` do not care which backend ran. On resume, finished trials of
+the Optuna backend, so ``report``/``export`` do not care which backend ran (each trained trial's other sweep
+points included; ``OptunaSearch``'s own sampler learns from the trained trials' own points only). On resume, finished trials of
 the study are handed to ``OptunaSearch`` as already evaluated points.
 """
 
@@ -21,22 +22,26 @@ from dslnas.search.backends.base import ProgressCallback, SearchBackend
 from dslnas.search.config import SearchConfig
 from dslnas.search.records import Role, fail_attrs, record_attrs, record_from_json, record_to_json, role_attrs
 from dslnas.search.samplers import make_sampler
-from dslnas.search.study import open_study
-from dslnas.search.trial import TrialRunner, constraint_values
+from dslnas.search.points import CandidatePoints
+from dslnas.search.study import add_sweep_trials, open_study, trained_trials
+from dslnas.search.points import constraint_values
+from dslnas.search.trial import TrialRunner
 
-RECORD_KEY = "dslnas_record"
+POINTS_KEY = "dslnas_points"   # every sweep point's record, as JSON
+OWN_KEY = "dslnas_own"         # index of the trained trial's own point
 
 
 def _trainable(params: dict[str, Any], config_json: str, base_checkpoint: str) -> dict[str, Any]:
-    """Runs inside a Ray worker: one trial, returning the objective values and the record."""
+    """Runs inside a Ray worker: one trial, returning its own point's objective values and every point."""
     import ray.tune
 
     config = SearchConfig.model_validate_json(config_json)
     candidate = config.space.candidate_from_params(params)
     trial_key = f"ray-{ray.tune.get_context().get_trial_id()}"
-    record = TrialRunner(config, Path(base_checkpoint)).run(candidate, trial_key)
-    result = {o.value: record.objective_value(o) for o in config.space.objectives}
-    result[RECORD_KEY] = record_to_json(record)
+    points = TrialRunner(config, Path(base_checkpoint)).run(candidate, trial_key)
+    result: dict[str, Any] = {o.value: points.own_point.objective_value(o) for o in config.space.objectives}
+    result[POINTS_KEY] = [record_to_json(r) for r in points.points]
+    result[OWN_KEY] = points.own
     return result
 
 
@@ -46,17 +51,19 @@ def record_ray_trial(study: optuna.Study, config: SearchConfig, params: dict[str
     params = config.space.used_params(params)
     dists = {k: v for k, v in config.space.optuna_distributions().items() if k in params}
     attrs: dict[str, Any] = role_attrs(role)
-    if result is not None and RECORD_KEY in result:
-        record = record_from_json(result[RECORD_KEY])
+    if result is not None and POINTS_KEY in result:
+        points = CandidatePoints(tuple(record_from_json(r) for r in result[POINTS_KEY]), int(result[OWN_KEY]))
+        record = points.own_point
         attrs.update(record_attrs(record))
         values = [record.objective_value(o) for o in config.space.objectives]
         constraints = constraint_values(record, config.space.constraints)
-        trial = optuna.trial.create_trial(params=params, distributions=dists, values=values, user_attrs=attrs,
-                                          constraints=constraints)
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, values=values, user_attrs=attrs,
+                                                  constraints=constraints))
+        number = study.get_trials(deepcopy=False)[-1].number
+        add_sweep_trials(study, config, number, params, points, role)
     else:
         attrs.update(fail_attrs(error or "Ray trial ended without a result"))
-        trial = optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs, state=TrialState.FAIL)
-    study.add_trial(trial)
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs, state=TrialState.FAIL))
 
 
 class OptunaRecorder(Callback):
@@ -80,9 +87,9 @@ class OptunaRecorder(Callback):
         return self._study
 
     def _role(self, params: dict[str, Any]) -> Role:
-        for role, ref in zip((Role.REFERENCE, Role.BASELINE), self.references):
+        for ref in self.references:
             if all(params.get(k) == v for k, v in ref.items()):
-                return role
+                return Role.REFERENCE
         return Role.SEARCH
 
     def _record(self, trial: Any, result: dict[str, Any] | None, error: str | None) -> None:
@@ -107,7 +114,7 @@ def _error_text(trial: Any) -> str | None:
 
 def _evaluated_points(study: optuna.Study, config: SearchConfig) -> tuple[list[dict], list[list[float]]]:
     """Finished trials as (points, values) for OptunaSearch, so a resumed Ray search knows them."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    done = trained_trials(study)
     return [config.space.complete_params(t.params) for t in done], [list(t.values) for t in done]
 
 
@@ -129,7 +136,7 @@ def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial
     from ray.tune.search.optuna import OptunaSearch
 
     study = open_study(config)
-    n_done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    n_done = len(trained_trials(study))
     if not ray.is_initialized():
         ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False,
                  num_cpus=None if config.ray_address else max(1, int(config.cpus_per_trial * config.workers)))
@@ -137,7 +144,7 @@ def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial
     references = []
     points, rewards = _evaluated_points(study, config)
     if n_done == 0 and not points:
-        references = [config.space.complete_params(p) for p in config.space.reference_points().values()]
+        references = [config.space.complete_params(config.space.reference_point())]
     search = OptunaSearch(
         space=config.space.optuna_distributions(),
         metric=[o.value for o in objectives],

@@ -35,6 +35,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "export": CommandEntry("report", "Write a trial as a RunConfig YAML for `dslnas train --config`."),
     "train": CommandEntry("model", "Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."),
     "evaluate": CommandEntry("model", "Full / light / mixed ViSQOL, light-path usage, sparsity and switch error."),
+    "stream": CommandEntry("stream", "Encode and decode a file segment by segment as deployed: routes, light usage, switch-backs."),
     "visqol": CommandEntry("model", "ViSQOL v3 MOS-LQO of DEGRADED against REFERENCE."),
     "describe": CommandEntry("cost", "Per-path parameters, MACs per second of audio and layers of a candidate's encoder."),
     "cost": CommandEntry("cost", "Latency and power of the full, light and mixed pass on a device profile."),

@@ -33,8 +33,9 @@ def print_json(payload: Any) -> None:
 
 
 def print_error(message: str) -> None:
-    """``error: message`` on stderr, on one line whatever the terminal width (message text is not markup)."""
-    console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    """``error: message`` on stderr, on one line whatever the terminal width (message text is not markup;
+    a line break inside it becomes a space)."""
+    console.print(Text.assemble(("error: ", "bold red"), " ".join(message.split("\n"))), soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> None:

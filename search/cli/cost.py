@@ -37,7 +37,9 @@ def move_switch(candidate: "CandidateConfig", depth: int) -> "CandidateConfig":
     Rule: the light widths stay aligned to the encoder's output end. The tail needs
     ``n_blocks - depth + 1`` widths; the last entries keep their values, extra leading entries repeat the
     first width (the new, earlier tail blocks run as narrow as the old entry), surplus leading entries are
-    dropped. E.g. paper ``(9, 10)`` at depth 3 -> ``(9, 9, 10)`` at depth 2 -> ``(10,)`` at depth 4.
+    dropped; an entry wider than the full path there is narrowed to it (a light path is never wider than the
+    full one). E.g. paper ``(9, 10)`` at depth 3 -> ``(9, 9, 10)`` at depth 2 -> ``(10,)`` at depth 4, and
+    ``(8, 9, 9, 10)`` at depth 1 (the stem's first block outputs 8 channels).
     """
     n_blocks = candidate.encoder.n_blocks
     if not 1 <= depth <= n_blocks:
@@ -45,7 +47,8 @@ def move_switch(candidate: "CandidateConfig", depth: int) -> "CandidateConfig":
     widths = candidate.dsl.light_widths
     needed = n_blocks - depth + 1
     resized = (widths[0],) * (needed - len(widths)) + widths if needed > len(widths) else widths[len(widths) - needed:]
-    return candidate.with_dsl(switch_depth=depth, light_widths=resized)
+    full = (candidate.encoder.channels_after(depth),) + tuple(candidate.encoder.block_channels[depth:])
+    return candidate.with_dsl(switch_depth=depth, light_widths=tuple(map(min, resized, full)))
 
 
 def load_candidate(preset: str | None, config: Path | None, switch_depth: int | None) -> "CandidateConfig":

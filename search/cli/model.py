@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
@@ -24,10 +25,14 @@ def train_command(
 ) -> None:
     """Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."""
     from dslnas.spaces.candidate import RunConfig
-    from dslnas.spaces.yaml_io import load_model
+    from dslnas.spaces.errors import UserError
+    from dslnas.spaces.yaml_io import check_writable_dir, load_model
     from dslnas.trainers.train import train
 
     run = load_model(RunConfig, config)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder (checkpoint.pt goes inside it)")
+    check_writable_dir(out, "--out folder")
     with progress_bar() as bar:
         task = bar.add_task("train", total=run.train.steps, status="")
 
@@ -62,9 +67,15 @@ def evaluate_command(
     from dslnas.trainers.data import load_dataset, train_eval_split
     from dslnas.trainers.evaluate import evaluate_codec
 
+    if threshold is not None and not math.isfinite(threshold):
+        raise UserError(f"--threshold must be a finite number, got {threshold}")
     ckpt = load_checkpoint(checkpoint)
     codec = build_codec(ckpt.run.candidate)
-    codec.load_state_dict(ckpt.model)
+    try:
+        codec.load_state_dict(ckpt.model)
+    except RuntimeError as err:  # missing / unexpected / mis-shaped tensors
+        raise UserError(f"{checkpoint}: the weights do not fit the checkpoint's candidate "
+                        f"({str(err).splitlines()[0].rstrip(':.')})") from err
     cfg = ckpt.run.train.data if data is None else DataConfig.from_path(data, eval_fraction=0.0)
     clips = load_dataset(cfg, ckpt.run.candidate.encoder.sample_rate_hz, min_samples=ckpt.run.candidate.segment_samples)
     if data is None:

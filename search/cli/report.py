@@ -26,9 +26,19 @@ def report_command(
     from dslnas.search.report.files import write_report
     from dslnas.search.storage import load_existing_study, study_dir
 
+    from dslnas.spaces.errors import UserError
+    from dslnas.spaces.yaml_io import check_writable_dir
+
     quiet_optuna()
+    folder = out or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "report"
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder} is a file; give a folder for the report")
+    check_writable_dir(folder, "report folder")
     loaded = load_existing_study(storage, study)
-    files = write_report(loaded, out or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "report")
+    try:
+        files = write_report(loaded, folder)
+    except OSError as err:
+        raise UserError(f"report folder {folder} cannot be written ({err.strerror or type(err).__name__})") from err
     if json_out:
         print_json({"html": str(files.html), "csv": str(files.csv), "json": str(files.json), "pngs": [str(p) for p in files.pngs]})
     else:
@@ -105,8 +115,13 @@ def export_command(
     """Write a trial as a RunConfig YAML (candidate + from-scratch recipe + provenance) for `dslnas train --config`."""
     from dslnas.search.export import export_run_config, write_run_config
     from dslnas.search.storage import load_existing_study
+    from dslnas.spaces.errors import UserError
+    from dslnas.spaces.yaml_io import check_writable_dir
 
     quiet_optuna()
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give the YAML file to write (e.g. {out / 'chosen.yaml'})")
+    check_writable_dir(out.parent, "--out folder")
     run = export_run_config(load_existing_study(storage, study), trial, threshold)
     path = write_run_config(run, out)
     if json_out:

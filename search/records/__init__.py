@@ -5,21 +5,21 @@ The only package that knows the storage's JSON: everything else reads :class:`Tr
 """
 
 from dslnas.search.records.attrs import (
-    ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE, STUDY_ATTR_CONFIG, STUDY_ATTR_CONFIRMATIONS, STUDY_ATTR_VERSION,
+    ATTR_FAIL_REASON, ATTR_PARENT, ATTR_RECORD, ATTR_ROLE, STUDY_ATTR_CONFIG, STUDY_ATTR_CONFIRMATIONS, STUDY_ATTR_VERSION,
 )
 from dslnas.search.records.confirmations import (
     Comparison, ConfirmationEntry, PathConfirmation, append_confirmations, confirmations_key, error_pct,
     stored_confirmations, summarise_confirmations,
 )
 from dslnas.search.records.trial_record import (
-    PathQuality, Role, SweepPoint, TrialRecord, fail_attrs, fail_reason, record_attrs, record_from_json,
-    record_from_trial, record_to_json, role_attrs, role_of,
+    PathQuality, Role, SweepPoint, SwitchQuality, TrialRecord, fail_attrs, fail_reason, parent_of, record_attrs,
+    record_from_json, record_from_trial, record_to_json, role_attrs, role_of,
 )
 
 __all__ = [
-    "ATTR_FAIL_REASON", "ATTR_RECORD", "ATTR_ROLE", "STUDY_ATTR_CONFIG", "STUDY_ATTR_CONFIRMATIONS",
+    "ATTR_FAIL_REASON", "ATTR_PARENT", "ATTR_RECORD", "ATTR_ROLE", "STUDY_ATTR_CONFIG", "STUDY_ATTR_CONFIRMATIONS",
     "STUDY_ATTR_VERSION", "Comparison", "error_pct", "ConfirmationEntry", "PathConfirmation", "PathQuality", "Role",
-    "SweepPoint", "TrialRecord", "append_confirmations", "confirmations_key", "fail_attrs", "fail_reason",
+    "SweepPoint", "SwitchQuality", "TrialRecord", "append_confirmations", "confirmations_key", "fail_attrs", "fail_reason", "parent_of",
     "record_attrs", "record_from_json", "record_from_trial", "record_to_json", "role_attrs", "role_of", "stored_confirmations",
     "summarise_confirmations",
 ]

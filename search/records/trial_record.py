@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from dslnas.hw_models.cost import CostSummary, PassFigures
-from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_RECORD, ATTR_ROLE
+from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_PARENT, ATTR_RECORD, ATTR_ROLE
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.space import Objective
 
@@ -26,8 +26,14 @@ class Role(str, enum.Enum):
     """Why a trial is in the study."""
 
     SEARCH = "search"
-    BASELINE = "baseline"    # full path only (threshold 0)
     REFERENCE = "reference"  # the paper-style DSL of the base candidate
+    SWEEP = "sweep"          # another threshold of a trained trial (its parent): no training of its own
+    BASELINE = "baseline"    # the reference's sweep point with no segment light (full path only)
+
+    @property
+    def trained(self) -> bool:
+        """Whether a trial of this role trained a model (sweep points and the baseline share their parent's)."""
+        return self in (Role.SEARCH, Role.REFERENCE)
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,8 @@ class PathQuality:
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One threshold of the sweep on the trained candidate: quality and predicted cost there."""
+    """One threshold of the sweep on the trained candidate, as the streaming run measured and the cost
+    model priced it (at its own light usage and switch-backs)."""
 
     threshold: float
     light_usage: float
@@ -50,23 +57,46 @@ class SweepPoint:
     power_mw: float
     light_usage_per_class: dict[str, float]
     visqol_mixed_per_class: dict[str, float]
+    transitions_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class SwitchQuality:
+    """How well the switch routes, from the streaming run: rank correlation of predicted vs actual
+    discrepancy per segment (paper Fig. 7), and the learned router's latency saving as a share of the
+    oracle router's at equal mixed ViSQOL (None where the oracle saves nothing at that quality)."""
+
+    spearman: float
+    mae: float
+    oracle_saving_fraction: float | None
 
 
 @dataclass(frozen=True)
 class TrialRecord:
     """Everything one finished trial measured. Units are in the names; usage and sparsity are 0..1."""
 
-    candidate: CandidateConfig
+    candidate: CandidateConfig            # its ``dsl.threshold`` is this point's
     visqol: PathQuality
     light_usage: float
     light_usage_per_class: dict[str, float]
     visqol_per_class: dict[str, PathQuality]
-    sparsity: float
-    switch_mae: float
-    cost: CostSummary                     # priced at ``light_usage`` on ``cost.profile``
+    sparsity: float                       # mask output sparsity, 0..1
+    transitions_per_s: float              # light -> full switch-backs per second of audio
+    switch: SwitchQuality
+    cost: CostSummary                     # priced at ``light_usage`` and the switch-backs on ``cost.profile``
     checkpoint: str
-    sweep: tuple[SweepPoint, ...]
+    sweep: tuple[SweepPoint, ...]         # every threshold of the trained candidate (this point among them)
+    oracle_sweep: tuple[SweepPoint, ...]  # the oracle router's curve on the same candidate
     timing_s: dict[str, float]            # train, evaluate, visqol, cost
+    execution: str = "streaming"
+
+    @property
+    def threshold(self) -> float:
+        return self.candidate.dsl.threshold
+
+    @property
+    def switch_mae(self) -> float:
+        return self.switch.mae
 
     @property
     def profile(self) -> str:
@@ -117,11 +147,14 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "light_usage_per_class": dict(record.light_usage_per_class),
         "visqol_per_class": {k: asdict(v) for k, v in record.visqol_per_class.items()},
         "sparsity": record.sparsity,
-        "switch_mae": record.switch_mae,
+        "transitions_per_s": record.transitions_per_s,
+        "switch": asdict(record.switch),
         "cost": asdict(record.cost),
         "checkpoint": record.checkpoint,
         "sweep": [asdict(p) for p in record.sweep],
+        "oracle_sweep": [asdict(p) for p in record.oracle_sweep],
         "timing_s": dict(record.timing_s),
+        "execution": record.execution,
     }
 
 
@@ -135,11 +168,14 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         light_usage_per_class=dict(data["light_usage_per_class"]),
         visqol_per_class={k: PathQuality(**v) for k, v in data["visqol_per_class"].items()},
         sparsity=float(data["sparsity"]),
-        switch_mae=float(data["switch_mae"]),
+        transitions_per_s=float(data["transitions_per_s"]),
+        switch=SwitchQuality(**data["switch"]),
         cost=CostSummary(**cost),
         checkpoint=str(data["checkpoint"]),
         sweep=tuple(SweepPoint(**p) for p in data["sweep"]),
+        oracle_sweep=tuple(SweepPoint(**p) for p in data["oracle_sweep"]),
         timing_s=dict(data["timing_s"]),
+        execution=str(data["execution"]),
     )
 
 
@@ -156,9 +192,15 @@ def record_from_trial(trial: "optuna.trial.FrozenTrial") -> TrialRecord | None:
     return record_from_json(data) if data else None
 
 
-def role_attrs(role: Role) -> dict[str, str]:
-    """The user attributes that record a trial's role."""
-    return {ATTR_ROLE: role.value}
+def role_attrs(role: Role, parent: int | None = None) -> dict[str, Any]:
+    """The user attributes that record a trial's role (and, for sweep points, the trained trial they share)."""
+    return {ATTR_ROLE: role.value} if parent is None else {ATTR_ROLE: role.value, ATTR_PARENT: parent}
+
+
+def parent_of(trial: "optuna.trial.FrozenTrial") -> int | None:
+    """The trained trial a sweep point belongs to (None for a trained trial)."""
+    parent = trial.user_attrs.get(ATTR_PARENT)
+    return None if parent is None else int(parent)
 
 
 def role_of(trial: "optuna.trial.FrozenTrial") -> Role:

@@ -26,7 +26,8 @@ CSV_HEAD = (
     "trial", "state", "role", "candidate", "feasible", "dominated", "on_front", "visqol_mixed", "visqol_full",
     "visqol_light", "latency_ms", "power_mw", "latency_full_ms", "latency_light_ms", "power_full_mw",
     "power_light_mw", "light_usage", "light_usage_silence", "light_usage_speech", "params_full_pass",
-    "params_light_pass",
+    "params_light_pass", "threshold", "trained_trial", "transitions_per_s", "switch_spearman", "oracle_saving_fraction",
+    "state_policy",
 )
 CSV_TAIL = ("constraints", "measured_latency_full_ms", "measured_latency_light_ms", "reason")
 
@@ -79,7 +80,10 @@ def _point_row(p: FrontPoint) -> dict[str, Any]:
         "power_full_mw": rec.cost.power_mw.full, "power_light_mw": rec.cost.power_mw.light,
         "light_usage": rec.light_usage, "light_usage_silence": rec.light_usage_per_class.get("silence"),
         "light_usage_speech": rec.light_usage_per_class.get("speech"), "params_full_pass": p.size.full_pass_params,
-        "params_light_pass": p.size.light_pass_params, **p.knobs, "constraints": json.dumps(p.constraints),
+        "params_light_pass": p.size.light_pass_params, "threshold": rec.threshold, "trained_trial": p.trained_trial,
+        "transitions_per_s": rec.transitions_per_s, "switch_spearman": rec.switch.spearman,
+        "oracle_saving_fraction": rec.switch.oracle_saving_fraction, "state_policy": rec.candidate.dsl.state_policy.value,
+        **p.knobs, "constraints": json.dumps(p.constraints),
         "measured_latency_full_ms": measured.get("full"), "measured_latency_light_ms": measured.get("light"),
         "reason": "; ".join(f"breaks {k} by {v:.3g}" for k, v in p.broken_constraints.items()),
     }

@@ -70,14 +70,19 @@ def pareto_figure(front: ParetoFront, x: Objective) -> go.Figure:
 
 
 def sweep_figure(front: ParetoFront) -> go.Figure:
-    """Each Pareto candidate's threshold sweep: quality vs latency, and light usage vs threshold."""
+    """The threshold sweep of each trained candidate with a point on the front: quality vs latency (with the
+    oracle router's curve dashed, the bound routing can reach), and light usage vs threshold."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("quality vs latency per threshold", "light-path usage per threshold"))
-    for point in front.pareto:
+    for point in front.front_candidates:
         sweep = point.record.sweep
-        label = f"trial {point.number}"
+        label = f"trial {point.trained_trial}"
+        oracle = point.record.oracle_sweep
+        if oracle:
+            fig.add_trace(go.Scatter(x=[s.latency_ms for s in oracle], y=[s.visqol_mixed for s in oracle], mode="lines",
+                                     line={"dash": "dot"}, name=f"{label} oracle", legendgroup=label, hoverinfo="skip"), 1, 1)
         text = [f"<b>{label}</b> {html.escape(point.name)}<br>threshold {s.threshold:g}<br>ViSQOL {s.visqol_mixed:.3f}"
                 f"<br>{s.latency_ms:.2f} ms, {s.power_mw:.2f} mW<br>light usage {s.light_usage:.0%}" for s in sweep]
-        common = dict(name=label, legendgroup=label, hovertext=text, hoverinfo="text", customdata=[point.number] * len(sweep))
+        common = dict(name=label, legendgroup=label, hovertext=text, hoverinfo="text", customdata=[point.trained_trial] * len(sweep))
         fig.add_trace(go.Scatter(x=[s.latency_ms for s in sweep], y=[s.visqol_mixed for s in sweep], mode="lines+markers", **common), 1, 1)
         fig.add_trace(go.Scatter(x=[s.threshold for s in sweep], y=[s.light_usage for s in sweep], mode="lines+markers",
                                  showlegend=False, **common), 1, 2)

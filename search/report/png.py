@@ -54,10 +54,13 @@ def pareto_png(front: ParetoFront, x: Objective) -> Figure:
 def sweep_png(front: ParetoFront) -> Figure:
     fig = _new(10.0, 4.2)
     left, right = fig.subplots(1, 2)
-    for point in front.pareto:
-        sweep = point.record.sweep
-        left.plot([s.latency_ms for s in sweep], [s.visqol_mixed for s in sweep], marker="o", label=f"trial {point.number}")
-        right.plot([s.threshold for s in sweep], [100 * s.light_usage for s in sweep], marker="o", label=f"trial {point.number}")
+    for point in front.front_candidates:
+        sweep, label = point.record.sweep, f"trial {point.trained_trial}"
+        line = left.plot([s.latency_ms for s in sweep], [s.visqol_mixed for s in sweep], marker="o", label=label)[0]
+        if point.record.oracle_sweep:
+            oracle = point.record.oracle_sweep
+            left.plot([s.latency_ms for s in oracle], [s.visqol_mixed for s in oracle], linestyle=":", color=line.get_color())
+        right.plot([s.threshold for s in sweep], [100 * s.light_usage for s in sweep], marker="o", label=label)
     left.set(xlabel=AXIS_TITLES[Objective.LATENCY_MS], ylabel=AXIS_TITLES[Objective.VISQOL], title="quality vs latency per threshold")
     right.set(xlabel="threshold tau", ylabel="light-path usage (%)", title="light-path usage per threshold")
     for ax in (left, right):

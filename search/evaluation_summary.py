@@ -1,0 +1,70 @@
+"""What ``dslnas evaluate --json`` prints: the streaming evaluation, each sweep point priced on a profile.
+
+Every figure comes from the streaming run (one tail per segment, the candidate's state policy); the
+offline figures stay as a labelled diagnostic (``diagnostic_offline_embedding_l1``). The oracle's share
+is the learned switch's latency saving at the evaluated threshold as a fraction of the oracle router's at
+equal mixed ViSQOL (``trainers.oracle``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.profile import load_profile
+from dslnas.search.points import priced_sweep, warmup_share
+from dslnas.spaces.candidate import CandidateConfig
+from dslnas.trainers.oracle import compare_to_oracle
+
+if TYPE_CHECKING:
+    from dslnas.trainers.evaluate import EvaluationResult
+
+
+def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, profile: str) -> dict[str, Any]:
+    """The JSON shape of one evaluation (see the module docstring); latency and power on ``profile``."""
+    overall = result.overall
+    cost = ProfileCostModel(load_profile(profile)).predict(candidate, overall.light_usage).summary()
+    routed = cost.routed(overall.light_usage, warmup_share(candidate, overall.warmup_frames_per_s))
+    sweep = priced_sweep(candidate, result.sweep, cost)
+    oracle = priced_sweep(candidate, result.oracle_sweep, cost)
+    here = compare_to_oracle([_Point(overall.light_usage, overall.visqol_mixed)], oracle,
+                             lambda usage: cost.routed(usage).latency_ms.mixed)[0] if oracle else None
+    fraction = here.saving_fraction if here is not None else math.nan
+    return {
+        "execution": result.execution.value,
+        "state_policy": result.state_policy.value,
+        "threshold": result.threshold,
+        "profile": profile,
+        "paths": {
+            "full": {"visqol": overall.visqol_full, "latency_ms": cost.latency_ms.full, "power_mw": cost.power_mw.full},
+            "light": {"visqol": overall.visqol_light, "latency_ms": cost.latency_ms.light, "power_mw": cost.power_mw.light},
+            "mixed": {"visqol": overall.visqol_mixed, "latency_ms": routed.latency_ms.mixed, "power_mw": routed.power_mw.mixed},
+        },
+        "light_usage": overall.light_usage,
+        "light_usage_per_class": {k: g.light_usage for k, g in result.per_class.items()},
+        "visqol_per_class": {k: {"full": g.visqol_full, "light": g.visqol_light, "mixed": g.visqol_mixed}
+                             for k, g in result.per_class.items()},
+        "transitions_per_s": overall.transitions_per_s,
+        "mask_sparsity": overall.sparsity,
+        "switch_spearman": overall.switch_spearman,
+        "switch_mae": overall.switch_mae,
+        "sweep": [_point_json(p) for p in sweep],
+        "oracle": {
+            "saving_fraction": None if not math.isfinite(fraction) else fraction,
+            "oracle_light_usage_at_equal_visqol": None if here is None or math.isnan(here.oracle_light_usage) else here.oracle_light_usage,
+            "sweep": [_point_json(p) for p in oracle],
+        },
+        "clips": len(result.clips),
+        "diagnostic_offline_embedding_l1": getattr(overall, "offline_embedding_l1", None),
+    }
+
+
+class _Point:
+    def __init__(self, light_usage: float, visqol_mixed: float) -> None:
+        self.light_usage, self.visqol_mixed = light_usage, visqol_mixed
+
+
+def _point_json(p: Any) -> dict[str, float]:
+    return {"threshold": p.threshold, "light_usage": p.light_usage, "visqol_mixed": p.visqol_mixed,
+            "latency_ms": p.latency_ms, "power_mw": p.power_mw, "transitions_per_s": p.transitions_per_s}

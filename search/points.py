@@ -1,0 +1,136 @@
+"""From one trained candidate's streaming evaluation to its front points: one record per swept threshold.
+
+The threshold costs no training (it is read only at routing time), so each trained candidate is routed at
+every threshold of its sweep on the streaming runtime (``trainers.evaluate``), and every sweep point
+becomes a point of the study: scored by that run's mixed ViSQOL and priced by the cost model at that run's
+light usage and switch-backs (``CostSummary.routed``). The trained trial itself carries the point nearest
+its own curve's ideal (:func:`own_point`); the others are stored as sweep trials that name it as parent
+and share its checkpoint (see ``search.backends``). The sampler thereby learns from every point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dslnas.hw_models.cost import CostSummary
+from dslnas.search.records import PathQuality, SweepPoint, SwitchQuality, TrialRecord
+from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.space import Constraints, Objective
+from dslnas.trainers.oracle import compare_to_oracle
+
+if TYPE_CHECKING:
+    from dslnas.trainers.evaluate import EvaluationResult
+    from dslnas.trainers.evaluate import SweepPoint as EvaluatedPoint
+
+
+@dataclass(frozen=True)
+class CandidatePoints:
+    """Every point of one trained candidate; ``points[own]`` is the trained trial's own."""
+
+    points: tuple[TrialRecord, ...]
+    own: int
+
+    @property
+    def own_point(self) -> TrialRecord:
+        return self.points[self.own]
+
+    @property
+    def others(self) -> tuple[TrialRecord, ...]:
+        return tuple(p for i, p in enumerate(self.points) if i != self.own)
+
+
+def warmup_share(candidate: CandidateConfig, warmup_frames_per_s: float) -> float:
+    """Replayed base frames per second -> extra full-tail work per inference, as a share of one full-tail
+    inference (a full-tail inference processes one segment's worth of base-rate frames)."""
+    if not math.isfinite(warmup_frames_per_s) or warmup_frames_per_s <= 0:
+        return 0.0
+    depth = candidate.dsl.switch_depth
+    base_frames_per_s = candidate.encoder.sample_rate_hz / math.prod(candidate.encoder.block_strides[:depth])
+    return warmup_frames_per_s / base_frames_per_s
+
+
+def priced_sweep(candidate: CandidateConfig, evaluated: Sequence["EvaluatedPoint"], cost: CostSummary) -> tuple[SweepPoint, ...]:
+    """The sweep as a deployment runs it: each point priced at its own light usage and switch-backs."""
+    points = []
+    for p in evaluated:
+        priced = cost.routed(p.light_usage, warmup_share(candidate, p.warmup_frames_per_s))
+        points.append(SweepPoint(
+            threshold=p.threshold, light_usage=p.light_usage, visqol_mixed=p.visqol_mixed,
+            latency_ms=priced.latency_ms.mixed, power_mw=priced.power_mw.mixed,
+            light_usage_per_class=dict(p.light_usage_per_class), visqol_mixed_per_class=dict(p.visqol_mixed_per_class),
+            transitions_per_s=_finite(p.transitions_per_s),
+        ))
+    return tuple(points)
+
+
+def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", cost: CostSummary, checkpoint: Path,
+                 timing_s: dict[str, float], objectives: Sequence[Objective]) -> CandidatePoints:
+    """One record per sweep point of ``evaluation`` (which must have a sweep), the own point chosen."""
+    if not evaluation.sweep:
+        raise ValueError("the evaluation has no threshold sweep: a candidate's points come from its sweep")
+    sweep = priced_sweep(candidate, evaluation.sweep, cost)
+    oracle = priced_sweep(candidate, evaluation.oracle_sweep, cost)
+    latency_of_usage = lambda usage: cost.routed(usage).latency_ms.mixed  # noqa: E731
+    fractions = compare_to_oracle(sweep, oracle, latency_of_usage) if oracle else ()
+    overall = evaluation.overall
+    per_class_quality = {k: (g.visqol_full, g.visqol_light) for k, g in evaluation.per_class.items()}
+    records = []
+    for i, (point, evaluated) in enumerate(zip(sweep, evaluation.sweep)):
+        fraction = fractions[i].saving_fraction if fractions else math.nan
+        records.append(TrialRecord(
+            candidate=candidate.with_dsl(threshold=max(point.threshold, 0.0)).model_copy(
+                update={"name": f"{candidate.name}-t{point.threshold:.3g}"}),
+            visqol=PathQuality(overall.visqol_full, overall.visqol_light, point.visqol_mixed),
+            light_usage=point.light_usage,
+            light_usage_per_class=dict(point.light_usage_per_class),
+            visqol_per_class={k: PathQuality(full, light, point.visqol_mixed_per_class.get(k, math.nan))
+                              for k, (full, light) in per_class_quality.items()},
+            sparsity=overall.sparsity,
+            transitions_per_s=point.transitions_per_s,
+            switch=SwitchQuality(_finite(overall.switch_spearman), overall.switch_mae,
+                                 fraction if math.isfinite(fraction) else None),
+            cost=cost.routed(point.light_usage, warmup_share(candidate, evaluated.warmup_frames_per_s)),
+            checkpoint=str(checkpoint),
+            sweep=sweep,
+            oracle_sweep=oracle,
+            timing_s={k: round(v, 3) for k, v in timing_s.items()},
+        ))
+    for record in records:
+        record.check_finite()
+    return CandidatePoints(tuple(records), own_point(records, objectives))
+
+
+def own_point(records: Sequence[TrialRecord], objectives: Sequence[Objective]) -> int:
+    """Index of the point nearest the ideal of the candidate's own curve (objectives scaled 0..1 over it)."""
+    values = [[-r.objective_value(o) if o.maximise else r.objective_value(o) for o in objectives] for r in records]
+    lows = [min(v[j] for v in values) for j in range(len(objectives))]
+    spans = [(max(v[j] for v in values) - lows[j]) or 1.0 for j in range(len(objectives))]
+    distance = [math.dist([(x - lo) / s for x, lo, s in zip(v, lows, spans)], [0.0] * len(v)) for v in values]
+    return min(range(len(records)), key=lambda i: (distance[i], i))
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
+
+
+def constraint_values(record: TrialRecord, constraints: Constraints) -> dict[str, float]:
+    """Optuna constraint values by limit name (<= 0 feasible: how far the trial is over the limit).
+
+    Only the limits the space sets appear; a space without limits gives an empty dict.
+    """
+    measured = {
+        "min_visqol": -record.visqol_mixed,   # the limit is a floor: compare negated values
+        "max_visqol_drop": record.visqol_full - record.visqol_mixed,
+        "max_latency_ms": record.latency_ms,
+        "max_power_mw": record.power_mw,
+    }
+    limits = constraints.model_dump()
+    return {
+        name: (measured[name] + limits[name]) if name == "min_visqol" else measured[name] - limits[name]
+        for name in measured
+        if limits[name] is not None
+    }

@@ -1,0 +1,60 @@
+"""``dslnas stream``: a file encoded segment by segment as deployed, routes and switch-backs reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dslnas.search.cli import cli
+from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig, RunConfig
+from dslnas.trainers.checkpoint import Checkpoint, save_checkpoint
+from dslnas.trainers.codec import build_codec
+from dslnas.trainers.data.audio_io import load_audio, save_audio
+
+CANDIDATE = CandidateConfig(
+    name="tiny", encoder=EncoderArch(stem_channels=4, block_channels=(8, 8, 16), block_strides=(2, 4, 5), embedding_dim=8),
+    dsl=DSLConfig(switch_depth=2, light_widths=(4, 4), segment_frames=4), quantizer=QuantizerConfig(num_quantizers=2, codebook_size=16),
+)
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    torch.manual_seed(0)
+    codec = build_codec(CANDIDATE)
+    ckpt = tmp_path / "checkpoint.pt"
+    save_checkpoint(Checkpoint(run=RunConfig(candidate=CANDIDATE), model=codec.state_dict(), step=1), ckpt)
+    audio = tmp_path / "in.wav"
+    t = torch.arange(16000) / 16000
+    save_audio(audio, 0.3 * torch.sin(2 * torch.pi * 220 * t) * (t > 0.5), 16000)  # silence, then a tone
+    return ckpt, audio
+
+
+def _stream(ckpt: Path, audio: Path, out: Path, *extra: str) -> dict:
+    result = CliRunner().invoke(cli, ["stream", "--checkpoint", str(ckpt), "--audio", str(audio), "--out", str(out), "--json", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_forced_full_matches_the_offline_path_and_writes_audio(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ckpt, audio = files
+    out = tmp_path / "out.wav"
+    payload = _stream(ckpt, audio, out, "--route", "full")
+    assert set(payload["routes"]) == {"full"} and payload["light_usage"] == 0.0 and payload["transitions"] == 0
+    assert payload["max_abs_diff_to_offline"] < 1e-5
+    assert load_audio(out, 16000).shape[-1] == 16000
+
+
+def test_automatic_routes_follow_the_switch_at_the_threshold(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ckpt, audio = files
+    forced = _stream(ckpt, audio, tmp_path / "l.wav", "--route", "light")
+    assert forced["light_usage"] == 1.0
+    predicted = forced["predicted"]
+    tau = sorted(predicted)[len(predicted) // 2]
+    auto = _stream(ckpt, audio, tmp_path / "a.wav", "--threshold", str(tau))
+    assert auto["routes"] == ["light" if p < tau else "full" for p in predicted]
+    backs = sum(a == "light" and b == "full" for a, b in zip(auto["routes"], auto["routes"][1:]))
+    assert auto["transitions"] == backs and 0 < auto["light_usage"] < 1
