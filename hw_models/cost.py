@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dslnas.hw_models.counts import PATHS, EncoderCounts
+from dslnas.hw_models.footprint import flash_kib, provenance_text, ram_kib
 from dslnas.hw_models.latency_model import latency_ms
 from dslnas.hw_models.power_model import energy_per_inference_mj, power_mw
 from dslnas.hw_models.profile import ComputeUnit, DeviceProfile
@@ -78,6 +79,19 @@ class Cost:
     counts: EncoderCounts
     path_energy_mj: dict[str, float]
     inferences_per_s: float
+    provenance: str = ""               # how the profile was made (footprint.provenance_text)
+    latency_error_pct: float | None = None  # the profile's cross-validated MAPE: the band around latency_ms
+    mask_sparsity: float = 0.0         # the share of zeros the tails' first convs were priced with
+    sparsity_priced: bool = False      # whether the unit's runtime skips zero inputs (alpha buys latency)
+
+    @property
+    def segment_ms(self) -> float:
+        return 1000.0 / self.inferences_per_s
+
+    @property
+    def real_time_factor(self) -> PassFigures:
+        """Latency per segment over the segment's duration (< 1: keeps up with real time)."""
+        return PassFigures(*(v / self.segment_ms for v in (self.latency_ms.full, self.latency_ms.light, self.latency_ms.mixed)))
 
     @property
     def latency_saving_pct(self) -> float:
@@ -98,7 +112,9 @@ class Cost:
             power_mw=self.power_mw, path_latency_ms=dict(self.path_latency_ms),
             path_params={name: self.counts.paths[name].params for name in PATHS},
             unsupported_ops=dict(self.unsupported_ops), path_energy_mj=dict(self.path_energy_mj),
-            inferences_per_s=self.inferences_per_s,
+            inferences_per_s=self.inferences_per_s, provenance=self.provenance, latency_error_pct=self.latency_error_pct,
+            mask_sparsity=self.mask_sparsity, sparsity_priced=self.sparsity_priced,
+            flash_kib=PassFigures(*flash_kib(self.counts)), ram_kib=PassFigures(*ram_kib(self.counts)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -112,6 +128,15 @@ class Cost:
             "latency_saving_pct": self.latency_saving_pct,
             "power_saving_pct": self.power_saving_pct,
             "path_latency_ms": dict(self.path_latency_ms),
+            "energy_per_inference_uj": {p: 1e3 * mj for p, mj in self.path_energy_mj.items()},
+            "real_time_factor": self.real_time_factor.to_json(),
+            "flash_kib": dict(zip(("full", "light", "deployed"), flash_kib(self.counts))),
+            "ram_kib": dict(zip(("full", "light", "deployed"), ram_kib(self.counts))),
+            "provenance": self.provenance,
+            "latency_error_pct": self.latency_error_pct,
+            "mask_sparsity": self.mask_sparsity,
+            "alpha": ("priced: the unit's runtime skips the mask's zeros in each tail's first conv" if self.sparsity_priced
+                      else "buys nothing on this device: its runtime does not skip the mask's zeros"),
             "encoder_params": self.counts.encoder_params,
             "paths": self.counts.to_json()["paths"],
             "unsupported_ops": [
@@ -141,7 +166,19 @@ class CostSummary:
     unsupported_ops: dict[str, int]
     path_energy_mj: dict[str, float]
     inferences_per_s: float
+    provenance: str
+    latency_error_pct: float | None
+    mask_sparsity: float
+    sparsity_priced: bool
+    flash_kib: PassFigures   # full pass, light pass, deployed (both tails)
+    ram_kib: PassFigures     # full pass, light pass, deployed (both tails' state)
     warmup_full_tail_share: float = 0.0
+
+    @property
+    def real_time_factor(self) -> PassFigures:
+        """Latency per segment over the segment's duration (< 1: keeps up with real time)."""
+        segment_ms = 1000.0 / self.inferences_per_s
+        return PassFigures(*(v / segment_ms for v in (self.latency_ms.full, self.latency_ms.light, self.latency_ms.mixed)))
 
     def routed(self, light_usage: float, warmup_full_tail_share: float = 0.0) -> "CostSummary":
         """The same candidate as a deployment runs it: ``light_usage`` of the segments light, plus the warm
@@ -171,15 +208,16 @@ class CostModel(abc.ABC):
         """What the prices come from (a profile name)."""
 
     @abc.abstractmethod
-    def predict_counts(self, counts: EncoderCounts, light_usage: float) -> Cost:
-        """The cost of already counted paths at light-path usage ``light_usage`` (0..1)."""
+    def predict_counts(self, counts: EncoderCounts, light_usage: float, mask_sparsity: float = 0.0) -> Cost:
+        """The cost of already counted paths at light-path usage ``light_usage`` (0..1), the tails' inputs
+        ``mask_sparsity`` zeros (priced only where the device skips them)."""
 
-    def predict(self, candidate: CandidateConfig, light_usage: float) -> Cost:
+    def predict(self, candidate: CandidateConfig, light_usage: float, mask_sparsity: float = 0.0) -> Cost:
         """The cost of ``candidate`` at light-path usage ``light_usage`` (0..1)."""
         from dslnas.hw_models.op_count import count_candidate  # traces the model: torch
 
         check_light_usage(light_usage)
-        return self.predict_counts(count_candidate(candidate), light_usage)
+        return self.predict_counts(count_candidate(candidate), light_usage, mask_sparsity)
 
 
 class ProfileCostModel(CostModel):
@@ -194,8 +232,13 @@ class ProfileCostModel(CostModel):
     def name(self) -> str:
         return self.profile.name
 
-    def predict_counts(self, counts: EncoderCounts, light_usage: float) -> Cost:
+    def predict_counts(self, counts: EncoderCounts, light_usage: float, mask_sparsity: float = 0.0) -> Cost:
         check_light_usage(light_usage)
+        if not 0.0 <= mask_sparsity <= 1.0:
+            raise UserError(f"mask sparsity must be a fraction in [0, 1], got {mask_sparsity}")
+        priced = self.unit.skips_zero_inputs
+        if priced and mask_sparsity > 0:
+            counts = with_sparse_tail_inputs(counts, mask_sparsity)
         path_ms = path_latencies_ms(counts, self.unit, f"profile '{self.profile.name}' (unit '{self.unit_name}')")
         rate = counts.inferences_per_s
         energy = {p: energy_per_inference_mj(counts.paths[p].layers, path_ms[p], self.unit.power) for p in PATHS}
@@ -205,7 +248,21 @@ class ProfileCostModel(CostModel):
         full_mw = power_mw(static, front_mj + energy["full"], rate)
         light_mw = power_mw(static, front_mj + energy["light"], rate)
         power = mix(full_mw, light_mw, light_usage)
-        return Cost(self.profile.name, self.unit_name, light_usage, latency, power, path_ms, counts, energy, rate)
+        cv = self.profile.provenance.cv_mape_pct
+        return Cost(self.profile.name, self.unit_name, light_usage, latency, power, path_ms, counts, energy, rate,
+                    provenance_text(self.profile), cv, mask_sparsity if priced else 0.0, priced)
+
+
+def with_sparse_tail_inputs(counts: EncoderCounts, mask_sparsity: float) -> EncoderCounts:
+    """``counts`` with each tail's first conv doing ``1 - mask_sparsity`` of its MACs (zero inputs skipped)."""
+    paths = dict(counts.paths)
+    for tail in ("full", "light"):
+        layers = list(paths[tail].layers)
+        first = next((i for i, layer in enumerate(layers) if layer.op_type == "conv"), None)
+        if first is not None:
+            layers[first] = replace(layers[first], macs_per_inference=round(layers[first].macs_per_inference * (1 - mask_sparsity)))
+            paths[tail] = replace(paths[tail], layers=tuple(layers))
+    return replace(counts, paths=paths)
 
 
 def path_latencies_ms(counts: EncoderCounts, unit: ComputeUnit, where: str) -> dict[str, float]:

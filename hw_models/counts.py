@@ -71,6 +71,7 @@ class EncoderCounts:
     ``unsupported_ops``: ``{"<path>:<aten op>": calls}`` for ops no handle could price (0 MACs assumed there).
     ``cut_elements_per_inference``: elements of the mask output (what a tail on another unit must receive);
     ``embedding_elements_per_inference``: elements of the encoder output for one segment.
+    ``state_bytes``: per path, the fp32 causal history its convs keep between segments when streamed.
     """
 
     paths: dict[str, PathCounts]
@@ -80,6 +81,15 @@ class EncoderCounts:
     sample_rate_hz: int
     cut_elements_per_inference: int = 0
     embedding_elements_per_inference: int = 0
+    state_bytes: dict[str, int] = field(default_factory=dict)  # causal history each path keeps (streaming)
+
+    def weight_bytes(self, path: str) -> int:
+        """fp32 weight bytes of one part (``base``, ``mask``, ``switch``, ``full``, ``light``)."""
+        return BYTES_PER_ELEMENT * self.paths[path].params
+
+    def peak_activation_bytes(self, path: str) -> int:
+        """The largest single layer's activation bytes (read + written) of one part, per inference."""
+        return max((layer.act_bytes_per_inference for layer in self.paths[path].layers), default=0)
 
     @property
     def inferences_per_s(self) -> float:

@@ -42,7 +42,23 @@ def count_candidate(candidate: CandidateConfig | DSLCodec | DSLEncoder) -> Encod
     unsupported = {f"{name}:{op}": n for name, counts in paths.items() for op, n in counts.unsupported_ops.items()}
     encoder_params = paths["base"].params + paths["full"].params
     return EncoderCounts(paths, encoder_params, unsupported, config.segment_samples, rate,
-                         cut_elements_per_inference=base_out.numel(), embedding_elements_per_inference=embedding.numel())
+                         cut_elements_per_inference=base_out.numel(), embedding_elements_per_inference=embedding.numel(),
+                         state_bytes=_state_bytes(encoder, audio, base_out))
+
+
+def _state_bytes(encoder: DSLEncoder, audio: torch.Tensor, base_out: torch.Tensor) -> dict[str, int]:
+    """fp32 bytes of the causal history each part keeps when it runs segment by segment (trainers.stream_state)."""
+    from dslnas.trainers.stream_state import compile_stream
+
+    parts = {"base": (encoder.base, audio), "full": (encoder.full_tail, base_out), "light": (encoder.light_tail, base_out)}
+    sizes = {name: _nbytes(compile_stream(module).initial_state(inp)) for name, (module, inp) in parts.items()}
+    return {**sizes, "mask": 0, "switch": 0}
+
+
+def _nbytes(state: object) -> int:
+    if isinstance(state, torch.Tensor):
+        return state.numel() * BYTES_PER_ELEMENT
+    return sum(_nbytes(s) for s in state) if isinstance(state, (tuple, list)) else 0
 
 
 def count_module(module: nn.Module, inputs: torch.Tensor, inferences_per_s: float = 1.0) -> PathCounts:

@@ -24,6 +24,7 @@ import torch
 from dslnas.hw_models.cost import FRONT, PassFigures, check_light_usage, mix, path_latencies_ms
 from dslnas.hw_models.op_count import BYTES_PER_ELEMENT, EncoderCounts
 from dslnas.hw_models.power_model import energy_per_inference_mj, power_mw
+from dslnas.hw_models.footprint import provenance_text
 from dslnas.hw_models.profile import DeviceProfile, LinkSpec
 from dslnas.spaces.errors import ConfigError, UserError
 from dslnas.trainers.encoder import DSLEncoder
@@ -76,13 +77,14 @@ class PlacementReport:
     mask_sparsity: float
     objective: PlacementObjective
     placements: tuple[PlacementCost, ...]
+    provenance: str = ""   # how the profile was made ("ILLUSTRATIVE, not measured" for a32-a55-hetero)
 
     @property
     def cheapest(self) -> PlacementCost:
         return self.placements[0]
 
     def to_json(self) -> dict[str, Any]:
-        return {"profile": self.profile, "light_usage": self.light_usage, "mask_sparsity": self.mask_sparsity,
+        return {"profile": self.profile, "provenance": self.provenance, "light_usage": self.light_usage, "mask_sparsity": self.mask_sparsity,
                 "objective": self.objective.value, "cheapest": self.cheapest.placement.name,
                 "placements": [p.to_json() for p in self.placements]}
 
@@ -115,7 +117,8 @@ def compare_placements(
     pricer = _Pricer(counts, profile, mask_sparsity)
     priced = [pricer.price(p, light_usage) for p in placements or all_placements(profile)]
     key = (lambda c: c.power_mw.mixed) if objective is PlacementObjective.POWER else (lambda c: c.latency_ms.mixed)
-    return PlacementReport(profile.name, light_usage, mask_sparsity, objective, tuple(sorted(priced, key=key)))
+    return PlacementReport(profile.name, light_usage, mask_sparsity, objective, tuple(sorted(priced, key=key)),
+                           provenance_text(profile))
 
 
 class _Pricer:

@@ -61,6 +61,9 @@ class ComputeUnit(_Frozen):
     clock_mhz: Positive | None = None
     latency: dict[str, OpLatency]
     power: PowerCoefficients
+    # The runtime skips zero inputs in each tail's first conv (the C export's skip_zero_inputs): the mask's
+    # sparsity, which alpha buys, then cuts latency and energy. False: alpha buys nothing on this unit.
+    skips_zero_inputs: bool = False
 
     def require_ops(self, op_types: Iterable[str], where: str) -> None:
         """Raise ConfigError naming the first op type this unit has no latency coefficients for."""

@@ -9,6 +9,7 @@ equal mixed ViSQOL (``trainers.oracle``).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dslnas.hw_models.cost import ProfileCostModel
@@ -60,9 +61,12 @@ def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, p
     }
 
 
+@dataclass(frozen=True)
 class _Point:
-    def __init__(self, light_usage: float, visqol_mixed: float) -> None:
-        self.light_usage, self.visqol_mixed = light_usage, visqol_mixed
+    """The evaluated operating point, as ``trainers.oracle`` reads a curve point."""
+
+    light_usage: float
+    visqol_mixed: float
 
 
 def _point_json(p: Any) -> dict[str, float]:

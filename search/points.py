@@ -127,6 +127,9 @@ def constraint_values(record: TrialRecord, constraints: Constraints) -> dict[str
         "max_visqol_drop": record.visqol_full - record.visqol_mixed,
         "max_latency_ms": record.latency_ms,
         "max_power_mw": record.power_mw,
+        "max_ram_kib": record.cost.ram_kib.mixed,
+        "max_flash_kib": record.cost.flash_kib.mixed,
+        "max_real_time_factor": record.cost.real_time_factor.mixed,
     }
     limits = constraints.model_dump()
     return {

@@ -82,6 +82,6 @@ class TrialRunner:
         timing["evaluate"] = time.perf_counter() - started - scorer.seconds
 
         started = time.perf_counter()
-        cost = self.cost_model.predict(candidate, evaluation.overall.light_usage).summary()
+        cost = self.cost_model.predict(candidate, evaluation.overall.light_usage, evaluation.overall.sparsity).summary()
         timing["cost"] = time.perf_counter() - started
         return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives)

@@ -73,6 +73,9 @@ class Constraints(Frozen):
     max_visqol_drop: float | None = Field(default=None, ge=0.0)  # mixed vs full-only of the same trial
     max_latency_ms: float | None = Field(default=None, gt=0.0)
     max_power_mw: float | None = Field(default=None, gt=0.0)
+    max_ram_kib: float | None = Field(default=None, gt=0.0)       # the deployed encoder: both tails' state
+    max_flash_kib: float | None = Field(default=None, gt=0.0)     # the deployed encoder: both tails' weights
+    max_real_time_factor: float | None = Field(default=None, gt=0.0)  # mixed latency per segment / segment length
 
 
 class IntRange(Frozen):

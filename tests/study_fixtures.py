@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import TrialState, create_trial
 
 from dslnas.search.config import SearchConfig
-from dslnas.hw_models.cost import CostSummary, mix
+from dslnas.hw_models.cost import CostSummary, PassFigures, mix
 from dslnas.search.records import (
     STUDY_ATTR_CONFIG, PathQuality, Role, SweepPoint, SwitchQuality, TrialRecord, fail_attrs, record_attrs, role_attrs,
 )
@@ -55,10 +55,13 @@ def make_cost(usage: float, scale: float = 1.0) -> CostSummary:
         latency_ms=mix(front + part["full"], front + part["light"], usage), power_mw=mix(FULL_MW, LIGHT_MW, usage),
         path_latency_ms=part, path_params=dict(PARAMS), unsupported_ops={},
         path_energy_mj={k: 0.01 * v for k, v in part.items()}, inferences_per_s=5.0,
+        provenance="solved from the paper's Table 1", latency_error_pct=None, mask_sparsity=0.0, sparsity_priced=False,
+        flash_kib=PassFigures(287.0, 47.0, 299.7), ram_kib=PassFigures(153.2, 151.4, 153.7),
     )
 
 
-def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, visqol_mixed: float) -> TrialRecord:
+def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, visqol_mixed: float,
+                checkpoint_artifact: str | None = None) -> TrialRecord:
     cost = make_cost(usage)
     sweep = tuple(
         SweepPoint(
@@ -76,7 +79,7 @@ def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, vi
         visqol_per_class={"speech": PathQuality(visqol_full, visqol_mixed - 0.4, visqol_mixed)},
         sparsity=0.4, transitions_per_s=2.0 * usage * (1 - usage), switch=SwitchQuality(0.7, 0.05, 0.8), cost=cost,
         checkpoint="runs/x/trials/00000/checkpoint.pt", sweep=sweep, oracle_sweep=(),
-        timing_s={"train": 30.0, "evaluate": 3.0, "visqol": 5.0, "cost": 0.2},
+        timing_s={"train": 30.0, "evaluate": 3.0, "visqol": 5.0, "cost": 0.2}, checkpoint_artifact=checkpoint_artifact,
     )
 
 

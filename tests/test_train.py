@@ -115,7 +115,14 @@ def test_train_and_evaluate_cli(tmp_path: Path) -> None:
     evaluated = runner.invoke(app, ["evaluate", "--checkpoint", payload["checkpoint"], "--json"])
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads(evaluated.stdout)
-    assert report["overall"]["n_clips"] >= 2 and "speech" in report["per_class"]
+    assert report["clips"] >= 2 and "speech" in report["visqol_per_class"]
+    assert report["execution"] == "streaming" and report["state_policy"] == "warm"
+    assert set(report["paths"]) == {"full", "light", "mixed"} and report["paths"]["light"]["latency_ms"] < report["paths"]["full"]["latency_ms"]
+    sweep = report["sweep"]
+    assert len(sweep) >= 11 and sweep[0]["light_usage"] == 0.0 and sweep[-1]["light_usage"] == 1.0
+    assert all(p["latency_ms"] >= q["latency_ms"] - 1e-9 or p["transitions_per_s"] != q["transitions_per_s"]
+               for p, q in zip(sweep, sweep[1:]))  # more light usage is cheaper unless switch-backs cost more
+    assert {"saving_fraction", "sweep"} <= set(report["oracle"]) and "switch_spearman" in report and "transitions_per_s" in report
 
 
 def test_bad_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
@@ -149,9 +156,10 @@ def test_evaluate_cli_reads_a_folder_given_with_data(tmp_path: Path) -> None:
     folder = tmp_path / "audio"
     for clip in generate_demo_clips(2, 1.0, 16_000, seed=4):
         save_audio(folder / f"{clip.clip_id}.wav", clip.audio, 16_000)
-    out = CliRunner().invoke(app, ["evaluate", "--checkpoint", str(result.checkpoint_path), "--data", str(folder), "--json"])
+    out = CliRunner().invoke(app, ["evaluate", "--checkpoint", str(result.checkpoint_path), "--data", str(folder),
+                                   "--no-oracle", "--json"])
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)
-    assert report["overall"]["n_clips"] == 2 and list(report["per_class"]) == ["unknown"]
+    assert report["clips"] == 2 and list(report["visqol_per_class"]) == ["unknown"] and report["oracle"]["sweep"] == []
     missing = CliRunner().invoke(app, ["evaluate", "--checkpoint", str(result.checkpoint_path), "--data", str(tmp_path / "nope")])
     assert missing.exit_code != 0

@@ -94,17 +94,19 @@ def cost_command(
     config: ConfigOpt = None,
     profile: Annotated[str, typer.Option("--profile", help="Device profile: a shipped name or a YAML path.")] = DEFAULT_PROFILE,
     light_usage: LightUsageOpt = DEFAULT_LIGHT_USAGE,
+    mask_sparsity: Annotated[float, typer.Option("--mask-sparsity", help="Share of zeros in the mask output (see `dslnas evaluate`), priced where the device skips zero inputs.")] = 0.0,
     switch_depth: DepthOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Latency and power of the full, light and mixed pass on a device profile (default light usage 0.5)."""
+    """Latency and power of the full, light and mixed pass on a device profile (default light usage 0.5),
+    with memory, real-time factor, the profile's provenance and error band, and whether alpha buys anything."""
     from dslnas.hw_models.cost import ProfileCostModel, check_light_usage
     from dslnas.hw_models.profile import load_profile
 
     try:
         check_light_usage(light_usage)
         candidate = load_candidate(preset, config, switch_depth)
-        cost = ProfileCostModel(load_profile(profile)).predict(candidate, light_usage)
+        cost = ProfileCostModel(load_profile(profile)).predict(candidate, light_usage, mask_sparsity)
     except UserError as err:
         fail(str(err))
     if json_out:
@@ -112,6 +114,12 @@ def cost_command(
     else:
         console.print(_cost_table(candidate, cost))
         console.print(_counts_table(candidate, cost.counts))
+        payload = cost.to_json()
+        band = f" (+-{cost.latency_error_pct:.1f}% cross-validated)" if cost.latency_error_pct is not None else " (no cross-validated error band)"
+        console.print(f"profile {cost.profile}: {cost.provenance}{band}", highlight=False, markup=False)
+        console.print(f"memory: flash {payload['flash_kib']['deployed']:.1f} KiB, RAM {payload['ram_kib']['deployed']:.1f} KiB "
+                      f"(both tails deployed); real-time factor {cost.real_time_factor.mixed:.3f}; alpha {payload['alpha']}",
+                      highlight=False, markup=False)
         for entry in cost.to_json()["unsupported_ops"]:
             console.print(f"[yellow]warning:[/] unpriced op {entry['op']} in {entry['path']} ({entry['calls']} calls)")
 
@@ -181,6 +189,7 @@ def placement_command(
                       f"{entry.link_bytes_per_inference.mixed:,.0f}")
     console.print(table)
     console.print(f"cheapest by {objective}: {report.cheapest.placement.name}")
+    console.print(f"profile {report.profile}: {report.provenance}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -57,9 +57,12 @@ def evaluate_command(
     checkpoint: Annotated[Path, typer.Option("--checkpoint", help="checkpoint.pt written by `dslnas train`.")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac, or an AudioSet-style CSV. Default: the run's held-out clips.")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", min=0.0, help="Routing threshold (default: the candidate's).")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="Device profile pricing the sweep (name or YAML).")] = "a32-paper",
+    oracle: Annotated[bool, typer.Option("--oracle/--no-oracle", help="Also sweep the oracle router (the bound routing can reach; costs ViSQOL time).")] = True,
     json_out: JsonOpt = False,
 ) -> None:
-    """Full / light / mixed ViSQOL, light-path usage, sparsity and switch error, per class and overall."""
+    """On the streaming runtime: full / light / mixed ViSQOL, light usage, switch-backs, switch rank correlation,
+    a threshold sweep priced on --profile and the oracle's bound, per class and overall."""
     from dslnas.spaces.candidate import DataConfig
     from dslnas.spaces.errors import UserError
     from dslnas.trainers.checkpoint import load_checkpoint
@@ -84,9 +87,11 @@ def evaluate_command(
         raise UserError("evaluation set is empty (eval_fraction is 0 and no --data given)")
     with progress_bar() as bar:
         task = bar.add_task("evaluate", total=len(clips), status="")
-        result = evaluate_codec(codec, clips, threshold, progress=lambda i, n: bar.update(task, completed=i))
+        result = evaluate_codec(codec, clips, threshold, progress=lambda i, n: bar.update(task, completed=i), oracle=oracle)
     if json_out:
-        print_json(result.to_json())
+        from dslnas.search.evaluation_summary import evaluation_summary
+
+        print_json(evaluation_summary(result, ckpt.run.candidate, profile))
     else:
         console.print(evaluation_table(result))
 

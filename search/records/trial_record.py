@@ -89,6 +89,7 @@ class TrialRecord:
     oracle_sweep: tuple[SweepPoint, ...]  # the oracle router's curve on the same candidate
     timing_s: dict[str, float]            # train, evaluate, visqol, cost
     execution: str = "streaming"
+    checkpoint_artifact: str | None = None  # Optuna artifact id of the checkpoint in the study's store (search.artifacts)
 
     @property
     def threshold(self) -> float:
@@ -155,12 +156,14 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "oracle_sweep": [asdict(p) for p in record.oracle_sweep],
         "timing_s": dict(record.timing_s),
         "execution": record.execution,
+        "checkpoint_artifact": record.checkpoint_artifact,
     }
 
 
 def record_from_json(data: dict[str, Any]) -> TrialRecord:
     cost = dict(data["cost"])
-    cost["latency_ms"], cost["power_mw"] = PassFigures(**cost["latency_ms"]), PassFigures(**cost["power_mw"])
+    for name in ("latency_ms", "power_mw", "flash_kib", "ram_kib"):
+        cost[name] = PassFigures(**cost[name])
     return TrialRecord(
         candidate=CandidateConfig.model_validate(data["candidate"]),
         visqol=PathQuality(**data["visqol"]),
@@ -176,6 +179,7 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         oracle_sweep=tuple(SweepPoint(**p) for p in data["oracle_sweep"]),
         timing_s=dict(data["timing_s"]),
         execution=str(data["execution"]),
+        checkpoint_artifact=data.get("checkpoint_artifact"),  # absent in records written before artifact stores
     )
 
 

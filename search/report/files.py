@@ -27,7 +27,7 @@ CSV_HEAD = (
     "visqol_light", "latency_ms", "power_mw", "latency_full_ms", "latency_light_ms", "power_full_mw",
     "power_light_mw", "light_usage", "light_usage_silence", "light_usage_speech", "params_full_pass",
     "params_light_pass", "threshold", "trained_trial", "transitions_per_s", "switch_spearman", "oracle_saving_fraction",
-    "state_policy",
+    "state_policy", "flash_kib", "ram_kib", "real_time_factor", "latency_error_pct", "profile_provenance",
 )
 CSV_TAIL = ("constraints", "measured_latency_full_ms", "measured_latency_light_ms", "reason")
 
@@ -83,6 +83,9 @@ def _point_row(p: FrontPoint) -> dict[str, Any]:
         "params_light_pass": p.size.light_pass_params, "threshold": rec.threshold, "trained_trial": p.trained_trial,
         "transitions_per_s": rec.transitions_per_s, "switch_spearman": rec.switch.spearman,
         "oracle_saving_fraction": rec.switch.oracle_saving_fraction, "state_policy": rec.candidate.dsl.state_policy.value,
+        "flash_kib": rec.cost.flash_kib.mixed, "ram_kib": rec.cost.ram_kib.mixed,
+        "real_time_factor": rec.cost.real_time_factor.mixed, "latency_error_pct": rec.cost.latency_error_pct,
+        "profile_provenance": rec.cost.provenance,
         **p.knobs, "constraints": json.dumps(p.constraints),
         "measured_latency_full_ms": measured.get("full"), "measured_latency_light_ms": measured.get("light"),
         "reason": "; ".join(f"breaks {k} by {v:.3g}" for k, v in p.broken_constraints.items()),

@@ -67,8 +67,16 @@ def _meta(front: ParetoFront) -> str:
     objectives = ", ".join(f"{o.value} ({o.direction})" for o in front.objectives)
     counts = f"{len(front.points)} completed trials, {len(front.unfinished)} without a result, {len(front.pareto)} on the front"
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Costs predicted for the '
-            f"<b>{escape(front.profile)}</b> device profile. dslnas {escape(version('dslnas'))}, {stamp}.</p>")
+    cost = front.points[0].record.cost if front.points else None
+    how = ""
+    if cost is not None:
+        band = f" Latencies carry its cross-validated error of +-{cost.latency_error_pct:.1f}%." if cost.latency_error_pct is not None else ""
+        alpha = ("The mask's sparsity is priced: this device skips zero inputs." if cost.sparsity_priced
+                 else "The compression weight alpha buys nothing on this device (its runtime does not skip the mask's zeros).")
+        how = f" The profile is {escape(cost.provenance)}.{band} {alpha}"
+    return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Quality and costs come from the streaming '
+            f"run that skips the unused tail, each point at its own threshold. Costs predicted for the "
+            f"<b>{escape(front.profile)}</b> device profile.{how} dslnas {escape(version('dslnas'))}, {stamp}.</p>")
 
 
 def _picks(front: ParetoFront) -> str:

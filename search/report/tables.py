@@ -94,7 +94,8 @@ def rank_agreement_list(agreements: Sequence[RankAgreement]) -> str:
 # Before the knob columns (the space's knob table) and after them.
 TRIAL_HEAD = ("trial", "state", "role", "candidate", "why not on the front", "feasible", "on front", "ViSQOL mixed",
               "ViSQOL full", "latency (ms)", "power (mW)", "light usage", "light on silence", "light on speech",
-              "threshold", "trained by", "switch-backs /s", "switch Spearman", "share of oracle saving")
+              "threshold", "trained by", "switch-backs /s", "switch Spearman", "share of oracle saving",
+              "flash (KiB)", "RAM (KiB)", "real-time factor")
 TRIAL_TAIL = ("measured full (ms)", "measured light (ms)", "measured mixed (ms)")
 
 
@@ -144,6 +145,7 @@ def _point_cells(p: FrontPoint, knob_columns: Sequence[str]) -> list[Cell]:
         _num(rec.threshold, ".3g"), (f'<a href="#trial-{p.trained_trial}">#{p.trained_trial}</a>', p.trained_trial),
         _num(rec.transitions_per_s, ".2f"), _num(rec.switch.spearman, ".2f"),
         _num(rec.switch.oracle_saving_fraction, ".0%"),
+        _num(rec.cost.flash_kib.mixed, ".1f"), _num(rec.cost.ram_kib.mixed, ".1f"), _num(rec.cost.real_time_factor.mixed, ".3f"),
         *(_knob_cell(p.knobs.get(c)) for c in knob_columns),
         _num(measured.get("full"), ".3f"), _num(measured.get("light"), ".3f"), _num(measured.get("mixed"), ".3f"),
     ]
