@@ -173,6 +173,7 @@ class CostSummary:
     flash_kib: PassFigures   # full pass, light pass, deployed (both tails)
     ram_kib: PassFigures     # full pass, light pass, deployed (both tails' state)
     warmup_full_tail_share: float = 0.0
+    placement: str = ""      # multi-unit profiles: the stage -> unit assignment priced (hw_models.placement)
 
     @property
     def real_time_factor(self) -> PassFigures:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
-from dslnas.hw_models.cost import FRONT, PassFigures, check_light_usage, mix, path_latencies_ms
+from dslnas.hw_models.cost import FRONT, Cost, CostSummary, PassFigures, check_light_usage, mix, path_latencies_ms
 from dslnas.hw_models.op_count import BYTES_PER_ELEMENT, EncoderCounts
 from dslnas.hw_models.power_model import energy_per_inference_mj, power_mw
 from dslnas.hw_models.footprint import provenance_text
@@ -167,3 +167,14 @@ def measure_mask_sparsity(encoder: DSLEncoder, audio: torch.Tensor) -> float:
     with torch.no_grad():
         masked = encoder.mask(encoder.base(audio))
     return float((masked == 0).float().mean())
+
+
+def at_best_placement(cost: Cost, profile: DeviceProfile, mask_sparsity: float,
+                      objective: PlacementObjective = PlacementObjective.POWER) -> CostSummary:
+    """What a search records for a candidate: on a profile of two or more units, priced at its cheapest
+    placement (link bytes cut by the measured ``mask_sparsity``); on one unit, the cost as it is."""
+    summary = cost.summary()
+    if len(profile.units) < 2:
+        return summary
+    best = compare_placements(cost.counts, profile, cost.light_usage, mask_sparsity, objective).cheapest
+    return replace(summary, latency_ms=best.latency_ms, power_mw=best.power_mw, placement=best.placement.name)

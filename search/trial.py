@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.placement import PlacementObjective, at_best_placement
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, build_points
 from dslnas.spaces.candidate import CandidateConfig, DataConfig, RunConfig, TrainConfig
+from dslnas.spaces.space import Objective
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import build_codec
 from dslnas.trainers.data import Clip, load_dataset, train_eval_split
@@ -82,6 +84,9 @@ class TrialRunner:
         timing["evaluate"] = time.perf_counter() - started - scorer.seconds
 
         started = time.perf_counter()
-        cost = self.cost_model.predict(candidate, evaluation.overall.light_usage, evaluation.overall.sparsity).summary()
+        sparsity = evaluation.overall.sparsity
+        objective = PlacementObjective.POWER if Objective.POWER_MW in self.config.space.objectives else PlacementObjective.LATENCY
+        cost = at_best_placement(self.cost_model.predict(candidate, evaluation.overall.light_usage, sparsity),
+                                 self.cost_model.profile, sparsity, objective)
         timing["cost"] = time.perf_counter() - started
         return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives)

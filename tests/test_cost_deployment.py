@@ -66,3 +66,14 @@ def test_illustrative_profiles_say_so() -> None:
 
     report = compare_placements(count_candidate(PAPER), load_profile("a32-a55-hetero"), 0.5, 0.5, PlacementObjective.POWER)
     assert report.provenance.startswith("ILLUSTRATIVE") and report.to_json()["provenance"].startswith("ILLUSTRATIVE")
+
+
+def test_a_multi_unit_profile_prices_each_candidate_at_its_best_placement() -> None:
+    from dslnas.hw_models.placement import PlacementObjective, at_best_placement
+
+    profile = load_profile("a32-a55-hetero")
+    cost = ProfileCostModel(profile).predict(PAPER, 0.5, 0.5)
+    best = at_best_placement(cost, profile, 0.5, PlacementObjective.POWER)
+    assert best.placement.startswith("front@") and best.power_mw.mixed <= cost.power_mw.mixed
+    single = at_best_placement(ProfileCostModel(load_profile("a32-paper")).predict(PAPER, 0.5), load_profile("a32-paper"), 0.5)
+    assert single.placement == ""

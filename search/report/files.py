@@ -27,7 +27,7 @@ CSV_HEAD = (
     "visqol_light", "latency_ms", "power_mw", "latency_full_ms", "latency_light_ms", "power_full_mw",
     "power_light_mw", "light_usage", "light_usage_silence", "light_usage_speech", "params_full_pass",
     "params_light_pass", "threshold", "trained_trial", "transitions_per_s", "switch_spearman", "oracle_saving_fraction",
-    "state_policy", "flash_kib", "ram_kib", "real_time_factor", "latency_error_pct", "profile_provenance",
+    "state_policy", "flash_kib", "ram_kib", "real_time_factor", "latency_error_pct", "profile_provenance", "placement",
 )
 CSV_TAIL = ("constraints", "measured_latency_full_ms", "measured_latency_light_ms", "reason")
 
@@ -85,7 +85,7 @@ def _point_row(p: FrontPoint) -> dict[str, Any]:
         "oracle_saving_fraction": rec.switch.oracle_saving_fraction, "state_policy": rec.candidate.dsl.state_policy.value,
         "flash_kib": rec.cost.flash_kib.mixed, "ram_kib": rec.cost.ram_kib.mixed,
         "real_time_factor": rec.cost.real_time_factor.mixed, "latency_error_pct": rec.cost.latency_error_pct,
-        "profile_provenance": rec.cost.provenance,
+        "profile_provenance": rec.cost.provenance, "placement": rec.cost.placement,
         **p.knobs, "constraints": json.dumps(p.constraints),
         "measured_latency_full_ms": measured.get("full"), "measured_latency_light_ms": measured.get("light"),
         "reason": "; ".join(f"breaks {k} by {v:.3g}" for k, v in p.broken_constraints.items()),

@@ -95,7 +95,7 @@ def rank_agreement_list(agreements: Sequence[RankAgreement]) -> str:
 TRIAL_HEAD = ("trial", "state", "role", "candidate", "why not on the front", "feasible", "on front", "ViSQOL mixed",
               "ViSQOL full", "latency (ms)", "power (mW)", "light usage", "light on silence", "light on speech",
               "threshold", "trained by", "switch-backs /s", "switch Spearman", "share of oracle saving",
-              "flash (KiB)", "RAM (KiB)", "real-time factor")
+              "flash (KiB)", "RAM (KiB)", "real-time factor", "placement")
 TRIAL_TAIL = ("measured full (ms)", "measured light (ms)", "measured mixed (ms)")
 
 
@@ -146,6 +146,7 @@ def _point_cells(p: FrontPoint, knob_columns: Sequence[str]) -> list[Cell]:
         _num(rec.transitions_per_s, ".2f"), _num(rec.switch.spearman, ".2f"),
         _num(rec.switch.oracle_saving_fraction, ".0%"),
         _num(rec.cost.flash_kib.mixed, ".1f"), _num(rec.cost.ram_kib.mixed, ".1f"), _num(rec.cost.real_time_factor.mixed, ".3f"),
+        (escape(rec.cost.placement or "one unit"), None),
         *(_knob_cell(p.knobs.get(c)) for c in knob_columns),
         _num(measured.get("full"), ".3f"), _num(measured.get("light"), ".3f"), _num(measured.get("mixed"), ".3f"),
     ]
