@@ -67,3 +67,18 @@ def test_read_only_commands_on_a_missing_study_write_nothing(tmp_path: Path, mon
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2 and "no study 'nosuch'" in result.stderr, result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_data_synth_writes_a_labelled_manifest(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    out = tmp_path / "corpus"
+    result = CliRunner().invoke(cli, ["data", "synth", "--out", str(out), "--minutes", "0.2", "--seed", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    rows = list(csv.DictReader((out / "manifest.csv").open()))
+    assert {r["label"] for r in rows} == {"speech", "silence"} and set(payload["clips"]) == {"speech", "silence"}
+    assert all((out / r["path"]).exists() for r in rows)
+    again = CliRunner().invoke(cli, ["data", "synth", "--out", str(out), "--minutes", "0.2"])
+    assert again.exit_code == 2 and "error:" in again.stderr  # never writes into a corpus that is there

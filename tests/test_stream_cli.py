@@ -1,4 +1,4 @@
-"""``dslnas stream``: a file encoded segment by segment as deployed, routes and switch-backs reported."""
+"""``dslnas stream`` (a file encoded segment by segment as deployed) and ``export --format c`` from a checkpoint."""
 
 from __future__ import annotations
 
@@ -58,3 +58,16 @@ def test_automatic_routes_follow_the_switch_at_the_threshold(files: tuple[Path, 
     assert auto["routes"] == ["light" if p < tau else "full" for p in predicted]
     backs = sum(a == "light" and b == "full" for a, b in zip(auto["routes"], auto["routes"][1:]))
     assert auto["transitions"] == backs and 0 < auto["light_usage"] < 1
+
+
+def test_export_c_writes_the_routed_encoder_of_a_checkpoint(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ckpt, _ = files
+    out = tmp_path / "c"
+    result = CliRunner().invoke(cli, ["export", "--checkpoint", str(ckpt), "--format", "c", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    header = (out / "dsl_model.h").read_text()
+    assert (out / "dsl_model.c").exists() and f"#define DSL_STATE_BYTES {info['state_bytes']}" in header.replace("u", "")
+    assert info["state_policy"] == "warm" and info["ram_bytes"] == info["state_bytes"] + info["scratch_bytes"]
+    both = CliRunner().invoke(cli, ["export", "--checkpoint", str(ckpt), "--study", "x", "--trial", "0", "--format", "c", "--out", str(out)])
+    assert both.exit_code == 2 and "error: --format c exports --checkpoint CK" in both.stderr

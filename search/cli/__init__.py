@@ -33,6 +33,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "report": CommandEntry("report", "Write the Pareto report: index.html (self-contained), trials.csv, pareto.json and png/."),
     "confirm": CommandEntry("report", "Measure the top-K front candidates on a device; store them beside the prediction."),
     "export": CommandEntry("report", "Write a trial as a RunConfig YAML for `dslnas train --config`."),
+    "data": CommandEntry("data", "Audio data: `data synth` makes a labelled speech / silence corpus here."),
     "train": CommandEntry("model", "Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."),
     "evaluate": CommandEntry("model", "Full / light / mixed ViSQOL, light-path usage, sparsity and switch error."),
     "stream": CommandEntry("stream", "Encode and decode a file segment by segment as deployed: routes, light usage, switch-backs."),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 
@@ -13,6 +13,8 @@ from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, pri
 
 if TYPE_CHECKING:
     from dslnas.search.records import ConfirmationEntry
+
+ExportFormatName = Literal["yaml", "c"]
 
 
 def report_command(
@@ -68,7 +70,8 @@ def confirm_command(
     work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="Where artifacts go (default: runs/<study>/confirm).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Measure the top-K front candidates' full and light paths on a device; store them beside the prediction."""
+    """Measure the top-K front candidates' full and light paths on a device (and, on a runner that runs routed
+    programs such as unicorn-arm, the routed mixed run over demo audio); store them beside the prediction."""
     from dslnas.hw_models.runners.registry import PowerOptions, RunnerOptions, build_runner
     from dslnas.search.config import DEFAULT_RUNS_ROOT
     from dslnas.search.confirm import ConfirmSettings, confirm_candidates
@@ -101,24 +104,37 @@ def _entry_line(number: int, e: "ConfirmationEntry") -> str:
     if not e.ok:
         return f"{head}, not measured: {e.failure}"
     error = f"{e.error_pct:+.1f} %" if e.error_pct is not None else "no error: prediction is 0"
-    return f"{head}, measured {e.measured_latency_ms:.3f} ms on {e.device} ({error}, compared: {e.comparison.value})"
+    line = f"{head}, measured {e.measured_latency_ms:.3f} ms on {e.device} ({error}, compared: {e.comparison.value})"
+    if e.path == "mixed" and "light_usage" in e.extra:  # the routed run: predicted at the measured light usage
+        x = e.extra
+        line += (f"; routed over {x['segments']} segments: mean, median {x['median_ms']:.3f} / p90 {x['p90_ms']:.3f} ms, "
+                 f"light usage {x['light_usage']:.0%}, {x['switch_backs']} switch-backs, {x['weights']}")
+    return line
 
 
 def export_command(
-    study: StudyOpt,
-    trial: Annotated[int, typer.Option("--trial", help="Trial number to export.")],
+    study: Annotated[Optional[str], typer.Option("--study", help="Study name (with --trial).")] = None,
+    trial: Annotated[Optional[int], typer.Option("--trial", help="Trial number to export (a sweep point exports its threshold).")] = None,
     storage: StorageOpt = None,
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="--format c: a trained checkpoint instead of a study's trial.")] = None,
+    fmt: Annotated[ExportFormatName, typer.Option("--format", help="yaml: a RunConfig for `dslnas train --config`; c: the routed streaming encoder as C99 (a folder).")] = "yaml",
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="Routing threshold (within the trial's swept range).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="RunConfig YAML to write.")] = Path("chosen.yaml"),
+    out: Annotated[Path, typer.Option("--out", help="yaml: the RunConfig file to write; c: the folder for dsl_model.c/.h.")] = Path("chosen.yaml"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Write a trial as a RunConfig YAML (candidate + from-scratch recipe + provenance) for `dslnas train --config`."""
+    """Write a trial as a RunConfig YAML (candidate + from-scratch recipe + provenance) for `dslnas train --config`,
+    or as the routed streaming encoder in portable C99 (`--format c`)."""
     from dslnas.search.export import export_run_config, write_run_config
     from dslnas.search.storage import load_existing_study
     from dslnas.spaces.errors import UserError
     from dslnas.spaces.yaml_io import check_writable_dir
 
     quiet_optuna()
+    if fmt == "c":
+        _export_c(study, trial, storage, checkpoint, threshold, out, json_out)
+        return
+    if study is None or trial is None or checkpoint is not None:
+        raise UserError("--format yaml exports a study's trial: give --study and --trial (not --checkpoint)")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give the YAML file to write (e.g. {out / 'chosen.yaml'})")
     check_writable_dir(out.parent, "--out folder")
@@ -128,6 +144,33 @@ def export_command(
         print_json({"path": str(path), "run": run.model_dump(mode="json")})
     else:
         console.print(f"wrote {path}; train it with: dslnas train --config {path}")
+
+
+def _export_c(study: str | None, trial: int | None, storage: str | None, checkpoint: Path | None,
+              threshold: float | None, out: Path, json_out: bool) -> None:
+    from dataclasses import asdict
+
+    from dslnas.search.export_c import export_checkpoint_c, export_trial_c
+    from dslnas.search.storage import load_existing_study
+    from dslnas.spaces.errors import UserError
+    from dslnas.spaces.yaml_io import check_writable_dir
+
+    if (checkpoint is None) == (study is None or trial is None):
+        raise UserError("--format c exports --checkpoint CK, or a study's trial with --study and --trial")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; --format c writes a folder (dsl_model.c, dsl_model.h)")
+    check_writable_dir(out, "--out folder")
+    if checkpoint is not None:
+        info = export_checkpoint_c(checkpoint, out, threshold)
+    else:
+        assert study is not None and trial is not None
+        info = export_trial_c(load_existing_study(storage, study), trial, out, threshold)
+    if json_out:
+        print_json({**asdict(info), "ram_bytes": info.ram_bytes, "flash_bytes": info.flash_bytes})
+    else:
+        console.print(f"wrote {info.source_path} and {info.header_path}: threshold {info.threshold:.4g}, "
+                      f"{info.state_policy} state, RAM {info.ram_bytes:,} B (state {info.state_bytes:,} + scratch "
+                      f"{info.scratch_bytes:,}), weights {info.weight_bytes:,} B", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

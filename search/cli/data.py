@@ -1,0 +1,49 @@
+"""CLI command group ``data``: ``data synth`` writes a labelled speech / silence corpus made on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dslnas.search.cli.common import JsonOpt, console, print_json, progress_bar
+
+data_app = typer.Typer(help="Audio data: generate a corpus.", no_args_is_help=True)
+
+
+@data_app.command("synth")
+def synth_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write (must be empty or absent): WAVs and manifest.csv.")],
+    minutes: Annotated[float, typer.Option("--minutes", min=0.01, help="Minutes of audio, half speech, half silence scenes.")] = 10.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sentences, voices, deliveries and scenes.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Speak sentences with Debian's synthesisers (flite, festival, espeak-ng; formant fallback with a warning)
+    and render AudioSet-style silence scenes; write WAVs and manifest.csv (path,label,speaker,seconds)."""
+    from collections import Counter
+
+    from dslnas.trainers.data.speech_synth import synthesize_corpus
+
+    with progress_bar() as bar:
+        task = bar.add_task("synth", total=round(minutes * 60), status="seconds of audio")
+
+        def on_progress(done_s: float, total_s: float) -> None:
+            bar.update(task, completed=round(done_s), status="seconds of audio")
+
+        manifest = synthesize_corpus(out, minutes, seed, on_progress=on_progress)
+    labels = Counter(e.label for e in manifest.entries)
+    speakers = sorted({e.speaker for e in manifest.entries if e.label == "speech"})
+    seconds = sum(e.seconds for e in manifest.entries)
+    if json_out:
+        print_json({"out": str(out), "manifest": str(out / "manifest.csv"), "clips": dict(labels), "seconds": seconds,
+                    "speakers": speakers, "notes": list(manifest.notes)})
+        return
+    for note in manifest.notes:
+        console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    console.print(f"wrote {len(manifest.entries)} clips ({seconds / 60:.1f} min: {dict(labels)}) from {len(speakers)} "
+                  f"speakers to {out}; train on it with --data {out}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

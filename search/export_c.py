@@ -1,0 +1,42 @@
+"""Export a trial (or a checkpoint) as the routed streaming encoder in portable C99 (``hw_models.c_export``).
+
+What is exported is what was scored and priced: the trial's trained weights (found from any host through
+``search.artifacts``), its point's threshold, its state policy, and the sparsity skip where the study's
+profile prices it (``skips_zero_inputs``). ``describe``-style memory figures come back in the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from dslnas.hw_models.c_export.export import CExportInfo, export_c
+from dslnas.hw_models.profile import load_profile
+from dslnas.search.artifacts import checkpoint_of
+from dslnas.search.pareto import search_config_of
+from dslnas.search.records import record_from_trial
+from dslnas.spaces.errors import UserError
+from dslnas.trainers.checkpoint import load_checkpoint
+from dslnas.trainers.codec import build_codec
+
+
+def export_trial_c(study: optuna.Study, trial_number: int, out_dir: Path, threshold: float | None = None) -> CExportInfo:
+    """The C of trial ``trial_number``: its weights at its threshold (or ``threshold``) and state policy."""
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == trial_number), None)
+    record = None if trial is None else record_from_trial(trial)
+    if record is None:
+        raise UserError(f"study {study.study_name!r} has no completed trial {trial_number} with a record")
+    profile = load_profile(search_config_of(study).profile)
+    skip = profile.unit(profile.default_unit).skips_zero_inputs
+    return export_checkpoint_c(checkpoint_of(study, trial_number), out_dir,
+                               record.threshold if threshold is None else threshold, skip)
+
+
+def export_checkpoint_c(checkpoint: Path, out_dir: Path, threshold: float | None = None,
+                        skip_zero_inputs: bool = False) -> CExportInfo:
+    """The C of a trained codec's encoder (its candidate's threshold unless ``threshold`` is given)."""
+    ckpt = load_checkpoint(checkpoint)
+    codec = build_codec(ckpt.run.candidate)
+    codec.load_state_dict(ckpt.model)
+    return export_c(codec, ckpt.run.candidate, out_dir, threshold, skip_zero_inputs=skip_zero_inputs)
