@@ -1,14 +1,17 @@
-"""Cross-validated accuracy of the latency model calibrated on this machine's CPU (the `local` runner).
+"""Cross-validated accuracy of the latency model on the x86 host (`local`) and the emulated Cortex-A32 (`unicorn-arm`).
 
-Runs the same calibration as `dslnas calibrate --runner local` (seeded suite, ONNX, 1 thread, fastest of
-2 rounds, 5-fold CV by held-out candidate) and prints JSON: the machine, the held-out MAPE and the share
-within +-5 % / +-10 % (nn-Meter's figures) for the full/light passes (headline) and per part, the in-sample
-fit and the wall time. Then, unless --no-presets, the profile prices the `paper` and `demo` presets with
-the DSL at every switch depth (candidates outside the suite, what a search asks about) and those passes
-are measured too. The host is shared and noisy: figures move by a few points from run to run.
+For each runner, runs the same calibration as `dslnas calibrate --runner NAME` (seeded suite, ONNX, 5-fold CV
+by held-out candidate; local: 1 thread, fastest of 2 rounds; unicorn-arm: instruction counts, deterministic,
+so one round) and prints JSON side by side: the held-out MAPE and the share within +-5 % / +-10 % (nn-Meter's
+figures) for the full/light passes, with and without the C conv kernel terms (`latency_model.KERNEL_TERMS`,
+refitted on the same measurements), per part, the in-sample fit and the wall time. Then, unless --no-presets,
+the profile prices the `paper` and `demo` presets with the DSL at every switch depth (candidates outside the
+suite) and those passes are measured too. The host is shared and noisy: its figures move by a few points
+from run to run; the emulated board's do not.
 
-Run: .venv/bin/python bench/cost_model_accuracy.py [--suite-size N] [--folds K] [--seed S] [--rounds R]
-     [--repeats N] [--save-measurements CSV] [--profile-out PROFILE.yaml] [--no-presets]
+Run: .venv/bin/python bench/cost_model_accuracy.py [--runners local,unicorn-arm] [--suite tiny] [--suite-size N]
+     [--folds K] [--seed S] [--rounds R] [--repeats N] [--save-measurements CSV] [--profile-out PROFILE.yaml]
+     [--no-presets]   (--save-measurements / --profile-out: of the last runner)
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ import time
 import numpy as np
 
 from dslnas.hw_models.calibrate import (
-    DEFAULT_FOLDS, DEFAULT_ROUNDS, DEFAULT_SUITE_SIZE, CalibrationResult, CalibrationSettings, calibrated_profile, host_description,
-    run_calibration, write_profile,
+    DEFAULT_FOLDS, DEFAULT_ROUNDS, DEFAULT_SUITE_SIZE, CalibrationResult, CalibrationSettings, calibrated_profile,
+    cross_validate, host_description, run_calibration, write_profile,
 )
-from dslnas.hw_models.calibration_suite import PASS_PARTS, export_suite, measure_suite
+from dslnas.hw_models.calibration_suite import PASS_PARTS, SuiteKind, export_suite, measure_suite
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.runners.artifact import ArtifactFormat
 from dslnas.hw_models.latency_model import FitStats, fit_stats
 from dslnas.hw_models.profile import DeviceProfile, load_profile
+from dslnas.hw_models.runners.base import DeviceRunner
+from dslnas.hw_models.runners.emulated_arm import EmulatedArmRunner
 from dslnas.hw_models.runners.local import LocalRunner
 from dslnas.hw_models.runners.replay import write_replay_csv
 from dslnas.search.cli.cost import move_switch
@@ -42,35 +47,52 @@ def _figures(stats: FitStats) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runners", default="local,unicorn-arm", help="comma-separated: local, unicorn-arm")
+    parser.add_argument("--suite", default="standard", choices=[k.value for k in SuiteKind])
     parser.add_argument("--suite-size", type=int, default=DEFAULT_SUITE_SIZE)
     parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="local runner (the emulated board: 1)")
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--save-measurements", default=None, help="also write the measurements as a replay CSV")
     parser.add_argument("--profile-out", default=None, help="also write the calibrated profile YAML")
     parser.add_argument("--no-presets", action="store_true", help="skip pricing and measuring the paper/demo presets")
     args = parser.parse_args()
-    settings = CalibrationSettings(suite_size=args.suite_size, folds=args.folds, seed=args.seed, rounds=args.rounds)
-    runner = LocalRunner(threads=1, repeats=args.repeats)
+    report = {name: _bench_runner(name, args) for name in args.runners.split(",")}
+    print(json.dumps(report, indent=2))
+
+
+def _bench_runner(name: str, args: argparse.Namespace) -> dict:
+    emulated = name == "unicorn-arm"
+    runner = EmulatedArmRunner() if emulated else LocalRunner(threads=1, repeats=args.repeats)
+    rounds = 1 if emulated else args.rounds
+    settings = CalibrationSettings(suite_size=args.suite_size, folds=args.folds, seed=args.seed, rounds=rounds,
+                                   ranges=SuiteKind(args.suite).ranges, kernel_terms=emulated)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dslnas-bench-") as tmp:
         result = run_calibration(runner, settings, tmp)
     wall_s = time.perf_counter() - started
     if args.save_measurements:
         write_replay_csv(result.measurements, args.save_measurements)
-    runtime = next((m.extra["runtime"] for m in result.measurements if "runtime" in m.extra), "?")
-    machine = f"{host_description()}; {runtime}, 1 thread"
-    profile = calibrated_profile(result, "host-bench", machine, "local", load_profile("a32-paper"))
+    if emulated:
+        machine = runner.description
+        profile = calibrated_profile(result, "a32-emulated-bench", machine, name, load_profile("a32-paper"),
+                                     clock_mhz=runner.clock_mhz, cpi=runner.cpi)
+    else:
+        runtime = next((m.extra["runtime"] for m in result.measurements if "runtime" in m.extra), "?")
+        machine = f"{host_description()}; {runtime}, 1 thread"
+        profile = calibrated_profile(result, "host-bench", machine, "local", load_profile("a32-paper"))
     if args.profile_out:
         write_profile(profile, args.profile_out)
     report = _report(result, machine, args, wall_s)
+    other = cross_validate(list(result.samples), args.folds, args.seed, settings.groups, not settings.kernel_terms)
+    report["cv_passes_" + ("without" if settings.kernel_terms else "with") + "_kernel_terms"] = _figures(other.headline)
     if not args.no_presets:
-        report["presets_all_switch_depths"] = _figures(_preset_accuracy(profile, runner, args.rounds))
-    print(json.dumps(report, indent=2))
+        report["presets_all_switch_depths"] = _figures(_preset_accuracy(profile, runner, rounds))
+    return report
 
 
-def _preset_accuracy(profile: DeviceProfile, runner: LocalRunner, rounds: int) -> FitStats:
+def _preset_accuracy(profile: DeviceProfile, runner: DeviceRunner, rounds: int) -> FitStats:
     """Predicted vs measured full/light passes of `paper` and `demo` with the DSL after each block."""
     presets = [candidate_preset(name) for name in ("paper", "demo")]
     candidates = [move_switch(base, depth).model_copy(update={"name": f"{base.name}-d{depth}"})
@@ -94,7 +116,8 @@ def _report(result: CalibrationResult, machine: str, args: argparse.Namespace, w
     return {
         "machine": machine,
         "suite_size": args.suite_size, "candidates_measured": result.n_candidates, "samples": len(result.samples),
-        "folds": args.folds, "rounds": args.rounds, "repeats": args.repeats, "seed": args.seed,
+        "folds": args.folds, "rounds": result.settings.rounds, "seed": args.seed, "suite": args.suite,
+        "kernel_terms": result.settings.kernel_terms,
         "cv_passes": _figures(result.cv.headline),
         "cv_per_part": {part: _figures(s) for part, s in result.cv.per_part().items()},
         "fit_in_sample": _figures(result.fit),

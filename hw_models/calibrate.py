@@ -39,7 +39,9 @@ from dslnas.hw_models.calibration_suite import (
     planned_suite_artifacts, suite_samples,
 )
 from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportPart
-from dslnas.hw_models.latency_model import TERMS, FitStats, fit_stats, latency_ms, layer_features
+from dslnas.hw_models.latency_model import (
+    KERNEL_TERMS, TERMS, FitStats, fit_stats, kernel_term_counts, latency_ms, layer_features,
+)
 from dslnas.hw_models.op_count import LayerCount, count_candidate
 from dslnas.hw_models.profile import ComputeUnit, DeviceProfile, OpLatency, PowerCoefficients, Provenance
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementFailure, MeasureResult
@@ -64,29 +66,42 @@ ProgressFn = Callable[[str, int, int, str], None]  # (stage, done, total, status
 
 
 def fit_latency(
-    samples: Sequence[CalibrationSample], groups: Mapping[str, str] = OP_GROUPS,
+    samples: Sequence[CalibrationSample], groups: Mapping[str, str] = OP_GROUPS, kernel_terms: bool = False,
 ) -> tuple[dict[str, OpLatency], FitStats]:
     """Non-negative per-op-type coefficients minimising the RELATIVE error over ``samples``; in-sample stats.
 
     Op types are fitted per group (an op type ``groups`` does not list is its own group); every listed
-    member of a fitted group gets the group's coefficients. Same model and units as
+    member of a fitted group gets the group's coefficients. ``kernel_terms``: also fit the C conv kernel's
+    :data:`~dslnas.hw_models.latency_model.KERNEL_TERMS` (their ``ns_per_op``). Same model and units as
     :func:`~dslnas.hw_models.latency_model.fit_latency_coefficients`, which minimises absolute error.
     """
     if not samples:
         raise UserError("no calibration samples to fit (every measurement failed?)")
     names = sorted({groups.get(layer.op_type, layer.op_type) for s in samples for layer in s.layers})
-    design = np.stack([_design_row(s.layers, names, groups) for s in samples])
+    extra = KERNEL_TERMS if kernel_terms else ()
+    design = np.stack([np.concatenate([_design_row(s.layers, names, groups), _kernel_row(s.layers, extra)])
+                       for s in samples])
     measured = np.array([s.latency_ms for s in samples])
     relative = design / measured[:, None]  # every row's target becomes 1
     scale = np.linalg.norm(relative, axis=0)
     scale[scale == 0] = 1.0
     solution, _ = nnls(relative / scale, np.ones(len(samples)), maxiter=50 * design.shape[1])
-    values = (solution / scale).reshape(len(names), len(TERMS))
+    solution = solution / scale
+    values = solution[: len(names) * len(TERMS)].reshape(len(names), len(TERMS))
     by_group = {g: OpLatency(**dict(zip(TERMS, map(float, row)))) for g, row in zip(names, values)}
     members = {op: g for op, g in groups.items() if g in by_group}
     members.update({layer.op_type: groups.get(layer.op_type, layer.op_type) for s in samples for layer in s.layers})
     coefficients = {op: by_group[g] for op, g in sorted(members.items())}
+    for key, value in zip(extra, solution[len(names) * len(TERMS):]):
+        coefficients[key] = OpLatency(ns_per_op=float(value))
     return coefficients, fit_stats(predict_ms(samples, coefficients), measured)
+
+
+def _kernel_row(layers: Sequence[LayerCount], keys: Sequence[str]) -> np.ndarray:
+    if not keys:
+        return np.zeros(0)
+    counts = kernel_term_counts(layers)
+    return np.array([counts[key] * 1e-6 for key in keys])  # ns per count -> ms
 
 
 def _design_row(layers: Sequence[LayerCount], names: list[str], groups: Mapping[str, str]) -> np.ndarray:
@@ -149,11 +164,13 @@ class CrossValidation:
 
 def cross_validate(
     samples: Sequence[CalibrationSample], folds: int, seed: int = 0, groups: Mapping[str, str] = OP_GROUPS,
+    kernel_terms: bool = False,
 ) -> CrossValidation:
     """For each fold: fit on the other folds' candidates, predict this fold's samples."""
     predictions: list[HeldOutPrediction] = []
     for index, held_out in enumerate(candidate_folds([s.candidate for s in samples], folds, seed)):
-        coefficients, _ = fit_latency([s for s in samples if s.candidate not in held_out], groups)
+        train = [s for s in samples if s.candidate not in held_out]
+        coefficients, _ = fit_latency(train, groups, kernel_terms=True) if kernel_terms else fit_latency(train, groups)
         test = [s for s in samples if s.candidate in held_out]
         predictions += [HeldOutPrediction(s.candidate, s.part, index, s.latency_ms, float(p))
                         for s, p in zip(test, predict_ms(test, coefficients))]
@@ -172,6 +189,7 @@ class CalibrationSettings:
     rounds: int = DEFAULT_ROUNDS
     ranges: SuiteRanges = SuiteRanges()
     groups: Mapping[str, str] = field(default_factory=lambda: dict(OP_GROUPS))
+    kernel_terms: bool = False  # also fit the C conv kernel's loop terms (latency_model.KERNEL_TERMS)
 
     def check(self) -> None:
         """A UserError naming the first bad setting."""
@@ -206,7 +224,7 @@ class CalibrationResult:
         s = self.settings
         return {
             "suite_size": s.suite_size, "seed": s.seed, "format": s.fmt.value, "parts": [p.value for p in s.parts],
-            "rounds": s.rounds, "candidates_measured": self.n_candidates, "n_samples": len(self.samples),
+            "rounds": s.rounds, "kernel_terms": s.kernel_terms, "candidates_measured": self.n_candidates, "n_samples": len(self.samples),
             "cv": self.cv.to_json(), "fit": vars(self.fit), "seconds": round(self.seconds, 1),
             "failures": [{"artifact": f.artifact, "reason": f.reason} for f in self.failures],
             "latency": {op: c.model_dump() for op, c in self.latency.items()},
@@ -237,8 +255,8 @@ def run_calibration(
     measurements, failures = measure_suite(runner, planned, settings.rounds, on_result)
     samples = suite_samples(planned, counts, measurements)
     _check_enough(samples, failures, settings)
-    latency, fit = fit_latency(samples, settings.groups)
-    cv = cross_validate(samples, settings.folds, settings.seed, settings.groups)
+    latency, fit = fit_latency(samples, settings.groups, settings.kernel_terms)
+    cv = cross_validate(samples, settings.folds, settings.seed, settings.groups, settings.kernel_terms)
     return CalibrationResult(settings, latency, fit, cv, tuple(samples), tuple(measurements), tuple(failures),
                              time.perf_counter() - start)
 
@@ -282,10 +300,13 @@ def fit_power(samples: Sequence[CalibrationSample], static_mw: float) -> PowerCo
 
 def calibrated_profile(
     result: CalibrationResult, name: str, device: str, runner: str, base: DeviceProfile, unit: str = "cpu",
-    date: str | None = None,
+    date: str | None = None, clock_mhz: float | None = None, cpi: float | None = None, suite: str = "",
 ) -> DeviceProfile:
     """A one-unit profile with the final fit's latency coefficients, the CV figures in its provenance and
-    power fitted from measured power when every sample has it, else copied from ``base``'s default unit."""
+    power fitted from measured power when every sample has it, else copied from ``base``'s default unit.
+
+    ``clock_mhz`` / ``cpi``: the clock and cycles per instruction a proxy runner assumed (``unicorn-arm``),
+    recorded in the provenance; ``suite``: the suite in words (ranges, size, seed)."""
     base_power = base.unit().power
     power = fit_power(result.samples, base_power.static_mw)
     cv = result.cv.headline
@@ -293,18 +314,27 @@ def calibrated_profile(
         device=device, date=date or datetime.date.today().isoformat(), runner=runner, n_samples=len(result.samples),
         fit_mape_pct=result.fit.mape_pct, fit_within_10pct_share=result.fit.within_10pct_share,
         cv_folds=result.cv.folds, cv_mape_pct=cv.mape_pct, cv_within_5pct_share=cv.within_5pct_share,
-        cv_within_10pct_share=cv.within_10pct_share, notes=_notes(result, base.name, power is not None),
+        cv_within_10pct_share=cv.within_10pct_share, clock_mhz=clock_mhz, cycles_per_instruction=cpi,
+        suite=suite or _suite_words(result.settings), notes=_notes(result, base.name, power is not None),
     )
-    compute = ComputeUnit(description=device, latency=result.latency, power=power or base_power)
+    compute = ComputeUnit(description=device, clock_mhz=clock_mhz, latency=result.latency, power=power or base_power)
     return DeviceProfile(name=name, description=f"{device}, calibrated by dslnas calibrate",
                          provenance=provenance, default_unit=unit, units={unit: compute})
+
+
+def _suite_words(settings: CalibrationSettings) -> str:
+    from dslnas.hw_models.calibration_suite import SuiteKind
+
+    kind = next((k.value for k in SuiteKind if k.ranges == settings.ranges), "custom")
+    return f"{kind} ranges, {settings.suite_size} candidates, seed {settings.seed}"
 
 
 def _notes(result: CalibrationResult, base: str, power_fitted: bool) -> str:
     s, cv, all_parts = result.settings, result.cv.headline, result.cv.stats()
     power = (f"power fitted from measured inference power (static_mw copied from profile '{base}')" if power_fitted
              else f"power coefficients copied from profile '{base}' (no measured power)")
-    return (f"Latency fitted (relative error, op groups) on {len(result.samples)} samples ({', '.join(p.value for p in s.parts)}) "
+    terms = " + C conv kernel terms" if s.kernel_terms else ""
+    return (f"Latency fitted (relative error, op groups{terms}) on {len(result.samples)} samples ({', '.join(p.value for p in s.parts)}) "
             f"of {result.n_candidates} suite candidates (seed {s.seed}, {s.fmt.value}, fastest of {s.rounds} round(s)); "
             f"{len(result.failures)} artifact(s) skipped. cv_*: {result.cv.folds}-fold CV by held-out candidate on the "
             f"full/light passes (all parts: MAPE {all_parts.mape_pct:.1f} %, {all_parts.within_10pct_share:.0%} within 10 %); "

@@ -16,10 +16,13 @@ processes only ever adds time, so the least disturbed round is the closest to th
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
+
+import torch
 
 from dslnas.hw_models.runners.artifact import Artifact, ArtifactFormat, ExportPart
 from dslnas.hw_models.runners.convert import export_paths
@@ -119,9 +122,10 @@ def draw_candidate(rng: random.Random, ranges: SuiteRanges, name: str) -> Candid
         embedding_dim=rng.choice(ranges.embedding_dims), final_kernel=rng.choice(ranges.final_kernels),
     )
     depth = rng.randint(1, len(strides))
+    full_widths = (arch.channels_after(depth), *widths[depth:])  # a light path is never wider than the full one
     dsl = DSLConfig(
         switch_depth=depth,
-        light_widths=tuple(rng.choice(ranges.light_widths) for _ in range(len(strides) - depth + 1)),
+        light_widths=tuple(min(rng.choice(ranges.light_widths), full) for full in full_widths),
         switch_hidden=rng.choice(ranges.switch_hidden), segment_frames=rng.choice(ranges.segment_frames),
     )
     return CandidateConfig(name=name, encoder=arch, dsl=dsl)
@@ -153,14 +157,23 @@ def export_suite(
     suite: Sequence[CandidateConfig], out_dir: str | Path, fmt: ArtifactFormat, parts: Sequence[ExportPart],
     on_exported: Callable[[CandidateConfig], None] | None = None,
 ) -> list[SuiteArtifact]:
-    """Export ``parts`` of every candidate in ``fmt`` under ``out_dir/<candidate>/`` (checked, see ``export``)."""
+    """Export ``parts`` of every candidate in ``fmt`` under ``out_dir/<candidate>/`` (checked, see ``export``).
+
+    Fresh weights seeded by :func:`candidate_seed`: the emulated board's counts then repeat exactly
+    (the ELU's ``exp`` runs only for negative inputs, so weights change the instructions executed)."""
     exported = []
     for candidate in suite:
+        torch.manual_seed(candidate_seed(candidate))  # same weights every run: a data-dependent kernel (ELU) repeats
         artifacts = export_paths(candidate, Path(out_dir) / candidate.name, formats=(fmt,), parts=tuple(parts))
         exported += [SuiteArtifact(candidate.name, part, a) for part, a in zip(parts, artifacts)]
         if on_exported is not None:
             on_exported(candidate)
     return exported
+
+
+def candidate_seed(candidate: CandidateConfig) -> int:
+    """A seed for the candidate's fresh weights, fixed by its name (``zlib.crc32``, stable across processes)."""
+    return zlib.crc32(candidate.name.encode())
 
 
 def planned_suite_artifacts(

@@ -10,20 +10,32 @@ MACs for MAC op types and element operations for element-wise ones; ``weight_byt
 weights a layer reads. The weight term is what makes a layer with few output frames and many weights
 (the tails of an audio encoder) slow per MAC: each weight is fetched and set up once per call whatever
 the number of frames it is then used for.
+
+**Kernel terms** (optional, :data:`KERNEL_TERMS`): a profile may also price what the portable C conv kernel
+(``c_export/dsl_runtime.c``, ``dsl_conv_dense``) executes besides MACs: it blocks four output frames per
+pass, so it pays a loop overhead per (output channel, frame pass, input channel) -- ``conv.rows`` -- and
+runs the ``n_out % 4`` leftover frames unblocked, at a higher cost per MAC -- ``conv.remainder_macs``;
+``conv.frames`` counts (output channel, frame pass) pairs. A kernel term's count goes in the ``ops``
+feature of its key (``ns_per_op`` of ``latency["conv.rows"]`` is ns per row pass). The counts need the conv's
+shape, which :func:`conv_geometry` recovers from the counted layer and the ``pad`` before it (see there).
+A profile without these keys prices exactly as before.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import nnls
 
-from dslnas.hw_models.counts import LayerCount
+from dslnas.hw_models.counts import BYTES_PER_ELEMENT, LayerCount
 from dslnas.hw_models.profile import OpLatency
 
 TERMS = ("ns_per_op", "ns_per_act_byte", "ns_per_weight_byte", "us_per_layer")
+KERNEL_TERMS = ("conv.rows", "conv.remainder_macs", "conv.frames")
+FRAME_BLOCK = 4  # output frames per register-blocked pass of dsl_conv_dense
 _TERM_TO_MS = np.array([1e-6, 1e-6, 1e-6, 1e-3])  # coefficient unit * feature -> milliseconds
 
 
@@ -50,16 +62,120 @@ def layer_features(layer: LayerCount) -> np.ndarray:
     )
 
 
-def layer_latency_ms(layer: LayerCount, coefficients: Mapping[str, OpLatency]) -> float:
-    """Latency of one layer call; KeyError when ``coefficients`` has no entry for its op type."""
-    coef = coefficients[layer.op_type]
+def _coef_ms(features: np.ndarray, coef: OpLatency) -> float:
     values = np.array([coef.ns_per_op, coef.ns_per_act_byte, coef.ns_per_weight_byte, coef.us_per_layer])
-    return float(np.dot(layer_features(layer) * _TERM_TO_MS, values))
+    return float(np.dot(features * _TERM_TO_MS, values))
+
+
+def layer_latency_ms(layer: LayerCount, coefficients: Mapping[str, OpLatency]) -> float:
+    """Latency of one layer call, op-type terms only; KeyError when ``coefficients`` has no entry for its op type."""
+    return _coef_ms(layer_features(layer), coefficients[layer.op_type])
 
 
 def latency_ms(layers: Sequence[LayerCount], coefficients: Mapping[str, OpLatency]) -> float:
-    """Latency of one inference over ``layers`` (ms); KeyError for an op type without coefficients."""
-    return sum(layer_latency_ms(layer, coefficients) for layer in layers)
+    """Latency of one inference over ``layers`` (ms), kernel terms included when ``coefficients`` has them.
+
+    KeyError for an op type without coefficients.
+    """
+    total = sum(layer_latency_ms(layer, coefficients) for layer in layers)
+    if any(key in coefficients for key in KERNEL_TERMS):
+        for key, count in kernel_term_counts(layers).items():
+            if key in coefficients:
+                total += _coef_ms(np.array([count, 0.0, 0.0, 0.0]), coefficients[key])
+    return total
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A conv's shape recovered from its counts: ``[C_in, n_src] -> [C_out, n_out]``, kernel ``k``, ``stride``."""
+
+    c_out: int
+    c_in: int
+    k: int
+    n_out: int
+    n_src: int
+    stride: int
+
+
+def conv_geometry(layers: Sequence[LayerCount]) -> list[ConvGeometry | None]:
+    """Per layer, the conv's geometry (None for other layers and for a conv no shape explains).
+
+    A conv with a bias has ``params = C_out (C_in K + 1)``, ``MACs = C_out C_in K n_out`` and activation
+    elements ``C_in n_src + C_out n_out``; a causal conv is preceded by its ``pad`` (activation elements
+    ``C_in (n_unpadded + n_src)``, ``n_unpadded = stride * n_out``, left pad ``dilation (K - 1) + 1 - stride``),
+    a plain conv is pointwise. That fixes ``C_out``, ``C_in K`` and ``n_out`` uniquely; ``C_in`` against ``K``
+    is taken as the previous conv's ``C_out`` when that fits (channels flow conv to conv), else ``C_in =
+    C_out`` (a residual unit), else the smallest ``C_in`` (the stem reads 1-channel audio). The chain restarts
+    after a ``linear`` (the switch head), so a pass's layers and its paths' layers one by one agree.
+    """
+    found: list[ConvGeometry | None] = []
+    last_out: int | None = None
+    for i, layer in enumerate(layers):
+        if layer.op_type == "linear":  # the switch head: the next conv (a tail's first) reads the base output
+            last_out = None
+        options = _conv_shapes(layer, layers[i - 1] if i else None) if layer.op_type == "conv" else []
+        if not options:
+            found.append(None)
+            continue
+        pick = (next((g for g in options if g.c_in == last_out), None)
+                or next((g for g in options if g.c_in == g.c_out), None) or min(options, key=lambda g: g.c_in))
+        found.append(pick)
+        last_out = pick.c_out
+    return found
+
+
+def _conv_shapes(layer: LayerCount, before: LayerCount | None) -> list[ConvGeometry]:
+    macs, params, elements = layer.macs_per_inference, layer.params, layer.act_bytes_per_inference // BYTES_PER_ELEMENT
+    padded = before is not None and before.op_type == "pad"
+    shapes = []
+    for per_out in _divisors(params):  # C_in K + 1
+        cik = per_out - 1
+        if cik < 1 or macs % cik or (macs // cik) % (params // per_out):
+            continue
+        c_out = params // per_out
+        n_out = macs // cik // c_out
+        inputs = elements - c_out * n_out
+        for c_in in (c for c in _divisors(cik) if inputs > 0 and inputs % c == 0):
+            k, n_src = cik // c_in, inputs // c_in
+            if not padded:
+                if k == 1 and n_src == n_out:
+                    shapes.append(ConvGeometry(c_out, c_in, 1, n_out, n_src, 1))
+                continue
+            unpadded = before.act_bytes_per_inference // BYTES_PER_ELEMENT - inputs
+            if unpadded <= 0 or unpadded % c_in or (unpadded // c_in) % n_out:
+                continue
+            stride, pad = unpadded // c_in // n_out, n_src - unpadded // c_in
+            if _causal_pad_fits(pad, k, stride):
+                shapes.append(ConvGeometry(c_out, c_in, k, n_out, n_src, stride))
+    return shapes
+
+
+def _causal_pad_fits(pad: int, k: int, stride: int) -> bool:
+    """Whether ``pad = max(dilation (k - 1) + 1 - stride, 0)`` for some dilation >= 1."""
+    if pad == 0:
+        return k - stride <= 0
+    return k > 1 and (pad + stride - 1) % (k - 1) == 0
+
+
+def _divisors(n: int) -> list[int]:
+    if n < 1:
+        return []
+    small = [i for i in range(1, math.isqrt(n) + 1) if n % i == 0]
+    return sorted({*small, *(n // i for i in small)})
+
+
+def kernel_term_counts(layers: Sequence[LayerCount]) -> dict[str, float]:
+    """Counts of :data:`KERNEL_TERMS` over ``layers`` (one inference), from each conv's geometry."""
+    counts = dict.fromkeys(KERNEL_TERMS, 0.0)
+    for geometry in conv_geometry(layers):
+        if geometry is None:
+            continue
+        blocks, left = divmod(geometry.n_out, FRAME_BLOCK)
+        passes = blocks + left  # one blocked pass per 4 frames, one scalar pass per leftover frame
+        counts["conv.rows"] += geometry.c_out * geometry.c_in * passes
+        counts["conv.remainder_macs"] += geometry.c_out * geometry.c_in * geometry.k * left
+        counts["conv.frames"] += geometry.c_out * passes
+    return counts
 
 
 def fit_latency_coefficients(

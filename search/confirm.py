@@ -15,6 +15,15 @@ What the measured value is compared with (``ConfirmationEntry.comparison``):
   whether the model orders the candidates as the host does.
 
 Candidates are exported with fresh weights: a dense path's latency does not depend on its weight values.
+
+**The routed mixed run** (path ``mixed``, only for a runner with ``runs_routed_programs``, e.g. ``unicorn-arm``):
+the trial's trained codec (``record.checkpoint``; fresh weights when the file is missing, said in the entry)
+is exported whole with ``export_c`` at the trial's threshold and state policy, and streamed over a few
+seconds of generated demo audio (speech and silence clips, ``trainers.data.demo_audio``) with automatic
+routing. The entry's ``measured_latency_ms`` is the MEAN latency per segment as routed (switch-back replays
+included), since the prediction it is compared with -- the cost model's mixed latency at the MEASURED light
+usage -- is a usage-weighted mean; p10 / p90 are over segments, and ``extra`` holds the median, the measured
+light usage, the switch-backs and where the weights came from.
 """
 
 from __future__ import annotations
@@ -37,9 +46,15 @@ from dslnas.search.records import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
     from dslnas.search.pareto import FrontPoint
+    from dslnas.spaces.candidate import CandidateConfig
 
 CONFIRMED_PATHS = ("full", "light")
+MIXED_PATH = "mixed"  # the routed run; only for runners that run routed programs (confirmed_paths)
+MIXED_CLIPS, MIXED_CLIP_SECONDS, MIXED_AUDIO_SEED = 4, 1.0, 0  # 4 s: speech, silence, speech, silence
 KEPT_EXTRA_KEYS = ("runtime", "threads", "spread_reported", "device", "power_source", "measured_by")
 
 
@@ -55,6 +70,13 @@ class ConfirmSettings:
     device: str | None = None
     profile: str | None = None
     fmt: ArtifactFormat = ArtifactFormat.ONNX
+    mixed_clips: int = MIXED_CLIPS
+    mixed_clip_seconds: float = MIXED_CLIP_SECONDS
+
+
+def confirmed_paths(runner: DeviceRunner) -> tuple[str, ...]:
+    """The paths a confirm run measures on ``runner``: full and light, plus ``mixed`` when it runs routed programs."""
+    return CONFIRMED_PATHS + ((MIXED_PATH,) if runner.runs_routed_programs else ())
 
 
 EntryCallback = Callable[[int, ConfirmationEntry], None]
@@ -75,6 +97,9 @@ def confirm_candidates(
     for point in points:
         predicted = _predicted(point.record, model, settings.profile, runner.name, device, comparison)
         entries = _measure_point(point, runner, settings, predicted)
+        if runner.runs_routed_programs:
+            mixed_model = model or ProfileCostModel(load_profile(point.record.profile))
+            entries += (_measure_mixed(point, runner, settings, predicted["full"], mixed_model),)
         append_confirmations(study, point.number, entries)
         added[point.number] = entries
         for entry in entries:
@@ -123,3 +148,68 @@ def _entry(predicted: ConfirmationEntry, result: Measurement | MeasurementFailur
         power_error_pct=error_pct(result.power_mw, predicted.predicted_power_mw),
         extra={k: result.extra[k] for k in KEPT_EXTRA_KEYS if k in result.extra},
     )
+
+
+def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmSettings, template: ConfirmationEntry,
+                   model: ProfileCostModel) -> ConfirmationEntry:
+    """The trial's routed encoder streamed over demo audio on ``runner``; predicted at the measured light usage."""
+    from dslnas.hw_models.c_export import CExportError, export_c
+
+    record = point.record
+    dsl = record.candidate.dsl
+    base = replace(template, path=MIXED_PATH, artifact=f"{record.candidate.name}-routed:c", predicted_latency_ms=0.0,
+                   predicted_power_mw=0.0)
+    try:
+        codec, weights = _trained_codec(record)
+        info = export_c(codec, record.candidate, settings.work_dir / f"trial-{point.number:05d}" / "routed",
+                        dsl.threshold, state_policy=dsl.state_policy)
+        run = runner.run_routed(info, _demo_segments(record.candidate, settings))  # type: ignore[attr-defined]
+    except (CExportError, ExportError, OSError) as err:
+        return replace(base, failure=f"routed run: {err}")
+    cost = model.predict(record.candidate, run.light_usage)
+    predicted_ms, predicted_mw = cost.latency_ms.mixed, cost.power_mw.mixed
+    return replace(
+        base, predicted_profile=model.name, predicted_latency_ms=predicted_ms, predicted_power_mw=predicted_mw,
+        measured_latency_ms=run.mean_ms, measured_latency_ms_p10=run.percentile_ms(10),
+        measured_latency_ms_p90=run.percentile_ms(90), repeats=len(run.paths),
+        error_pct=error_pct(run.mean_ms, predicted_ms),
+        extra={"measured": "mean latency per segment as routed", "median_ms": run.percentile_ms(50),
+               "p90_ms": run.percentile_ms(90), "light_usage": run.light_usage, "switch_backs": run.switch_backs,
+               "segments": len(run.paths), "audio_s": len(run.paths) * record.candidate.segment_samples
+               / record.candidate.encoder.sample_rate_hz, "threshold": dsl.threshold,
+               "state_policy": str(getattr(dsl.state_policy, "value", dsl.state_policy)), "weights": weights,
+               "trial_light_usage": record.light_usage,
+               "clock_mhz": run.clock_mhz, "cpi": run.cpi},
+    )
+
+
+def _trained_codec(record: TrialRecord) -> tuple["torch.nn.Module", str]:
+    """The trial's codec with its checkpoint's weights, or fresh (seeded) weights when the file is missing."""
+    import torch
+
+    from dslnas.trainers.checkpoint import load_checkpoint
+    from dslnas.trainers.codec import build_codec
+
+    path = Path(record.checkpoint) if record.checkpoint else None
+    if path is not None and path.is_file():
+        codec = build_codec(record.candidate)
+        codec.load_state_dict(load_checkpoint(path).model)
+        return codec.eval(), f"checkpoint {path}"
+    torch.manual_seed(0)
+    return build_codec(record.candidate).eval(), f"fresh weights (seed 0): checkpoint {record.checkpoint or '(none)'} is missing"
+
+
+def _demo_segments(candidate: "CandidateConfig", settings: ConfirmSettings) -> "np.ndarray":
+    """``[S, segment_samples]`` float32: demo clips (speech, silence, ...) back to back, cut into whole segments."""
+    import numpy as np
+
+    from dslnas.trainers.data.demo_audio import generate_demo_clips
+
+    clips = generate_demo_clips(settings.mixed_clips, settings.mixed_clip_seconds, candidate.encoder.sample_rate_hz,
+                                MIXED_AUDIO_SEED)
+    audio = np.concatenate([c.samples.numpy() for c in clips]).astype(np.float32)
+    n = len(audio) // candidate.segment_samples
+    if n < 1:
+        raise ExportError(f"{len(audio)} samples of demo audio make no whole segment of {candidate.segment_samples}")
+    return audio[: n * candidate.segment_samples].reshape(n, candidate.segment_samples)
+

@@ -63,6 +63,8 @@ class DeviceRunner(ABC):
 
     name: ClassVar[str]
     is_target_device: ClassVar[bool] = True
+    # whether the runner can also run a whole routed program (automatic routing over audio), e.g. unicorn-arm
+    runs_routed_programs: ClassVar[bool] = False
 
     @property
     def description(self) -> str:

@@ -43,10 +43,49 @@ class ArmBuild:
     force: int
 
 
+@dataclass(frozen=True)
+class RoutedRun:
+    """A routed C export streamed over audio on the emulated core, segment by segment (automatic routing).
+
+    ``paths``: the path each segment took (``c_export.PATH_FULL`` / ``PATH_LIGHT``); ``latency_ms``: per
+    segment, as routed (a ``warm`` switch-back's replay included); ``switch_backs``: light -> full transitions.
+    """
+
+    paths: tuple[int, ...]
+    instructions: tuple[int, ...]
+    latency_ms: tuple[float, ...]
+    clock_mhz: float
+    cpi: float
+
+    @property
+    def light_usage(self) -> float:
+        from dslnas.hw_models.c_export import PATH_LIGHT
+
+        return sum(p == PATH_LIGHT for p in self.paths) / len(self.paths)
+
+    @property
+    def switch_backs(self) -> int:
+        from dslnas.hw_models.c_export import PATH_FULL, PATH_LIGHT
+
+        return sum(a == PATH_LIGHT and b == PATH_FULL for a, b in zip(self.paths, self.paths[1:]))
+
+    def percentile_ms(self, q: float) -> float:
+        return float(np.percentile(self.latency_ms, q))
+
+    @property
+    def mean_ms(self) -> float:
+        return float(np.mean(self.latency_ms))
+
+
 class EmulatedArmRunner(DeviceRunner):
-    """Counts instructions of ``segments`` streaming segments of an artifact on an emulated Cortex-A32."""
+    """Counts instructions of ``segments`` streaming segments of an artifact on an emulated Cortex-A32.
+
+    ``runs_routed_programs``: :meth:`run_routed` also streams a whole routed C export (``export_c``) over
+    audio with automatic routing, which is what a deployment runs.
+    """
 
     name = "unicorn-arm"
+    runs_routed_programs = True
 
     def __init__(self, clock_mhz: float = DEFAULT_CLOCK_MHZ, cpi: float = DEFAULT_CPI, segments: int = 3,
                  skip_zero_inputs: bool = False, seed: int = 0, work_dir: str | Path | None = None,
@@ -78,8 +117,27 @@ class EmulatedArmRunner(DeviceRunner):
             raise MeasurementError(artifact.key, str(err)) from err
         return self._measurement(artifact, build, counts)
 
+    @property
+    def description(self) -> str:
+        return (f"emulated Cortex-A32 (Unicorn, {self.clock_mhz:g} MHz x CPI {self.cpi:g}; "
+                "instructions x CPI / clock, no caches or stalls)")
+
     def instructions_to_ms(self, instructions: float) -> float:
         return instructions * self.cpi / (self.clock_mhz * 1e3)
+
+    def run_routed(self, info: Any, segments: np.ndarray) -> RoutedRun:
+        """Cross-compile a routed export (``c_export.CExportInfo``) and stream ``segments`` (``[S, in_floats]``
+        float32 audio, in order) through it with automatic routing; CExportError when it cannot be built or run."""
+        from dslnas.hw_models.c_export.toolchain import build_arm_image
+        from dslnas.hw_models.runners.unicorn_board import EmulatedArmCore, load_image
+
+        image = load_image(build_arm_image(info))
+        core = EmulatedArmCore(image, info.in_floats, (info.out_channels, info.out_frames), self.timeout_s)
+        core.init()
+        runs = [core.segment(x, 0) for x in np.asarray(segments, dtype=np.float32).reshape(-1, info.in_floats)]
+        counts = tuple(r.instructions for r in runs)
+        return RoutedRun(tuple(r.path for r in runs), counts, tuple(self.instructions_to_ms(n) for n in counts),
+                         self.clock_mhz, self.cpi)
 
     def _build(self, artifact: Artifact) -> ArmBuild:
         from dslnas.hw_models.c_export import export_program

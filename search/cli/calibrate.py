@@ -3,6 +3,7 @@
     dslnas calibrate --runner local --out runs/host.yaml                      # this host's CPU
     dslnas calibrate --runner command --command '["ssh", "board", "run", "{artifact}"]' --out board.yaml
     dslnas calibrate --runner replay --replay runs/host.csv --out host.yaml   # re-fit saved measurements
+    dslnas calibrate --runner unicorn-arm --out a32-emulated.yaml             # the emulated Cortex-A32 (C export)
 
 A replay must use the ``--suite-size``, ``--seed`` and ``--format`` of the run that saved the CSV
 (``--save-measurements``): artifacts are looked up by name. The written profile prices candidates with
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_BASE_PROFILE = "a32-paper"
 # Defaults of hw_models.calibrate (repeated here so that --help imports nothing heavy; a test checks they match).
 DEFAULT_SUITE_SIZE, DEFAULT_FOLDS, DEFAULT_ROUNDS = 40, 5, 2
+EMULATED = "unicorn-arm"  # the runner whose latency is a proxy: instructions x CPI / clock
 SuiteName = Literal["standard", "tiny"]  # hw_models.calibration_suite.SuiteKind values (a test checks)
 
 
@@ -53,25 +55,29 @@ def calibrate_command(
     base_profile: Annotated[str, typer.Option("--base-profile", help="Profile whose power coefficients are copied when no power is measured.")] = DEFAULT_BASE_PROFILE,
     device: Annotated[Optional[str], typer.Option("--device", help="Device description for the provenance (default: from the runner).")] = None,
     work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="Keep the exported artifacts here (default: a temporary folder).")] = None,
+    clock_mhz: Annotated[Optional[float], typer.Option("--clock-mhz", help="unicorn-arm: assumed core clock, latency = instructions x CPI / clock (default 1200).")] = None,
+    cpi: Annotated[Optional[float], typer.Option("--cpi", help="unicorn-arm: assumed cycles per instruction (default 1.0).")] = None,
+    kernel_terms: Annotated[Optional[bool], typer.Option("--kernel-terms/--no-kernel-terms", help="Also fit the C conv kernel's loop terms (default: on for unicorn-arm, off otherwise).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure a seeded suite of encoders, fit the latency model, cross-validate it by held-out candidate, write a profile."""
     from dslnas.hw_models.calibrate import CalibrationSettings, calibrated_profile, write_profile
     from dslnas.hw_models.calibration_suite import SuiteKind
     from dslnas.hw_models.profile import load_profile
-    from dslnas.hw_models.runners.registry import RunnerOptions, build_runner
+    from dslnas.hw_models.runners.registry import RunnerOptions
     from dslnas.hw_models.runners.replay import write_replay_csv
     from dslnas.spaces.errors import UserError
 
     try:
         settings = CalibrationSettings(suite_size=suite_size, folds=folds, seed=seed, fmt=fmt, rounds=rounds,
-                                       ranges=SuiteKind(suite).ranges)
+                                       ranges=SuiteKind(suite).ranges,
+                                       kernel_terms=runner == EMULATED if kernel_terms is None else kernel_terms)
         settings.check()
         if out.suffix.lower() not in (".yaml", ".yml"):
             raise UserError(f"--out must be a .yaml file, got {out}")
         options = RunnerOptions(threads=threads, repeats=repeats, warmup=warmup, timeout_s=timeout_s, command=command,
                                 csv_path=None if replay is None else str(replay))
-        device_runner = build_runner(runner, options)
+        device_runner = _build(runner, options, clock_mhz, cpi)
         base = load_profile(base_profile)
         result = _run(device_runner, settings, work_dir)
     except UserError as err:
@@ -80,7 +86,9 @@ def calibrate_command(
         console.print(f"[yellow]skipped[/] {failure.artifact}: {failure.reason}", highlight=False)
     if save_measurements is not None:
         write_replay_csv(result.measurements, save_measurements)
-    profile = calibrated_profile(result, name or out.stem, device or _describe(device_runner, result), runner, base)
+    profile = calibrated_profile(result, name or out.stem, device or _describe(device_runner, result), runner, base,
+                                 clock_mhz=getattr(device_runner, "clock_mhz", None), cpi=getattr(device_runner, "cpi", None),
+                                 suite=f"{suite} ranges, {suite_size} candidates, seed {seed}")
     write_profile(profile, out)
     if json_out:
         print_json({"profile": str(out), "name": profile.name, "device": profile.provenance.device, "runner": runner,
@@ -88,6 +96,20 @@ def calibrate_command(
     else:
         console.print(_accuracy_table(result))
         console.print(f"wrote {out} ({result.n_candidates} candidates, {len(result.samples)} samples, {result.seconds:.0f} s)")
+
+
+def _build(name: str, options: Any, clock_mhz: float | None, cpi: float | None) -> "DeviceRunner":
+    """``build_runner``, plus the emulated core's clock / CPI assumptions (flags only that runner takes)."""
+    from dslnas.hw_models.runners.registry import build_runner, get_runner
+    from dslnas.spaces.errors import UserError
+
+    runner = build_runner(name, options)
+    proxy = {k: v for k, v in (("clock_mhz", clock_mhz), ("cpi", cpi)) if v is not None}
+    if not proxy:
+        return runner
+    if name != EMULATED:
+        raise UserError(f"--clock-mhz / --cpi apply to the {EMULATED} runner only, not {name}")
+    return get_runner(name, **options.given(), **proxy)
 
 
 def _run(runner: "DeviceRunner", settings: "CalibrationSettings", work_dir: Path | None) -> "CalibrationResult":
