@@ -41,6 +41,7 @@ from dslnas.hw_models.profile import load_profile
 from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportError, ExportPart
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementFailure, measure_all
 from dslnas.hw_models.runners.convert import export_paths
+from dslnas.search.points import warmup_share
 from dslnas.search.records import (
     Comparison, ConfirmationEntry, TrialRecord, append_confirmations, error_pct,
 )
@@ -166,7 +167,11 @@ def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmS
         run = runner.run_routed(info, _demo_segments(record.candidate, settings))  # type: ignore[attr-defined]
     except (CExportError, ExportError, OSError) as err:
         return replace(base, failure=f"routed run: {err}")
-    cost = model.predict(record.candidate, run.light_usage)
+    # Priced as routed: the measured light usage and the warm policy's replays on the measured switch-backs.
+    audio_s = len(run.paths) * record.candidate.segment_samples / record.candidate.encoder.sample_rate_hz
+    replayed_per_s = run.switch_backs * info.warm_frames / audio_s if str(getattr(dsl.state_policy, "value", dsl.state_policy)) == "warm" else 0.0
+    cost = model.predict(record.candidate, run.light_usage).summary().routed(
+        run.light_usage, warmup_share(record.candidate, replayed_per_s))
     predicted_ms, predicted_mw = cost.latency_ms.mixed, cost.power_mw.mixed
     return replace(
         base, predicted_profile=model.name, predicted_latency_ms=predicted_ms, predicted_power_mw=predicted_mw,
@@ -178,7 +183,7 @@ def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmS
                "segments": len(run.paths), "audio_s": len(run.paths) * record.candidate.segment_samples
                / record.candidate.encoder.sample_rate_hz, "threshold": dsl.threshold,
                "state_policy": str(getattr(dsl.state_policy, "value", dsl.state_policy)), "weights": weights,
-               "trial_light_usage": record.light_usage,
+               "trial_light_usage": record.light_usage, "replayed_base_frames_per_s": replayed_per_s,
                "clock_mhz": run.clock_mhz, "cpi": run.cpi},
     )
 

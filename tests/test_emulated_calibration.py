@@ -86,8 +86,13 @@ def test_confirm_on_the_emulated_board_adds_the_routed_mixed_run(tmp_path) -> No
     assert mixed.measured_latency_ms_p10 <= mixed.extra["median_ms"] <= mixed.measured_latency_ms_p90
     from dslnas.hw_models.cost import ProfileCostModel
 
-    want = ProfileCostModel(load_profile("a32-emulated")).predict(point.record.candidate, usage).latency_ms.mixed
+    from dslnas.search.points import warmup_share
+
+    plain = ProfileCostModel(load_profile("a32-emulated")).predict(point.record.candidate, usage).summary()
+    replays = warmup_share(point.record.candidate, mixed.extra["replayed_base_frames_per_s"])
+    want = plain.routed(usage, replays).latency_ms.mixed  # priced as routed: usage plus the warm replays
     assert mixed.predicted_latency_ms == pytest.approx(want)
+    assert (want > plain.latency_ms.mixed) == (mixed.extra["switch_backs"] > 0)
     for e in entries:
         print(f"\n{e.path}: predicted {e.predicted_latency_ms:.4f} ms, measured {e.measured_latency_ms:.4f} ms "
               f"({e.error_pct:+.1f} %) {({k: e.extra[k] for k in ('light_usage', 'switch_backs')} if e.path == 'mixed' else '')}")
