@@ -176,6 +176,14 @@ class CostSummary:
     placement: str = ""      # multi-unit profiles: the stage -> unit assignment priced (hw_models.placement)
 
     @property
+    def energy_per_inference_uj(self) -> PassFigures:
+        """Dynamic energy of one inference per pass (uJ); the mix is usage-weighted (replays not included).
+        Average power at the deployment's rate = static + energy x rate (``power_mw``)."""
+        front = sum(self.path_energy_mj[p] for p in FRONT)
+        full, light = 1e3 * (front + self.path_energy_mj["full"]), 1e3 * (front + self.path_energy_mj["light"])
+        return mix(full, light, self.light_usage)
+
+    @property
     def real_time_factor(self) -> PassFigures:
         """Latency per segment over the segment's duration (< 1: keeps up with real time)."""
         segment_ms = 1000.0 / self.inferences_per_s

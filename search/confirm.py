@@ -116,8 +116,10 @@ def _predicted(record: TrialRecord, model: ProfileCostModel | None, profile: str
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     latency = {"full": cost.latency_ms.full, "light": cost.latency_ms.light}
     power = {"full": cost.power_mw.full, "light": cost.power_mw.light}
+    energy = {"full": cost.energy_per_inference_uj.full, "light": cost.energy_per_inference_uj.light}
     return {
-        path: ConfirmationEntry(path, runner, device, now, comparison, profile or record.profile, latency[path], power[path])
+        path: ConfirmationEntry(path, runner, device, now, comparison, profile or record.profile, latency[path], power[path],
+                                predicted_energy_uj=energy[path])
         for path in CONFIRMED_PATHS
     }
 
@@ -145,8 +147,9 @@ def _entry(predicted: ConfirmationEntry, result: Measurement | MeasurementFailur
         measured_latency_ms_p90=result.latency_ms_p90,
         repeats=result.repeats,
         measured_power_mw=result.power_mw,
+        measured_energy_uj=result.energy_per_inference_uj,
+        energy_error_pct=error_pct(result.energy_per_inference_uj, predicted.predicted_energy_uj),
         error_pct=error_pct(result.latency_ms_median, predicted.predicted_latency_ms),
-        power_error_pct=error_pct(result.power_mw, predicted.predicted_power_mw),
         extra={k: result.extra[k] for k in KEPT_EXTRA_KEYS if k in result.extra},
     )
 

@@ -35,6 +35,12 @@ class Measurement:
     power_mw: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def energy_per_inference_uj(self) -> float | None:
+        """Energy of one inference: the power drawn while inferring back to back (active minus idle, mW)
+        divided by the measured rate (1 / median latency): mW x ms = uJ. None without a power reading."""
+        return None if self.power_mw is None else self.power_mw * self.latency_ms_median
+
 
 @dataclass(frozen=True)
 class MeasurementFailure:

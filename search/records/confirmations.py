@@ -1,13 +1,17 @@
 """On-device confirmation entries, as typed values, and where they live in the study.
 
-Each confirm run appends one :class:`ConfirmationEntry` per measured path to the trial's list, stored in
-the study user attr ``dslnas.confirmations.trial-<N>`` (see :func:`confirmations_key`): running it again
-adds runs (repeats), never overwrites. Torch-free: computing a front reads these without the converter.
+Each confirm run stores its :class:`ConfirmationEntry` values (one per measured path) in a study user attr
+of its own, ``dslnas.confirmations.trial-<N>.<run-id>`` (see :func:`confirmation_run_key`; the run id sorts
+by time): running it again adds runs (repeats), never overwrites, and two runs at once write different
+keys, so neither loses the other's entries. Entries of older studies in the single list
+``dslnas.confirmations.trial-<N>`` (:func:`confirmations_key`) are read first. Torch-free: computing a front reads these without the converter.
 """
 
 from __future__ import annotations
 
 import enum
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -30,6 +34,11 @@ class ConfirmationEntry:
     """One measurement run of one path of one trial, with the prediction it is compared with.
 
     ``error_pct`` = (measured - predicted) / predicted * 100. ``failure``: why there is no measured value.
+    Power has one definition throughout: energy per inference. ``measured_power_mw`` is what a meter reads
+    while inferring back to back (active minus idle); divided by the measured rate it is
+    ``measured_energy_uj``, compared with the prediction's ``predicted_energy_uj`` (``energy_error_pct``).
+    ``power_error_pct`` is kept for old entries and no longer written: it compared back-to-back power with
+    the average at the deployment's rate, a bias of about the inverse duty cycle.
     """
 
     path: str
@@ -48,6 +57,9 @@ class ConfirmationEntry:
     measured_power_mw: float | None = None
     error_pct: float | None = None
     power_error_pct: float | None = None
+    predicted_energy_uj: float | None = None
+    measured_energy_uj: float | None = None
+    energy_error_pct: float | None = None
     failure: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -79,19 +91,22 @@ class PathConfirmation:
     runs: int
     repeats: int
     measured_latency_ms: float | None
-    measured_power_mw: float | None
+    measured_power_mw: float | None          # back to back, active minus idle
     failures: tuple[str, ...]
+    predicted_energy_uj: float | None = None
+    measured_energy_uj: float | None = None  # the runs' mean energy per inference
 
     @property
     def error_pct(self) -> float | None:
         return error_pct(self.measured_latency_ms, self.predicted_latency_ms)
 
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "comparison": self.comparison.value, "error_pct": self.error_pct}
-
     @property
-    def powererror_pct(self) -> float | None:
-        return error_pct(self.measured_power_mw, self.predicted_power_mw)
+    def energy_error_pct(self) -> float | None:
+        return error_pct(self.measured_energy_uj, self.predicted_energy_uj)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "comparison": self.comparison.value, "error_pct": self.error_pct,
+                "energy_error_pct": self.energy_error_pct}
 
 
 def summarise_confirmations(entries: Sequence[ConfirmationEntry]) -> tuple[PathConfirmation, ...]:
@@ -107,11 +122,13 @@ def _summarise(group: list[ConfirmationEntry]) -> PathConfirmation:
     weights = [max(e.repeats, 1) for e in measured]
     latency = sum(w * e.measured_latency_ms for w, e in zip(weights, measured)) / sum(weights) if measured else None
     powers = [e.measured_power_mw for e in measured if e.measured_power_mw is not None]
+    energies = [e.measured_energy_uj for e in measured if e.measured_energy_uj is not None]
     last = group[-1]
     return PathConfirmation(
         last.path, last.runner, last.device, last.comparison, last.predicted_profile, last.predicted_latency_ms,
         last.predicted_power_mw, len(measured), sum(e.repeats for e in measured), latency,
         sum(powers) / len(powers) if powers else None, tuple(e.failure for e in group if e.failure),
+        last.predicted_energy_uj, sum(energies) / len(energies) if energies else None,
     )
 
 
@@ -130,16 +147,29 @@ def confirmations_key(trial_number: int) -> str:
     return f"{STUDY_ATTR_CONFIRMATIONS}.trial-{trial_number}"
 
 
+def confirmation_run_key(trial_number: int, run_id: str) -> str:
+    """The study user attr holding one confirm run's entries for a trial."""
+    return f"{confirmations_key(trial_number)}.{run_id}"
+
+
+def new_run_id() -> str:
+    """A run id that sorts by start time (nanoseconds), unique across hosts (a random suffix)."""
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+
+
 def stored_confirmations(study_user_attrs: dict[str, Any], trial_number: int) -> tuple[ConfirmationEntry, ...]:
     """The entries stored for ``trial_number``, oldest first, from a study's ``user_attrs``."""
-    return tuple(ConfirmationEntry.from_json(e) for e in study_user_attrs.get(confirmations_key(trial_number), ()))
+    legacy = confirmations_key(trial_number)
+    runs = sorted(k for k in study_user_attrs if k.startswith(legacy + "."))
+    stored = [*study_user_attrs.get(legacy, ()), *(e for k in runs for e in study_user_attrs[k])]
+    return tuple(ConfirmationEntry.from_json(e) for e in stored)
 
 
-def append_confirmations(study: optuna.Study, trial_number: int, entries: Sequence[ConfirmationEntry]) -> None:
-    """Add ``entries`` after those already stored (read back from storage first, so earlier runs stay).
+def append_confirmations(study: optuna.Study, trial_number: int, entries: Sequence[ConfirmationEntry],
+                         run_id: str | None = None) -> str:
+    """Store ``entries`` as one run of their own after those already stored; returns the run's key.
 
-    Two confirm runs writing the same trial at the same moment may lose one run's entries.
-    """
-    key = confirmations_key(trial_number)
-    stored = list(study.user_attrs.get(key, []))
-    study.set_user_attr(key, stored + [e.to_json() for e in entries])
+    One write of a new key (no read-modify-write), so runs at the same moment lose nothing."""
+    key = confirmation_run_key(trial_number, run_id or new_run_id())
+    study.set_user_attr(key, [e.to_json() for e in entries])
+    return key

@@ -64,7 +64,7 @@ def pick_table(rows: Sequence[tuple[str, FrontPoint | None]]) -> str:
 
 def confirmation_table(points: Sequence[FrontPoint]) -> str:
     headers = ("trial", "path", "runner", "device", "compared", "runs", "repeats", "predicted (ms)", "profile",
-               "measured (ms)", "error", "predicted (mW)", "measured (mW)", "failures")
+               "measured (ms)", "error", "predicted energy (uJ)", "measured energy (uJ)", "energy error", "failures")
     rows = [("", _confirmation_cells(p, c)) for p in points for c in summarise_confirmations(p.confirmations)]
     return table(headers, rows)
 
@@ -75,8 +75,8 @@ def _confirmation_cells(point: FrontPoint, c: PathConfirmation) -> list[Cell]:
         (f'<a href="#trial-{point.number}">#{point.number}</a>', point.number), (escape(c.path), None),
         (escape(c.runner), None), (escape(c.device), None), (escape(c.comparison.value), None), _num(c.runs, "d"),
         _num(c.repeats, "d"), _num(c.predicted_latency_ms, ".3f"), (escape(c.predicted_profile), None),
-        _num(c.measured_latency_ms, ".3f"), _num(c.error_pct, "+.1f", " %"), _num(c.predicted_power_mw),
-        _num(c.measured_power_mw), (failures, None),
+        _num(c.measured_latency_ms, ".3f"), _num(c.error_pct, "+.1f", " %"), _num(c.predicted_energy_uj, ".2f"),
+        _num(c.measured_energy_uj, ".2f"), _num(c.energy_error_pct, "+.1f", " %"), (failures, None),
     ]
 
 
