@@ -248,6 +248,8 @@ class ProfileCostModel(CostModel):
         priced = self.unit.skips_zero_inputs
         if priced and mask_sparsity > 0:
             counts = with_sparse_tail_inputs(counts, mask_sparsity)
+        if self.unit.runs_quantizer and counts.quantizer is not None:
+            counts = with_quantizer_on_device(counts)
         path_ms = path_latencies_ms(counts, self.unit, f"profile '{self.profile.name}' (unit '{self.unit_name}')")
         rate = counts.inferences_per_s
         energy = {p: energy_per_inference_mj(counts.paths[p].layers, path_ms[p], self.unit.power) for p in PATHS}
@@ -260,6 +262,14 @@ class ProfileCostModel(CostModel):
         cv = self.profile.provenance.cv_mape_pct
         return Cost(self.profile.name, self.unit_name, light_usage, latency, power, path_ms, counts, energy, rate,
                     provenance_text(self.profile), cv, mask_sparsity if priced else 0.0, priced)
+
+
+def with_quantizer_on_device(counts: EncoderCounts) -> EncoderCounts:
+    """``counts`` with the residual VQ's search in the ``switch`` part (it runs on every segment, either pass)."""
+    assert counts.quantizer is not None
+    switch = counts.paths["switch"]
+    with_vq = replace(switch, layers=(*switch.layers, counts.quantizer), params=switch.params + counts.quantizer.params)
+    return replace(counts, paths={**counts.paths, "switch": with_vq})
 
 
 def with_sparse_tail_inputs(counts: EncoderCounts, mask_sparsity: float) -> EncoderCounts:

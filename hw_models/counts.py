@@ -82,6 +82,7 @@ class EncoderCounts:
     cut_elements_per_inference: int = 0
     embedding_elements_per_inference: int = 0
     state_bytes: dict[str, int] = field(default_factory=dict)  # causal history each path keeps (streaming)
+    quantizer: LayerCount | None = None  # the residual VQ's nearest-codeword search for one segment
 
     def weight_bytes(self, path: str) -> int:
         """fp32 weight bytes of one part (``base``, ``mask``, ``switch``, ``full``, ``light``)."""

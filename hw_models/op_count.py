@@ -43,7 +43,17 @@ def count_candidate(candidate: CandidateConfig | DSLCodec | DSLEncoder) -> Encod
     encoder_params = paths["base"].params + paths["full"].params
     return EncoderCounts(paths, encoder_params, unsupported, config.segment_samples, rate,
                          cut_elements_per_inference=base_out.numel(), embedding_elements_per_inference=embedding.numel(),
-                         state_bytes=_state_bytes(encoder, audio, base_out))
+                         state_bytes=_state_bytes(encoder, audio, base_out), quantizer=quantizer_layer(config))
+
+
+def quantizer_layer(candidate: CandidateConfig) -> LayerCount:
+    """The residual VQ's encoder-side work for one segment, as one MAC layer: every quantizer compares each
+    embedding frame with each codeword (``K x D`` MACs per frame) and subtracts the chosen one (``D``)."""
+    q, dim = candidate.quantizer, candidate.encoder.embedding_dim
+    frames = candidate.dsl.segment_frames
+    macs = frames * q.num_quantizers * dim * (q.codebook_size + 1)
+    act_bytes = BYTES_PER_ELEMENT * frames * dim * (q.num_quantizers + 1)
+    return LayerCount("quantizer", "linear", macs, act_bytes, q.num_quantizers * q.codebook_size * dim)
 
 
 def _state_bytes(encoder: DSLEncoder, audio: torch.Tensor, base_out: torch.Tensor) -> dict[str, int]:

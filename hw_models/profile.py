@@ -64,6 +64,9 @@ class ComputeUnit(_Frozen):
     # The runtime skips zero inputs in each tail's first conv (the C export's skip_zero_inputs): the mask's
     # sparsity, which alpha buys, then cuts latency and energy. False: alpha buys nothing on this unit.
     skips_zero_inputs: bool = False
+    # The residual VQ runs on this unit (the encoder sends codes, not embeddings): its codeword search and
+    # codebooks are priced with the unit's ``linear`` coefficients. False: the quantizer runs elsewhere.
+    runs_quantizer: bool = False
 
     def require_ops(self, op_types: Iterable[str], where: str) -> None:
         """Raise ConfigError naming the first op type this unit has no latency coefficients for."""

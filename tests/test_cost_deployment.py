@@ -77,3 +77,15 @@ def test_a_multi_unit_profile_prices_each_candidate_at_its_best_placement() -> N
     assert best.placement.startswith("front@") and best.power_mw.mixed <= cost.power_mw.mixed
     single = at_best_placement(ProfileCostModel(load_profile("a32-paper")).predict(PAPER, 0.5), load_profile("a32-paper"), 0.5)
     assert single.placement == ""
+
+
+def test_the_quantizer_is_priced_where_the_profile_runs_it_on_the_device() -> None:
+    profile = load_profile("a32-paper")
+    unit = profile.unit("a32").model_copy(update={"runs_quantizer": True})
+    on_device = ProfileCostModel(profile.model_copy(update={"units": {"a32": unit}})).predict(PAPER, 0.5)
+    elsewhere = ProfileCostModel(profile).predict(PAPER, 0.5)
+    q = PAPER.quantizer
+    codebook_kib = q.num_quantizers * q.codebook_size * PAPER.encoder.embedding_dim * 4 / 1024
+    assert on_device.latency_ms.full > elsewhere.latency_ms.full and on_device.latency_ms.light > elsewhere.latency_ms.light
+    assert on_device.summary().flash_kib.mixed == pytest.approx(elsewhere.summary().flash_kib.mixed + codebook_kib)
+    assert on_device.counts.quantizer.macs_per_inference == 10 * q.num_quantizers * 32 * (q.codebook_size + 1)
