@@ -16,7 +16,8 @@ What the measured value is compared with (``ConfirmationEntry.comparison``):
 
 Candidates are exported with fresh weights: a dense path's latency does not depend on its weight values.
 
-**The routed mixed run** (path ``mixed``, only for a runner with ``runs_routed_programs``, e.g. ``unicorn-arm``):
+**The routed mixed run** (path ``mixed``, for a runner with ``runs_routed_programs``: ``local`` times the C
+export built with the host gcc, ``unicorn-arm`` counts it on the emulated core):
 the trial's trained codec (``record.checkpoint``; fresh weights when the file is missing, said in the entry)
 is exported whole with ``export_c`` at the trial's threshold and state policy, and streamed over a few
 seconds of generated demo audio (speech and silence clips, ``trainers.data.demo_audio``) with automatic
@@ -187,7 +188,7 @@ def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmS
                / record.candidate.encoder.sample_rate_hz, "threshold": dsl.threshold,
                "state_policy": str(getattr(dsl.state_policy, "value", dsl.state_policy)), "weights": weights,
                "trial_light_usage": record.light_usage, "replayed_base_frames_per_s": replayed_per_s,
-               "clock_mhz": run.clock_mhz, "cpi": run.cpi},
+               **{k: v for k, v in run.extra.items() if k != "instructions"}},
     )
 
 

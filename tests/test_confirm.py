@@ -33,21 +33,24 @@ def test_local_runner_records_measurements_and_reruns_add_repeats(tmp_path: Path
     added = confirm_candidates(study, top, runner, settings)
     assert sorted(added) == sorted(p.number for p in top)
     for entries in added.values():
-        assert [e.path for e in entries] == ["full", "light"]
-        assert all(e.ok and e.measured_latency_ms > 0 and e.repeats == 50 and e.comparison is Comparison.RANKING for e in entries)
+        assert [e.path for e in entries] == ["full", "light", "mixed"]  # the routed run: the C, host-timed
+        passes, routed = entries[:2], entries[2]
+        assert all(e.ok and e.measured_latency_ms > 0 and e.repeats == 50 and e.comparison is Comparison.RANKING for e in passes)
         assert all(e.error_pct == pytest.approx((e.measured_latency_ms / e.predicted_latency_ms - 1) * 100) for e in entries)
+        assert routed.ok and routed.repeats == routed.extra["segments"] > 0 and 0.0 <= routed.extra["light_usage"] <= 1.0
+        assert routed.measured_latency_ms_p10 <= routed.extra["median_ms"] <= routed.measured_latency_ms_p90
 
     confirm_candidates(study, top[:1], runner, settings)
     front = compute_pareto_front(study)
     first, second = front.point(top[0].number), front.point(top[1].number)
-    assert len(first.confirmations) == 4 and len(second.confirmations) == 2
+    assert len(first.confirmations) == 6 and len(second.confirmations) == 3
     full = next(s for s in summarise_confirmations(first.confirmations) if s.path == "full")
     assert (full.runs, full.repeats) == (2, 100)
     assert full.predicted_latency_ms == pytest.approx(first.record.cost.latency_ms.full)  # the prediction is unchanged
     files = write_report(study, tmp_path / "report")
     page = files.html.read_text()
     stored = {p["trial"]: p["confirmations"] for p in json.loads(files.json.read_text())["points"]}
-    assert [c["runs"] for c in stored[top[0].number]] == [2, 2] and stored[top[0].number][0]["comparison"] == "ranking"
+    assert [c["runs"] for c in stored[top[0].number]] == [2, 2, 2] and stored[top[0].number][0]["comparison"] == "ranking"
     assert "Predicted vs measured" in page and "whether the model orders the candidates" in page
 
 

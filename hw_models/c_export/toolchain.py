@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -55,6 +56,34 @@ def build_host_driver(info: CExportInfo, out_path: str | Path | None = None) -> 
     _compile([HOST_CC, *HOST_CFLAGS, "-I", str(info.header_path.parent), str(info.source_path),
               str(package_file("host_driver.c")), "-o", str(exe)])
     return exe
+
+
+def build_host_timer(info: CExportInfo, out_path: str | Path | None = None) -> Path:
+    """Compile the model with the host timing driver (``host_timing.c``); returns the executable's path."""
+    exe = Path(out_path) if out_path else info.source_path.with_name("dsl_timer")
+    _compile([HOST_CC, *HOST_CFLAGS, "-I", str(info.header_path.parent), str(info.source_path),
+              str(package_file("host_timing.c")), "-o", str(exe)])
+    return exe
+
+
+def run_host_timer(timer: Path, info: CExportInfo, segments: np.ndarray, repeats: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stream ``segments`` ``[S, in_floats]`` through the timer ``repeats`` times with automatic routing.
+
+    Returns the path per segment ``[S]`` (the same every pass: the model is deterministic) and the elapsed
+    nanoseconds ``[repeats, S]``. CExportError when it fails or the passes disagree on a route.
+    """
+    data = np.ascontiguousarray(segments, dtype=np.float32).reshape(-1, info.in_floats)
+    with tempfile.NamedTemporaryFile(suffix=".f32") as audio:
+        audio.write(data.tobytes())
+        audio.flush()
+        done = subprocess.run([str(timer), str(repeats), audio.name], capture_output=True, timeout=RUN_TIMEOUT_S)
+    if done.returncode != 0:
+        raise CExportError(f"{timer.name} exited {done.returncode}: {done.stderr.decode(errors='replace').strip()}")
+    record = np.dtype([("path", "<i4"), ("ns", "<f8")])
+    out = np.frombuffer(done.stdout, dtype=record).reshape(repeats, len(data))
+    if not (out["path"] == out["path"][0]).all():
+        raise CExportError(f"{timer.name}: passes over the same audio took different routes")
+    return out["path"][0].copy(), out["ns"].copy()
 
 
 def build_arm_image(info: CExportInfo, out_path: str | Path | None = None) -> Path:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from dslnas.hw_models.runners.artifact import Artifact, ExportError
+from dslnas.hw_models.runners.routed import RoutedRun
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementError, check_spread
 from dslnas.spaces.errors import ConfigError
 
@@ -41,40 +42,6 @@ class ArmBuild:
     info: Any  # c_export.CExportInfo
     image: Any  # unicorn_board.ArmImage
     force: int
-
-
-@dataclass(frozen=True)
-class RoutedRun:
-    """A routed C export streamed over audio on the emulated core, segment by segment (automatic routing).
-
-    ``paths``: the path each segment took (``c_export.PATH_FULL`` / ``PATH_LIGHT``); ``latency_ms``: per
-    segment, as routed (a ``warm`` switch-back's replay included); ``switch_backs``: light -> full transitions.
-    """
-
-    paths: tuple[int, ...]
-    instructions: tuple[int, ...]
-    latency_ms: tuple[float, ...]
-    clock_mhz: float
-    cpi: float
-
-    @property
-    def light_usage(self) -> float:
-        from dslnas.hw_models.c_export import PATH_LIGHT
-
-        return sum(p == PATH_LIGHT for p in self.paths) / len(self.paths)
-
-    @property
-    def switch_backs(self) -> int:
-        from dslnas.hw_models.c_export import PATH_FULL, PATH_LIGHT
-
-        return sum(a == PATH_LIGHT and b == PATH_FULL for a, b in zip(self.paths, self.paths[1:]))
-
-    def percentile_ms(self, q: float) -> float:
-        return float(np.percentile(self.latency_ms, q))
-
-    @property
-    def mean_ms(self) -> float:
-        return float(np.mean(self.latency_ms))
 
 
 class EmulatedArmRunner(DeviceRunner):
@@ -136,8 +103,8 @@ class EmulatedArmRunner(DeviceRunner):
         core.init()
         runs = [core.segment(x, 0) for x in np.asarray(segments, dtype=np.float32).reshape(-1, info.in_floats)]
         counts = tuple(r.instructions for r in runs)
-        return RoutedRun(tuple(r.path for r in runs), counts, tuple(self.instructions_to_ms(n) for n in counts),
-                         self.clock_mhz, self.cpi)
+        return RoutedRun(tuple(r.path for r in runs), tuple(self.instructions_to_ms(n) for n in counts),
+                         {"instructions": counts, "clock_mhz": self.clock_mhz, "cpi": self.cpi})
 
     def _build(self, artifact: Artifact) -> ArmBuild:
         from dslnas.hw_models.c_export import export_program

@@ -17,14 +17,17 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from dslnas.hw_models.runners.artifact import Artifact
 from dslnas.hw_models.runners.power_meters import PowerMeter, PowerProtocol
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementError, check_spread
 from dslnas.hw_models.runners.power import wants_power, with_meter_power
+from dslnas.hw_models.runners.routed import RoutedRun
 from dslnas.hw_models.runners.process import kill_group, parse_json_object, run_argv, tail
 from dslnas.spaces.errors import ConfigError
 
@@ -38,6 +41,7 @@ class LocalRunner(DeviceRunner):
 
     name = "local"
     is_target_device = False  # this host, not the deployment target
+    runs_routed_programs = True  # the C export, built with the host gcc and timed per segment (run_routed)
 
     @property
     def description(self) -> str:
@@ -64,6 +68,23 @@ class LocalRunner(DeviceRunner):
         with WorkerLoop(artifact.key, self._worker_argv(artifact, "--serve-loop"), self._env(), self.timeout_s) as loop:
             measurement = with_meter_power(measurement, self.power_meter, self.power_protocol, loop)
         return replace(measurement, extra={**measurement.extra, "power_inferences_per_window": loop.inferences_per_window})
+
+    def run_routed(self, info: Any, segments: np.ndarray) -> RoutedRun:
+        """Build a routed C export (``c_export.CExportInfo``) with the host gcc and stream ``segments``
+        ``[S, in_floats]`` through it with automatic routing, ``warmup`` untimed passes then enough timed
+        passes for about ``repeats`` timed segments; per-segment latency is the median over the passes."""
+        from dslnas.hw_models.c_export.toolchain import build_host_timer, run_host_timer
+
+        n_segments = len(np.asarray(segments).reshape(-1, info.in_floats))
+        passes = max(3, -(-self.repeats // n_segments))
+        paths, ns = run_host_timer(build_host_timer(info), info, segments, self.warmup_passes + passes)
+        timed_ms = ns[self.warmup_passes:] / 1e6
+        return RoutedRun(tuple(int(p) for p in paths), tuple(float(v) for v in np.median(timed_ms, axis=0)),
+                         {"timed_passes": passes, "runtime": "C99 built with the host gcc -O2"})
+
+    @property
+    def warmup_passes(self) -> int:
+        return 1 if self.warmup else 0
 
     def _worker_argv(self, artifact: Artifact, *flags: str) -> list[str]:
         return [
