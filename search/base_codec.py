@@ -26,7 +26,12 @@ def base_run(config: SearchConfig) -> RunConfig:
 
 
 def ensure_base_codec(config: SearchConfig, on_step: StepCallback | None = None) -> Path:
-    """Path of the trained base codec checkpoint, training it first if this host has none yet."""
+    """Path of the base codec checkpoint: the space's shipped ``pretrained_base`` when it names one (no
+    training), else the study's own, trained first if this host has none yet."""
+    if config.space.pretrained_base is not None:
+        from dslnas.trainers.pretrained import resolve_init_checkpoint
+
+        return resolve_init_checkpoint(config.space.pretrained_base)
     folder = config.study_root / "base_codec"
     folder.mkdir(parents=True, exist_ok=True)
     run = base_run(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -45,6 +46,11 @@ class SearchConfig(Frozen):
     heartbeat_interval_s: PosInt = 20
     grace_period_s: PosInt = 60
     runs_root: str = DEFAULT_RUNS_ROOT
+    # Where trial checkpoints are uploaded (Optuna artifacts): a folder every node reaches (default
+    # ``<runs_root>/<study>/artifacts``) or ``s3://bucket/prefix`` (an S3-compatible store, boto3).
+    artifact_store: str | None = None
+    # torch threads per worker process (default: this host's cores / local workers; Ray: cpus_per_trial).
+    torch_threads: PosInt | None = None
 
     @field_validator("study")
     @classmethod
@@ -64,6 +70,19 @@ class SearchConfig(Frozen):
         from dslnas.search.samplers import check_sampler_name
 
         return check_sampler_name(value)
+
+    @property
+    def artifact_location(self) -> str:
+        """The artifact store as stored in the study: an absolute folder or an ``s3://`` URL."""
+        if self.artifact_store and self.artifact_store.startswith("s3://"):
+            return self.artifact_store
+        return str(Path(self.artifact_store).resolve() if self.artifact_store else self.study_root / "artifacts")
+
+    def threads_per_worker(self, local_workers: int) -> int:
+        """torch threads for one of ``local_workers`` processes sharing this host's cores."""
+        if self.torch_threads is not None:
+            return self.torch_threads
+        return max(1, len(os.sched_getaffinity(0)) // max(1, local_workers))
 
     @property
     def study_root(self) -> Path:

@@ -101,7 +101,7 @@ def confirm_candidates(
         entries = _measure_point(point, runner, settings, predicted)
         if runner.runs_routed_programs:
             mixed_model = model or ProfileCostModel(load_profile(point.record.profile))
-            entries += (_measure_mixed(point, runner, settings, predicted["full"], mixed_model),)
+            entries += (_measure_mixed(point, runner, settings, predicted["full"], mixed_model, _checkpoint(study, point.number)),)
         append_confirmations(study, point.number, entries)
         added[point.number] = entries
         for entry in entries:
@@ -155,8 +155,19 @@ def _entry(predicted: ConfirmationEntry, result: Measurement | MeasurementFailur
     )
 
 
+def _checkpoint(study: optuna.Study, number: int) -> Path | None:
+    """The trial's checkpoint from this host or the study's artifact store; None when neither has it."""
+    from dslnas.search.artifacts import checkpoint_of
+    from dslnas.spaces.errors import UserError
+
+    try:
+        return checkpoint_of(study, number)
+    except UserError:
+        return None
+
+
 def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmSettings, template: ConfirmationEntry,
-                   model: ProfileCostModel) -> ConfirmationEntry:
+                   model: ProfileCostModel, checkpoint: Path | None = None) -> ConfirmationEntry:
     """The trial's routed encoder streamed over demo audio on ``runner``; predicted at the measured light usage."""
     from dslnas.hw_models.c_export import CExportError, export_c
 
@@ -165,7 +176,7 @@ def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmS
     base = replace(template, path=MIXED_PATH, artifact=f"{record.candidate.name}-routed:c", predicted_latency_ms=0.0,
                    predicted_power_mw=0.0)
     try:
-        codec, weights = _trained_codec(record)
+        codec, weights = _trained_codec(record, checkpoint)
         info = export_c(codec, record.candidate, settings.work_dir / f"trial-{point.number:05d}" / "routed",
                         dsl.threshold, state_policy=dsl.state_policy)
         run = runner.run_routed(info, _demo_segments(record.candidate, settings))  # type: ignore[attr-defined]
@@ -192,14 +203,14 @@ def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmS
     )
 
 
-def _trained_codec(record: TrialRecord) -> tuple["torch.nn.Module", str]:
+def _trained_codec(record: TrialRecord, checkpoint: Path | None = None) -> tuple["torch.nn.Module", str]:
     """The trial's codec with its checkpoint's weights, or fresh (seeded) weights when the file is missing."""
     import torch
 
     from dslnas.trainers.checkpoint import load_checkpoint
     from dslnas.trainers.codec import build_codec
 
-    path = Path(record.checkpoint) if record.checkpoint else None
+    path = checkpoint or (Path(record.checkpoint) if record.checkpoint else None)
     if path is not None and path.is_file():
         codec = build_codec(record.candidate)
         codec.load_state_dict(load_checkpoint(path).model)

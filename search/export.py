@@ -5,8 +5,10 @@ total (``base_train.steps + finetune.steps``), with the base-training recipe (ba
 losses) and the search's data (``SearchConfig.data`` when the search overrode it, else the space's
 ``base_train.data``). ``init_checkpoint`` is left empty: a trial checkpoint lives on the search host
 (often a cluster node) and was fine-tuned on a search budget, so a config that depends on it would not
-train anywhere else. The trial's checkpoint path is kept in ``provenance.trial_checkpoint`` for whoever
-wants to start from it (set ``train.init_checkpoint`` to it and lower ``train.steps``).
+train anywhere else. The trial's checkpoint is kept in ``provenance.trial_checkpoint`` (the path on the node that
+trained it; with ``fetch_checkpoint``, a file on this host from ``artifacts.checkpoint_of``) and
+``provenance.checkpoint_artifact`` (its id in the study's artifact store, which every node reaches) for
+whoever wants to start from it (set ``train.init_checkpoint`` to it and lower ``train.steps``).
 
 Provenance records where the config came from: study, trial, its role, the predicted costs (device
 profile, latency and power of every pass), the measured confirmations, and the dslnas version.
@@ -23,6 +25,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from dslnas.search.artifacts import STUDY_ATTR_ARTIFACT_STORE, checkpoint_of
 from dslnas.search.pareto import search_config_of
 from dslnas.search.records import (
     TrialRecord, fail_reason, record_from_trial, role_of, stored_confirmations, summarise_confirmations,
@@ -32,8 +35,10 @@ from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import dump_model
 
 
-def export_run_config(study: optuna.Study, trial_number: int, threshold: float | None = None) -> RunConfig:
-    """The RunConfig of ``trial_number`` (threshold replaced when given). UserError for an unusable trial."""
+def export_run_config(study: optuna.Study, trial_number: int, threshold: float | None = None,
+                      fetch_checkpoint: bool = False) -> RunConfig:
+    """The RunConfig of ``trial_number`` (threshold replaced when given). UserError for an unusable trial,
+    and, with ``fetch_checkpoint``, for a checkpoint neither on this host nor in the artifact store."""
     trial = _finished_trial(study, trial_number)
     record = record_from_trial(trial)
     assert record is not None  # _finished_trial checked
@@ -49,7 +54,7 @@ def export_run_config(study: optuna.Study, trial_number: int, threshold: float |
         "init_checkpoint": None,
     })
     return RunConfig(candidate=candidate, train=TrainConfig.model_validate(train.model_dump()),
-                     provenance=_provenance(study, trial, record, threshold))
+                     provenance=_provenance(study, trial, record, threshold, fetch_checkpoint))
 
 
 def write_run_config(run: RunConfig, path: str | Path) -> Path:
@@ -81,7 +86,8 @@ def _check_threshold(record: TrialRecord, number: int, threshold: float) -> None
         raise UserError(f"--threshold {threshold:g} is outside the range swept for trial {number} ({low:g}..{high:g})")
 
 
-def _provenance(study: optuna.Study, trial: optuna.trial.FrozenTrial, record: TrialRecord, threshold: float | None) -> dict[str, Any]:
+def _provenance(study: optuna.Study, trial: optuna.trial.FrozenTrial, record: TrialRecord, threshold: float | None,
+                fetch_checkpoint: bool) -> dict[str, Any]:
     cost = record.cost
     searched = record.candidate.dsl.threshold
     sweep_point = next((s for s in record.sweep if threshold is not None and abs(s.threshold - threshold) < 1e-12), None)
@@ -99,7 +105,9 @@ def _provenance(study: optuna.Study, trial: optuna.trial.FrozenTrial, record: Tr
             "at_exported_threshold": asdict(sweep_point) if sweep_point else None,
         },
         "measured": [c.to_json() for c in summarise_confirmations(stored_confirmations(study.user_attrs, trial.number))],
-        "trial_checkpoint": record.checkpoint,
+        "trial_checkpoint": str(checkpoint_of(study, trial.number)) if fetch_checkpoint else record.checkpoint,
+        "checkpoint_artifact": None if record.checkpoint_artifact is None else {
+            "id": record.checkpoint_artifact, "store": study.user_attrs.get(STUDY_ATTR_ARTIFACT_STORE)},
         "recipe": "from scratch: base_train recipe, steps = base_train.steps + finetune.steps",
         "dslnas_version": version("dslnas"),
         "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

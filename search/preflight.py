@@ -38,6 +38,17 @@ def preflight(config: SearchConfig) -> None:
         check_data(data)
     check_writable_dir(config.study_root, "runs folder")
     check_storage(config.storage)
+    if config.space.pretrained_base is not None:
+        check_pretrained_base(config.space.pretrained_base)
+
+
+def check_pretrained_base(value: str) -> None:
+    """The space's base exists (a shipped name or a checkpoint file); its fit is checked when a trial loads it."""
+    from dslnas.trainers.pretrained import resolve_init_checkpoint
+
+    path = resolve_init_checkpoint(value)
+    if not path.is_file():
+        raise UserError(f"pretrained_base {value!r}: checkpoint {path} does not exist")
 
 
 def check_space(space: SearchSpace) -> None:
@@ -122,7 +133,7 @@ def _training_data(config: SearchConfig) -> list[DataConfig]:
 
 def check_data(data: DataConfig) -> None:
     """The data's path exists and holds audio (generated demo audio needs nothing). Cheap: no audio is read."""
-    if data.kind is DatasetKind.DEMO:
+    if data.kind in (DatasetKind.DEMO, DatasetKind.SYNTH):  # generated here (synth: on first use)
         return
     path = Path(str(data.path)).expanduser()
     if not path.exists():

@@ -2,8 +2,10 @@
 
 - no URL: SQLite file ``runs/<study>/optuna.db`` (embedded, file-backed, with heartbeats);
 - ``journal:///path/to/file.log`` or a path ending in ``.log``: a journal file, safe for several
-  processes on one filesystem (Optuna's journal storage has no heartbeat: a killed worker's trial
-  stays RUNNING until ``dslnas trials`` shows it; use SQLite or PostgreSQL for automatic retry);
+  processes on one filesystem. Optuna's journal storage has no heartbeat, so dslnas keeps its own
+  (:class:`JournalHeartbeat`: a thread refreshes the running trial's user attr ``dslnas.heartbeat``) and a
+  worker opening the study fails RUNNING trials whose beat is older than the grace period and re-queues
+  them once (:func:`fail_stale_journal_trials`, as ``RetryHeartbeatStaleTrialCallback`` does on RDB);
 - ``sqlite:///...``, ``postgresql://user@host/db`` (a cluster), any SQLAlchemy URL: an RDB storage. A bare
   ``postgresql://`` (or ``postgres://``) means psycopg2, the driver dslnas depends on (SQLAlchemy 2.1's
   default for it is psycopg 3); ``postgresql+<driver>://`` picks another.
@@ -14,6 +16,7 @@ period and re-queued once (``RetryHeartbeatStaleTrialCallback``); completed tria
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,8 +26,10 @@ import optuna
 import sqlalchemy.exc
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
 
 from dslnas.search.config import DEFAULT_RUNS_ROOT, check_study_name
+from dslnas.search.records.attrs import ATTR_FAIL_REASON
 from dslnas.spaces.errors import UserError
 
 SCHEMA_RACE_RETRIES = 5
@@ -147,3 +152,89 @@ def load_existing_study(url: str | None, study_name: str, root: Path = Path(DEFA
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
         where = shown_url(url) if url else default_storage_path(study_name, root)
         raise UserError(f"no study {study_name!r} in {where}; studies there: {names or 'none'}") from None
+
+
+# -- dslnas's heartbeat for journal storages ---------------------------------------------------------
+
+ATTR_HEARTBEAT = "dslnas.heartbeat"   # running trial on a journal storage: wall-clock time of its last beat (s)
+
+
+def needs_dslnas_heartbeat(storage: optuna.storages.BaseStorage) -> bool:
+    """Whether trials on ``storage`` need :class:`JournalHeartbeat` (RDB storages beat themselves)."""
+    return isinstance(storage, JournalStorage)
+
+
+class JournalHeartbeat:
+    """While a trial runs, a daemon thread stamps ``dslnas.heartbeat`` on it every ``interval_s`` seconds
+    (the first beat at once). A context manager: the beats stop when the block ends."""
+
+    def __init__(self, trial: optuna.Trial, interval_s: float) -> None:
+        self._trial, self._interval_s = trial, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"dslnas-heartbeat-{trial.number}", daemon=True)
+
+    def _beat(self) -> None:
+        while True:
+            try:
+                self._trial.storage.set_trial_user_attr(self._trial._trial_id, ATTR_HEARTBEAT, time.time())
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return  # the trial ended (or another worker failed it as stale)
+            if self._stop.wait(self._interval_s):
+                return
+
+    def __enter__(self) -> "JournalHeartbeat":
+        self._trial.storage.set_trial_user_attr(self._trial._trial_id, ATTR_HEARTBEAT, time.time())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def last_beat_s(trial: optuna.trial.FrozenTrial) -> float:
+    """Wall-clock time of a running trial's last sign of life: its dslnas heartbeat, else its start."""
+    beat = trial.user_attrs.get(ATTR_HEARTBEAT)
+    if beat is not None:
+        return float(beat)
+    return trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+
+
+def fail_stale_journal_trials(study: optuna.Study, grace_period_s: float, max_retry: int = 1) -> list[int]:
+    """Fail the study's RUNNING trials whose heartbeat is older than ``grace_period_s`` and re-queue each
+    once (up to ``max_retry`` times along its retry history). Returns the failed trial numbers.
+
+    No-op on other storages. Safe with several workers: failing a trial that another worker already
+    failed raises ``UpdateFinishedTrialError`` in the journal's replay, so only one of them re-queues it."""
+    storage = study._storage
+    if not needs_dslnas_heartbeat(storage):
+        return []
+    now = time.time()
+    stale = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+             if now - last_beat_s(t) > grace_period_s]
+    failed = []
+    for trial in stale:
+        try:
+            storage.set_trial_user_attr(trial._trial_id, ATTR_FAIL_REASON,
+                                        f"worker stopped beating (no heartbeat for {grace_period_s:g} s)")
+            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        failed.append(trial.number)
+        _requeue(study, storage.get_trial(trial._trial_id), max_retry)
+    return failed
+
+
+def _requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, max_retry: int) -> None:
+    """Queue ``trial`` again (same params and role) unless its retry history is full; the system attrs are
+    those ``RetryHeartbeatStaleTrialCallback`` writes, so Optuna's retry helpers read them."""
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    if len(history) > max_retry:
+        return
+    user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in (ATTR_HEARTBEAT, ATTR_FAIL_REASON)}
+    system_attrs = {**trial.system_attrs, "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
+                    "retry_history": history}
+    study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, params=trial.params,
+                                              distributions=trial.distributions, user_attrs=user_attrs,
+                                              system_attrs=system_attrs))

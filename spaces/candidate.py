@@ -188,6 +188,7 @@ class DatasetKind(str, enum.Enum):
     LIBRITTS = "libritts"  # LibriTTS layout: <root>/<speaker>/<chapter>/*.wav, label "speech", speaker kept
     MANIFEST = "manifest"  # CSV with a header path,label[,speaker,seconds]; paths relative to the CSV
     AUDIOSET = "audioset"  # AudioSet-style segment CSV over local audio files, labels kept
+    SYNTH = "synth"        # a speech / silence corpus spoken here (Debian's synthesisers), made once and cached
 
 
 _AUDIO_SUFFIXES = (".wav", ".flac")  # as trainers.data.audio_io.AUDIO_SUFFIXES (spaces never imports trainers)
@@ -202,6 +203,7 @@ class DataConfig(Frozen):
     audio_dir: str | None = None  # audioset: where <clip id>.wav/.flac live (default: the CSV's folder)
     demo_clips: PosInt = 24
     demo_clip_seconds: Annotated[float, Field(gt=0.0)] = 2.0
+    synth_minutes: Annotated[float, Field(gt=0.0)] = 2.0  # synth: corpus size (path: its cache folder, optional)
     eval_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.25
     seed: int = 0
 
@@ -231,7 +233,7 @@ class DataConfig(Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> "DataConfig":
-        if self.kind is not DatasetKind.DEMO and not self.path:
+        if self.kind not in (DatasetKind.DEMO, DatasetKind.SYNTH) and not self.path:
             raise ValueError(f"data.path is required for kind '{self.kind.value}'")
         return self
 

@@ -102,6 +102,9 @@ class SearchSpace(Frozen):
     state_policies: Annotated[tuple[StatePolicy, ...] | None, KnobDecl("state_policy", "dsl.state_policy")] = None
     sweep_thresholds: tuple[float, ...] = ()   # empty: quantiles of each candidate's predicted discrepancy
     oracle: bool = True                        # also sweep the oracle router (the bound routing can reach)
+    # A shipped base (``pretrained:speech16k``) or a checkpoint path to insert every DSL into; None: the study
+    # trains its own base codec first with ``base_train``.
+    pretrained_base: str | None = None
     base_train: TrainConfig = TrainConfig()
     finetune: TrainConfig = TrainConfig(steps=60)
     objectives: tuple[Objective, ...] = (Objective.VISQOL, Objective.LATENCY_MS)

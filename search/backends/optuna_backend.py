@@ -1,7 +1,10 @@
 """Optuna backend: ``workers`` processes each run ``study.optimize`` on the shared storage.
 
-A trial that raises (or yields NaN) is recorded FAIL with its reason and the search goes on; a worker
-killed mid-trial leaves a RUNNING trial that the heartbeat marks FAIL and re-queues (RDB storages).
+A trial that raises (or yields a NaN or infinite objective) is recorded FAIL with its reason and the search
+goes on; a worker killed mid-trial leaves a RUNNING trial that the heartbeat marks FAIL and re-queues once
+(Optuna's on RDB storages, dslnas's ``storage.JournalHeartbeat`` on journal files). The trained trial's
+checkpoint is uploaded to the study's artifact store, linked from the trial (``search.artifacts``).
+Each worker's torch uses its share of the host's cores (``SearchConfig.threads_per_worker``).
 The trained trial returns its own point's values; its other sweep points are stored as trials of their own
 (``study.add_sweep_trials``). ``config.trials`` counts trained trials: a worker starts none once the
 completed and running ones reach it, so workers sharing a study stop at the total exactly.
@@ -9,61 +12,115 @@ completed and running ones reach it, so workers sharing a study stop at the tota
 
 from __future__ import annotations
 
+import contextlib
+import math
 import multiprocessing as mp
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
+from dslnas.search.artifacts import claim_study_store, open_artifact_store, upload_trial_checkpoint
 from dslnas.search.backends.base import ProgressCallback, SearchBackend
 from dslnas.search.config import SearchConfig
-from dslnas.search.points import constraint_values
+from dslnas.search.points import CandidatePoints, constraint_values
 from dslnas.search.records import fail_attrs, record_attrs, role_of
+from dslnas.search.storage import JournalHeartbeat, fail_stale_journal_trials, needs_dslnas_heartbeat
 from dslnas.search.study import add_sweep_trials, open_study, trained_trials
 from dslnas.search.trial import TrialRunner
 
 
-def make_objective(config: SearchConfig, runner: TrialRunner) -> Callable[[optuna.Trial], list[float]]:
-    """The Optuna objective: sample, run, store the record, return the objective values."""
+def make_objective(config: SearchConfig, runner: TrialRunner, store: Any = None) -> Callable[[optuna.Trial], list[float]]:
+    """The Optuna objective: sample, run, upload the checkpoint to ``store``, store the record, return the values."""
     def objective(trial: optuna.Trial) -> list[float]:
-        if _total_reached(trial.study, config, trial.number):
+        if _wait_while_others_finish_the_total(trial.study, config, trial.number):
             trial.study.stop()
             for key, value in fail_attrs(f"not run: the study holds or is running its {config.trials} trials").items():
                 trial.set_user_attr(key, value)
             raise optuna.TrialPruned()
-        try:
-            candidate = config.space.suggest(trial)
-            points = runner.run(candidate, f"{trial.number:05d}")
-        except Exception as err:
-            for key, value in fail_attrs(err).items():
+        with _heartbeat(trial, config):
+            try:
+                candidate = config.space.suggest(trial)
+                points = runner.run(candidate, f"{trial.number:05d}")
+                values = objective_values(points, config)
+                if store is not None:
+                    points = upload_trial_checkpoint(store, trial, points)
+            except Exception as err:
+                for key, value in fail_attrs(err).items():
+                    trial.set_user_attr(key, value)
+                raise
+            record = points.own_point
+            for key, value in record_attrs(record).items():
                 trial.set_user_attr(key, value)
-            raise
-        record = points.own_point
-        for key, value in record_attrs(record).items():
-            trial.set_user_attr(key, value)
-        for name, value in constraint_values(record, config.space.constraints).items():
-            trial.set_constraint(name, value)
-        add_sweep_trials(trial.study, config, trial.number, dict(trial.params), points, role_of(trial))
-        return [record.objective_value(o) for o in config.space.objectives]
+            for name, value in constraint_values(record, config.space.constraints).items():
+                trial.set_constraint(name, value)
+            add_sweep_trials(trial.study, config, trial.number, dict(trial.params), points, role_of(trial))
+        return values
 
     return objective
+
+
+def objective_values(points: CandidatePoints, config: SearchConfig) -> list[float]:
+    """The own point's objective values; ValueError naming the first NaN or infinite one (the trial fails)."""
+    values = [points.own_point.objective_value(o) for o in config.space.objectives]
+    for objective, value in zip(config.space.objectives, values):
+        if not math.isfinite(value):
+            raise ValueError(f"objective {objective.value} is {value}: a non-finite value fails the trial")
+    return values
+
+
+def _heartbeat(trial: optuna.Trial, config: SearchConfig) -> contextlib.AbstractContextManager[object]:
+    """dslnas's heartbeat on journal storages (Optuna's own beats on RDB storages)."""
+    if needs_dslnas_heartbeat(trial.storage):
+        return JournalHeartbeat(trial, config.heartbeat_interval_s)
+    return contextlib.nullcontext()
+
+
+def recover_stale_trials(study: optuna.Study, config: SearchConfig) -> list[int]:
+    """Fail (and re-queue once) trials of dead workers that Optuna's own heartbeat does not see (journal files)."""
+    return fail_stale_journal_trials(study, config.grace_period_s)
 
 
 def run_worker(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: ProgressCallback | None = None) -> None:
     """One worker: run trials until the study holds ``config.trials`` completed ones (at most ``n_trials``)."""
     study = open_study(config)
-    callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = [_stop_at_total(config)]
+    store = open_artifact_store(config.artifact_location)
+    claim_study_store(study, config.artifact_location)
+    recover_stale_trials(study, config)
+    callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = [
+        _stop_at_total(config), lambda study, trial: recover_stale_trials(study, config)]
     if on_trial is not None:
         callbacks.append(lambda study, trial: on_trial())
     runner = TrialRunner(config, base_checkpoint)
-    study.optimize(make_objective(config, runner), n_trials=n_trials, catch=(Exception,), callbacks=callbacks)
+    study.optimize(make_objective(config, runner, store), n_trials=n_trials, catch=(Exception,), callbacks=callbacks)
 
 
-def _total_reached(study: optuna.Study, config: SearchConfig, number: int) -> bool:
-    """Whether the study's completed trained trials plus the others running now already make its total."""
-    states = (TrialState.COMPLETE, TrialState.RUNNING)
-    return sum(t.number != number for t in trained_trials(study, states)) >= config.trials
+def _wait_while_others_finish_the_total(study: optuna.Study, config: SearchConfig, number: int) -> bool:
+    """True when trial ``number`` must not run: the completed trained trials make the study's total.
+
+    While the completed ones plus the others running would make it, wait: a running trial may still fail
+    (or belong to a killed worker, which the heartbeat fails after the grace period; stale trials are failed
+    here too, so waiting workers never wait for a dead one), and then this trial runs in its place.
+    """
+    while True:
+        complete = len(trained_trials(study))
+        if complete >= config.trials:
+            return True
+        running = sum(t.number != number for t in trained_trials(study, (TrialState.RUNNING,)))
+        if complete + running < config.trials:
+            return False
+        _fail_stale(study, config)
+        time.sleep(min(config.heartbeat_interval_s, 5))
+
+
+def _fail_stale(study: optuna.Study, config: SearchConfig) -> None:
+    if needs_dslnas_heartbeat(study._storage):  # noqa: SLF001 - a Study exposes no public storage
+        fail_stale_journal_trials(study, config.grace_period_s)
+    else:
+        optuna.storages.fail_stale_trials(study)
 
 
 def _stop_at_total(config: SearchConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
@@ -74,12 +131,24 @@ def _stop_at_total(config: SearchConfig) -> Callable[[optuna.Study, optuna.trial
     return callback
 
 
-def _worker_entry(config_json: str, base_checkpoint: str, n_trials: int) -> None:
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch uses ``threads`` intra-op threads inside the block (the caller's setting is restored)."""
     import torch
 
-    torch.set_num_threads(1)  # K workers share the host's cores
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _worker_entry(config_json: str, base_checkpoint: str, n_trials: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    run_worker(SearchConfig.model_validate_json(config_json), Path(base_checkpoint), n_trials)
+    config = SearchConfig.model_validate_json(config_json)
+    with torch_threads(config.threads_per_worker(config.workers)):  # K workers share the host's cores
+        run_worker(config, Path(base_checkpoint), n_trials)
 
 
 class OptunaBackend(SearchBackend):
@@ -99,9 +168,12 @@ def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_pr
     in SQLite, so parallel workers only ever create new trials. (PostgreSQL workers started separately
     are safe: their storage locks the row.)
     """
-    waiting = len(open_study(config).get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    study = open_study(config)
+    recover_stale_trials(study, config)  # their retries are queued: run them here, before the workers start
+    waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
     if config.workers == 1 or waiting:
-        run_worker(config, base_checkpoint, n_trials if config.workers == 1 else waiting, on_progress)
+        with torch_threads(config.threads_per_worker(1)):  # the only worker on this host while it runs
+            run_worker(config, base_checkpoint, n_trials if config.workers == 1 else waiting, on_progress)
         n_trials -= waiting
     if config.workers == 1 or n_trials <= 0:
         return

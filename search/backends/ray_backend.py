@@ -18,7 +18,9 @@ import optuna
 from optuna.trial import TrialState
 from ray.tune import Callback
 
+from dslnas.search.artifacts import claim_study_store, link_attrs, open_artifact_store, write_checkpoint
 from dslnas.search.backends.base import ProgressCallback, SearchBackend
+from dslnas.search.backends.optuna_backend import objective_values
 from dslnas.search.config import SearchConfig
 from dslnas.search.records import Role, fail_attrs, record_attrs, record_from_json, record_to_json, role_attrs
 from dslnas.search.samplers import make_sampler
@@ -35,10 +37,15 @@ def _trainable(params: dict[str, Any], config_json: str, base_checkpoint: str) -
     """Runs inside a Ray worker: one trial, returning its own point's objective values and every point."""
     import ray.tune
 
+    import torch
+
     config = SearchConfig.model_validate_json(config_json)
+    torch.set_num_threads(config.torch_threads or max(1, int(config.cpus_per_trial)))  # this trial's CPUs
     candidate = config.space.candidate_from_params(params)
     trial_key = f"ray-{ray.tune.get_context().get_trial_id()}"
     points = TrialRunner(config, Path(base_checkpoint)).run(candidate, trial_key)
+    objective_values(points, config)  # raises on NaN / inf: Ray records the trial as errored, we as FAIL
+    points = write_checkpoint(open_artifact_store(config.artifact_location), points)
     result: dict[str, Any] = {o.value: points.own_point.objective_value(o) for o in config.space.objectives}
     result[POINTS_KEY] = [record_to_json(r) for r in points.points]
     result[OWN_KEY] = points.own
@@ -54,11 +61,18 @@ def record_ray_trial(study: optuna.Study, config: SearchConfig, params: dict[str
     if result is not None and POINTS_KEY in result:
         points = CandidatePoints(tuple(record_from_json(r) for r in result[POINTS_KEY]), int(result[OWN_KEY]))
         record = points.own_point
+        try:
+            values = objective_values(points, config)
+        except ValueError as err:
+            attrs.update(fail_attrs(err))
+            study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs,
+                                                      state=TrialState.FAIL))
+            return
         attrs.update(record_attrs(record))
-        values = [record.objective_value(o) for o in config.space.objectives]
         constraints = constraint_values(record, config.space.constraints)
+        links = link_attrs(record.checkpoint_artifact, record.checkpoint) if record.checkpoint_artifact else {}
         study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, values=values, user_attrs=attrs,
-                                                  constraints=constraints))
+                                                  constraints=constraints, system_attrs=links))
         number = study.get_trials(deepcopy=False)[-1].number
         add_sweep_trials(study, config, number, params, points, role)
     else:
@@ -136,6 +150,8 @@ def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial
     from ray.tune.search.optuna import OptunaSearch
 
     study = open_study(config)
+    open_artifact_store(config.artifact_location)  # created (or found) before any worker writes to it
+    claim_study_store(study, config.artifact_location)
     n_done = len(trained_trials(study))
     if not ray.is_initialized():
         ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False,

@@ -32,6 +32,7 @@ def search_command(
     gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", min=0.0, help="Ray: GPUs per trial.")] = 0.0,
     heartbeat_interval: Annotated[int, typer.Option("--heartbeat-interval", min=1, help="Seconds between a running trial's heartbeats (RDB storages).")] = 20,
     grace_period: Annotated[int, typer.Option("--grace-period", min=1, help="Seconds without heartbeat before a trial counts as dead and is retried.")] = 60,
+    artifacts: Annotated[Optional[str], typer.Option("--artifacts", help="Artifact store every node reaches (a shared folder; s3://bucket/prefix): trial checkpoints go there. Default: runs/<study>/artifacts.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the final status as JSON on stdout.")] = False,
 ) -> None:
     """Search DSL configurations: quality (ViSQOL) against predicted A32 latency/power. With no options:
@@ -47,7 +48,7 @@ def search_command(
         study=study or space_obj.name, space=space_obj, trials=trials, backend=backend, storage=storage,
         sampler=sampler, seed=seed, data=None if data is None else DataConfig.from_path(data), profile=profile, workers=workers,
         ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
-        heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period,
+        heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period, artifact_store=artifacts,
     )
     console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · {backend}/{sampler} · storage {storage or config.runs_root + '/' + config.study + '/optuna.db'}")
     with progress_bar() as bar:

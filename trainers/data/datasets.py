@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dslnas.spaces.candidate import DataConfig, DatasetKind
+from dslnas.spaces.candidate import MANIFEST_FILE, DataConfig, DatasetKind
 from dslnas.spaces.errors import DataError, unknown_name
 from dslnas.trainers.data.audio_io import AUDIO_SUFFIXES, is_audio_file, open_span
 from dslnas.trainers.data.audioset import audioset_label, load_audioset, read_audioset_csv
@@ -110,6 +110,35 @@ def load_demo(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
     return generate_demo_clips(cfg.demo_clips, cfg.demo_clip_seconds, sample_rate_hz, cfg.seed)
 
 
+def load_synth(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
+    """The corpus ``synthesize_corpus`` speaks for ``cfg.seed`` and ``cfg.synth_minutes``, made once into
+    ``cfg.path`` (default: ``synth_cache_dir``) and read from its manifest afterwards. Workers starting
+    together wait for the first to finish (a file lock); a half-made corpus is never read."""
+    import fcntl
+    import shutil
+
+    from dslnas.trainers.data.speech_synth import synthesize_corpus
+
+    folder = Path(cfg.path).expanduser() if cfg.path else synth_cache_dir(cfg.synth_minutes, cfg.seed)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / MANIFEST_FILE).exists():
+            partial = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            synthesize_corpus(partial, cfg.synth_minutes, cfg.seed, sample_rate_hz)
+            partial.rename(folder)
+    return load_manifest(cfg.model_copy(update={"path": str(folder / MANIFEST_FILE)}), sample_rate_hz)
+
+
+def synth_cache_dir(minutes: float, seed: int) -> Path:
+    """Where a generated corpus is kept: ``$DSLNAS_CACHE`` (default ``~/.cache/dslnas``)/corpus-<minutes>min-seed<seed>."""
+    import os
+
+    root = Path(os.environ.get("DSLNAS_CACHE", "~/.cache/dslnas")).expanduser()
+    return root / f"corpus-{minutes:g}min-seed{seed}"
+
+
 def load_folder(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
     """Every wav/flac under ``cfg.path``, recursively, sorted by path; label ``"unknown"``."""
     root = _existing_folder(cfg.path)
@@ -189,4 +218,5 @@ _LOADERS: dict[DatasetKind, Loader] = {
     DatasetKind.LIBRITTS: load_libritts,
     DatasetKind.MANIFEST: load_manifest,
     DatasetKind.AUDIOSET: load_audioset,
+    DatasetKind.SYNTH: load_synth,
 }

@@ -1,0 +1,235 @@
+"""Faults on purpose: SIGKILL a search at chosen moments, rerun the same command, count what survived.
+
+Each scenario (storage x workers) starts the ``dslnas search`` CLI in a session of its own, kills the whole
+session with SIGKILL when a phase is under way (base codec training, a trial's fine-tune, its evaluation /
+ViSQOL scoring, the storage write of its results, or a random moment), waits past the heartbeat grace
+period, and reruns the same command (killing again, then once to the end). It prints one row per scenario:
+
+kills, trained trials completed before the last kill and after, lost (completed before, gone after, or
+whose checkpoint no longer resolves), duplicated (two completed trained trials with the same params and
+trial key, or a second reference), orphans (sweep points whose parent trial did not complete), trials left
+RUNNING, and whether the study reached its total. Lost, duplicated and running must be 0.
+
+    python bench/faults.py                        # sqlite, journal, postgres (if installed) x 1, 2 workers
+    python bench/faults.py --storage journal --workers 1 --kills 2 --trials 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from dslnas.search.artifacts import checkpoint_of
+from dslnas.search.storage import open_storage
+from dslnas.search.records import Role, parent_of, record_from_trial, role_of
+from dslnas.spaces.errors import UserError
+
+TINY_SPACE = Path(__file__).resolve().parent.parent / "tests" / "data" / "tiny-space.yaml"
+PHASES = ("base", "finetune", "evaluate", "storage-write", "random")
+HEARTBEAT_S, GRACE_S = 1, 3
+
+
+# -- a throwaway PostgreSQL on loopback (Debian's initdb / pg_ctl), as tests/test_search_backends.py ------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str | None]:
+    """A PostgreSQL URL on loopback, or None when the server is not installed."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not bins:
+        yield None
+        return
+    pg_bin, root = Path(bins[-1]), Path(tempfile.mkdtemp(prefix="dslnas-pg-"))
+    os.chmod(root, 0o777)
+    if os.geteuid() == 0:
+        shutil.chown(root, user="postgres")
+    data, port = root / "data", _free_port()
+    subprocess.run(_as_postgres([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]),
+                   check=True, capture_output=True)
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(_as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(_as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -- when to kill ------------------------------------------------------------------------------------
+
+def _files(study_root: Path, pattern: str) -> list[Path]:
+    return list(study_root.glob(pattern))
+
+
+def phase_reached(phase: str, study_root: Path, started: float, seen: set[Path], rng: random.Random) -> bool:
+    """Whether ``phase`` is under way now for the search writing ``study_root`` (new files only count)."""
+    if phase == "base":
+        return (study_root / "base_codec" / ".lock").exists() and not (study_root / "base_codec" / "checkpoint.pt").exists()
+    if phase == "finetune":
+        return any(not (d / "checkpoint.pt").exists() for d in _files(study_root, "trials/*") if d not in seen)
+    if phase == "evaluate":   # a checkpoint just written: evaluation and ViSQOL scoring follow at once
+        return any(p not in seen for p in _files(study_root, "trials/*/checkpoint.pt"))
+    if phase == "storage-write":  # an artifact just uploaded: the record and the sweep trials are being written
+        return any(p not in seen for p in _files(study_root, "artifacts/*"))
+    return time.monotonic() - started > rng.uniform(3.0, 40.0)
+
+
+def _known_files(study_root: Path) -> set[Path]:
+    return {*_files(study_root, "trials/*"), *_files(study_root, "trials/*/checkpoint.pt"), *_files(study_root, "artifacts/*")}
+
+
+def run_until(cmd: list[str], cwd: Path, kill_when: Callable[[float], bool] | None, timeout_s: float) -> bool:
+    """Run ``cmd`` in a session of its own; SIGKILL the session once ``kill_when(started)``. True if killed."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    started = time.monotonic()
+    while proc.poll() is None and time.monotonic() - started < timeout_s:
+        if kill_when is not None and kill_when(started):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise TimeoutError(f"search did not finish in {timeout_s:.0f} s: {' '.join(cmd)}")
+    return False
+
+
+# -- what survived -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FaultRow:
+    storage: str
+    workers: int
+    phases: tuple[str, ...]   # the phase of each kill that landed
+    completed_before: int
+    completed_after: int
+    lost: int
+    duplicated: int
+    orphans: int
+    running: int
+    failed: int
+    finished: bool
+
+
+def _trained_complete(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in trials if t.state == TrialState.COMPLETE and role_of(t).trained]
+
+
+def completed_numbers(url: str, study: str) -> set[int]:
+    try:
+        return {t.number for t in _trained_complete(optuna.load_study(study_name=study, storage=open_storage(url, study)).get_trials())}
+    except KeyError:
+        return set()
+
+
+def measure(storage: str, workers: int, url: str, study_name: str, target: int, phases: tuple[str, ...],
+            before: set[int]) -> FaultRow:
+    study = optuna.load_study(study_name=study_name, storage=open_storage(url, study_name))
+    trials = study.get_trials()
+    done = _trained_complete(trials)
+    unreachable = 0
+    for t in done:
+        try:
+            checkpoint_of(study, t.number)
+        except UserError:
+            unreachable += 1
+    keys = Counter((json.dumps(t.params, sort_keys=True), Path(record_from_trial(t).checkpoint).parent.name) for t in done)
+    references = sum(role_of(t) is Role.REFERENCE for t in done)
+    complete_numbers = {t.number for t in done}
+    orphans = sum(1 for t in trials if t.state == TrialState.COMPLETE and parent_of(t) is not None
+                  and parent_of(t) not in complete_numbers)
+    return FaultRow(storage, workers, phases, len(before), len(done), len(before - complete_numbers) + unreachable,
+                    sum(n - 1 for n in keys.values()) + max(0, references - 1), orphans,
+                    sum(t.state == TrialState.RUNNING for t in trials),
+                    sum(t.state == TrialState.FAIL and role_of(t).trained for t in trials), len(done) >= target)
+
+
+def run_scenario(storage: str, url: str, workers: int, kills: list[str], trials: int, root: Path,
+                 rng: random.Random, timeout_s: float = 900.0) -> FaultRow:
+    study = f"faults-{storage}-{workers}"
+    cwd = root / study
+    cwd.mkdir(parents=True, exist_ok=True)
+    study_root = cwd / "runs" / study
+    cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", str(trials),
+           "--study", study, "--storage", url, "--workers", str(workers),
+           "--heartbeat-interval", str(HEARTBEAT_S), "--grace-period", str(GRACE_S)]
+    landed: list[str] = []
+    before: set[int] = set()
+    for phase in kills:
+        seen = _known_files(study_root)
+        if run_until(cmd, cwd, lambda started: phase_reached(phase, study_root, started, seen, rng), timeout_s):
+            landed.append(phase)
+            before = completed_numbers(url, study)
+        time.sleep(GRACE_S + 1.5)  # past the grace period: the killed trials' heartbeats are stale
+    run_until(cmd, cwd, None, timeout_s)
+    return measure(storage, workers, url, study, trials, tuple(landed), before)
+
+
+def print_table(rows: list[FaultRow]) -> None:
+    head = ("storage", "workers", "kills (phase)", "done before", "done after", "lost", "dup", "orphans", "running", "failed", "finished")
+    print(" | ".join(head))
+    for r in rows:
+        print(" | ".join(str(v) for v in (r.storage, r.workers, f"{len(r.phases)} ({', '.join(r.phases)})", r.completed_before,
+                                          r.completed_after, r.lost, r.duplicated, r.orphans, r.running, r.failed,
+                                          "yes" if r.finished else "NO")), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", action="append", choices=("sqlite", "journal", "postgres"))
+    parser.add_argument("--workers", action="append", type=int)
+    parser.add_argument("--kills", type=int, default=2, help="kills per scenario (phases taken in turn)")
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    root = Path(tempfile.mkdtemp(prefix="dslnas-faults-"))
+    rows, turn = [], 0
+    with postgres_server() as pg_url:
+        for storage in args.storage or ["sqlite", "journal", "postgres"]:
+            for workers in args.workers or [1, 2]:
+                url = {"sqlite": f"sqlite:///{root / f'{storage}-{workers}.db'}", "journal": str(root / f"{storage}-{workers}.log"),
+                       "postgres": pg_url}[storage]
+                if url is None:
+                    print("skip postgres: server not installed", file=sys.stderr)
+                    continue
+                kills = sorted((PHASES[(turn + i) % len(PHASES)] for i in range(args.kills)), key=lambda p: p != "base")
+                turn += args.kills
+                rows.append(run_scenario(storage, url, workers, kills, args.trials, root, rng))
+                print_table(rows[-1:])
+    print()
+    print_table(rows)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""``data.kind: synth``: a corpus spoken on this machine once, cached, split speaker-disjoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dslnas.spaces.candidate import DataConfig
+from dslnas.trainers.data import load_dataset, train_eval_split
+
+
+def test_a_synth_corpus_is_made_once_and_read_from_its_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSLNAS_CACHE", str(tmp_path))
+    cfg = DataConfig(kind="synth", synth_minutes=0.3, seed=5, eval_fraction=0.34)
+    clips = load_dataset(cfg, 16_000, 400)
+    assert {c.label for c in clips} == {"speech", "silence"}
+    folder = tmp_path / "corpus-0.3min-seed5"
+    made = (folder / "manifest.csv").stat().st_mtime_ns
+    again = load_dataset(cfg, 16_000, 400)
+    assert [c.clip_id for c in again] == [c.clip_id for c in clips] and (folder / "manifest.csv").stat().st_mtime_ns == made
+    train, held_out = train_eval_split(clips, cfg.eval_fraction, cfg.seed)
+    assert held_out and not {c.speaker for c in train} & {c.speaker for c in held_out}
+    assert not list(tmp_path.glob("*.partial"))
