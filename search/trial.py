@@ -89,4 +89,6 @@ class TrialRunner:
         cost = at_best_placement(self.cost_model.predict(candidate, evaluation.overall.light_usage, sparsity),
                                  self.cost_model.profile, sparsity, objective)
         timing["cost"] = time.perf_counter() - started
-        return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives)
+        counts = scorer.counts
+        rules = {"scored": counts.references, "levelled": counts.levelled, "digital_silence": counts.digital_silence}
+        return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives, rules)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dslnas.hw_models.cost import CostSummary, PassFigures
@@ -89,6 +89,9 @@ class TrialRecord:
     oracle_sweep: tuple[SweepPoint, ...]  # the oracle router's curve on the same candidate
     timing_s: dict[str, float]            # train, evaluate, visqol, cost
     execution: str = "streaming"
+    # ViSQOL's rules for quiet material (trainers.visqol_score): distinct references scored, levelled to
+    # -26 dBFS (quiet), or digital silence (never sent to ViSQOL)
+    visqol_references: dict[str, int] = field(default_factory=dict)
     checkpoint_artifact: str | None = None  # Optuna artifact id of the checkpoint in the study's store (search.artifacts)
 
     @property
@@ -157,6 +160,7 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "timing_s": dict(record.timing_s),
         "execution": record.execution,
         "checkpoint_artifact": record.checkpoint_artifact,
+        "visqol_references": dict(record.visqol_references),
     }
 
 
@@ -179,6 +183,7 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         oracle_sweep=tuple(SweepPoint(**p) for p in data["oracle_sweep"]),
         timing_s=dict(data["timing_s"]),
         execution=str(data["execution"]),
+        visqol_references={k: int(v) for k, v in data.get("visqol_references", {}).items()},  # absent before rules
         checkpoint_artifact=data.get("checkpoint_artifact"),  # absent in records written before artifact stores
     )
 
