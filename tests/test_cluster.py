@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -98,8 +99,11 @@ def test_a_two_node_ray_cluster_fills_a_postgres_study_and_any_process_finds_eve
 
     from dslnas.search.records import role_of
 
-    port = 6000 + os.getpid() % 2000
-    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1"}
+    with socket.socket() as sock:  # a free port: a stale GCS of another run on a fixed port refuses our nodes
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # A local test cluster without token auth (Ray 2.60 turns it on for `ray start --head` by default).
+    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_AUTH_MODE": "disabled"}
     temps = [Path(tempfile.mkdtemp(prefix=f"ray-{n}-", dir="/tmp")) for n in ("head", "worker")]
     with postgres_server() as url:
         if url is None:

@@ -16,6 +16,7 @@ import contextlib
 import math
 import multiprocessing as mp
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,9 @@ def _fail_stale(study: optuna.Study, config: SearchConfig) -> None:
     if needs_dslnas_heartbeat(study._storage):  # noqa: SLF001 - a Study exposes no public storage
         fail_stale_journal_trials(study, config.grace_period_s)
     else:
-        optuna.storages.fail_stale_trials(study)
+        with warnings.catch_warnings():  # marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
 
 
 def _stop_at_total(config: SearchConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
