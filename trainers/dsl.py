@@ -51,16 +51,17 @@ class Switch(nn.Module):
 
 
 def segment_discrepancy(full: torch.Tensor, light: torch.Tensor, frames_per_segment: int) -> torch.Tensor:
-    """Actual relative L1 distance between two embeddings per segment.
+    """Actual L1 distance between two embeddings per segment, in embedding units.
 
-    ``full, light: [B, D, T_emb]`` -> ``[B, n_segments]``: ``mean|full - light| / (mean|full| + 1e-3)`` over
-    each segment's frames and channels (dimensionless; 0 = identical).
+    ``full, light: [B, D, T_emb]`` -> ``[B, n_segments]``: ``mean|full - light|`` over each segment's frames
+    and channels (0 = identical). Deliberately not divided by the segment's own ``mean|full|``: quiet
+    segments (silence) have small embeddings, so a per-segment relative distance blew their discrepancy up
+    and the switch learned to rank silence *above* speech, the opposite of what routing needs. The absolute
+    distance is what the quantizer and decoder see, the same scale for every segment of a codec.
     """
     batch, dim, frames = full.shape
     shape = (batch, dim, frames // frames_per_segment, frames_per_segment)
-    diff = (full - light).abs().reshape(shape).mean(dim=(1, 3))
-    scale = full.abs().reshape(shape).mean(dim=(1, 3))
-    return diff / (scale + 1e-3)
+    return (full - light).abs().reshape(shape).mean(dim=(1, 3))
 
 
 def route_light(predicted: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -85,7 +86,7 @@ def dsl_loss_terms(
     """The three DSL loss terms (paper eqs. 2-4), each a scalar.
 
     ``compression``: mean |masked activation| (L1, drives sparsity).
-    ``light``: relative L1 of the light output to the (detached) full output: the light path distils the full.
+    ``light``: L1 of the light output to the (detached) full output: the light path distils the full.
     ``switch``: MSE of the predicted discrepancy against the actual (detached) one.
     """
     actual = segment_discrepancy(full.detach(), light, frames_per_segment)

@@ -1,4 +1,11 @@
-"""Codec reconstruction losses: multi-scale mel and waveform L1 (SoundStream / EnCodec style)."""
+"""Codec reconstruction losses: multi-scale mel and waveform L1 (SoundStream / EnCodec style).
+
+The log-mel term needs a floor. ``floor_db=None`` is the historical absolute floor (``log(mel + 1e-5)``),
+under which quiet material (room tone at -75..-60 dBFS, most of a "silence" clip's spectrum) sits at the
+floor and barely moves the loss. ``floor_db=-80`` puts the floor 80 dB below each example's own loudest
+mel bin instead, so a quiet clip is seen at the same resolution as a loud one (the log-mel term becomes
+level-invariant, and a codec that plays silence 8 dB too loud pays for it).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,29 @@ import torch
 import torchaudio
 from torch import nn
 
+ABSOLUTE_FLOOR = 1e-5
+"""The historical absolute log-mel floor (mel magnitude units)."""
+TINY_FLOOR = 1e-9
+"""Lower bound of the relative floor, so digital silence does not give ``log(0)``."""
+
 
 class MultiScaleMelLoss(nn.Module):
-    """Sum over FFT sizes of L1 on mel magnitudes plus L1 on log-mel. ``[B, 1, T]`` pairs -> scalar."""
+    """Sum over FFT sizes of L1 on mel magnitudes plus ``log_weight`` x L1 on log-mel. ``[B, 1, T]`` pairs -> scalar.
 
-    def __init__(self, sample_rate_hz: int, fft_sizes: tuple[int, ...] = (256, 512, 1024), n_mels: int = 40) -> None:
+    ``floor_db``: log-mel floor relative to each example's (target's) loudest mel bin, in dB (e.g. -80);
+    ``None``: the absolute floor :data:`ABSOLUTE_FLOOR`.
+    """
+
+    def __init__(
+        self,
+        sample_rate_hz: int,
+        fft_sizes: tuple[int, ...] = (256, 512, 1024),
+        n_mels: int = 40,
+        floor_db: float | None = None,
+        log_weight: float = 1.0,
+    ) -> None:
         super().__init__()
+        self.floor_db, self.log_weight = floor_db, log_weight
         self.mels = nn.ModuleList(
             torchaudio.transforms.MelSpectrogram(
                 sample_rate=sample_rate_hz, n_fft=n, hop_length=n // 4, n_mels=min(n_mels, n // 8), power=1.0
@@ -19,11 +43,20 @@ class MultiScaleMelLoss(nn.Module):
             for n in fft_sizes
         )
 
+    def _floor(self, ref: torch.Tensor) -> torch.Tensor | float:
+        """The log floor for ``ref [B, 1, M, F]``: absolute, or ``floor_db`` below each example's peak ``[B, 1, 1, 1]``."""
+        if self.floor_db is None:
+            return ABSOLUTE_FLOOR
+        peak = ref.detach().amax(dim=(-1, -2, -3), keepdim=True)
+        return (peak * 10.0 ** (self.floor_db / 20.0)).clamp_min(TINY_FLOOR)
+
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         total = estimate.new_zeros(())
         for mel in self.mels:
             est, ref = mel(estimate), mel(target)
-            total = total + (est - ref).abs().mean() + (torch.log(est + 1e-5) - torch.log(ref + 1e-5)).abs().mean()
+            floor = self._floor(ref)
+            log_l1 = (torch.log(est + floor) - torch.log(ref + floor)).abs().mean()
+            total = total + (est - ref).abs().mean() + self.log_weight * log_l1
         return total / len(self.mels)
 
 

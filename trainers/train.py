@@ -5,6 +5,13 @@ Loss per step (paper eq. 5 on top of the codec loss)::
     mel_weight * L_mel + waveform_weight * L_wave + commitment_weight * L_commit
     + alpha * L_compression + beta * (L_switch + L_light)   [+ adversarial_weight * L_adv]
 
+``train.trainable`` (with an ``init_checkpoint``) picks what trains: ``dsl`` freezes the base network, full
+tail, quantizer and decoder (``requires_grad`` off, left out of the optimizer, quantizer and decoder in eval
+mode) and, as the decoded output is then a fixed function of the full embedding, replaces the codec loss by
+``mel_weight * L_embedding`` (relative L1 of the masked full embedding to the pretrained one; no decoder
+pass, which makes a DSL trial several times cheaper); ``dsl+tail`` also trains the full tail on the codec
+loss; ``all`` trains everything (always so for base training, without an ``init_checkpoint``).
+
 ``train(run, out_dir)`` writes ``out_dir/checkpoint.pt`` every ``checkpoint_every`` steps and at the end;
 calling it again with the same run continues from the last checkpoint.
 """
@@ -18,15 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.nn import functional as F
 
-from dslnas.spaces.candidate import DeviceKind, RunConfig
+from dslnas.spaces.candidate import DeviceKind, LRSchedule, RunConfig, Trainable, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dslnas.trainers.codec import DSLCodec, build_codec, insert_dsl
+from dslnas.trainers.codec import DSL_PREFIXES, DSLCodec, build_codec, insert_dsl
 from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
 from dslnas.trainers.discriminator import STFTDiscriminator, discriminator_loss, generator_adversarial_loss
 from dslnas.trainers.dsl import dsl_loss_terms
+from dslnas.trainers.encoder import EncoderOutput
 from dslnas.trainers.losses import MultiScaleMelLoss, waveform_loss
+from dslnas.trainers.pretrained import resolve_init_checkpoint
 
 CHECKPOINT_NAME = "checkpoint.pt"
 StepCallback = Callable[[int, int, dict[str, float]], None]
@@ -62,11 +72,58 @@ def initial_codec(run: RunConfig) -> DSLCodec:
     """A fresh codec, or ``train.init_checkpoint``'s codec with this run's DSL inserted."""
     if run.train.init_checkpoint is None:
         return build_codec(run.candidate)
-    trained = load_checkpoint(run.train.init_checkpoint)
+    trained = load_checkpoint(resolve_init_checkpoint(run.train.init_checkpoint))
     try:
         return insert_dsl(run.candidate, trained.model)
     except ValueError as err:
         raise UserError(f"train.init_checkpoint {run.train.init_checkpoint}: {err}") from err
+
+
+def full_tail_prefixes(codec: DSLCodec) -> tuple[str, ...]:
+    """State-dict name prefixes of the full tail: encoder blocks from the switch depth on, and the head."""
+    depth, n_blocks = codec.candidate.dsl.switch_depth, codec.candidate.encoder.n_blocks
+    return (*(f"encoder.blocks.{i}." for i in range(depth, n_blocks)), "encoder.head.")
+
+
+def parameter_groups(codec: DSLCodec, trainable: Trainable) -> dict[str, list[torch.nn.Parameter]]:
+    """The parameters ``trainable`` trains, by part (``dsl``, ``full_tail``, ``rest``); empty parts left out."""
+    tail = full_tail_prefixes(codec)
+    groups: dict[str, list[torch.nn.Parameter]] = {"dsl": [], "full_tail": [], "rest": []}
+    for name, param in codec.named_parameters():
+        part = "dsl" if name.startswith(DSL_PREFIXES) else "full_tail" if name.startswith(tail) else "rest"
+        groups[part].append(param)
+    keep = {Trainable.DSL: ("dsl",), Trainable.DSL_TAIL: ("dsl", "full_tail"), Trainable.ALL: tuple(groups)}[trainable]
+    return {part: params for part, params in groups.items() if part in keep and params}
+
+
+def freeze_for(codec: DSLCodec, trainable: Trainable) -> list[dict]:
+    """Set ``requires_grad`` for ``trainable`` and return the optimizer's parameter groups (one per part)."""
+    groups = parameter_groups(codec, trainable)
+    chosen = {id(p) for params in groups.values() for p in params}
+    for param in codec.parameters():
+        param.requires_grad_(id(param) in chosen)
+    return [{"params": params, "name": part} for part, params in groups.items()]
+
+
+def set_train_mode(codec: DSLCodec, trainable: Trainable) -> None:
+    """Train mode for what trains; frozen quantizer and decoder in eval mode (EMA codebooks and dead-code
+    restarts stay put, no quantizer dropout), as the frozen base runs at inference."""
+    codec.train()
+    if trainable is not Trainable.ALL:
+        codec.quantizer.eval()
+        codec.decoder.eval()
+
+
+def learning_rate_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate of 0-based ``step``: linear warm-up over ``warmup_steps``, then constant or cosine decay."""
+    if step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule is LRSchedule.CONSTANT:
+        return cfg.learning_rate
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    low = cfg.min_lr_fraction
+    return cfg.learning_rate * (low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 class Trainer:
@@ -74,42 +131,90 @@ class Trainer:
 
     def __init__(self, run: RunConfig, codec: DSLCodec, device: torch.device) -> None:
         self.run, self.device = run, device
+        cfg = run.train
+        self.trainable = cfg.effective_trainable
         self.codec = codec.to(device)
-        self.mel_loss = MultiScaleMelLoss(run.candidate.encoder.sample_rate_hz).to(device)
-        self.optimizer = torch.optim.Adam(codec.parameters(), lr=run.train.learning_rate, betas=(0.5, 0.9))
+        self.mel_loss = MultiScaleMelLoss(
+            run.candidate.encoder.sample_rate_hz, cfg.mel_fft_sizes, cfg.mel_bins, cfg.mel_floor_db, cfg.mel_log_weight
+        ).to(device)
+        groups = freeze_for(codec, self.trainable)
+        self.params = [p for group in groups for p in group["params"]]
+        self.optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.5, 0.9))
+        set_train_mode(codec, self.trainable)
         self.disc = STFTDiscriminator().to(device) if run.train.use_discriminator else None
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=run.train.learning_rate) if self.disc else None
 
+    def set_step(self, step: int) -> None:
+        """Set the learning rate for 0-based ``step`` (a pure function of it, so resuming needs no state)."""
+        lr = learning_rate_at(self.run.train, step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     def step(self, batch: torch.Tensor) -> dict[str, float]:
-        cfg, dsl = self.run.train, self.run.candidate.dsl
-        out = self.codec(batch)
-        enc = out.encoded
-        terms = dsl_loss_terms(enc.masked, enc.full, enc.light, enc.predicted, dsl.segment_frames)
-        losses = {
-            "mel": self.mel_loss(out.audio, batch),
-            "waveform": waveform_loss(out.audio, batch),
-            "commitment": out.commitment,
-            **terms,
-        }
-        total = (
-            cfg.mel_weight * losses["mel"]
-            + cfg.waveform_weight * losses["waveform"]
-            + cfg.commitment_weight * losses["commitment"]
-            + dsl.alpha * losses["compression"]
-            + dsl.beta * (losses["switch"] + losses["light"])
-        )
-        if self.disc is not None:
-            losses["adversarial"] = generator_adversarial_loss(self.disc(out.audio))
-            total = total + cfg.adversarial_weight * losses["adversarial"]
+        audio, losses = self._dsl_only_losses(batch) if self.trainable is Trainable.DSL else self._codec_losses(batch)
+        total = self._total(losses)
         if not torch.isfinite(total):
             raise FloatingPointError(f"training loss became {total.item()} ({ {k: v.item() for k, v in losses.items()} })")
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        torch.nn.utils.clip_grad_norm_(self.codec.parameters(), 5.0)
+        torch.nn.utils.clip_grad_norm_(self.params, 5.0)
         self.optimizer.step()
-        if self.disc is not None:
-            self._discriminator_step(batch, out.audio.detach())
+        if self.disc is not None and audio is not None:
+            self._discriminator_step(batch, audio.detach())
         return {"total": total.item(), **{k: v.item() for k, v in losses.items()}}
+
+    def _codec_losses(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Codec loss on the decoded full path plus the DSL terms; ``batch [B, 1, T]`` -> (audio, terms)."""
+        if self.trainable is Trainable.ALL:
+            out = self.codec(batch)
+            enc, audio, commitment = out.encoded, out.audio, out.commitment
+        else:
+            enc, audio, commitment = self._frozen_quantizer_pass(batch)
+        losses = {
+            "mel": self.mel_loss(audio, batch),
+            "waveform": waveform_loss(audio, batch),
+            "commitment": commitment,
+            **dsl_loss_terms(enc.masked, enc.full, enc.light, enc.predicted, self.run.candidate.dsl.segment_frames),
+        }
+        if self.disc is not None:
+            losses["adversarial"] = generator_adversarial_loss(self.disc(audio))
+        return audio, losses
+
+    def _frozen_quantizer_pass(self, batch: torch.Tensor) -> tuple[EncoderOutput, torch.Tensor, torch.Tensor]:
+        """Full path through a frozen (eval-mode) quantizer: its codebooks do not move and it drops no
+        quantizer; the straight-through estimator (which the library applies in train mode only) is applied
+        here so the encoder still gets the codec loss's gradient. -> (encoder pass, audio [B, 1, T], commitment)."""
+        enc = self.codec.encoder(batch)
+        quantized = self.codec.quantizer(enc.full).quantized.detach()
+        straight_through = enc.full + (quantized - enc.full).detach()
+        return enc, self.codec.decoder(straight_through), F.mse_loss(enc.full, quantized)
+
+    def _dsl_only_losses(self, batch: torch.Tensor) -> tuple[None, dict[str, torch.Tensor]]:
+        """DSL-only fine-tuning: the frozen full tail, quantizer and decoder make the codec output a fixed
+        function of the full embedding, so the codec loss reaches the mask only through it. It is replaced
+        by ``embedding``: the relative L1 of the masked full embedding to the base's own (unmasked, i.e.
+        pretrained) one, no decoder pass. ``batch [B, 1, T]`` -> (None, terms)."""
+        encoder = self.codec.encoder
+        with torch.no_grad():
+            base = encoder.base(batch)
+            teacher = encoder.full_tail(base)
+        masked = encoder.mask(base)
+        full, light = encoder.full_tail(masked), encoder.light_tail(masked)
+        predicted = encoder.switch(masked)
+        return None, {
+            "embedding": (full - teacher).abs().mean() / (teacher.abs().mean() + 1e-8),
+            **dsl_loss_terms(masked, full, light, predicted, self.run.candidate.dsl.segment_frames),
+        }
+
+    def _total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Weighted sum of the terms present (paper eq. 5 on top of the codec or embedding loss)."""
+        cfg, dsl = self.run.train, self.run.candidate.dsl
+        weights = {
+            "mel": cfg.mel_weight, "waveform": cfg.waveform_weight, "commitment": cfg.commitment_weight,
+            "embedding": cfg.mel_weight, "adversarial": cfg.adversarial_weight,
+            "compression": dsl.alpha, "switch": dsl.beta, "light": dsl.beta,
+        }
+        return sum((weights[name] * value for name, value in losses.items()), torch.zeros((), device=self.device))
 
     def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> None:
         loss = discriminator_loss(self.disc(real), self.disc(fake))
@@ -153,6 +258,7 @@ def train(
             generator.set_state(resumed.rng_states["data"])
     for step in range(start_step, cfg.steps):
         batch = random_crops(train_clips, cfg.batch_size, length, generator).to(device)
+        trainer.set_step(step)
         losses = trainer.step(batch)
         history.append(losses["total"])
         if on_step is not None:

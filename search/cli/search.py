@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def search_command(
     space: Annotated[str, typer.Option("--space", help="Search space: 'demo', 'paper' or a YAML file.")] = "demo",
-    trials: Annotated[int, typer.Option("--trials", min=1, help="The study's total of completed trials (not this run's): a rerun continues up to it, a larger number extends the study.")] = 8,
+    trials: Annotated[int, typer.Option("--trials", min=1, help="The study's total of trained candidates (not this run's; each brings its swept thresholds as points): a rerun continues up to it, a larger number extends the study.")] = 12,
     backend: Annotated[str, typer.Option("--backend", help=f"Search backend: {', '.join(BACKENDS)} (optuna: workers on a shared storage; ray: Ray Tune).")] = "optuna",
     storage: Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL (default: SQLite under runs/<study>/); postgresql://... for a cluster, *.log for a journal file.")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default: the space's name).")] = None,
@@ -52,14 +52,16 @@ def search_command(
     )
     console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · {backend}/{sampler} · storage {storage or config.runs_root + '/' + config.study + '/optuna.db'}")
     with progress_bar() as bar:
-        base_task = bar.add_task("base codec", total=space_obj.base_train.steps, status="")
+        pretrained = space_obj.pretrained_base
+        base_task = bar.add_task("base codec", total=1 if pretrained else space_obj.base_train.steps,
+                                 status=f"shipped {pretrained}" if pretrained else "")
         trial_task = bar.add_task("trials", total=trials, status="")
 
         def on_base_step(step: int, total: int, losses: dict[str, float]) -> None:
             bar.update(base_task, completed=step, status=f"loss {losses['total']:.3f}")
 
         def on_status(status: "SearchStatus") -> None:
-            bar.update(base_task, completed=space_obj.base_train.steps)
+            bar.update(base_task, completed=1 if pretrained else space_obj.base_train.steps)
             bar.update(trial_task, completed=status.complete, status=_status_text(status))
 
         outcome = run_search(config, on_status=on_status, on_base_step=on_base_step)

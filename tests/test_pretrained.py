@@ -1,0 +1,77 @@
+"""The shipped pretrained base: it loads, it is small, and DSL-only training leaves it untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from dslnas.spaces.candidate import DataConfig, RunConfig, Trainable, TrainConfig
+from dslnas.spaces.errors import UserError
+from dslnas.spaces.presets import demo_candidate
+from dslnas.trainers.checkpoint import load_checkpoint
+from dslnas.trainers.codec import DSL_PREFIXES, insert_dsl
+from dslnas.trainers.pretrained import MAX_BYTES, PRETRAINED, pretrained_checkpoint
+from dslnas.trainers.train import full_tail_prefixes, train
+
+LIGHT_TAIL = "encoder.light_tail."
+
+
+def test_every_shipped_base_exists_and_is_at_most_5_mb() -> None:
+    for name in PRETRAINED:
+        path = pretrained_checkpoint(name)
+        assert path.is_file(), name
+        assert path.stat().st_size <= MAX_BYTES == 5 * 1024 * 1024
+
+
+def test_shipped_file_holds_tensors_only_and_no_optimizer_state() -> None:
+    payload = torch.load(pretrained_checkpoint("speech16k"), map_location="cpu", weights_only=True)
+    assert not payload["optimizer"]
+    assert not any(k.startswith(DSL_PREFIXES) for k in payload["model"])
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_speech16k_loads_into_the_demo_candidate_at_every_switch_depth(depth: int) -> None:
+    base = load_checkpoint(pretrained_checkpoint("speech16k"))
+    candidate = demo_candidate().with_dsl(switch_depth=depth, light_widths=(8,) * (4 - depth))
+    codec = insert_dsl(candidate, base.model)
+    state = codec.state_dict()
+    for key, value in base.model.items():
+        assert torch.equal(state[key], value), key
+
+
+def test_unknown_pretrained_name_is_a_user_error_listing_the_valid_ones() -> None:
+    with pytest.raises(UserError, match="speech16k"):
+        pretrained_checkpoint("nope")
+
+
+def _finetune(tmp_path: Path, trainable: Trainable) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Fine-tune the demo candidate from ``pretrained:speech16k`` for a few steps; (before, after) state dicts."""
+    candidate = demo_candidate()
+    data = DataConfig(demo_clips=4, demo_clip_seconds=1.0)
+    cfg = TrainConfig(steps=4, batch_size=2, crop_seconds=0.25, data=data, init_checkpoint="pretrained:speech16k",
+                      trainable=trainable, learning_rate=1e-2)
+    torch.manual_seed(cfg.seed)  # as train() does before it inserts the DSL: the same fresh DSL weights
+    before = insert_dsl(candidate, load_checkpoint(pretrained_checkpoint("speech16k")).model).state_dict()
+    result = train(RunConfig(candidate=candidate, train=cfg), tmp_path)
+    return before, load_checkpoint(result.checkpoint_path).model
+
+
+def test_dsl_training_leaves_base_tail_quantizer_and_decoder_bit_identical(tmp_path: Path) -> None:
+    before, after = _finetune(tmp_path, Trainable.DSL)
+    frozen = [k for k in after if not k.startswith(DSL_PREFIXES)]
+    assert any(k.startswith("quantizer.") for k in frozen) and any(k.startswith("decoder.") for k in frozen)
+    changed = [k for k in frozen if not torch.equal(after[k], before[k])]
+    assert not changed, changed
+    light = [k for k in after if k.startswith(LIGHT_TAIL)]
+    assert light and any(not torch.equal(after[k], before[k]) for k in light)
+
+
+def test_dsl_plus_tail_also_trains_the_full_tail_only(tmp_path: Path) -> None:
+    before, after = _finetune(tmp_path, Trainable.DSL_TAIL)
+    codec = insert_dsl(demo_candidate(), before)
+    tail = full_tail_prefixes(codec)
+    assert any(not torch.equal(after[k], before[k]) for k in after if k.startswith(tail))
+    rest = [k for k in after if not k.startswith((*DSL_PREFIXES, *tail))]
+    assert all(torch.equal(after[k], before[k]) for k in rest)
