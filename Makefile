@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   runs the main job (a search on generated audio, embedded storage under runs/demo/)
 #               and writes its Pareto report to runs/demo/report/index.html
-#   make test   runs the test suite (installs PostgreSQL and Chromium for the tests that need them)
+#   make test   runs the test suite (installs PostgreSQL, Chromium, the speech synthesisers and the ARM cross
+#               compiler for the tests that need them, when root)
 # Both create .venv and install dslnas into it on first use.
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[test]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) system-deps
 	$(VENV)/bin/dslnas search
 	$(VENV)/bin/dslnas report --study demo --out runs/demo/report
 
@@ -27,10 +28,16 @@ system-deps:
 test: $(STAMP) system-deps
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
+	$(PY) bench/cli_startup.py
 	$(PY) bench/train_throughput.py
 	$(PY) bench/cost_model_accuracy.py
-	$(PY) bench/search_throughput.py
+	$(PY) bench/table1_prediction.py
+	$(PY) bench/search_throughput.py --workers 1
+	$(PY) bench/data_memory.py
+	$(PY) bench/threads.py
+	$(PY) bench/faults.py
+	$(PY) bench/search_efficiency.py
 
 clean:
 	rm -rf $(VENV) runs test-output
