@@ -83,6 +83,7 @@ class Cost:
     latency_error_pct: float | None = None  # the profile's cross-validated MAPE: the band around latency_ms
     mask_sparsity: float = 0.0         # the share of zeros the tails' first convs were priced with
     sparsity_priced: bool = False      # whether the unit's runtime skips zero inputs (alpha buys latency)
+    raw_counts: EncoderCounts | None = None  # the counts before this unit's sparsity / quantizer rewrites
 
     @property
     def segment_ms(self) -> float:
@@ -246,6 +247,7 @@ class ProfileCostModel(CostModel):
         if not 0.0 <= mask_sparsity <= 1.0:
             raise UserError(f"mask sparsity must be a fraction in [0, 1], got {mask_sparsity}")
         priced = self.unit.skips_zero_inputs
+        raw = counts
         if priced and mask_sparsity > 0:
             counts = with_sparse_tail_inputs(counts, mask_sparsity)
         if self.unit.runs_quantizer and counts.quantizer is not None:
@@ -261,7 +263,7 @@ class ProfileCostModel(CostModel):
         power = mix(full_mw, light_mw, light_usage)
         cv = self.profile.provenance.cv_mape_pct
         return Cost(self.profile.name, self.unit_name, light_usage, latency, power, path_ms, counts, energy, rate,
-                    provenance_text(self.profile), cv, mask_sparsity if priced else 0.0, priced)
+                    provenance_text(self.profile), cv, mask_sparsity if priced else 0.0, priced, raw)
 
 
 def with_quantizer_on_device(counts: EncoderCounts) -> EncoderCounts:

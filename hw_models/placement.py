@@ -176,5 +176,6 @@ def at_best_placement(cost: Cost, profile: DeviceProfile, mask_sparsity: float,
     summary = cost.summary()
     if len(profile.units) < 2:
         return summary
-    best = compare_placements(cost.counts, profile, cost.light_usage, mask_sparsity, objective).cheapest
+    counts = cost.raw_counts or cost.counts  # each unit's own rewrites are not the default unit's
+    best = compare_placements(counts, profile, cost.light_usage, mask_sparsity, objective).cheapest
     return replace(summary, latency_ms=best.latency_ms, power_mw=best.power_mw, placement=best.placement.name)

@@ -113,7 +113,7 @@ def confirm_candidates(
 def _predicted(record: TrialRecord, model: ProfileCostModel | None, profile: str | None, runner: str,
                device: str, comparison: Comparison) -> dict[str, ConfirmationEntry]:
     """Per path, an entry holding only the prediction side (the measurement is filled in by :func:`_entry`)."""
-    cost = record.cost if model is None else model.predict(record.candidate, record.light_usage).summary()
+    cost = record.cost if model is None else model.predict(record.candidate, record.light_usage, record.sparsity).summary()
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     latency = {"full": cost.latency_ms.full, "light": cost.latency_ms.light}
     power = {"full": cost.power_mw.full, "light": cost.power_mw.light}
@@ -185,7 +185,7 @@ def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmS
     # Priced as routed: the measured light usage and the warm policy's replays on the measured switch-backs.
     audio_s = len(run.paths) * record.candidate.segment_samples / record.candidate.encoder.sample_rate_hz
     replayed_per_s = run.switch_backs * info.warm_frames / audio_s if str(getattr(dsl.state_policy, "value", dsl.state_policy)) == "warm" else 0.0
-    cost = model.predict(record.candidate, run.light_usage).summary().routed(
+    cost = model.predict(record.candidate, run.light_usage, record.sparsity).summary().routed(
         run.light_usage, warmup_share(record.candidate, replayed_per_s))
     predicted_ms, predicted_mw = cost.latency_ms.mixed, cost.power_mw.mixed
     return replace(

@@ -107,12 +107,16 @@ def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", cos
 
 
 def own_point(records: Sequence[TrialRecord], objectives: Sequence[Objective]) -> int:
-    """Index of the point nearest the ideal of the candidate's own curve (objectives scaled 0..1 over it)."""
+    """Index of the point nearest the ideal of the candidate's own curve (objectives scaled 0..1 over it).
+
+    A point with no segment light is never chosen while the curve has others: it is the full-only point,
+    stored as a sweep trial of its own (for the reference, the study's baseline)."""
+    routed = [i for i, r in enumerate(records) if r.light_usage > 0] or list(range(len(records)))
     values = [[-r.objective_value(o) if o.maximise else r.objective_value(o) for o in objectives] for r in records]
     lows = [min(v[j] for v in values) for j in range(len(objectives))]
     spans = [(max(v[j] for v in values) - lows[j]) or 1.0 for j in range(len(objectives))]
     distance = [math.dist([(x - lo) / s for x, lo, s in zip(v, lows, spans)], [0.0] * len(v)) for v in values]
-    return min(range(len(records)), key=lambda i: (distance[i], i))
+    return min(routed, key=lambda i: (distance[i], i))
 
 
 def _finite(value: float) -> float:

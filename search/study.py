@@ -23,7 +23,7 @@ def open_study(config: SearchConfig) -> optuna.Study:
     """Create the study or reopen it; a reopened study must search the same space.
 
     Only the process that creates the study records its config and, for the Optuna backend, queues the
-    reference and full-only baseline as the first trials, so workers starting together never queue them
+    reference point (its sweep holds the full-only baseline) as the first trials, so workers starting together never queue them
     twice (creation is atomic in the storage). Ray passes them to its searcher instead.
     """
     storage = open_storage(

@@ -71,11 +71,13 @@ class LocalRunner(DeviceRunner):
 
     def run_routed(self, info: Any, segments: np.ndarray) -> RoutedRun:
         """Build a routed C export (``c_export.CExportInfo``) with the host gcc and stream ``segments``
-        ``[S, in_floats]`` through it with automatic routing, ``warmup`` untimed passes then enough timed
-        passes for about ``repeats`` timed segments; per-segment latency is the median over the passes."""
+        ``[S, in_floats]`` through it with automatic routing, one untimed pass (when ``warmup`` > 0), then
+        enough timed passes for about ``repeats`` timed segments; per-segment latency is the median over the passes."""
         from dslnas.hw_models.c_export.toolchain import build_host_timer, run_host_timer
 
         n_segments = len(np.asarray(segments).reshape(-1, info.in_floats))
+        if n_segments == 0:
+            raise MeasurementError(info.name, "no whole segment of audio to stream")
         passes = max(3, -(-self.repeats // n_segments))
         paths, ns = run_host_timer(build_host_timer(info), info, segments, self.warmup_passes + passes)
         timed_ms = ns[self.warmup_passes:] / 1e6

@@ -32,6 +32,7 @@ from dslnas.search.records import fail_attrs, record_attrs, role_of
 from dslnas.search.storage import JournalHeartbeat, fail_stale_journal_trials, needs_dslnas_heartbeat
 from dslnas.search.study import add_sweep_trials, open_study, trained_trials
 from dslnas.search.trial import TrialRunner
+from dslnas.spaces.errors import UserError
 
 
 def make_objective(config: SearchConfig, runner: TrialRunner, store: Any = None) -> Callable[[optuna.Trial], list[float]]:
@@ -49,16 +50,16 @@ def make_objective(config: SearchConfig, runner: TrialRunner, store: Any = None)
                 values = objective_values(points, config)
                 if store is not None:
                     points = upload_trial_checkpoint(store, trial, points)
+                record = points.own_point
+                for key, value in record_attrs(record).items():
+                    trial.set_user_attr(key, value)
+                for name, value in constraint_values(record, config.space.constraints).items():
+                    trial.set_constraint(name, value)
+                add_sweep_trials(trial.study, config, trial.number, dict(trial.params), points, role_of(trial))
             except Exception as err:
                 for key, value in fail_attrs(err).items():
                     trial.set_user_attr(key, value)
                 raise
-            record = points.own_point
-            for key, value in record_attrs(record).items():
-                trial.set_user_attr(key, value)
-            for name, value in constraint_values(record, config.space.constraints).items():
-                trial.set_constraint(name, value)
-            add_sweep_trials(trial.study, config, trial.number, dict(trial.params), points, role_of(trial))
         return values
 
     return objective
@@ -195,4 +196,5 @@ def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_pr
             on_progress()
     bad = [p.exitcode for p in procs if p.exitcode]
     if bad:
-        raise RuntimeError(f"{len(bad)} search worker(s) exited with codes {bad}; completed trials are kept in the study")
+        raise UserError(f"{len(bad)} search worker(s) exited with codes {bad}; completed trials are kept in the study "
+                        "(rerun the same command to continue)")

@@ -17,6 +17,7 @@ from dslnas.hw_models.cost import CostSummary, PassFigures
 from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_PARENT, ATTR_RECORD, ATTR_ROLE
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.space import Objective
+from dslnas.spaces.errors import UserError
 
 if TYPE_CHECKING:
     import optuna
@@ -198,7 +199,13 @@ def record_attrs(record: TrialRecord) -> dict[str, Any]:
 def record_from_trial(trial: "optuna.trial.FrozenTrial") -> TrialRecord | None:
     """The record stored on ``trial``, or None (failed or still running trials have none)."""
     data = trial.user_attrs.get(ATTR_RECORD)
-    return record_from_json(data) if data else None
+    if not data:
+        return None
+    try:
+        return record_from_json(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"trial {trial.number}'s record was written by another dslnas version "
+                        f"({type(err).__name__}: {err}); rerun the search into a new --study") from None
 
 
 def role_attrs(role: Role, parent: int | None = None) -> dict[str, Any]:
