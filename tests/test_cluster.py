@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import optuna
@@ -141,3 +142,35 @@ def test_a_two_node_ray_cluster_fills_a_postgres_study_and_any_process_finds_eve
         study = optuna.load_study(study_name="two-nodes", storage=url)
         assert sum(role_of(t).trained and t.state == TrialState.COMPLETE for t in study.get_trials()) == 3
         assert study.user_attrs[STUDY_ATTR_ARTIFACT_STORE] == str(artifacts.resolve())
+
+
+def test_an_s3_store_on_a_local_s3_server_holds_and_returns_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The S3 option against moto's S3-compatible server on loopback: upload on one node, fetch on another."""
+    boto3 = pytest.importorskip("boto3")
+    server = Path(sys.executable).with_name("moto_server")
+    if not server.exists():
+        pytest.skip("moto's server is not installed (pip install 'moto[server]')")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([str(server), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        for name, value in (("AWS_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", "testing"),
+                            ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_DEFAULT_REGION", "us-east-1")):
+            monkeypatch.setenv(name, value)
+        for _ in range(100):
+            try:
+                boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="dslnas")
+                break
+            except Exception:  # the server is still starting
+                time.sleep(0.2)
+        study, body = _study_with_uploaded_trial(tmp_path, "s3://dslnas/studies")
+        shutil.rmtree(tmp_path / "node-a")  # the node that trained it is gone
+        found = checkpoint_of(study, 1, cache_dir=tmp_path / "cache")  # a sweep point, through its parent
+        assert found.read_bytes() == body
+        keys = [o["Key"] for o in boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket="dslnas")["Contents"]]
+        assert keys and all(k.startswith("studies/") for k in keys)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
