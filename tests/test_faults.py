@@ -177,7 +177,11 @@ def test_a_search_killed_mid_trial_on_a_journal_file_fails_that_trial_and_the_re
     from faults import GRACE_S, measure, phase_reached, run_until
 
     url, study_root = str(tmp_path / "kill.log"), tmp_path / "runs" / "killme"
-    cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", "3", "--study", "killme",
+    # A fine-tune long enough to be caught mid-way on a fast machine (the tiny space's 2 steps can finish
+    # between two looks of the phase watcher).
+    space = tmp_path / "slow-finetune.yaml"
+    space.write_text(f"extends: {TINY_SPACE}\nfinetune: {{steps: 400, checkpoint_every: 200}}\n")
+    cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(space), "--trials", "3", "--study", "killme",
            "--storage", url, "--heartbeat-interval", "1", "--grace-period", str(GRACE_S)]
     seen: set[Path] = set()
     rng = __import__("random").Random(0)

@@ -231,6 +231,7 @@ def train(
     """Train ``run`` into ``out_dir`` (resuming from its checkpoint when one exists)."""
     started = time.perf_counter()
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)  # a run under way is visible (and an unwritable place fails now)
     ckpt_path = out_dir / CHECKPOINT_NAME
     cfg = run.train
     if cfg.threads:
