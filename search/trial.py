@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import torch
 
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.placement import PlacementObjective, at_best_placement
@@ -23,23 +24,10 @@ from dslnas.spaces.candidate import CandidateConfig, DataConfig, RunConfig, Trai
 from dslnas.spaces.space import Objective
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import build_codec
-from dslnas.trainers.data import Clip, load_dataset, train_eval_split
+from dslnas.trainers.data import Clip, evaluation_clips, load_dataset
 from dslnas.trainers.evaluate import evaluate_codec
 from dslnas.trainers.train import train
 from dslnas.trainers.visqol_score import VisqolScorer
-
-
-class TimedScorer(VisqolScorer):
-    """A ViSQOL scorer that adds up the seconds spent scoring (for the per-trial time split)."""
-
-    seconds: float = 0.0
-
-    def score(self, *args: Any, **kwargs: Any) -> float:
-        started = time.perf_counter()
-        try:
-            return super().score(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - started
 
 
 def trial_train_config(config: SearchConfig, base_checkpoint: Path) -> TrainConfig:
@@ -57,11 +45,19 @@ class TrialRunner:
     def __post_init__(self) -> None:
         self.cost_model = ProfileCostModel(load_profile(self.config.profile))
         self._eval_clips: list[Clip] | None = None
+        self._scorer: VisqolScorer | None = None
+
+    def scorer(self) -> VisqolScorer:
+        """One ViSQOL scorer for this runner's trials, scoring in as many processes as this worker has
+        torch threads (its share of the host's cores)."""
+        if self._scorer is None:
+            self._scorer = VisqolScorer(workers=max(1, torch.get_num_threads()))
+        return self._scorer
 
     def eval_clips(self, data: DataConfig, sample_rate_hz: int, min_samples: int) -> list[Clip]:
         if self._eval_clips is None:
             clips = load_dataset(data, sample_rate_hz, min_samples=min_samples)
-            self._eval_clips = train_eval_split(clips, data.eval_fraction, data.seed)[1] or clips
+            self._eval_clips = evaluation_clips(clips, data, sample_rate_hz, all_when_none_held_out=True)
         return self._eval_clips
 
     def run(self, candidate: CandidateConfig, trial_key: str) -> CandidatePoints:
@@ -77,11 +73,12 @@ class TrialRunner:
         codec = build_codec(candidate)
         codec.load_state_dict(load_checkpoint(result.checkpoint_path).model)
         clips = self.eval_clips(run.train.data, candidate.encoder.sample_rate_hz, candidate.segment_samples)
-        scorer = TimedScorer()
+        scorer = self.scorer()
+        scored_s = scorer.seconds
         evaluation = evaluate_codec(codec, clips, sweep_thresholds=self.config.space.sweep_thresholds, scorer=scorer,
                                     oracle=self.config.space.oracle)
-        timing["visqol"] = scorer.seconds
-        timing["evaluate"] = time.perf_counter() - started - scorer.seconds
+        timing["visqol"] = scorer.seconds - scored_s  # wall time waiting on ViSQOL (decoding overlaps it)
+        timing["evaluate"] = time.perf_counter() - started - timing["visqol"]
 
         started = time.perf_counter()
         sparsity = evaluation.overall.sparsity

@@ -205,6 +205,7 @@ class DataConfig(Frozen):
     demo_clip_seconds: Annotated[float, Field(gt=0.0)] = 2.0
     synth_minutes: Annotated[float, Field(gt=0.0)] = 2.0  # synth: corpus size (path: its cache folder, optional)
     eval_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.25
+    eval_clip_seconds: Annotated[float, Field(ge=1.0)] | None = None  # held-out clips cut to their first N s
     seed: int = 0
 
     @staticmethod
@@ -297,7 +298,8 @@ class TrainConfig(Frozen):
     checkpoint file, or ``pretrained:<name>`` for a base shipped with dslnas (``trainers.pretrained``).
 
     ``trainable`` applies only with an ``init_checkpoint``; base training (none) trains everything.
-    ``mel_floor_db``: log-mel floor relative to each example's loudest mel bin (dB, e.g. -80); ``None`` =
+    ``adam_betas``: Adam's (beta1, beta2); (0.5, 0.9) is the GAN-codec habit, (0.9, 0.99) suits
+    reconstruction-only training. ``mel_floor_db``: log-mel floor relative to each example's loudest mel bin (dB, e.g. -80); ``None`` =
     the historical absolute floor 1e-5, which barely sees quiet material.
     """
 
@@ -305,6 +307,7 @@ class TrainConfig(Frozen):
     batch_size: PosInt = 8
     crop_seconds: Annotated[float, Field(gt=0.0)] = 0.8
     learning_rate: Annotated[float, Field(gt=0.0)] = 3e-3
+    adam_betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = (0.5, 0.9)
     lr_schedule: LRSchedule = LRSchedule.CONSTANT
     warmup_steps: Annotated[int, Field(ge=0)] = 0
     min_lr_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05

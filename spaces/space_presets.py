@@ -22,7 +22,7 @@ from dslnas.spaces.yaml_io import read_yaml_mapping, validate
 def demo_space() -> SearchSpace:
     """What ``dslnas search`` runs with no arguments: DSLs inserted into the shipped ``speech16k`` base and
     trained DSL-only on a small corpus spoken here (made once and cached: ``data.kind: synth``)."""
-    data = DataConfig(kind=DatasetKind.SYNTH, synth_minutes=2.0, seed=1, eval_fraction=0.3)
+    data = DataConfig(kind=DatasetKind.SYNTH, synth_minutes=2.0, seed=1, eval_fraction=0.3, eval_clip_seconds=2.0)
     return SearchSpace(
         name="demo",
         base=demo_candidate(),

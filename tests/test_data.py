@@ -375,3 +375,20 @@ def test_audioset_extra_field_in_the_only_row(tmp_path: Path) -> None:
     with pytest.raises(DataError) as excinfo:
         load_dataset(cfg, SR, min_samples=1)
     assert_data_error(excinfo, "segments.csv line 2", "malformed row (expected 4 fields")
+
+
+def test_evaluation_clips_are_the_held_out_side_cut_to_eval_clip_seconds() -> None:
+    from dslnas.spaces.candidate import DataConfig
+    from dslnas.trainers.data import evaluation_clips, generate_demo_clips, train_eval_split
+
+    clips = generate_demo_clips(8, 3.0, 16_000, seed=0)
+    data = DataConfig(eval_fraction=0.25, eval_clip_seconds=1.5)
+    held_out = train_eval_split(clips, data.eval_fraction, data.seed)[1]
+    cut = evaluation_clips(clips, data, 16_000)
+    assert [c.clip_id for c in cut] == [c.clip_id for c in held_out]
+    assert all(c.num_samples == 24_000 for c in cut)
+    assert torch.equal(cut[0].audio, held_out[0].audio[:24_000])
+    whole = evaluation_clips(clips, data.model_copy(update={"eval_clip_seconds": None}), 16_000)
+    assert all(c.num_samples == 48_000 for c in whole)
+    assert evaluation_clips(clips, data.model_copy(update={"eval_fraction": 0.0}), 16_000) == []
+    assert len(evaluation_clips(clips, data.model_copy(update={"eval_fraction": 0.0}), 16_000, True)) == 8

@@ -221,3 +221,38 @@ def test_state_policy_is_a_config_field_defaulting_to_warm() -> None:
     assert forced.route is Route.PATTERN
     with pytest.raises(ValueError):
         DSLConfig(state_policy="lukewarm")
+
+
+@pytest.mark.parametrize("candidate", EVERY_DEPTH)
+def test_warm_composition_equals_the_segment_loop_on_random_patterns(candidate: CandidateConfig) -> None:
+    """The evaluator composes warm runs from the all-full and all-light runs; the loop is the reference."""
+    torch.manual_seed(1)
+    encoder = build_codec(candidate).encoder.eval()
+    segments = 12
+    audio = 0.3 * torch.randn(1, 1, segments * candidate.segment_samples)
+    stream = StreamingEncoder(encoder)
+    base = stream.stream_base(audio)
+    full = stream.run(base, Route.FULL, state_policy=StatePolicy.WARM)
+    light = stream.run(base, Route.LIGHT, state_policy=StatePolicy.WARM)
+    generator = torch.Generator().manual_seed(2)
+    patterns = [torch.rand(segments, generator=generator) < p for p in (0.2, 0.5, 0.8)]
+    patterns.append(torch.tensor([False, True] * (segments // 2)))  # a switch at every segment
+    for pattern in patterns:
+        looped = stream.run_pattern(base, pattern, StatePolicy.WARM)
+        composed = stream.compose_warm(full, light, pattern)
+        assert (looped.embedding - composed.embedding).abs().max() <= ATOL
+        assert torch.equal(looped.use_light, composed.use_light)
+        assert looped.switch_backs == composed.switch_backs
+        assert (looped.warmup_frames_full, looped.warmup_frames_light) == (
+            composed.warmup_frames_full, composed.warmup_frames_light
+        )
+    assert any(stream.compose_warm(full, light, p).warmup_frames_full > 0 for p in patterns)
+
+
+def test_warm_composition_refuses_other_policies() -> None:
+    stream, audio, _ = setup(demo_candidate())
+    base = stream.stream_base(audio)
+    full = stream.run(base, Route.FULL, state_policy=StatePolicy.STALE)
+    light = stream.run(base, Route.LIGHT, state_policy=StatePolicy.STALE)
+    with pytest.raises(ValueError, match="two warm runs"):
+        stream.compose_warm(full, light, torch.zeros(SEGMENTS, dtype=torch.bool))

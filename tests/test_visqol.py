@@ -225,3 +225,26 @@ def test_audio_mode_scores_at_48k(demo: list[Clip]) -> None:
     assert audio_scorer.score(clip, clip, SR) > 4.0
     with pytest.raises(DataError, match=r"audio mode needs at least 0\.96 s"):
         audio_scorer.score(clip[: SR // 2], clip[: SR // 2], SR)
+
+
+def test_score_many_in_worker_processes_equals_scoring_one_by_one(demo: list[Clip]) -> None:
+    """The batch path (a pool of two processes) gives the same scores, in order, and the same rule counts."""
+    quiet = torch.from_numpy(room_tone(np.random.default_rng(3), 2 * SR, SR) * 10 ** (-60 / 20)).float()
+    pairs = [(demo[0].audio, with_noise(demo[0].audio, snr)) for snr in (40.0, 25.0)]
+    pairs += [(demo[1].audio, with_noise(demo[1].audio, 30.0)), (quiet, with_noise(quiet, 20.0))]
+    one_by_one = VisqolScorer()
+    expected = [one_by_one.score(ref, deg, SR) for ref, deg in pairs]
+    with VisqolScorer(workers=2) as pooled:
+        assert pooled.score_many(pairs, SR) == pytest.approx(expected, abs=1e-9)
+        assert pooled.counts == one_by_one.counts
+        assert pooled.counts.references == 3 and pooled.counts.levelled >= 1  # the room tone at -60 dBFS
+        assert pooled.seconds > 0
+        assert pooled._pool is not None  # it did use worker processes
+    assert pooled._pool is None  # closed on leaving the block
+
+
+def test_score_many_checks_every_pair_before_scoring(demo: list[Clip]) -> None:
+    with pytest.raises(DataError, match="non-finite"):
+        VisqolScorer(workers=2).score_many([(demo[0].audio, torch.full_like(demo[0].audio, float("nan")))], SR)
+    with pytest.raises(ValueError, match="workers"):
+        VisqolScorer(workers=0)

@@ -3,8 +3,10 @@
 Each clip streams segment by segment through the base, mask and switch once, then through exactly one tail
 per segment under the candidate's state policy (``trainers.streaming``): all-full, all-light and routed at
 the threshold. Each run's embedding is quantized and decoded offline (the decoder is not on the device) and
-scored with ViSQOL MOS-LQO against the input. Because the tails' causal state depends on the routing, every
-threshold of the sweep is its own streaming run; ViSQOL is re-used for a clip whose route pattern was seen.
+scored with ViSQOL MOS-LQO against the input. Under ``reset`` and ``stale`` the tails' causal state depends on
+the routing, so every threshold of the sweep is its own streaming run; under ``warm`` it does not, and a routed
+run is composed exactly from the all-full and all-light runs (checked against the segment loop on the first
+clip). ViSQOL is re-used for a clip whose route pattern was seen.
 The sweep's thresholds come from the candidate's own predicted-discrepancy distribution (quantiles, so light
 usage spans 0..1) unless given; the oracle router (routing on the actual discrepancy of its own run) gets
 the same family of thresholds on the actual discrepancy. Results aggregate per class and overall. The
@@ -26,7 +28,10 @@ from scipy.stats import spearmanr
 from dslnas.spaces.candidate import StatePolicy
 from dslnas.trainers.codec import DSLCodec
 from dslnas.trainers.data import Clip
-from dslnas.trainers.stream_eval import SWEEP_QUANTILES, ClipStreamEvaluation, RoutedScore, quantile_thresholds
+from dslnas.trainers.dsl import route_light
+from dslnas.trainers.stream_eval import (
+    SWEEP_QUANTILES, ClipStreamEvaluation, RoutedScore, quantile_thresholds, score_clips,
+)
 from dslnas.trainers.streaming import StreamingEncoder
 from dslnas.trainers.visqol_score import VisqolScorer
 
@@ -135,17 +140,23 @@ def evaluate_codec(
     scorer = scorer or VisqolScorer()
     codec.eval()
     stream = StreamingEncoder(codec.encoder)
-    evaluations, results = [], []
+    evaluations = []
     for i, clip in enumerate(clips):
-        evaluation = ClipStreamEvaluation(codec, stream, scorer, clip, policy)
-        evaluations.append(evaluation)
-        results.append(_evaluate_clip(evaluation, tau))
+        evaluations.append(ClipStreamEvaluation(codec, stream, scorer, clip, policy))
         if progress is not None:
             progress(i + 1, len(clips))
-    sweep = _sweep(evaluations, sweep_thresholds, sweep_quantiles, _predicted, ClipStreamEvaluation.at_threshold)
-    oracle_sweep = (
-        _sweep(evaluations, sweep_thresholds, sweep_quantiles, _actual, ClipStreamEvaluation.oracle_at) if oracle else ()
-    )
+    if evaluations and policy is StatePolicy.WARM:  # the composed runs against the segment loop, once
+        evaluations[0].check_composition(route_light(evaluations[0].predicted, tau))
+    sweep_t = _thresholds(evaluations, sweep_thresholds, sweep_quantiles, _predicted)
+    oracle_t = _thresholds(evaluations, sweep_thresholds, sweep_quantiles, _actual) if oracle else ()
+    score_clips(evaluations, [
+        [ev.full.use_light, ev.light.use_light, ev.pattern_at(tau), *map(ev.pattern_at, sweep_t),
+         *map(ev.oracle_pattern, oracle_t)]
+        for ev in evaluations
+    ], scorer)
+    results = [_evaluate_clip(ev, tau) for ev in evaluations]
+    sweep = tuple(_sweep_point(evaluations, t, ClipStreamEvaluation.at_threshold) for t in sweep_t)
+    oracle_sweep = tuple(_sweep_point(evaluations, t, ClipStreamEvaluation.oracle_at) for t in oracle_t)
     return EvaluationResult(
         tau, tuple(results), summarise(results), summarise_by_class(results), sweep, oracle_sweep,
         Execution.STREAMING, policy,
@@ -160,21 +171,18 @@ def _actual(ev: ClipStreamEvaluation) -> torch.Tensor:
     return ev.actual
 
 
-def _sweep(
+def _thresholds(
     evaluations: list[ClipStreamEvaluation],
     explicit: Sequence[float],
     quantiles: Sequence[float],
     values: Callable[[ClipStreamEvaluation], torch.Tensor],
-    router: Router,
-) -> tuple[SweepPoint, ...]:
-    """Sweep points of ``router`` at ``explicit`` thresholds, else at quantiles of the clips' ``values`` ``[S]``."""
+) -> tuple[float, ...]:
+    """``explicit`` thresholds, else ``quantiles`` of the clips' pooled ``values`` ``[S]`` plus one above the max."""
     if explicit:
-        thresholds = tuple(float(t) for t in explicit)
-    elif evaluations:
-        thresholds = quantile_thresholds(torch.cat([values(e) for e in evaluations]), quantiles)
-    else:
-        thresholds = ()
-    return tuple(_sweep_point(evaluations, t, router) for t in thresholds)
+        return tuple(float(t) for t in explicit)
+    if not evaluations:
+        return ()
+    return quantile_thresholds(torch.cat([values(e) for e in evaluations]), quantiles)
 
 
 def _evaluate_clip(ev: ClipStreamEvaluation, tau: float) -> ClipEvaluation:

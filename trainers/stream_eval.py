@@ -4,7 +4,10 @@ The base, mask and switch stream once per clip (:class:`~dslnas.trainers.streami
 routing the evaluation asks for (a threshold of the learned switch, the oracle at a threshold, all-full,
 all-light) runs the tails on the streaming runtime under the state policy, and its embedding is decoded
 offline (the decoder is not on the device) and scored. A run's embedding depends only on the clip, the
-route pattern and the policy, so a pattern already seen reuses both the run and its ViSQOL score.
+route pattern and the policy, so a pattern already seen reuses both the run and its ViSQOL score. Under the
+``warm`` policy a routed run is composed from the all-full and all-light runs
+(:meth:`~dslnas.trainers.streaming.StreamingEncoder.compose_warm`, exact, checked against the segment loop);
+under ``reset`` and ``stale`` every pattern runs the segment loop.
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ class ClipStreamEvaluation:
     ) -> None:
         self.codec, self.stream, self.scorer, self.clip, self.policy = codec, stream, scorer, clip, policy
         device = next(codec.parameters()).device
-        self.audio = codec.pad(clip.audio.reshape(1, 1, -1).to(device))
+        self.reference = clip.audio  # [T], read once (a file-backed clip reads its file on every .audio)
+        self.audio = codec.pad(self.reference.reshape(1, 1, -1).to(device))
         self.base = stream.stream_base(self.audio)
         self.full = stream.run(self.base, Route.FULL, state_policy=policy)
         self.light = stream.run(self.base, Route.LIGHT, state_policy=policy)
@@ -78,27 +82,73 @@ class ClipStreamEvaluation:
 
     def at_threshold(self, threshold: float) -> RoutedScore:
         """The learned switch at ``threshold`` (light where predicted < threshold)."""
-        return self.at_pattern(route_light(self.predicted, threshold))
+        return self.at_pattern(self.pattern_at(threshold))
 
-    def oracle_at(self, threshold: float) -> RoutedScore:
-        """The oracle router at ``threshold`` (light where the actual discrepancy of its own run < threshold)."""
+    def pattern_at(self, threshold: float) -> torch.Tensor:
+        """``[S]`` bool route pattern of the learned switch at ``threshold``."""
+        return route_light(self.predicted, threshold)
+
+    def oracle_pattern(self, threshold: float) -> torch.Tensor:
+        """``[S]`` bool route pattern of the oracle router at ``threshold`` (its run is kept for scoring)."""
+        if self.policy is StatePolicy.WARM:
+            return route_light(self.actual, threshold)
         result = self.stream.run(self.base, Route.ORACLE, threshold, self.policy)
         self._runs.setdefault(_key(result.use_light), result)
-        return self.at_pattern(result.use_light)
+        return result.use_light
+
+    def unscored(self, patterns: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The distinct patterns of ``patterns`` with no ViSQOL score yet, in order."""
+        seen, todo = set(self._scores), []
+        for pattern in patterns:
+            key = _key(pattern)
+            if key not in seen:
+                seen.add(key)
+                todo.append(pattern)
+        return todo
+
+    def set_score(self, use_light: torch.Tensor, visqol_mos: float) -> None:
+        """Record the ViSQOL score of the pattern's decoded run (as scored by a batch, see ``score_clips``)."""
+        self._scores[_key(use_light)] = visqol_mos
+        self.scoring_calls += 1
+
+    def oracle_at(self, threshold: float) -> RoutedScore:
+        """The oracle router at ``threshold`` (light where the actual discrepancy of its own run < threshold).
+
+        Under ``warm`` the actual discrepancy of every segment is the all-full vs all-light one whatever the
+        route (see :meth:`StreamingEncoder.compose_warm`), so the oracle's pattern is ``actual < threshold``.
+        """
+        return self.at_pattern(self.oracle_pattern(threshold))
 
     def at_pattern(self, use_light: torch.Tensor) -> RoutedScore:
         """A forced ``[S]`` bool route pattern, run and scored once per pattern."""
         run, key = self.run_for(use_light), _key(use_light)
         if key not in self._scores:
-            self._scores[key] = self._score(run.embedding)
+            self._scores[key] = self._score(use_light)
         return RoutedScore(self._scores[key], run.light_usage, run.switch_backs, run.warmup_frames, self.duration_s)
 
     def run_for(self, use_light: torch.Tensor) -> StreamResult:
         """The streaming run on the ``[S]`` bool route pattern (cached by pattern)."""
         key = _key(use_light)
         if key not in self._runs:
-            self._runs[key] = self.stream.run_pattern(self.base, use_light, self.policy)
+            if self.policy is StatePolicy.WARM:
+                self._runs[key] = self.stream.compose_warm(self.full, self.light, use_light)
+            else:
+                self._runs[key] = self.stream.run_pattern(self.base, use_light, self.policy)
         return self._runs[key]
+
+    def check_composition(self, use_light: torch.Tensor, atol: float = 1e-4) -> float:
+        """Run ``use_light`` through the segment loop and return its max abs embedding difference to the
+        run this evaluation uses (composed under ``warm``). Raises RuntimeError beyond ``atol``."""
+        looped = self.stream.run_pattern(self.base, use_light.cpu(), self.policy)
+        used = self.run_for(use_light)
+        diff = (looped.embedding - used.embedding).abs().max().item()
+        same_counts = (looped.switch_backs, looped.warmup_frames) == (used.switch_backs, used.warmup_frames)
+        if diff > atol or not same_counts:
+            raise RuntimeError(
+                f"streaming check failed on clip {self.clip.clip_id}: composed run differs from the segment loop "
+                f"(max abs {diff:.3g}, replays {used.warmup_frames} vs {looped.warmup_frames})"
+            )
+        return diff
 
     def offline_l1(self, threshold: float) -> float:
         """Diagnostic: mean |streaming - offline| mixed embedding at ``threshold`` (offline = torch.where mix)."""
@@ -108,11 +158,42 @@ class ClipStreamEvaluation:
         return (streamed - offline).abs().mean().item()
 
     @torch.no_grad()
-    def _score(self, embedding: torch.Tensor) -> float:
+    def decoded(self, patterns: Sequence[torch.Tensor], batch: int = 8) -> list[torch.Tensor]:
+        """Each pattern's streaming embedding quantized and decoded offline, ``batch`` patterns per decoder
+        call (the decoder is a fixed function of each embedding row): ``[T]`` audio of the clip's length each."""
+        decoded: list[torch.Tensor] = []
+        for start in range(0, len(patterns), batch):
+            embeddings = torch.cat([self.run_for(p).embedding for p in patterns[start : start + batch]])
+            audio = self.codec.decoder(self.codec.quantizer(embeddings).quantized)[:, 0, : self.reference.shape[-1]]
+            decoded.extend(audio.cpu())
+        return decoded
+
+    def _score(self, use_light: torch.Tensor) -> float:
         self.scoring_calls += 1
-        audio = self.clip.audio
-        decoded = self.codec.decoder(self.codec.quantizer(embedding).quantized)[0, 0, : audio.shape[-1]]
-        return self.scorer.score(audio, decoded.cpu(), self.codec.candidate.encoder.sample_rate_hz)
+        (decoded,) = self.decoded([use_light])
+        return self.scorer.score(self.reference, decoded, self.codec.candidate.encoder.sample_rate_hz)
+
+
+def score_clips(evaluations: Sequence[ClipStreamEvaluation], patterns: Sequence[Sequence[torch.Tensor]],
+                scorer: VisqolScorer) -> int:
+    """Score every not yet scored pattern of ``patterns[i]`` on ``evaluations[i]`` in one batch (decoding the
+    next while the scorer's workers score), and return how many were scored."""
+    todo = [(ev, ev.unscored(clip_patterns)) for ev, clip_patterns in zip(evaluations, patterns)]
+    wanted = [(ev, p) for ev, clip_todo in todo for p in clip_todo]
+    if not wanted:
+        return 0
+    rate = evaluations[0].codec.candidate.encoder.sample_rate_hz
+    pairs = ((ev.reference, audio) for ev, clip_todo in todo for audio in ev.decoded(clip_todo))
+    threads = torch.get_num_threads()
+    if scorer.workers > 1:  # the workers take the cores; decoding beside them in one thread does not fight them
+        torch.set_num_threads(1)
+    try:
+        scores = scorer.score_many(pairs, rate)
+    finally:
+        torch.set_num_threads(threads)
+    for (ev, pattern), score in zip(wanted, scores):
+        ev.set_score(pattern, score)
+    return len(wanted)
 
 
 def _key(use_light: torch.Tensor) -> bytes:

@@ -175,6 +175,52 @@ class StreamingEncoder:
             raise ValueError(f"use_light must be a bool tensor [{base.segments}], got {use_light.dtype} {tuple(use_light.shape)}")
         return self._run(base, use_light.cpu(), float("nan"), Route.PATTERN, state_policy, measure_actual)
 
+    def compose_warm(self, full: StreamResult, light: StreamResult, use_light: torch.Tensor) -> StreamResult:
+        """The ``warm`` run on a forced ``[S]`` bool pattern, composed from the clip's all-full and all-light
+        ``warm`` runs without running the tails again.
+
+        Under ``warm`` a tail's output for a segment does not depend on the route history (a tail in sync
+        has seen every base frame; one resuming replays its receptive field first, which is exactly what
+        the offline tail sees), so the routed run's embedding is, segment by segment, the all-full or the
+        all-light run's, and the oracle's actual discrepancy is theirs too. What depends on the pattern,
+        the switch-backs and the replayed frames, is counted as :meth:`_run` counts it. The segment loop
+        stays the reference: ``tests/test_streaming.py`` holds the two equal on random patterns, and the
+        evaluator re-runs one pattern per evaluation through the loop as a check.
+        """
+        if StatePolicy.WARM not in (full.state_policy, light.state_policy) or full.state_policy is not light.state_policy:
+            raise ValueError(f"compose_warm needs two warm runs, got {full.state_policy.value} / {light.state_policy.value}")
+        if bool(full.use_light.any()) or not bool(light.use_light.all()) or use_light.shape != full.use_light.shape:
+            raise ValueError("compose_warm needs the all-full and all-light runs of one clip and a pattern of its segments")
+        use_light = use_light.cpu().to(torch.bool)
+        seg_frames = full.embedding.shape[-1] // use_light.shape[0]
+        mask = use_light.repeat_interleave(seg_frames).to(full.embedding.device).view(1, 1, -1)
+        replayed = self.warm_replays(use_light)
+        return StreamResult(
+            embedding=torch.where(mask, light.embedding, full.embedding),
+            use_light=use_light,
+            predicted=full.predicted,
+            actual=None,
+            mask_sparsity=full.mask_sparsity,
+            switch_backs=count_switch_backs(use_light),
+            warmup_frames_full=replayed[Tail.FULL],
+            warmup_frames_light=replayed[Tail.LIGHT],
+            route=Route.PATTERN,
+            state_policy=StatePolicy.WARM,
+            threshold=float("nan"),
+        )
+
+    def warm_replays(self, use_light: torch.Tensor) -> dict[Tail, int]:
+        """Masked base frames a ``warm`` run on the ``[S]`` bool pattern replays into each tail: at a segment
+        whose tail did not run in the previous one, its receptive field, capped by the frames seen so far."""
+        per_segment = self.encoder.base_frames_per_segment
+        routes = use_light.tolist()
+        replayed = {Tail.FULL: 0, Tail.LIGHT: 0}
+        for s in range(1, len(routes)):
+            if routes[s] != routes[s - 1]:
+                tail = Tail.LIGHT if routes[s] else Tail.FULL
+                replayed[tail] += min(self.warmup_frames[tail], s * per_segment)
+        return replayed
+
     @torch.no_grad()
     def _run(
         self,

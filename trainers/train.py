@@ -139,7 +139,7 @@ class Trainer:
         ).to(device)
         groups = freeze_for(codec, self.trainable)
         self.params = [p for group in groups for p in group["params"]]
-        self.optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.5, 0.9))
+        self.optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=cfg.adam_betas)
         set_train_mode(codec, self.trainable)
         self.disc = STFTDiscriminator().to(device) if run.train.use_discriminator else None
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=run.train.learning_rate) if self.disc else None

@@ -43,6 +43,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
+import multiprocessing as mp
+import time
+import weakref
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,6 +126,8 @@ class VisqolScorer:
         mode: speech (the paper's metric) or audio.
         scoring_level_dbfs: the scoring-level rule's level (dBFS RMS); ``None`` scores at the given level.
         max_length_mismatch_s: how much longer one signal may be than the other; beyond it a DataError.
+        workers: processes :meth:`score_many` scores in (ViSQOL is single-threaded numpy / numba); 1 scores
+            in this process. The pool starts on the first batch of two or more and lives until :meth:`close`.
     """
 
     def __init__(
@@ -128,12 +135,58 @@ class VisqolScorer:
         mode: VisqolMode = VisqolMode.SPEECH,
         scoring_level_dbfs: float | None = SCORING_LEVEL_DBFS,
         max_length_mismatch_s: float = DURATION_MISMATCH_TOLERANCE_S,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"ViSQOL workers must be >= 1, got {workers}")
         self.mode = VisqolMode(mode)
         self.scoring_level_dbfs = scoring_level_dbfs
         self.max_length_mismatch_s = max_length_mismatch_s
+        self.workers = workers
+        self.seconds = 0.0  # wall time spent in score / score_many
         self._api: Any = None
+        self._pool: ProcessPoolExecutor | None = None
         self._rules: dict[bytes, LevelRule] = {}  # reference fingerprint -> the rule it took
+
+    def score_many(
+        self, pairs: Iterable[tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]], sample_rate_hz: int
+    ) -> list[float]:
+        """:meth:`score` of every ``(ref, deg)`` pair, in order; with ``workers > 1`` in a process pool, each
+        pair sent as soon as ``pairs`` yields it (so a caller decoding the next one overlaps the scoring)."""
+        started = time.perf_counter()
+        refs: list[np.ndarray] = []
+        jobs: list[Future | tuple[np.ndarray, np.ndarray]] = []
+        try:
+            for ref, deg in pairs:
+                ref_np, deg_np = self._prepare_pair(ref, deg, sample_rate_hz)
+                refs.append(ref_np)
+                jobs.append(self._submit(ref_np, deg_np) if self.workers > 1 else (ref_np, deg_np))
+            results = [job.result() if isinstance(job, Future) else self._score_prepared(*job) for job in jobs]
+        finally:
+            self.seconds += time.perf_counter() - started
+        for ref_np, result in zip(refs, results):
+            self._remember(ref_np, result)
+        return [r.moslqo for r in results]
+
+    def close(self) -> None:
+        """Stop the worker processes (a later batch starts them again)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> VisqolScorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _submit(self, ref: np.ndarray, deg: np.ndarray) -> Future:
+        if self._pool is None:
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"  # fork: no re-import of torch
+            settings = (self.mode, self.scoring_level_dbfs, self.max_length_mismatch_s)
+            self._pool = ProcessPoolExecutor(self.workers, mp.get_context(method), _init_worker, settings)
+            weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+        return self._pool.submit(_score_in_worker, ref, deg)
 
     @property
     def sample_rate_hz(self) -> int:
@@ -169,14 +222,26 @@ class VisqolScorer:
                 ``scoring_level_dbfs=None``) a reference too quiet to score.
             RuntimeError: the library returned a non-finite score.
         """
+        started = time.perf_counter()
+        try:
+            ref_np, deg_np = self._prepare_pair(ref, deg, sample_rate_hz)
+            result = self._score_prepared(ref_np, deg_np)
+        finally:
+            self.seconds += time.perf_counter() - started
+        self._remember(ref_np, result)
+        return result
+
+    def _prepare_pair(self, ref: Any, deg: Any, sample_rate_hz: int) -> tuple[np.ndarray, np.ndarray]:
+        """Both signals checked and at the mode's rate, float64 ``[T]`` each."""
         if sample_rate_hz <= 0:
             raise DataError(f"ViSQOL: sample rate must be a positive number of Hz, got {sample_rate_hz}")
         ref_np = self._prepare(ref, "reference", sample_rate_hz)
         deg_np = self._prepare(deg, "degraded", sample_rate_hz)
         self._check_lengths(ref_np, deg_np)
-        result = self._score_prepared(ref_np, deg_np)
+        return ref_np, deg_np
+
+    def _remember(self, ref_np: np.ndarray, result: VisqolScore) -> None:
         self._rules[hashlib.blake2b(ref_np.tobytes(), digest_size=16).digest()] = result.rule
-        return result
 
     def _score_prepared(self, ref: np.ndarray, deg: np.ndarray) -> VisqolScore:
         """The score of two checked signals at the mode's rate."""
@@ -248,8 +313,22 @@ class VisqolScorer:
         return self._api
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the API (its TFLite interpreter cannot travel); it is recreated on first use."""
-        return {**self.__dict__, "_api": None}
+        """Pickle without the API (its TFLite interpreter cannot travel) or the pool; both are recreated on use."""
+        return {**self.__dict__, "_api": None, "_pool": None}
+
+
+_WORKER_SCORER: VisqolScorer | None = None
+"""The scorer of a :meth:`VisqolScorer.score_many` pool worker process (set by its initializer)."""
+
+
+def _init_worker(mode: VisqolMode, scoring_level_dbfs: float | None, max_length_mismatch_s: float) -> None:
+    global _WORKER_SCORER
+    _WORKER_SCORER = VisqolScorer(mode, scoring_level_dbfs, max_length_mismatch_s)
+
+
+def _score_in_worker(ref: np.ndarray, deg: np.ndarray) -> VisqolScore:
+    assert _WORKER_SCORER is not None, "ViSQOL pool worker used before its initializer ran"
+    return _WORKER_SCORER._score_prepared(ref, deg)
 
 
 def loudest_frame_dbfs(audio: np.ndarray, sample_rate_hz: int) -> float:

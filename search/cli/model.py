@@ -67,7 +67,7 @@ def evaluate_command(
     from dslnas.spaces.errors import UserError
     from dslnas.trainers.checkpoint import load_checkpoint
     from dslnas.trainers.codec import build_codec
-    from dslnas.trainers.data import load_dataset, train_eval_split
+    from dslnas.trainers.data import evaluation_clips, load_dataset
     from dslnas.trainers.evaluate import evaluate_codec
 
     if threshold is not None and not math.isfinite(threshold):
@@ -82,7 +82,7 @@ def evaluate_command(
     cfg = ckpt.run.train.data if data is None else DataConfig.from_path(data, eval_fraction=0.0)
     clips = load_dataset(cfg, ckpt.run.candidate.encoder.sample_rate_hz, min_samples=ckpt.run.candidate.segment_samples)
     if data is None:
-        _, clips = train_eval_split(clips, cfg.eval_fraction, cfg.seed)
+        clips = evaluation_clips(clips, cfg, ckpt.run.candidate.encoder.sample_rate_hz)
     if not clips:
         raise UserError("evaluation set is empty (eval_fraction is 0 and no --data given)")
     with progress_bar() as bar:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from dslnas.spaces.candidate import DataConfig
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data.audio_io import AudioSpan
 
@@ -76,9 +77,29 @@ class Clip:
         padding = torch.zeros(n_samples - self.num_samples, dtype=self.samples.dtype)
         return replace(self, samples=torch.cat([self.samples, padding]))
 
+    def head(self, n_samples: int) -> Clip:
+        """The clip's first ``n_samples``, in memory (the whole clip, loaded, when it is not longer)."""
+        if self.num_samples <= n_samples:
+            return self.loaded()
+        return replace(self, samples=self.crop(0, n_samples))
+
     def loaded(self) -> Clip:
         """An in-memory copy (the clip itself when it already is)."""
         return self if self.in_memory else replace(self, samples=self.audio)
+
+
+def evaluation_clips(
+    clips: Sequence[Clip], data: DataConfig, sample_rate_hz: int, all_when_none_held_out: bool = False
+) -> list[Clip]:
+    """The held-out side of ``clips`` (:func:`train_eval_split`; with ``all_when_none_held_out``, every clip
+    when none is held out), loaded, each cut to ``data.eval_clip_seconds`` when set (ViSQOL's time grows
+    faster than a clip's length)."""
+    held_out = train_eval_split(clips, data.eval_fraction, data.seed)[1]
+    if not held_out and all_when_none_held_out:
+        held_out = list(clips)
+    if data.eval_clip_seconds is None:
+        return [clip.loaded() for clip in held_out]
+    return [clip.head(round(data.eval_clip_seconds * sample_rate_hz)) for clip in held_out]
 
 
 def _group_key(clip: Clip, index: int) -> Hashable:
