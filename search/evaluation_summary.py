@@ -3,7 +3,9 @@
 Every figure comes from the streaming run (one tail per segment, the candidate's state policy); the
 offline figures stay as a labelled diagnostic (``diagnostic_offline_embedding_l1``). The oracle's share
 is the learned switch's latency saving at the evaluated threshold as a fraction of the oracle router's at
-equal mixed ViSQOL (``trainers.oracle``).
+equal mixed ViSQOL (``trainers.oracle``). ``at_equal_quality`` is the sweep point that routes the most
+light while its mixed ViSQOL stays within 0.05 of full, with its light usage per class (the paper's
+operating point: 80% of silence and 30% of speech light at no loss).
 """
 
 from __future__ import annotations
@@ -56,9 +58,21 @@ def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, p
             "oracle_light_usage_at_equal_visqol": None if here is None or math.isnan(here.oracle_light_usage) else here.oracle_light_usage,
             "sweep": [_point_json(p) for p in oracle],
         },
+        "at_equal_quality": _equal_quality_json(result),
         "clips": len(result.clips),
         "diagnostic_offline_embedding_l1": getattr(overall, "offline_embedding_l1", None),
     }
+
+
+def _equal_quality_json(result: "EvaluationResult") -> dict[str, Any] | None:
+    """The sweep point routing the most light within ``EQUAL_QUALITY_TOLERANCE`` ViSQOL of full (per class too)."""
+    from dslnas.trainers.evaluate import EQUAL_QUALITY_TOLERANCE, most_light_at_equal_quality
+
+    point = most_light_at_equal_quality(result)
+    if point is None:
+        return None
+    return {"tolerance": EQUAL_QUALITY_TOLERANCE, "threshold": point.threshold, "visqol_mixed": point.visqol_mixed,
+            "light_usage": point.light_usage, "light_usage_per_class": point.light_usage_per_class}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``dslnas stream`` (a file encoded segment by segment as deployed) and ``export --format c`` from a checkpoint."""
+"""``dslnas stream`` (a file encoded segment by segment as deployed) and ``export --format c|onnx`` from a checkpoint."""
 
 from __future__ import annotations
 
@@ -71,3 +71,53 @@ def test_export_c_writes_the_routed_encoder_of_a_checkpoint(files: tuple[Path, P
     assert info["state_policy"] == "warm" and info["ram_bytes"] == info["state_bytes"] + info["scratch_bytes"]
     both = CliRunner().invoke(cli, ["export", "--checkpoint", str(ckpt), "--study", "x", "--trial", "0", "--format", "c", "--out", str(out)])
     assert both.exit_code == 2 and "error: --format c exports --checkpoint CK" in both.stderr
+
+
+def test_export_onnx_writes_the_routed_encoder_and_its_driver_matches_the_runtime(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from dslnas.hw_models.routed_onnx import RoutedOnnxEncoder
+    from dslnas.trainers.data.audio_io import load_audio as load
+    from dslnas.trainers.streaming import Route, StreamingEncoder
+
+    ckpt, audio = files
+    out = tmp_path / "onnx"
+    forced = _stream(ckpt, audio, tmp_path / "l.wav", "--route", "light")
+    ranked = sorted(set(forced["predicted"]))
+    tau = (ranked[len(ranked) // 2] + ranked[len(ranked) // 2 + 1]) / 2  # routes both ways, far from any tie
+    result = CliRunner().invoke(cli, ["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(out),
+                                      "--threshold", str(tau), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["max_abs_diff"] <= 1e-4 and info["threshold"] == tau and info["state_policy"] == "warm"
+    assert {p.name for p in out.iterdir()} == {"front.onnx", "full_tail.onnx", "light_tail.onnx", "routed.json"}
+    driver = RoutedOnnxEncoder(out)
+    codec = build_codec(CANDIDATE)
+    codec.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
+    pcm = load(audio, 16000)
+    expected = StreamingEncoder(codec.encoder.eval()).encode(codec.pad(pcm.view(1, 1, -1)), Route.AUTO, tau)
+    seg = CANDIDATE.segment_samples
+    padded = codec.pad(pcm.view(1, 1, -1)).view(-1, seg).numpy()
+    got = [driver.process_segment(chunk) for chunk in padded]
+    assert [light for _, light, _ in got] == expected.use_light.tolist() and 0 < expected.light_usage < 1
+    embedding = torch.from_numpy(__import__("numpy").concatenate([e for e, _, _ in got], axis=-1))
+    assert (embedding - expected.embedding).abs().max() <= 1e-4
+    assert driver.replayed_frames == expected.warmup_frames  # warm resumes replay what the runtime replays
+
+
+def test_routed_onnx_check_catches_a_driver_that_resumes_wrongly(tmp_path: Path) -> None:
+    """The export's own check fails when the driver's state policy is not the runtime's."""
+    from dslnas.hw_models.routed_onnx import MANIFEST, RoutedOnnxEncoder, _check, export_routed_onnx
+    from dslnas.hw_models.runners.artifact import ExportError
+    from dslnas.trainers.streaming import StreamingEncoder
+
+    torch.manual_seed(0)
+    encoder = build_codec(CANDIDATE).encoder.eval()
+    info = export_routed_onnx(encoder, tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    (tmp_path / MANIFEST).write_text(json.dumps({**manifest, "state_policy": "reset"}))
+    with pytest.raises(ExportError, match="differs from the streaming runtime"):
+        _check(StreamingEncoder(encoder), RoutedOnnxEncoder(tmp_path), info.threshold, 24)
+    (tmp_path / MANIFEST).write_text("{")
+    with pytest.raises(ExportError, match="not a routed ONNX export"):
+        RoutedOnnxEncoder(tmp_path)

@@ -176,3 +176,19 @@ def test_learned_saving_as_a_fraction_of_the_oracles() -> None:
     assert comparisons[2].saving_fraction == pytest.approx(2.5 / 3.75)
     assert saving_fraction_at_quality(learned, ORACLE, latency_ms, 4.4) == pytest.approx(0.5)
     assert compare_to_oracle(ORACLE, ORACLE, latency_ms)[1].saving_fraction == pytest.approx(1.0)
+
+
+def test_most_light_at_equal_quality_picks_the_most_light_within_the_tolerance() -> None:
+    from dslnas.trainers.evaluate import EvaluationResult, GroupSummary, SweepPoint, most_light_at_equal_quality
+
+    def point(usage: float, visqol: float) -> SweepPoint:
+        return SweepPoint(threshold=usage, light_usage=usage, visqol_mixed=visqol,
+                          light_usage_per_class={"silence": usage}, visqol_mixed_per_class={"silence": visqol})
+
+    overall = GroupSummary(n_clips=1, visqol_full=3.0, visqol_light=2.0, visqol_mixed=2.9, light_usage=0.5,
+                           sparsity=0.0, switch_mae=0.1)
+    sweep = (point(0.0, 3.0), point(0.3, 2.97), point(0.6, 2.96), point(0.8, 2.90), point(1.0, 2.0))
+    result = EvaluationResult(threshold=0.5, clips=(), overall=overall, per_class={}, sweep=sweep)
+    assert most_light_at_equal_quality(result).light_usage == 0.6
+    assert most_light_at_equal_quality(result, tolerance=0.1).light_usage == 0.8
+    assert most_light_at_equal_quality(EvaluationResult(0.5, (), overall, {}, sweep[-1:])) is None

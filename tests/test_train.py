@@ -123,6 +123,10 @@ def test_train_and_evaluate_cli(tmp_path: Path) -> None:
     assert all(p["latency_ms"] >= q["latency_ms"] - 1e-9 or p["transitions_per_s"] != q["transitions_per_s"]
                for p, q in zip(sweep, sweep[1:]))  # more light usage is cheaper unless switch-backs cost more
     assert {"saving_fraction", "sweep"} <= set(report["oracle"]) and "switch_spearman" in report and "transitions_per_s" in report
+    equal = report["at_equal_quality"]  # the all-full sweep point always qualifies
+    assert equal["visqol_mixed"] >= report["paths"]["full"]["visqol"] - equal["tolerance"] - 1e-9
+    assert equal["light_usage"] == max(p["light_usage"] for p in sweep
+                                       if p["visqol_mixed"] >= report["paths"]["full"]["visqol"] - equal["tolerance"])
 
 
 def test_bad_checkpoint_is_a_clear_error(tmp_path: Path) -> None:

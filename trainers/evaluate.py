@@ -228,6 +228,21 @@ def _sweep_point(evaluations: list[ClipStreamEvaluation], tau: float, router: Ro
     )
 
 
+EQUAL_QUALITY_TOLERANCE = 0.05
+"""How far below the full path's ViSQOL a mixed run may score and still count as equal quality (issue goal)."""
+
+
+def most_light_at_equal_quality(
+    result: EvaluationResult, tolerance: float = EQUAL_QUALITY_TOLERANCE
+) -> SweepPoint | None:
+    """The sweep point of the learned switch with the most light usage whose mixed ViSQOL is within
+    ``tolerance`` of the full path's (the paper's operating point: as much light as quality allows);
+    ``None`` when no sweep point qualifies."""
+    floor = result.overall.visqol_full - tolerance
+    within = [p for p in result.sweep if p.visqol_mixed >= floor]
+    return max(within, key=lambda p: (p.light_usage, p.visqol_mixed), default=None)
+
+
 def switch_rank_correlation(predicted: Sequence[float], actual: Sequence[float]) -> float:
     """Spearman rank correlation of predicted vs actual discrepancy per segment (paper Fig. 7).
 

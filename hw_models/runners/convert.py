@@ -116,7 +116,7 @@ def check_artifact(artifact: Artifact, module: nn.Module, atol: float = MATCH_AT
     Raises :class:`ExportError` above ``atol`` or when the number or shapes of outputs differ.
     """
     x = np.random.default_rng(1).standard_normal(artifact.input_shape).astype(np.float32)
-    with _quiet_torch_export():
+    with quiet_torch_export():
         run, _ = load_inference(str(artifact.path), artifact.fmt.value, threads=1)
     got = run(x)
     with torch.no_grad():
@@ -154,7 +154,7 @@ def _file_stem(name: str) -> str:
 def _write(module: nn.Module, artifact: Artifact) -> None:
     example = torch.zeros(artifact.input_shape)
     try:
-        with _quiet_torch_export(), torch.no_grad():
+        with quiet_torch_export(), torch.no_grad():
             if artifact.fmt is ArtifactFormat.ONNX:
                 _write_onnx(module, example, artifact.path)
             else:
@@ -164,7 +164,7 @@ def _write(module: nn.Module, artifact: Artifact) -> None:
 
 
 @contextmanager
-def _quiet_torch_export() -> Iterator[None]:
+def quiet_torch_export() -> Iterator[None]:
     """Silence what says nothing a caller can act on: shapes are fixed by design (one segment per
     inference), and torch 2.11 flags the TorchScript-based paths (jit.trace/save/load, the legacy ONNX
     exporter) as deprecated, which are the ones that work without extra dependencies."""

@@ -14,7 +14,7 @@ from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, pri
 if TYPE_CHECKING:
     from dslnas.search.records import ConfirmationEntry
 
-ExportFormatName = Literal["yaml", "c"]
+ExportFormatName = Literal["yaml", "c", "onnx"]
 
 
 def report_command(
@@ -116,22 +116,22 @@ def export_command(
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (with --trial).")] = None,
     trial: Annotated[Optional[int], typer.Option("--trial", help="Trial number to export (a sweep point exports its threshold).")] = None,
     storage: StorageOpt = None,
-    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="--format c: a trained checkpoint instead of a study's trial.")] = None,
-    fmt: Annotated[ExportFormatName, typer.Option("--format", help="yaml: a RunConfig for `dslnas train --config`; c: the routed streaming encoder as C99 (a folder).")] = "yaml",
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="--format c|onnx: a trained checkpoint instead of a study's trial.")] = None,
+    fmt: Annotated[ExportFormatName, typer.Option("--format", help="yaml: a RunConfig for `dslnas train --config`; c: the routed streaming encoder as C99 (a folder); onnx: the same as three ONNX graphs with explicit state + routed.json, driven by dslnas.hw_models.routed_onnx.RoutedOnnxEncoder (a folder).")] = "yaml",
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="Routing threshold (within the trial's swept range).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="yaml: the RunConfig file to write; c: the folder for dsl_model.c/.h.")] = Path("chosen.yaml"),
+    out: Annotated[Path, typer.Option("--out", help="yaml: the RunConfig file to write; c / onnx: the folder to write.")] = Path("chosen.yaml"),
     json_out: JsonOpt = False,
 ) -> None:
     """Write a trial as a RunConfig YAML (candidate + from-scratch recipe + provenance) for `dslnas train --config`,
-    or as the routed streaming encoder in portable C99 (`--format c`)."""
+    or as the routed streaming encoder: portable C99 (`--format c`) or ONNX graphs with explicit state (`--format onnx`)."""
     from dslnas.search.export import export_run_config, write_run_config
     from dslnas.search.storage import load_existing_study
     from dslnas.spaces.errors import UserError
     from dslnas.spaces.yaml_io import check_writable_dir
 
     quiet_optuna()
-    if fmt == "c":
-        _export_c(study, trial, storage, checkpoint, threshold, out, json_out)
+    if fmt in ("c", "onnx"):
+        _export_routed(fmt, study, trial, storage, checkpoint, threshold, out, json_out)
         return
     if study is None or trial is None or checkpoint is not None:
         raise UserError("--format yaml exports a study's trial: give --study and --trial (not --checkpoint)")
@@ -146,31 +146,38 @@ def export_command(
         console.print(f"wrote {path}; train it with: dslnas train --config {path}")
 
 
-def _export_c(study: str | None, trial: int | None, storage: str | None, checkpoint: Path | None,
-              threshold: float | None, out: Path, json_out: bool) -> None:
+def _export_routed(fmt: str, study: str | None, trial: int | None, storage: str | None, checkpoint: Path | None,
+                   threshold: float | None, out: Path, json_out: bool) -> None:
     from dataclasses import asdict
 
-    from dslnas.search.export_c import export_checkpoint_c, export_trial_c
+    from dslnas.search import export_routed
     from dslnas.search.storage import load_existing_study
     from dslnas.spaces.errors import UserError
     from dslnas.spaces.yaml_io import check_writable_dir
 
     if (checkpoint is None) == (study is None or trial is None):
-        raise UserError("--format c exports --checkpoint CK, or a study's trial with --study and --trial")
+        raise UserError(f"--format {fmt} exports --checkpoint CK, or a study's trial with --study and --trial")
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; --format c writes a folder (dsl_model.c, dsl_model.h)")
+        raise UserError(f"--out {out} is a file; --format {fmt} writes a folder")
     check_writable_dir(out, "--out folder")
     if checkpoint is not None:
-        info = export_checkpoint_c(checkpoint, out, threshold)
+        export = export_routed.export_checkpoint_c if fmt == "c" else export_routed.export_checkpoint_onnx
+        info = export(checkpoint, out, threshold)
     else:
         assert study is not None and trial is not None
-        info = export_trial_c(load_existing_study(storage, study), trial, out, threshold)
+        export = export_routed.export_trial_c if fmt == "c" else export_routed.export_trial_onnx
+        info = export(load_existing_study(storage, study), trial, out, threshold)
     if json_out:
-        print_json({**asdict(info), "ram_bytes": info.ram_bytes, "flash_bytes": info.flash_bytes})
-    else:
+        extra = {"ram_bytes": info.ram_bytes, "flash_bytes": info.flash_bytes} if fmt == "c" else {}
+        print_json({**asdict(info), **extra})
+    elif fmt == "c":
         console.print(f"wrote {info.source_path} and {info.header_path}: threshold {info.threshold:.4g}, "
                       f"{info.state_policy} state, RAM {info.ram_bytes:,} B (state {info.state_bytes:,} + scratch "
                       f"{info.scratch_bytes:,}), weights {info.weight_bytes:,} B", highlight=False, markup=False)
+    else:
+        console.print(f"wrote front.onnx, full_tail.onnx, light_tail.onnx and routed.json in {info.out_dir}: threshold "
+                      f"{info.threshold:.4g}, {info.state_policy} state; the driver (RoutedOnnxEncoder) matches the "
+                      f"streaming runtime within {info.max_abs_diff:.2g}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
