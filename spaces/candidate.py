@@ -272,6 +272,14 @@ class DeviceKind(str, enum.Enum):
     CUDA = "cuda"
 
 
+class LightInit(str, enum.Enum):
+    """How a light tail inserted into a trained codec starts: ``sliced`` copies the full tail's most used
+    channels (``trainers.light_init``), ``random`` is PyTorch's default initialisation."""
+
+    SLICED = "sliced"
+    RANDOM = "random"
+
+
 class Trainable(str, enum.Enum):
     """Which parameters a run with ``init_checkpoint`` trains (a run without one trains everything).
 
@@ -325,6 +333,8 @@ class TrainConfig(Frozen):
     checkpoint_every: PosInt = 100
     init_checkpoint: str | None = None
     trainable: Trainable = Trainable.DSL
+    light_init: LightInit = LightInit.SLICED  # with an init_checkpoint: how the inserted light tail starts
+    switch_lr_mult: Annotated[float, Field(gt=0.0)] = 10.0  # the switch head's learning rate / learning_rate
     device: DeviceKind = DeviceKind.AUTO
     threads: Annotated[int, Field(ge=0)] = 0  # torch intra-op threads; 0 = leave torch's default
 

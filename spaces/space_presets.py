@@ -32,7 +32,7 @@ def demo_space() -> SearchSpace:
         alpha=FloatRange(low=1e-6, high=1e-2, log=True),
         beta=FloatRange(low=0.1, high=3.0, log=True),
         base_train=TrainConfig(steps=800, batch_size=8, crop_seconds=0.5, data=data),  # only without a pretrained base
-        finetune=TrainConfig(steps=60, batch_size=8, crop_seconds=0.32, data=data, learning_rate=3e-3),
+        finetune=TrainConfig(steps=150, batch_size=8, crop_seconds=0.32, data=data, learning_rate=3e-3),
         objectives=(Objective.VISQOL, Objective.LATENCY_MS),
         constraints=Constraints(max_visqol_drop=0.5),
         latency_budgets_ms=(4.0, 5.0, 6.0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -9,7 +11,9 @@ from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, Qua
 from dslnas.spaces.presets import demo_candidate, paper_candidate
 from dslnas.trainers.blocks import CausalConv1d, CausalConvTranspose1d, DecoderBlock, EncoderBlock, ResidualUnit
 from dslnas.trainers.codec import build_codec, insert_dsl
-from dslnas.trainers.dsl import Mask, Switch, dsl_loss_terms, mix_by_segment, route_light, segment_discrepancy
+from dslnas.trainers.dsl import (
+    SWITCH_LOG_EPS, Mask, Switch, dsl_loss_terms, mix_by_segment, route_light, segment_discrepancy,
+)
 
 TINY = CandidateConfig(
     encoder=EncoderArch(stem_channels=2, block_channels=(4, 6), block_strides=(2, 2), residual_dilations=(1, 3), embedding_dim=4),
@@ -98,7 +102,13 @@ def test_dsl_loss_terms_each_measure_their_own_thing() -> None:
     off = dsl_loss_terms(masked, full, full + 1.0, torch.zeros(2, 2), 4)
     actual = segment_discrepancy(full, full + 1.0, 4)
     assert off["light"].item() == pytest.approx(actual.mean().item())
-    assert off["switch"].item() == pytest.approx((actual**2).mean().item(), rel=1e-5)
+    eps = SWITCH_LOG_EPS  # the switch is fitted on a log scale
+    expected = ((math.log(eps) - torch.log(actual + eps)) ** 2).mean().item()
+    assert off["switch"].item() == pytest.approx(expected, rel=1e-5)
+    # ... so a 10x error costs the same on a quiet segment as on a loud one
+    quiet = dsl_loss_terms(masked, full, full + 0.01, torch.full((2, 2), 0.1), 4)["switch"].item()
+    loud = dsl_loss_terms(masked, full, full + 1.0, torch.full((2, 2), 10.0), 4)["switch"].item()
+    assert quiet == pytest.approx(loud, rel=0.01)
     # The light term trains the light path only: no gradient flows into the (teacher) full output.
     full_req = full.clone().requires_grad_(True)
     light_req = (full + 0.5).requires_grad_(True)

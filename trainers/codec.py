@@ -19,7 +19,8 @@ from dslnas.trainers.decoder import Decoder
 from dslnas.trainers.encoder import DSLEncoder, EncoderOutput
 from dslnas.trainers.quantizer import ResidualQuantizer
 
-DSL_PREFIXES = ("encoder.mask.", "encoder.switch.", "encoder.light_tail.")
+SWITCH_PREFIX = "encoder.switch."
+DSL_PREFIXES = ("encoder.mask.", SWITCH_PREFIX, "encoder.light_tail.")
 
 
 class EncoderPath(str, Enum):

@@ -76,6 +76,10 @@ def mix_by_segment(full: torch.Tensor, light: torch.Tensor, use_light: torch.Ten
     return torch.where(mask, light, full)
 
 
+SWITCH_LOG_EPS = 1e-4
+"""Offset of the switch loss's log scale, in embedding units (well below a silence segment's discrepancy)."""
+
+
 def dsl_loss_terms(
     masked: torch.Tensor,
     full: torch.Tensor,
@@ -87,11 +91,15 @@ def dsl_loss_terms(
 
     ``compression``: mean |masked activation| (L1, drives sparsity).
     ``light``: L1 of the light output to the (detached) full output: the light path distils the full.
-    ``switch``: MSE of the predicted discrepancy against the actual (detached) one.
+    ``switch``: MSE of the predicted discrepancy against the actual (detached) one **on a log scale**
+    (``log(x + SWITCH_LOG_EPS)``). On the linear scale the switch fitted the loud segments and left quiet ones
+    at its softplus floor: silence's discrepancy is 10-40x below speech's, an MSE there is near zero, and the
+    softplus gradient vanishes on the way down, so after a short fine-tune silence was predicted above speech
+    segments it is far closer to. Routing only needs the ranking, which the log scale fits across classes.
     """
     actual = segment_discrepancy(full.detach(), light, frames_per_segment)
     return {
         "compression": masked.abs().mean(),
         "light": actual.mean(),
-        "switch": F.mse_loss(predicted, actual.detach()),
+        "switch": F.mse_loss(torch.log(predicted + SWITCH_LOG_EPS), torch.log(actual.detach() + SWITCH_LOG_EPS)),
     }

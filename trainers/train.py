@@ -27,14 +27,15 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from dslnas.spaces.candidate import DeviceKind, LRSchedule, RunConfig, Trainable, TrainConfig
+from dslnas.spaces.candidate import DeviceKind, LightInit, LRSchedule, RunConfig, Trainable, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dslnas.trainers.codec import DSL_PREFIXES, DSLCodec, build_codec, insert_dsl
+from dslnas.trainers.codec import DSL_PREFIXES, SWITCH_PREFIX, DSLCodec, build_codec, insert_dsl
 from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
 from dslnas.trainers.discriminator import STFTDiscriminator, discriminator_loss, generator_adversarial_loss
 from dslnas.trainers.dsl import dsl_loss_terms
 from dslnas.trainers.encoder import EncoderOutput
+from dslnas.trainers.light_init import slice_light_tail
 from dslnas.trainers.losses import MultiScaleMelLoss, waveform_loss
 from dslnas.trainers.pretrained import resolve_init_checkpoint
 
@@ -69,14 +70,18 @@ def crop_samples(run: RunConfig) -> int:
 
 
 def initial_codec(run: RunConfig) -> DSLCodec:
-    """A fresh codec, or ``train.init_checkpoint``'s codec with this run's DSL inserted."""
+    """A fresh codec, or ``train.init_checkpoint``'s codec with this run's DSL inserted (its light tail started
+    as ``train.light_init`` says)."""
     if run.train.init_checkpoint is None:
         return build_codec(run.candidate)
     trained = load_checkpoint(resolve_init_checkpoint(run.train.init_checkpoint))
     try:
-        return insert_dsl(run.candidate, trained.model)
+        codec = insert_dsl(run.candidate, trained.model)
     except ValueError as err:
         raise UserError(f"train.init_checkpoint {run.train.init_checkpoint}: {err}") from err
+    if LightInit(run.train.light_init) is LightInit.SLICED:
+        slice_light_tail(codec.encoder)
+    return codec
 
 
 def full_tail_prefixes(codec: DSLCodec) -> tuple[str, ...]:
@@ -86,13 +91,16 @@ def full_tail_prefixes(codec: DSLCodec) -> tuple[str, ...]:
 
 
 def parameter_groups(codec: DSLCodec, trainable: Trainable) -> dict[str, list[torch.nn.Parameter]]:
-    """The parameters ``trainable`` trains, by part (``dsl``, ``full_tail``, ``rest``); empty parts left out."""
+    """The parameters ``trainable`` trains, by part (``switch``, the rest of the ``dsl``, ``full_tail``,
+    ``rest``); empty parts left out."""
     tail = full_tail_prefixes(codec)
-    groups: dict[str, list[torch.nn.Parameter]] = {"dsl": [], "full_tail": [], "rest": []}
+    groups: dict[str, list[torch.nn.Parameter]] = {"switch": [], "dsl": [], "full_tail": [], "rest": []}
     for name, param in codec.named_parameters():
-        part = "dsl" if name.startswith(DSL_PREFIXES) else "full_tail" if name.startswith(tail) else "rest"
+        part = ("switch" if name.startswith(SWITCH_PREFIX) else "dsl" if name.startswith(DSL_PREFIXES)
+                else "full_tail" if name.startswith(tail) else "rest")
         groups[part].append(param)
-    keep = {Trainable.DSL: ("dsl",), Trainable.DSL_TAIL: ("dsl", "full_tail"), Trainable.ALL: tuple(groups)}[trainable]
+    dsl = ("switch", "dsl")
+    keep = {Trainable.DSL: dsl, Trainable.DSL_TAIL: (*dsl, "full_tail"), Trainable.ALL: tuple(groups)}[trainable]
     return {part: params for part, params in groups.items() if part in keep and params}
 
 
@@ -103,6 +111,15 @@ def freeze_for(codec: DSLCodec, trainable: Trainable) -> list[dict]:
     for param in codec.parameters():
         param.requires_grad_(id(param) in chosen)
     return [{"params": params, "name": part} for part, params in groups.items()]
+
+
+def lr_multiplier(cfg: TrainConfig, part: str) -> float:
+    """The learning-rate factor of a parameter group: ``switch_lr_mult`` for the switch head, else 1.
+
+    The switch is a tiny head whose output must travel several nats (silence's discrepancy is far below
+    speech's); Adam moves a weight at most about lr per step, so at the base rate a short fine-tune
+    cannot get it there."""
+    return cfg.switch_lr_mult if part == "switch" else 1.0
 
 
 def set_train_mode(codec: DSLCodec, trainable: Trainable) -> None:
@@ -148,7 +165,7 @@ class Trainer:
         """Set the learning rate for 0-based ``step`` (a pure function of it, so resuming needs no state)."""
         lr = learning_rate_at(self.run.train, step)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * lr_multiplier(self.run.train, group["name"])
 
     def step(self, batch: torch.Tensor) -> dict[str, float]:
         audio, losses = self._dsl_only_losses(batch) if self.trainable is Trainable.DSL else self._codec_losses(batch)
