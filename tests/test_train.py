@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from dslnas.spaces.candidate import CandidateConfig, DataConfig, DSLConfig, Enco
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate
 from dslnas.spaces.yaml_io import dump_model
-from dslnas.trainers.checkpoint import load_checkpoint
+from dslnas.trainers.checkpoint import load_checkpoint, save_checkpoint
 from dslnas.trainers.codec import build_codec
 from dslnas.trainers.data import generate_demo_clips
 from dslnas.trainers.evaluate import evaluate_codec
@@ -167,3 +168,15 @@ def test_evaluate_cli_reads_a_folder_given_with_data(tmp_path: Path) -> None:
     assert report["clips"] == 2 and list(report["visqol_per_class"]) == ["unknown"] and report["oracle"]["sweep"] == []
     missing = CliRunner().invoke(app, ["evaluate", "--checkpoint", str(result.checkpoint_path), "--data", str(tmp_path / "nope")])
     assert missing.exit_code != 0
+
+
+def test_resuming_optimizer_state_of_other_parameter_groups_is_a_clear_error(tmp_path: Path) -> None:
+    """A checkpoint whose optimizer had other parameter groups (an older version) is refused in one line."""
+    result = train(small_run(2), tmp_path)
+    ckpt = load_checkpoint(result.checkpoint_path)
+    state = ckpt.optimizer
+    state["param_groups"] = state["param_groups"][:1]  # one group fewer, as before the switch had its own
+    save_checkpoint(replace(ckpt, optimizer=state), result.checkpoint_path)
+    bigger = small_run(4)
+    with pytest.raises(UserError, match="optimizer state does not fit"):
+        train(bigger, tmp_path)

@@ -269,7 +269,11 @@ def train(
     if resumed:
         codec.load_state_dict(resumed.model)
         if resumed.optimizer:
-            trainer.optimizer.load_state_dict(resumed.optimizer)
+            try:
+                trainer.optimizer.load_state_dict(resumed.optimizer)
+            except ValueError as err:  # parameter groups of another version (e.g. before the switch had its own)
+                raise UserError(f"{ckpt_path}: its optimizer state does not fit this version's parameter groups "
+                                f"({err}); use another --out or delete it") from err
         history, start_step = list(resumed.loss_history), resumed.step
         if resumed.rng_states:
             torch.set_rng_state(resumed.rng_states["torch"])
