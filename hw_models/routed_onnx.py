@@ -19,6 +19,7 @@ audio (routes equal, embeddings within ``MATCH_ATOL``) before it returns; a mism
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,8 @@ def export_routed_onnx(encoder: DSLEncoder, out_dir: str | Path, threshold: floa
     encoder = encoder.eval()
     candidate = encoder.candidate
     tau = candidate.dsl.threshold if threshold is None else float(threshold)
+    if not math.isfinite(tau) or tau < 0:
+        raise ExportError(f"routing threshold must be a finite number >= 0, got {tau}")
     stream = StreamingEncoder(encoder)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,6 +164,8 @@ class RoutedOnnxEncoder:
         self.replayed_frames = 0
 
     def process_segment(self, pcm: np.ndarray, force: str | None = None) -> tuple[np.ndarray, bool, float]:
+        if force not in (None, Tail.FULL.value, Tail.LIGHT.value):
+            raise ValueError(f"force must be None, 'full' or 'light', got {force!r}")
         masked, predicted, self.states["front"] = self._run("front", pcm.reshape(1, 1, -1).astype(np.float32))
         light = bool(predicted[0] < self.threshold) if force is None else force == Tail.LIGHT.value
         tail = Tail.LIGHT.value if light else Tail.FULL.value
@@ -187,7 +192,7 @@ class RoutedOnnxEncoder:
 
     def _run(self, name: str, x: np.ndarray) -> tuple:
         session = self.sessions[name]
-        feeds = dict(zip((i.name for i in session.get_inputs()), [x, *self.states[name]]))
+        feeds = dict(zip((i.name for i in session.get_inputs()), [x, *self.states[name]], strict=True))
         outputs = session.run(None, feeds)
         n_out = 2 if name == "front" else 1
         return (*outputs[:n_out], outputs[n_out:])

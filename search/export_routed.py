@@ -17,11 +17,10 @@ from dslnas.hw_models.profile import load_profile
 from dslnas.hw_models.routed_onnx import RoutedOnnxInfo, export_routed_onnx
 from dslnas.search.artifacts import checkpoint_of
 from dslnas.search.pareto import search_config_of
-from dslnas.search.records import record_from_trial
+from dslnas.search.records import TrialRecord, record_from_trial
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import DSLCodec, build_codec
-from dslnas.search.records import TrialRecord
 
 
 def export_trial_c(study: optuna.Study, trial_number: int, out_dir: Path, threshold: float | None = None) -> CExportInfo:

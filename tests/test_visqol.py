@@ -248,3 +248,18 @@ def test_score_many_checks_every_pair_before_scoring(demo: list[Clip]) -> None:
         VisqolScorer(workers=2).score_many([(demo[0].audio, torch.full_like(demo[0].audio, float("nan")))], SR)
     with pytest.raises(ValueError, match="workers"):
         VisqolScorer(workers=0)
+
+
+def test_a_dead_worker_fails_its_batch_and_the_next_batch_starts_a_new_pool(demo: list[Clip]) -> None:
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    pair = [(demo[0].audio, with_noise(demo[0].audio, 30.0))]
+    with VisqolScorer(workers=2) as scorer:
+        first = scorer.score_many(pair, SR)
+        for process in list(scorer._pool._processes.values()):
+            process.kill()
+        time.sleep(0.5)
+        with pytest.raises(BrokenProcessPool):
+            scorer.score_many(pair, SR)
+        assert scorer.score_many(pair, SR) == first

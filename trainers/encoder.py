@@ -88,7 +88,7 @@ class DSLEncoder(nn.Module):
                 f"input length {audio.shape[-1]} is not a multiple of the segment ({self.candidate.segment_samples})"
             )
         masked = self.mask(self.base(audio))
-        predicted = self.switch(masked)
+        predicted = self.switch(masked.detach())  # the switch reads the features; its loss does not shape them
         full, light = self.full_tail(masked), self.light_tail(masked)
         tau = self.candidate.dsl.threshold if threshold is None else threshold
         use_light = route_light(predicted, tau)

@@ -78,6 +78,7 @@ class ClipStreamEvaluation:
         self.duration_s = self.audio.shape[-1] / codec.candidate.encoder.sample_rate_hz
         self._runs: dict[bytes, StreamResult] = {_key(r.use_light): r for r in (self.full, self.light)}
         self._scores: dict[bytes, float] = {}
+        self._oracle: dict[float, torch.Tensor] = {}  # threshold -> the oracle's pattern (reset / stale)
         self.scoring_calls = 0
 
     def at_threshold(self, threshold: float) -> RoutedScore:
@@ -92,9 +93,11 @@ class ClipStreamEvaluation:
         """``[S]`` bool route pattern of the oracle router at ``threshold`` (its run is kept for scoring)."""
         if self.policy is StatePolicy.WARM:
             return route_light(self.actual, threshold)
-        result = self.stream.run(self.base, Route.ORACLE, threshold, self.policy)
-        self._runs.setdefault(_key(result.use_light), result)
-        return result.use_light
+        if threshold not in self._oracle:
+            result = self.stream.run(self.base, Route.ORACLE, threshold, self.policy)
+            self._runs.setdefault(_key(result.use_light), result)
+            self._oracle[threshold] = result.use_light
+        return self._oracle[threshold]
 
     def unscored(self, patterns: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The distinct patterns of ``patterns`` with no ViSQOL score yet, in order."""

@@ -174,7 +174,8 @@ class Trainer:
             raise FloatingPointError(f"training loss became {total.item()} ({ {k: v.item() for k, v in losses.items()} })")
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        torch.nn.utils.clip_grad_norm_(self.params, 5.0)
+        for group in self.optimizer.param_groups:  # per part: a large switch gradient does not shrink the others'
+            torch.nn.utils.clip_grad_norm_(group["params"], 5.0)
         self.optimizer.step()
         if self.disc is not None and audio is not None:
             self._discriminator_step(batch, audio.detach())
@@ -217,7 +218,7 @@ class Trainer:
             teacher = encoder.full_tail(base)
         masked = encoder.mask(base)
         full, light = encoder.full_tail(masked), encoder.light_tail(masked)
-        predicted = encoder.switch(masked)
+        predicted = encoder.switch(masked.detach())  # the switch's loss does not shape the mask
         return None, {
             "embedding": (full - teacher).abs().mean() / (teacher.abs().mean() + 1e-8),
             **dsl_loss_terms(masked, full, light, predicted, self.run.candidate.dsl.segment_frames),

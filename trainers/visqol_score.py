@@ -48,6 +48,7 @@ import time
 import weakref
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,10 @@ class VisqolScorer:
         mode: speech (the paper's metric) or audio.
         scoring_level_dbfs: the scoring-level rule's level (dBFS RMS); ``None`` scores at the given level.
         max_length_mismatch_s: how much longer one signal may be than the other; beyond it a DataError.
-        workers: processes :meth:`score_many` scores in (ViSQOL is single-threaded numpy / numba); 1 scores
-            in this process. The pool starts on the first batch of two or more and lives until :meth:`close`.
+        workers: processes :meth:`score_many` scores in; 1 scores
+            in this process. The pool (``forkserver``: no fork of a process with live threads) starts on the
+            first batch and lives until :meth:`close`; a worker that dies takes the pool down with an error,
+            and the next batch starts a new one. Each worker runs numba single-threaded.
     """
 
     def __init__(
@@ -162,6 +165,14 @@ class VisqolScorer:
                 refs.append(ref_np)
                 jobs.append(self._submit(ref_np, deg_np) if self.workers > 1 else (ref_np, deg_np))
             results = [job.result() if isinstance(job, Future) else self._score_prepared(*job) for job in jobs]
+        except BrokenProcessPool:
+            self._pool = None  # a worker died: the next batch starts a new pool
+            raise
+        except BaseException:
+            for job in jobs:
+                if isinstance(job, Future):
+                    job.cancel()
+            raise
         finally:
             self.seconds += time.perf_counter() - started
         for ref_np, result in zip(refs, results):
@@ -182,7 +193,7 @@ class VisqolScorer:
 
     def _submit(self, ref: np.ndarray, deg: np.ndarray) -> Future:
         if self._pool is None:
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"  # fork: no re-import of torch
+            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
             settings = (self.mode, self.scoring_level_dbfs, self.max_length_mismatch_s)
             self._pool = ProcessPoolExecutor(self.workers, mp.get_context(method), _init_worker, settings)
             weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
@@ -323,6 +334,12 @@ _WORKER_SCORER: VisqolScorer | None = None
 
 def _init_worker(mode: VisqolMode, scoring_level_dbfs: float | None, max_length_mismatch_s: float) -> None:
     global _WORKER_SCORER
+    try:  # the pool is the parallelism: numba's parallel kernels would start a thread per core in every worker
+        import numba
+
+        numba.set_num_threads(1)
+    except ImportError:
+        pass
     _WORKER_SCORER = VisqolScorer(mode, scoring_level_dbfs, max_length_mismatch_s)
 
 
