@@ -327,6 +327,8 @@ class TrainConfig(Frozen):
     mel_fft_sizes: tuple[PosInt, ...] = (256, 512, 1024)
     mel_bins: PosInt = 40
     waveform_weight: NonNegFloat = 1.0
+    stft_weight: NonNegFloat = 0.0  # log-STFT magnitude L1 (linear bins, trainers.losses.LogSTFTLoss)
+    stft_fft_sizes: tuple[PosInt, ...] = (512, 2048)
     commitment_weight: NonNegFloat = 0.25
     use_discriminator: bool = False
     adversarial_weight: NonNegFloat = 0.1

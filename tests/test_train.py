@@ -180,3 +180,16 @@ def test_resuming_optimizer_state_of_other_parameter_groups_is_a_clear_error(tmp
     bigger = small_run(4)
     with pytest.raises(UserError, match="optimizer state does not fit"):
         train(bigger, tmp_path)
+
+
+def test_log_stft_loss_grows_with_a_tone_and_ignores_the_level() -> None:
+    from dslnas.trainers.losses import LogSTFTLoss
+
+    torch.manual_seed(0)
+    clean = 0.1 * torch.randn(1, 1, 16000)
+    sine = torch.sin(2 * torch.pi * 2000 * torch.arange(16000) / 16000).view(1, 1, -1)
+    loss = LogSTFTLoss()
+    assert loss(clean, clean).item() == pytest.approx(0.0, abs=1e-6)
+    weak, strong = loss(clean + 0.003 * sine, clean).item(), loss(clean + 0.03 * sine, clean).item()
+    assert 0 < weak < strong
+    assert loss(10 * (clean + 0.03 * sine), 10 * clean).item() == pytest.approx(strong, rel=1e-4)

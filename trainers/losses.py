@@ -63,3 +63,27 @@ class MultiScaleMelLoss(nn.Module):
 def waveform_loss(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean absolute sample error, ``[B, 1, T]`` pairs -> scalar."""
     return (estimate - target).abs().mean()
+
+
+class LogSTFTLoss(nn.Module):
+    """Mean over FFT sizes of L1 between log STFT magnitudes, ``[B, 1, T]`` pairs -> scalar.
+
+    Linear frequency bins resolve what a 40-band mel loss smears: tones a transposed conv leaves at
+    multiples of its output rate / stride. The log floor sits ``floor_db`` below each example's loudest bin.
+    """
+
+    def __init__(self, fft_sizes: tuple[int, ...] = (512, 2048), floor_db: float = -80.0) -> None:
+        super().__init__()
+        self.fft_sizes, self.floor_db = fft_sizes, floor_db
+        for n in fft_sizes:
+            self.register_buffer(f"window_{n}", torch.hann_window(n), persistent=False)
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = estimate.new_zeros(())
+        for n in self.fft_sizes:
+            window = getattr(self, f"window_{n}")
+            est, ref = (torch.stft(x.reshape(-1, x.shape[-1]), n, n // 4, window=window, return_complex=True).abs()
+                        for x in (estimate, target))
+            floor = (ref.detach().amax(dim=(-1, -2), keepdim=True) * 10.0 ** (self.floor_db / 20.0)).clamp_min(TINY_FLOOR)
+            total = total + (torch.log(est + floor) - torch.log(ref + floor)).abs().mean()
+        return total / len(self.fft_sizes)

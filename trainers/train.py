@@ -36,7 +36,7 @@ from dslnas.trainers.discriminator import STFTDiscriminator, discriminator_loss,
 from dslnas.trainers.dsl import dsl_loss_terms
 from dslnas.trainers.encoder import EncoderOutput
 from dslnas.trainers.light_init import slice_light_tail
-from dslnas.trainers.losses import MultiScaleMelLoss, waveform_loss
+from dslnas.trainers.losses import LogSTFTLoss, MultiScaleMelLoss, waveform_loss
 from dslnas.trainers.pretrained import resolve_init_checkpoint
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -158,6 +158,7 @@ class Trainer:
         self.params = [p for group in groups for p in group["params"]]
         self.optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, betas=cfg.adam_betas)
         set_train_mode(codec, self.trainable)
+        self.stft_loss = LogSTFTLoss(cfg.stft_fft_sizes, cfg.mel_floor_db or -80.0).to(device) if cfg.stft_weight else None
         self.disc = STFTDiscriminator().to(device) if run.train.use_discriminator else None
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=run.train.learning_rate) if self.disc else None
 
@@ -194,6 +195,8 @@ class Trainer:
             "commitment": commitment,
             **dsl_loss_terms(enc.masked, enc.full, enc.light, enc.predicted, self.run.candidate.dsl.segment_frames),
         }
+        if self.stft_loss is not None:
+            losses["stft"] = self.stft_loss(audio, batch)
         if self.disc is not None:
             losses["adversarial"] = generator_adversarial_loss(self.disc(audio))
         return audio, losses
@@ -229,7 +232,7 @@ class Trainer:
         cfg, dsl = self.run.train, self.run.candidate.dsl
         weights = {
             "mel": cfg.mel_weight, "waveform": cfg.waveform_weight, "commitment": cfg.commitment_weight,
-            "embedding": cfg.mel_weight, "adversarial": cfg.adversarial_weight,
+            "embedding": cfg.mel_weight, "adversarial": cfg.adversarial_weight, "stft": cfg.stft_weight,
             "compression": dsl.alpha, "switch": dsl.beta, "light": dsl.beta,
         }
         return sum((weights[name] * value for name, value in losses.items()), torch.zeros((), device=self.device))
