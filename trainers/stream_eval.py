@@ -126,7 +126,7 @@ class ClipStreamEvaluation:
         """A forced ``[S]`` bool route pattern, run and scored once per pattern."""
         run, key = self.run_for(use_light), _key(use_light)
         if key not in self._scores:
-            self._scores[key] = self._score(use_light)
+            score_clips([self], [[use_light]], self.scorer)
         return RoutedScore(self._scores[key], run.light_usage, run.switch_backs, run.warmup_frames, self.duration_s)
 
     def run_for(self, use_light: torch.Tensor) -> StreamResult:
@@ -161,32 +161,21 @@ class ClipStreamEvaluation:
         return (streamed - offline).abs().mean().item()
 
     @torch.no_grad()
-    def decoded(self, patterns: Sequence[torch.Tensor], batch: int = 8) -> list[torch.Tensor]:
-        """Each pattern's streaming embedding quantized and decoded offline, ``batch`` patterns per decoder
-        call (the decoder is a fixed function of each embedding row): ``[T]`` audio of the clip's length each."""
-        decoded: list[torch.Tensor] = []
-        for start in range(0, len(patterns), batch):
-            embeddings = torch.cat([self.run_for(p).embedding for p in patterns[start : start + batch]])
-            audio = self.codec.decoder(self.codec.quantizer(embeddings).quantized)[:, 0, : self.reference.shape[-1]]
-            decoded.extend(audio.cpu())
-        return decoded
-
-    def _score(self, use_light: torch.Tensor) -> float:
-        self.scoring_calls += 1
-        (decoded,) = self.decoded([use_light])
-        return self.scorer.score(self.reference, decoded, self.codec.candidate.encoder.sample_rate_hz)
+    def decoded(self, use_light: torch.Tensor) -> torch.Tensor:
+        """The pattern's streaming embedding quantized and decoded offline: ``[T]`` audio of the clip's length."""
+        embedding = self.run_for(use_light).embedding
+        return self.codec.decoder(self.codec.quantizer(embedding).quantized)[0, 0, : self.reference.shape[-1]].cpu()
 
 
 def score_clips(evaluations: Sequence[ClipStreamEvaluation], patterns: Sequence[Sequence[torch.Tensor]],
                 scorer: VisqolScorer) -> int:
     """Score every not yet scored pattern of ``patterns[i]`` on ``evaluations[i]`` in one batch (decoding the
     next while the scorer's workers score), and return how many were scored."""
-    todo = [(ev, ev.unscored(clip_patterns)) for ev, clip_patterns in zip(evaluations, patterns)]
-    wanted = [(ev, p) for ev, clip_todo in todo for p in clip_todo]
+    wanted = [(ev, p) for ev, clip_patterns in zip(evaluations, patterns) for p in ev.unscored(clip_patterns)]
     if not wanted:
         return 0
     rate = evaluations[0].codec.candidate.encoder.sample_rate_hz
-    pairs = ((ev.reference, audio) for ev, clip_todo in todo for audio in ev.decoded(clip_todo))
+    pairs = ((ev.reference, ev.decoded(p)) for ev, p in wanted)
     threads = torch.get_num_threads()
     if scorer.workers > 1:  # the workers take the cores; decoding beside them in one thread does not fight them
         torch.set_num_threads(1)
