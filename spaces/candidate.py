@@ -131,14 +131,33 @@ class QuantizerConfig(Frozen):
     quantizer_dropout: bool = True
 
 
+class DecoderUpsample(str, enum.Enum):
+    """How a decoder block raises the frame rate by its stride.
+
+    ``transposed``: a strided transposed conv (kernel ``2 * stride``), SoundStream's choice; it can leave
+    imaging tones at multiples of the input frame rate. ``repeat``: repeat each frame ``stride`` times
+    (nearest-neighbour hold, whose response is zero at every multiple of the input frame rate), then a
+    causal conv (kernel ``2 * stride``); no tones by construction. The decoder runs off the device, so
+    neither choice changes the cost model.
+    """
+
+    TRANSPOSED = "transposed"
+    REPEAT = "repeat"
+
+
 class CandidateConfig(Frozen):
-    """One point of a search: the encoder, its DSL, and the quantizer/decoder around it."""
+    """One point of a search: the encoder, its DSL, and the quantizer/decoder around it.
+
+    ``decoder_channel_mult`` scales the decoder's widths over the encoder's; ``decoder_upsample`` picks its
+    upsampling (:class:`DecoderUpsample`). Neither runs on the device.
+    """
 
     name: str = "candidate"
     encoder: EncoderArch = EncoderArch()
     dsl: DSLConfig = DSLConfig()
     quantizer: QuantizerConfig = QuantizerConfig()
     decoder_channel_mult: Annotated[float, Field(gt=0.0)] = 1.0
+    decoder_upsample: DecoderUpsample = DecoderUpsample.TRANSPOSED
 
     model_config = FINITE
 
@@ -285,12 +304,15 @@ class Trainable(str, enum.Enum):
 
     ``dsl``: only what the DSL adds (mask, switch, light tail); the base network, full tail, quantizer and
     decoder stay frozen (bit-identical). ``dsl+tail``: the DSL and the full tail (so it adapts to the mask).
-    ``all``: every parameter, as base training does.
+    ``all``: every parameter, as base training does. ``decoder``: only the decoder, on the codec loss of the
+    frozen encoder's quantized full path (a wider or differently built decoder for a trained encoder: the
+    checkpoint's decoder weights load when they fit the candidate's decoder, else it starts fresh).
     """
 
     DSL = "dsl"
     DSL_TAIL = "dsl+tail"
     ALL = "all"
+    DECODER = "decoder"
 
 
 class LRSchedule(str, enum.Enum):

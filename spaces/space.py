@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from dslnas.spaces.candidate import CandidateConfig, Frozen, PosInt, StatePolicy, TrainConfig
+from dslnas.spaces.candidate import CandidateConfig, Frozen, PosInt, StatePolicy, Trainable, TrainConfig
 from dslnas.spaces.knobs import Knob, KnobDecl, KnobKind, get_target, set_target
 
 if TYPE_CHECKING:
@@ -141,6 +141,8 @@ class SearchSpace(Frozen):
                 raise ValueError(f"{key} must be finite numbers, got {list(values)}")
         if any(b <= 0 for b in self.latency_budgets_ms):
             raise ValueError(f"latency_budgets_ms must be > 0, got {list(self.latency_budgets_ms)}")
+        if self.finetune.trainable is Trainable.DECODER:
+            raise ValueError("finetune.trainable 'decoder' trains no DSL: use dsl, dsl+tail or all")
         return self
 
     # -- the knob table ---------------------------------------------------------------------------

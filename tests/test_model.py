@@ -9,7 +9,9 @@ import torch
 
 from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig
 from dslnas.spaces.presets import demo_candidate, paper_candidate
-from dslnas.trainers.blocks import CausalConv1d, CausalConvTranspose1d, DecoderBlock, EncoderBlock, ResidualUnit
+from dslnas.trainers.blocks import (
+    CausalConv1d, CausalConvTranspose1d, DecoderBlock, EncoderBlock, RepeatUpsample, ResidualUnit,
+)
 from dslnas.trainers.codec import build_codec, insert_dsl
 from dslnas.trainers.dsl import (
     SWITCH_LOG_EPS, Mask, Switch, dsl_loss_terms, mix_by_segment, route_light, segment_discrepancy,
@@ -51,12 +53,27 @@ def assert_causal(module: torch.nn.Module, channels: int, length: int, hop_out: 
         (ResidualUnit(4, 5, 3), 4, 4, 1.0),
         (EncoderBlock(4, 8, 5, 5, (1, 3)), 4, 8, 0.2),
         (DecoderBlock(8, 4, 5, 5, (1, 3)), 8, 4, 5.0),
+        (RepeatUpsample(3, 2, 4), 3, 2, 4.0),
+        (DecoderBlock(8, 4, 5, 5, (1, 3), repeat=True), 8, 4, 5.0),
     ],
 )
 def test_block_shapes_and_causality(module: torch.nn.Module, channels: int, out_channels: int, ratio: float) -> None:
     out = module(torch.randn(2, channels, 40))
     assert out.shape == (2, out_channels, int(40 * ratio))
     assert_causal(module, channels, 80, 1 / ratio)
+
+
+@pytest.mark.parametrize("stride", [2, 4, 5])
+def test_repeat_upsampling_leaves_no_tones_where_a_transposed_conv_does(stride: int) -> None:
+    """A constant input (all energy at 0 Hz) must come out constant: a tone at a multiple of the input frame
+    rate would show as a period-``stride`` ripple. Random weights, so this holds for any trained decoder."""
+    torch.manual_seed(stride)
+    x = torch.ones(1, 3, 16)
+    with torch.no_grad():
+        repeat = RepeatUpsample(3, 2, stride)(x)[..., 2 * stride:]     # past the causal pad
+        transposed = CausalConvTranspose1d(3, 2, 2 * stride, stride=stride)(x)[..., 2 * stride:]
+    assert torch.allclose(repeat, repeat[..., :1].expand_as(repeat), atol=1e-6)
+    assert (transposed.std(dim=-1) > 1e-3).all()
 
 
 def test_encoder_paths_are_causal_and_shaped() -> None:

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from dslnas.spaces.candidate import DataConfig, RunConfig, Trainable, TrainConfig
+from dslnas.spaces.candidate import DataConfig, DecoderUpsample, RunConfig, Trainable, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import DSL_PREFIXES, insert_dsl
 from dslnas.trainers.pretrained import MAX_BYTES, PRETRAINED, pretrained_checkpoint
-from dslnas.trainers.train import full_tail_prefixes, train
+from dslnas.trainers.train import decoder_fits, full_tail_prefixes, train
 
 LIGHT_TAIL = "encoder.light_tail."
 
@@ -75,3 +75,29 @@ def test_dsl_plus_tail_also_trains_the_full_tail_only(tmp_path: Path) -> None:
     assert any(not torch.equal(after[k], before[k]) for k in after if k.startswith(tail))
     rest = [k for k in after if not k.startswith((*DSL_PREFIXES, *tail))]
     assert all(torch.equal(after[k], before[k]) for k in rest)
+
+
+def test_decoder_training_trains_a_new_decoder_and_nothing_else(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    base = load_checkpoint(pretrained_checkpoint("speech16k"))
+    shipped = base.run.candidate
+    other = DecoderUpsample.TRANSPOSED if shipped.decoder_upsample is DecoderUpsample.REPEAT else DecoderUpsample.REPEAT
+    wider = shipped.model_copy(update={"decoder_channel_mult": shipped.decoder_channel_mult + 1, "decoder_upsample": other})
+    assert decoder_fits(shipped, base.model) and not decoder_fits(wider, base.model)
+    cfg = TrainConfig(steps=3, batch_size=2, crop_seconds=0.25, data=DataConfig(demo_clips=4, demo_clip_seconds=1.0),
+                      init_checkpoint="pretrained:speech16k", trainable=Trainable.DECODER, learning_rate=1e-2)
+    after = load_checkpoint(train(RunConfig(candidate=wider, train=cfg), tmp_path).checkpoint_path).model
+    assert "decoder starts from scratch" in capsys.readouterr().out
+    kept = [k for k in base.model if not k.startswith("decoder.")]
+    assert kept and all(torch.equal(after[k], base.model[k]) for k in kept)  # encoder and quantizer untouched
+    assert sum(v.numel() for k, v in after.items() if k.startswith("decoder.")) > sum(
+        v.numel() for k, v in base.model.items() if k.startswith("decoder."))
+
+
+def test_decoder_training_continues_a_decoder_that_fits(tmp_path: Path) -> None:
+    base = load_checkpoint(pretrained_checkpoint("speech16k"))
+    cfg = TrainConfig(steps=2, batch_size=2, crop_seconds=0.25, data=DataConfig(demo_clips=4, demo_clip_seconds=1.0),
+                      init_checkpoint="pretrained:speech16k", trainable=Trainable.DECODER, learning_rate=1e-5)
+    after = load_checkpoint(train(RunConfig(candidate=base.run.candidate, train=cfg), tmp_path).checkpoint_path).model
+    decoder = [k for k in base.model if k.startswith("decoder.") and k.endswith("weight")]
+    drift = max((after[k] - base.model[k]).abs().max().item() for k in decoder)
+    assert 0 < drift < 1e-3  # trained, from the shipped weights (a fresh start would differ by far more)

@@ -52,6 +52,13 @@ def test_threshold_is_not_a_knob() -> None:
     assert UserError  # the YAML loader turns the validation error into a UserError naming the file
 
 
+def test_a_search_refuses_decoder_only_finetuning() -> None:
+    data = demo_space().model_dump(mode="json")
+    data["finetune"]["trainable"] = "decoder"
+    with pytest.raises(Exception, match="finetune.trainable 'decoder' trains no DSL"):
+        SearchSpace.model_validate(data)
+
+
 def test_state_policy_is_a_knob_when_a_space_offers_several() -> None:
     from dslnas.spaces.candidate import StatePolicy
 

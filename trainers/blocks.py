@@ -56,15 +56,30 @@ class EncoderBlock(nn.Sequential):
         super().__init__(*units, nn.ELU(), CausalConv1d(in_channels, out_channels, 2 * stride, stride=stride))
 
 
+class RepeatUpsample(nn.Sequential):
+    """Nearest-neighbour hold by ``stride``, then a causal conv (kernel ``2 * stride``).
+
+    ``[B, C_in, T] -> [B, C_out, T * stride]``. The hold's response is zero at every multiple of the input
+    frame rate, so, unlike a transposed conv, it leaves no imaging tones there. Causal: output sample ``n``
+    sees input frames ``<= n // stride``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__(nn.Upsample(scale_factor=stride, mode="nearest"), CausalConv1d(in_channels, out_channels, 2 * stride))
+
+
 class DecoderBlock(nn.Sequential):
-    """Mirror of :class:`EncoderBlock`: strided transposed conv up, then residual units.
+    """Mirror of :class:`EncoderBlock`: upsampling by ``stride`` (strided transposed conv, or
+    :class:`RepeatUpsample` with ``repeat=True``), then residual units.
 
     ``[B, C_in, T] -> [B, C_out, T * stride]``.
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, stride: int, kernel: int, dilations: tuple[int, ...]
+        self, in_channels: int, out_channels: int, stride: int, kernel: int, dilations: tuple[int, ...],
+        repeat: bool = False,
     ) -> None:
-        up = CausalConvTranspose1d(in_channels, out_channels, 2 * stride, stride=stride)
+        up = (RepeatUpsample(in_channels, out_channels, stride) if repeat
+              else CausalConvTranspose1d(in_channels, out_channels, 2 * stride, stride=stride))
         units = [ResidualUnit(out_channels, kernel, d) for d in dilations]
         super().__init__(nn.ELU(), up, *units)

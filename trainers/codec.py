@@ -20,6 +20,7 @@ from dslnas.trainers.encoder import DSLEncoder, EncoderOutput
 from dslnas.trainers.quantizer import ResidualQuantizer
 
 SWITCH_PREFIX = "encoder.switch."
+DECODER_PREFIX = "decoder."
 DSL_PREFIXES = ("encoder.mask.", SWITCH_PREFIX, "encoder.light_tail.")
 
 
@@ -72,8 +73,9 @@ def build_codec(candidate: CandidateConfig) -> DSLCodec:
     return DSLCodec(candidate)
 
 
-def insert_dsl(candidate: CandidateConfig, trained_state: dict[str, torch.Tensor]) -> DSLCodec:
-    """Build ``candidate`` and load a trained codec's encoder, quantizer and decoder into it.
+def insert_dsl(candidate: CandidateConfig, trained_state: dict[str, torch.Tensor], with_decoder: bool = True) -> DSLCodec:
+    """Build ``candidate`` and load a trained codec's encoder, quantizer and decoder into it (the decoder left
+    fresh with ``with_decoder=False``, for decoder-only training of a new decoder).
 
     The DSL parts (mask, switch, light tail) start fresh, so a codec trained once can be fitted with many
     DSL variants and fine-tuned (the paper's use). Raises ValueError when the trained weights do not fit
@@ -86,7 +88,8 @@ def insert_dsl(candidate: CandidateConfig, trained_state: dict[str, torch.Tensor
     except RuntimeError as err:  # shape mismatch: a different base architecture
         detail = next((ln.strip() for ln in str(err).splitlines() if "size mismatch" in ln), str(err))
         raise ValueError(f"trained codec does not fit candidate {candidate.name!r}: {detail}") from err
-    missing = [k for k in missing if not k.startswith(DSL_PREFIXES)]
+    fresh = DSL_PREFIXES if with_decoder else (*DSL_PREFIXES, DECODER_PREFIX)
+    missing = [k for k in missing if not k.startswith(fresh)]
     if missing or unexpected:
         raise ValueError(f"trained codec does not fit candidate {candidate.name!r}: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return codec

@@ -10,7 +10,10 @@ tail, quantizer and decoder (``requires_grad`` off, left out of the optimizer, q
 mode) and, as the decoded output is then a fixed function of the full embedding, replaces the codec loss by
 ``mel_weight * L_embedding`` (relative L1 of the masked full embedding to the pretrained one; no decoder
 pass, which makes a DSL trial several times cheaper); ``dsl+tail`` also trains the full tail on the codec
-loss; ``all`` trains everything (always so for base training, without an ``init_checkpoint``).
+loss; ``all`` trains everything (always so for base training, without an ``init_checkpoint``); ``decoder``
+trains only the decoder on the codec loss of the frozen encoder's quantized full path (no DSL terms), from
+the checkpoint's decoder when it fits the candidate's, else from scratch (a wider or tone-free decoder for a
+trained encoder: it runs off the device, so the cost model does not change).
 
 ``train(run, out_dir)`` writes ``out_dir/checkpoint.pt`` every ``checkpoint_every`` steps and at the end;
 calling it again with the same run continues from the last checkpoint.
@@ -27,10 +30,11 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from dslnas.spaces.candidate import DeviceKind, LightInit, LRSchedule, RunConfig, Trainable, TrainConfig
+from dslnas.spaces.candidate import CandidateConfig, DeviceKind, LightInit, LRSchedule, RunConfig, Trainable, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dslnas.trainers.codec import DSL_PREFIXES, SWITCH_PREFIX, DSLCodec, build_codec, insert_dsl
+from dslnas.trainers.codec import DECODER_PREFIX, DSL_PREFIXES, SWITCH_PREFIX, DSLCodec, build_codec, insert_dsl
+from dslnas.trainers.decoder import Decoder
 from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
 from dslnas.trainers.discriminator import STFTDiscriminator, discriminator_loss, generator_adversarial_loss
 from dslnas.trainers.dsl import dsl_loss_terms
@@ -75,13 +79,25 @@ def initial_codec(run: RunConfig) -> DSLCodec:
     if run.train.init_checkpoint is None:
         return build_codec(run.candidate)
     trained = load_checkpoint(resolve_init_checkpoint(run.train.init_checkpoint))
+    state = trained.model
+    if run.train.effective_trainable is Trainable.DECODER and not decoder_fits(run.candidate, state):
+        print(f"train.init_checkpoint {run.train.init_checkpoint}: its decoder does not fit the candidate's; "
+              "the decoder starts from scratch", flush=True)
+        state = {k: v for k, v in state.items() if not k.startswith(DECODER_PREFIX)}
     try:
-        codec = insert_dsl(run.candidate, trained.model)
+        codec = insert_dsl(run.candidate, state, with_decoder=any(k.startswith(DECODER_PREFIX) for k in state))
     except ValueError as err:
         raise UserError(f"train.init_checkpoint {run.train.init_checkpoint}: {err}") from err
     if LightInit(run.train.light_init) is LightInit.SLICED:
         slice_light_tail(codec.encoder)
     return codec
+
+
+def decoder_fits(candidate: CandidateConfig, state: dict[str, torch.Tensor]) -> bool:
+    """Whether ``state``'s decoder weights have exactly the names and shapes of ``candidate``'s decoder."""
+    fresh = {DECODER_PREFIX + k: v.shape for k, v in Decoder(candidate).state_dict().items()}
+    given = {k: v.shape for k, v in state.items() if k.startswith(DECODER_PREFIX)}
+    return fresh == given
 
 
 def full_tail_prefixes(codec: DSLCodec) -> tuple[str, ...]:
@@ -92,7 +108,9 @@ def full_tail_prefixes(codec: DSLCodec) -> tuple[str, ...]:
 
 def parameter_groups(codec: DSLCodec, trainable: Trainable) -> dict[str, list[torch.nn.Parameter]]:
     """The parameters ``trainable`` trains, by part (``switch``, the rest of the ``dsl``, ``full_tail``,
-    ``rest``); empty parts left out."""
+    ``rest``, or ``decoder`` alone for ``Trainable.DECODER``); empty parts left out."""
+    if trainable is Trainable.DECODER:
+        return {"decoder": list(codec.decoder.parameters())}
     tail = full_tail_prefixes(codec)
     groups: dict[str, list[torch.nn.Parameter]] = {"switch": [], "dsl": [], "full_tail": [], "rest": []}
     for name, param in codec.named_parameters():
@@ -125,6 +143,10 @@ def lr_multiplier(cfg: TrainConfig, part: str) -> float:
 def set_train_mode(codec: DSLCodec, trainable: Trainable) -> None:
     """Train mode for what trains; frozen quantizer and decoder in eval mode (EMA codebooks and dead-code
     restarts stay put, no quantizer dropout), as the frozen base runs at inference."""
+    if trainable is Trainable.DECODER:
+        codec.eval()
+        codec.decoder.train()
+        return
     codec.train()
     if trainable is not Trainable.ALL:
         codec.quantizer.eval()
@@ -169,7 +191,8 @@ class Trainer:
             group["lr"] = lr * lr_multiplier(self.run.train, group["name"])
 
     def step(self, batch: torch.Tensor) -> dict[str, float]:
-        audio, losses = self._dsl_only_losses(batch) if self.trainable is Trainable.DSL else self._codec_losses(batch)
+        losses_of = {Trainable.DSL: self._dsl_only_losses, Trainable.DECODER: self._decoder_losses}
+        audio, losses = losses_of.get(self.trainable, self._codec_losses)(batch)
         total = self._total(losses)
         if not torch.isfinite(total):
             raise FloatingPointError(f"training loss became {total.item()} ({ {k: v.item() for k, v in losses.items()} })")
@@ -189,17 +212,28 @@ class Trainer:
             enc, audio, commitment = out.encoded, out.audio, out.commitment
         else:
             enc, audio, commitment = self._frozen_quantizer_pass(batch)
-        losses = {
-            "mel": self.mel_loss(audio, batch),
-            "waveform": waveform_loss(audio, batch),
+        return audio, {
+            **self._reconstruction_terms(audio, batch),
             "commitment": commitment,
             **dsl_loss_terms(enc.masked, enc.full, enc.light, enc.predicted, self.run.candidate.dsl.segment_frames),
         }
+
+    def _decoder_losses(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Decoder-only training: the codec loss of the decoded, quantized full embedding of the frozen
+        encoder (no encoder or quantizer gradient, no DSL terms). ``batch [B, 1, T]`` -> (audio, terms)."""
+        with torch.no_grad():
+            quantized = self.codec.quantizer(self.codec.encoder(batch).full).quantized
+        audio = self.codec.decoder(quantized)
+        return audio, self._reconstruction_terms(audio, batch)
+
+    def _reconstruction_terms(self, audio: torch.Tensor, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The decoded audio's terms: mel, waveform, and the log-STFT and adversarial ones when enabled."""
+        losses = {"mel": self.mel_loss(audio, batch), "waveform": waveform_loss(audio, batch)}
         if self.stft_loss is not None:
             losses["stft"] = self.stft_loss(audio, batch)
         if self.disc is not None:
             losses["adversarial"] = generator_adversarial_loss(self.disc(audio))
-        return audio, losses
+        return losses
 
     def _frozen_quantizer_pass(self, batch: torch.Tensor) -> tuple[EncoderOutput, torch.Tensor, torch.Tensor]:
         """Full path through a frozen (eval-mode) quantizer: its codebooks do not move and it drops no
