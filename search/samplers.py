@@ -1,5 +1,10 @@
 """Optuna samplers by name: ``tpe``, ``nsga2``, ``gp``, ``random``, ``grid``.
 
+TPE's random start-up is counted in trained candidates (:data:`TPE_STARTUP_CANDIDATES`), not in trials: the
+Optuna backend stores every sweep point of a trained candidate as a completed trial with the same knob
+values, so Optuna's default (10 trials) would end the start-up after the first candidate and TPE would then
+sample around that one candidate.
+
 TPE, NSGA-II and GP honour the constraints each trial sets (``Trial.set_constraint``, or the
 ``constraints_func`` they are built with); random and grid ignore them (the report still marks infeasible
 points). An unknown name is a UserError listing the valid ones.
@@ -18,39 +23,42 @@ if TYPE_CHECKING:
     from dslnas.search.config import SearchConfig
 
 ConstraintsFunc = Callable[["optuna.trial.FrozenTrial"], "list[float]"]
+TPE_STARTUP_CANDIDATES = 3
+"""Trained candidates TPE draws at random before it models the front."""
 
 
-def _tpe(config: "SearchConfig", constraints: ConstraintsFunc | None) -> "optuna.samplers.BaseSampler":
+def _tpe(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
-    return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, constraints_func=constraints)
+    return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, constraints_func=constraints,
+                                      n_startup_trials=TPE_STARTUP_CANDIDATES * trials_per_candidate)
 
 
-def _nsga2(config: "SearchConfig", constraints: ConstraintsFunc | None) -> "optuna.samplers.BaseSampler":
+def _nsga2(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
     return optuna.samplers.NSGAIISampler(seed=config.seed, population_size=8, constraints_func=constraints)
 
 
-def _gp(config: "SearchConfig", constraints: ConstraintsFunc | None) -> "optuna.samplers.BaseSampler":
+def _gp(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
     return optuna.samplers.GPSampler(seed=config.seed, constraints_func=constraints)
 
 
-def _random(config: "SearchConfig", constraints: ConstraintsFunc | None) -> "optuna.samplers.BaseSampler":
+def _random(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
     return optuna.samplers.RandomSampler(seed=config.seed)
 
 
-def _grid(config: "SearchConfig", constraints: ConstraintsFunc | None) -> "optuna.samplers.BaseSampler":
+def _grid(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
     return optuna.samplers.GridSampler(config.space.grid(), seed=config.seed)
 
 
-SamplerFactory = Callable[["SearchConfig", "ConstraintsFunc | None"], "optuna.samplers.BaseSampler"]
+SamplerFactory = Callable[["SearchConfig", "ConstraintsFunc | None", int], "optuna.samplers.BaseSampler"]
 SAMPLERS: dict[str, SamplerFactory] = {"tpe": _tpe, "nsga2": _nsga2, "gp": _gp, "random": _random, "grid": _grid}
 
 
@@ -60,7 +68,18 @@ def check_sampler_name(name: str) -> str:
     return name
 
 
-def make_sampler(config: "SearchConfig", constraints: ConstraintsFunc | None = None) -> "optuna.samplers.BaseSampler":
+def make_sampler(config: "SearchConfig", constraints: ConstraintsFunc | None = None,
+                 trials_per_candidate: int = 1) -> "optuna.samplers.BaseSampler":
     """The sampler named by ``config.sampler``, seeded; ``constraints`` for samplers that take a
-    ``constraints_func`` (Ray's OptunaSearch cannot call ``Trial.set_constraint``)."""
-    return SAMPLERS[check_sampler_name(config.sampler)](config, constraints)
+    ``constraints_func`` (Ray's OptunaSearch cannot call ``Trial.set_constraint``). ``trials_per_candidate``:
+    completed trials the sampler's study gets per trained candidate (the Optuna backend's sweep points,
+    :func:`sweep_points_per_candidate`; 1 for Ray's searcher, which sees each trained trial's own point)."""
+    return SAMPLERS[check_sampler_name(config.sampler)](config, constraints, trials_per_candidate)
+
+
+def sweep_points_per_candidate(config: "SearchConfig") -> int:
+    """Sweep points (completed trials) a trained candidate adds: one per threshold of the sweep (the
+    explicit ``sweep_thresholds``, else the default quantiles plus one above the maximum)."""
+    from dslnas.trainers.stream_eval import SWEEP_QUANTILES
+
+    return len(config.space.sweep_thresholds) or len(SWEEP_QUANTILES) + 1

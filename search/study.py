@@ -15,7 +15,7 @@ from dslnas.search.backends import get_backend
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, constraint_values
 from dslnas.search.records import STUDY_ATTR_CONFIG, STUDY_ATTR_VERSION, Role, record_attrs, role_attrs, role_of
-from dslnas.search.samplers import make_sampler
+from dslnas.search.samplers import make_sampler, sweep_points_per_candidate
 from dslnas.search.storage import HeartbeatSettings, open_storage
 from dslnas.spaces.errors import UserError
 
@@ -30,7 +30,7 @@ def open_study(config: SearchConfig) -> optuna.Study:
         config.storage, config.study, HeartbeatSettings(config.heartbeat_interval_s, config.grace_period_s),
         root=Path(config.runs_root),
     )
-    sampler = make_sampler(config)
+    sampler = make_sampler(config, trials_per_candidate=sweep_points_per_candidate(config))
     try:
         study = optuna.create_study(
             study_name=config.study, storage=storage, sampler=sampler,

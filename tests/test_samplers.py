@@ -1,0 +1,38 @@
+"""Samplers: TPE's random start-up is counted in trained candidates, not in the sweep points they store."""
+
+from __future__ import annotations
+
+import optuna
+
+from dslnas.search.config import SearchConfig
+from dslnas.search.samplers import TPE_STARTUP_CANDIDATES, make_sampler, sweep_points_per_candidate
+from dslnas.spaces.space_presets import demo_space
+
+
+def _asks_like_the_first_candidate(trials_per_candidate: int) -> int:
+    """Store one trained candidate's sweep (its points share the knob values) in a study sampled by TPE, then
+    ask 16 times: how many asks repeat its categorical knobs (switch depth, light widths)."""
+    config = SearchConfig(space=demo_space(), seed=0)
+    dists = config.space.optuna_distributions()
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=make_sampler(config, trials_per_candidate=trials_per_candidate))
+    first = study.ask(dists)
+    study.tell(first, [2.0, 5.0])
+    for i in range(sweep_points_per_candidate(config) - 1):  # the sweep: same knobs, other quality/latency
+        study.add_trial(optuna.trial.create_trial(params=first.params, distributions=dists, values=[2.0 - 0.01 * i, 5.0 - 0.1 * i]))
+    asks = [study.ask(dists).params for _ in range(16)]
+    categorical = [k for k, d in dists.items() if isinstance(d, optuna.distributions.CategoricalDistribution)]
+    return sum(all(p.get(k) == first.params.get(k) for k in categorical) for p in asks)
+
+
+def test_tpe_stays_random_for_its_start_up_candidates_whatever_their_sweep_size() -> None:
+    assert TPE_STARTUP_CANDIDATES >= 2
+    assert sweep_points_per_candidate(SearchConfig(space=demo_space())) == 12
+    random_start_up = _asks_like_the_first_candidate(sweep_points_per_candidate(SearchConfig(space=demo_space())))
+    modelling = _asks_like_the_first_candidate(1)  # counted in trials: start-up over after 3
+    assert modelling > random_start_up  # a modelling TPE samples around the one candidate it has
+
+
+def test_explicit_sweep_thresholds_set_the_points_per_candidate() -> None:
+    space = demo_space().model_copy(update={"sweep_thresholds": (0.1, 0.2, 0.5)})
+    assert sweep_points_per_candidate(SearchConfig(space=space)) == 3
