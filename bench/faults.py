@@ -17,20 +17,17 @@ RUNNING, and whether the study reached its total. Lost, duplicated and running m
 from __future__ import annotations
 
 import argparse
-import contextlib
-import glob
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,45 +39,12 @@ from dslnas.search.storage import open_storage
 from dslnas.search.records import Role, parent_of, record_from_trial, role_of
 from dslnas.spaces.errors import UserError
 
-TINY_SPACE = Path(__file__).resolve().parent.parent / "tests" / "data" / "tiny-space.yaml"
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+TINY_SPACE = TESTS / "data" / "tiny-space.yaml"
+sys.path.insert(0, str(TESTS))
+from pg_server import postgres_server  # noqa: E402  (the tests' throwaway server)
 PHASES = ("base", "finetune", "evaluate", "storage-write", "random")
 HEARTBEAT_S, GRACE_S = 1, 3
-
-
-# -- a throwaway PostgreSQL on loopback (Debian's initdb / pg_ctl), as tests/test_search_backends.py ------
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-@contextlib.contextmanager
-def postgres_server() -> Iterator[str | None]:
-    """A PostgreSQL URL on loopback, or None when the server is not installed."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        yield None
-        return
-    pg_bin, root = Path(bins[-1]), Path(tempfile.mkdtemp(prefix="dslnas-pg-"))
-    os.chmod(root, 0o777)
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres")
-    data, port = root / "data", _free_port()
-    subprocess.run(_as_postgres([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]),
-                   check=True, capture_output=True)
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(_as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # -- when to kill ------------------------------------------------------------------------------------

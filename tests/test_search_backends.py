@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +13,8 @@ from pathlib import Path
 
 import optuna
 import pytest
+
+from pg_server import INSTALL_HINT, postgres_server
 
 from dslnas.search.config import SearchConfig
 from dslnas.search.backends import BACKENDS
@@ -60,39 +57,14 @@ def test_every_backend_leaves_the_same_record_fields(backend: str, tmp_path: Pat
         assert record.cost.latency_ms.light < record.cost.latency_ms.full
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on loopback (Debian's package), stopped after the module."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        print("SKIP reason: PostgreSQL server not installed (make test installs Debian's postgresql)")
-        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
-    pg_bin = Path(bins[-1])
-    root = Path(tempfile.mkdtemp(prefix="dslnas-pg-"))
-    os.chmod(root, 0o777)
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres")
-    data, port = root / "data", _free_port()
-    subprocess.run(_as_postgres([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]),
-                   check=True, capture_output=True)
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(_as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    """A throwaway PostgreSQL server on loopback (``pg_server``), stopped after the module."""
+    with postgres_server() as url:
+        if url is None:
+            print(f"SKIP reason: {INSTALL_HINT}")
+            pytest.skip(INSTALL_HINT)
+        yield url
 
 
 @pytest.mark.postgres
