@@ -74,21 +74,22 @@ def build_codec(candidate: CandidateConfig) -> DSLCodec:
 
 
 def insert_dsl(candidate: CandidateConfig, trained_state: dict[str, torch.Tensor], with_decoder: bool = True) -> DSLCodec:
-    """Build ``candidate`` and load a trained codec's encoder, quantizer and decoder into it (the decoder left
-    fresh with ``with_decoder=False``, for decoder-only training of a new decoder).
+    """Build ``candidate`` and load a trained codec's encoder, quantizer and decoder into it (with
+    ``with_decoder=False`` the trained decoder is ignored and the candidate's starts fresh, for decoder-only
+    training of a new decoder).
 
     The DSL parts (mask, switch, light tail) start fresh, so a codec trained once can be fitted with many
     DSL variants and fine-tuned (the paper's use). Raises ValueError when the trained weights do not fit
     the candidate's base architecture.
     """
     codec = build_codec(candidate)
-    shared = {k: v for k, v in trained_state.items() if not k.startswith(DSL_PREFIXES)}
+    fresh = DSL_PREFIXES if with_decoder else (*DSL_PREFIXES, DECODER_PREFIX)
+    shared = {k: v for k, v in trained_state.items() if not k.startswith(fresh)}
     try:
         missing, unexpected = codec.load_state_dict(shared, strict=False)
     except RuntimeError as err:  # shape mismatch: a different base architecture
         detail = next((ln.strip() for ln in str(err).splitlines() if "size mismatch" in ln), str(err))
         raise ValueError(f"trained codec does not fit candidate {candidate.name!r}: {detail}") from err
-    fresh = DSL_PREFIXES if with_decoder else (*DSL_PREFIXES, DECODER_PREFIX)
     missing = [k for k in missing if not k.startswith(fresh)]
     if missing or unexpected:
         raise ValueError(f"trained codec does not fit candidate {candidate.name!r}: missing {missing[:3]}, unexpected {unexpected[:3]}")

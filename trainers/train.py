@@ -79,13 +79,12 @@ def initial_codec(run: RunConfig) -> DSLCodec:
     if run.train.init_checkpoint is None:
         return build_codec(run.candidate)
     trained = load_checkpoint(resolve_init_checkpoint(run.train.init_checkpoint))
-    state = trained.model
-    if run.train.effective_trainable is Trainable.DECODER and not decoder_fits(run.candidate, state):
+    fresh_decoder = run.train.effective_trainable is Trainable.DECODER and not decoder_fits(run.candidate, trained.model)
+    if fresh_decoder:
         print(f"train.init_checkpoint {run.train.init_checkpoint}: its decoder does not fit the candidate's; "
               "the decoder starts from scratch", flush=True)
-        state = {k: v for k, v in state.items() if not k.startswith(DECODER_PREFIX)}
     try:
-        codec = insert_dsl(run.candidate, state, with_decoder=any(k.startswith(DECODER_PREFIX) for k in state))
+        codec = insert_dsl(run.candidate, trained.model, with_decoder=not fresh_decoder)
     except ValueError as err:
         raise UserError(f"train.init_checkpoint {run.train.init_checkpoint}: {err}") from err
     if LightInit(run.train.light_init) is LightInit.SLICED:
