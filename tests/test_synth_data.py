@@ -15,10 +15,25 @@ def test_a_synth_corpus_is_made_once_and_read_from_its_cache(tmp_path: Path, mon
     cfg = DataConfig(kind="synth", synth_minutes=0.3, seed=5, eval_fraction=0.34)
     clips = load_dataset(cfg, 16_000, 400)
     assert {c.label for c in clips} == {"speech", "silence"}
-    folder = tmp_path / "corpus-0.3min-seed5"
+    (folder,) = tmp_path.glob("corpus-0.3min-seed5-*")
     made = (folder / "manifest.csv").stat().st_mtime_ns
     again = load_dataset(cfg, 16_000, 400)
     assert [c.clip_id for c in again] == [c.clip_id for c in clips] and (folder / "manifest.csv").stat().st_mtime_ns == made
     train, held_out = train_eval_split(clips, cfg.eval_fraction, cfg.seed)
     assert held_out and not {c.speaker for c in train} & {c.speaker for c in held_out}
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_cache_name_changes_with_the_installed_voices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslnas.trainers.data import datasets, speech_synth
+    from dslnas.trainers.data.voices import VOICES
+
+    monkeypatch.setenv("DSLNAS_CACHE", str(tmp_path))
+    monkeypatch.setattr(speech_synth, "available_voices", lambda: VOICES[:6])
+    six = datasets.synth_cache_dir(2.0, 1)
+    monkeypatch.setattr(speech_synth, "available_voices", lambda: VOICES[:7])
+    seven = datasets.synth_cache_dir(2.0, 1)
+    monkeypatch.setattr(speech_synth, "available_voices", lambda: ())
+    none = datasets.synth_cache_dir(2.0, 1)
+    assert len({six, seven, none}) == 3 and six.name.startswith("corpus-2min-seed1-")
+    assert datasets.synth_cache_dir(2.0, 1) == none and datasets.synth_cache_dir(3.0, 1) != none

@@ -132,11 +132,15 @@ def load_synth(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
 
 
 def synth_cache_dir(minutes: float, seed: int) -> Path:
-    """Where a generated corpus is kept: ``$DSLNAS_CACHE`` (default ``~/.cache/dslnas``)/corpus-<minutes>min-seed<seed>."""
+    """Where a generated corpus is kept: ``$DSLNAS_CACHE`` (default ``~/.cache/dslnas``)
+    ``/corpus-<minutes>min-seed<seed>-<fingerprint>``, the fingerprint naming the installed voices and the
+    corpus recipe (:func:`.speech_synth.corpus_fingerprint`), so a new voice table makes a new corpus."""
     import os
 
+    from dslnas.trainers.data.speech_synth import corpus_fingerprint
+
     root = Path(os.environ.get("DSLNAS_CACHE", "~/.cache/dslnas")).expanduser()
-    return root / f"corpus-{minutes:g}min-seed{seed}"
+    return root / f"corpus-{minutes:g}min-seed{seed}-{corpus_fingerprint()}"
 
 
 def load_folder(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:

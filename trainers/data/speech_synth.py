@@ -20,6 +20,7 @@ a :class:`SynthFallbackWarning` and in the returned manifest's ``notes``.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -48,6 +49,8 @@ PITCH_RANGE = (0.88, 1.15)
 SCENE_SECONDS = (3.0, 8.0)
 BABBLE_TALKERS = 4
 FORMANT_TALKERS_F0_HZ: tuple[float, ...] = (100.0, 118.0, 135.0, 190.0, 210.0, 232.0)
+CORPUS_RECIPE = 1
+"""Bump when a change here alters what a seed speaks, so cached corpora (:func:`corpus_fingerprint`) are remade."""
 
 
 class SynthFallbackWarning(UserWarning):
@@ -114,6 +117,15 @@ def synthesize_corpus(
     manifest = Manifest(out_dir, tuple(entries), notes)
     manifest.write()
     return manifest
+
+
+def corpus_fingerprint() -> str:
+    """8 hex digits naming what :func:`synthesize_corpus` would speak with on this machine: the installed
+    voices (or the formant fallback) and :data:`CORPUS_RECIPE`. A cached corpus made with another voice
+    table, or another recipe, is never reused under the same name."""
+    voices = available_voices()
+    talkers = [voice.voice_id for voice in voices] if voices else [f"formant-{f0:g}" for f0 in FORMANT_TALKERS_F0_HZ]
+    return hashlib.sha1(f"{CORPUS_RECIPE}:{','.join(talkers)}".encode()).hexdigest()[:8]
 
 
 def _talkers() -> tuple[list[_Talker], tuple[str, ...]]:
