@@ -82,3 +82,16 @@ def test_data_synth_writes_a_labelled_manifest(tmp_path: Path) -> None:
     assert all((out / r["path"]).exists() for r in rows)
     again = CliRunner().invoke(cli, ["data", "synth", "--out", str(out), "--minutes", "0.2"])
     assert again.exit_code == 2 and "error:" in again.stderr  # never writes into a corpus that is there
+
+
+def test_data_synth_lists_voices_and_names_an_unknown_one(tmp_path: Path) -> None:
+    import json
+
+    from dslnas.trainers.data.voices import available_voices
+
+    listed = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path / "x"), "--voices", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [v["voice"] for v in json.loads(listed.stdout)] == [v.voice_id for v in available_voices()]
+    bad = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path / "y"), "--voices", "flite-nosuch"])
+    assert bad.exit_code == 2 and "unknown voice 'flite-nosuch'" in bad.stderr, bad.output
+    assert not (tmp_path / "y").exists()

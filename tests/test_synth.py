@@ -148,6 +148,24 @@ def test_corpus_refuses_a_used_folder_and_a_bad_length(tmp_path: Path) -> None:
         synthesize_corpus(tmp_path / "new", 0.0, seed=0)
 
 
+@needs_voices
+def test_a_corpus_speaks_with_the_voices_named_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    two = [INSTALLED[0].voice_id, INSTALLED[-1].voice_id]
+    manifest = synthesize_corpus(tmp_path / "two", 0.3, seed=2, voices=two)
+    spoken = {Path(e.path).stem.split("-", 1)[1] for e in manifest.entries if e.label == "speech"}
+    assert spoken == set(two)
+    with pytest.raises(UserError, match="unknown voice 'espeak-nosuch'; valid: .*flite-slt"):
+        synthesize_corpus(tmp_path / "bad", 0.1, seed=0, voices=["espeak-nosuch"])
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_first_voice_table_is_still_known() -> None:
+    from dslnas.trainers.data.voices import FIRST_VOICES
+
+    assert set(FIRST_VOICES) < {v.voice_id for v in VOICES} and len(FIRST_VOICES) == 12
+    assert len({v.speaker for v in VOICES if v.voice_id in FIRST_VOICES}) == 10
+
+
 def test_without_synthesisers_the_corpus_falls_back_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "no-binaries"))
     assert available_voices() == ()

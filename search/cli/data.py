@@ -17,6 +17,9 @@ def synth_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write (must be empty or absent): WAVs and manifest.csv.")],
     minutes: Annotated[float, typer.Option("--minutes", min=0.01, help="Minutes of audio, half speech, half silence scenes.")] = 10.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sentences, voices, deliveries and scenes.")] = 0,
+    voices: Annotated[str | None, typer.Option(
+        "--voices", help="Comma-separated voice ids to speak with (e.g. flite-slt,espeak-f3); default: every "
+        "installed voice. `--voices list` prints the voices installed here.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Speak sentences with Debian's synthesisers (flite, festival, espeak-ng; formant fallback with a warning)
@@ -24,14 +27,25 @@ def synth_command(
     from collections import Counter
 
     from dslnas.trainers.data.speech_synth import synthesize_corpus
+    from dslnas.trainers.data.voices import available_voices
 
+    if voices == "list":
+        installed = available_voices()
+        if json_out:
+            print_json([{"voice": v.voice_id, "speaker": v.speaker, "sex": v.sex.value, "engine": v.engine.value}
+                        for v in installed])
+        else:
+            for v in installed:
+                console.print(f"{v.voice_id:24} {v.speaker:18} {v.sex.value:7} {v.engine.value}", highlight=False)
+        return
+    voice_ids = None if voices is None else [v.strip() for v in voices.split(",") if v.strip()]
     with progress_bar() as bar:
         task = bar.add_task("synth", total=round(minutes * 60), status="seconds of audio")
 
         def on_progress(done_s: float, total_s: float) -> None:
             bar.update(task, completed=round(done_s), status="seconds of audio")
 
-        manifest = synthesize_corpus(out, minutes, seed, on_progress=on_progress)
+        manifest = synthesize_corpus(out, minutes, seed, on_progress=on_progress, voices=voice_ids)
     labels = Counter(e.label for e in manifest.entries)
     speakers = sorted({e.speaker for e in manifest.entries if e.label == "speech"})
     seconds = sum(e.seconds for e in manifest.entries)

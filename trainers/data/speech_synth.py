@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from dslnas.trainers.data.clips import SILENCE, SPEECH
 from dslnas.trainers.data.demo_audio import synth_speech
 from dslnas.trainers.data.manifest import Manifest, ManifestEntry
 from dslnas.trainers.data.scenes import SCENES, render_scene, room_tone
-from dslnas.trainers.data.voices import Delivery, Voice, available_voices, synthesize
+from dslnas.trainers.data.voices import Delivery, Voice, available_voices, select_voices, synthesize
 from dslnas.trainers.data.words import compose_text
 
 ProgressCallback = Callable[[float, float], None]
@@ -69,15 +69,18 @@ class _Talker:
 
 def synthesize_corpus(
     out_dir: Path, minutes: float, seed: int, sample_rate_hz: int = 16_000,
-    on_progress: ProgressCallback | None = None,
+    on_progress: ProgressCallback | None = None, voices: Sequence[str] | None = None,
 ) -> Manifest:
     """Write about ``minutes`` of speech and silence clips (half each) and ``manifest.csv`` into ``out_dir``.
+
+    ``voices`` (voice ids of :data:`.voices.VOICES`) limits the talkers to those; default: every installed voice.
 
     Returns:
         The written manifest (``root = out_dir``); its ``notes`` say when the formant fallback was used.
 
     Raises:
-        UserError: ``minutes`` or ``sample_rate_hz`` is not positive, or ``out_dir`` exists and is not empty.
+        UserError: ``minutes`` or ``sample_rate_hz`` is not positive, ``out_dir`` exists and is not empty, or a
+            voice in ``voices`` is unknown or not installed.
         DataError: a synthesiser failed on a clip (the message names the voice).
     """
     if not minutes > 0 or sample_rate_hz <= 0:
@@ -85,7 +88,7 @@ def synthesize_corpus(
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise UserError(f"{out_dir}: exists and is not an empty folder; choose another --out or delete it")
-    talkers, notes = _talkers()
+    talkers, notes = _talkers(voices)
     target_s = minutes * 60.0 / 2.0
     done = {SPEECH: 0.0, SILENCE: 0.0}
     counts = {SPEECH: 0, SILENCE: 0}
@@ -128,9 +131,10 @@ def corpus_fingerprint() -> str:
     return hashlib.sha1(f"{CORPUS_RECIPE}:{','.join(talkers)}".encode()).hexdigest()[:8]
 
 
-def _talkers() -> tuple[list[_Talker], tuple[str, ...]]:
-    """The installed voices as talkers, or the formant talkers with a warning and a note."""
-    voices = available_voices()
+def _talkers(voice_ids: Sequence[str] | None) -> tuple[list[_Talker], tuple[str, ...]]:
+    """The voices named (default: every installed one) as talkers, or the formant talkers with a warning and
+    a note when none is installed."""
+    voices = available_voices() if voice_ids is None else select_voices(voice_ids)
     if voices:
         return [_Talker(voice.speaker, voice.voice_id, voice) for voice in voices], ()
     note = ("no speech synthesiser found (flite, text2wave, espeak-ng); speech is formant synthesis from "

@@ -21,10 +21,11 @@ from __future__ import annotations
 import enum
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dslnas.spaces.errors import DataError
+from dslnas.spaces.errors import DataError, UserError, unknown_name
 
 SYNTH_TIMEOUT_S = 60.0
 
@@ -89,6 +90,13 @@ VOICES: tuple[Voice, ...] = (
 )
 """Every voice dslnas knows; espeak's ``f0_hz`` is its pitch setting (0-99, default 50), not Hz."""
 
+FIRST_VOICES: tuple[str, ...] = (
+    "espeak-f2", "espeak-f3", "espeak-f4", "espeak-m3", "espeak-m7", "festival-kal", "festival-ked",
+    "festival-slt-hts", "flite-awb", "flite-kal16", "flite-rms", "flite-slt",
+)
+"""The 12 voices (10 speakers) of the first voice table, which stages 1-7 of the shipped base trained on:
+``synthesize_corpus(..., voices=FIRST_VOICES)`` speaks the corpus they heard."""
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -96,6 +104,24 @@ class Delivery:
 
     rate: float
     pitch: float
+
+
+def select_voices(voice_ids: Sequence[str]) -> tuple[Voice, ...]:
+    """The installed voices named by ``voice_ids``, sorted by id.
+
+    Raises:
+        UserError: an id is not in :data:`VOICES` (the message lists them), or its synthesiser or voice is not
+            installed here.
+    """
+    known = {voice.voice_id: voice for voice in VOICES}
+    installed = {voice.voice_id for voice in available_voices()}
+    for voice_id in voice_ids:
+        if voice_id not in known:
+            raise unknown_name("voice", voice_id, sorted(known))
+        if voice_id not in installed:
+            raise UserError(f"voice {voice_id}: {known[voice_id].engine.value} or this voice is not installed here "
+                            "(.ci/system-deps.sh installs them)")
+    return tuple(sorted({known[voice_id] for voice_id in voice_ids}, key=lambda voice: voice.voice_id))
 
 
 def available_voices() -> tuple[Voice, ...]:
