@@ -41,8 +41,6 @@ from dslnas.spaces.errors import UserError
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 TINY_SPACE = TESTS / "data" / "tiny-space.yaml"
-sys.path.insert(0, str(TESTS))
-from pg_server import postgres_server  # noqa: E402  (the tests' throwaway server)
 PHASES = ("base", "finetune", "evaluate", "storage-write", "random")
 HEARTBEAT_S, GRACE_S = 1, 3
 
@@ -178,6 +176,9 @@ def main() -> None:
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="dslnas-faults-"))
     rows, turn = [], 0
+    sys.path.insert(0, str(TESTS))  # the tests' throwaway PostgreSQL server
+    from pg_server import postgres_server
+
     with postgres_server() as pg_url:
         for storage in args.storage or ["sqlite", "journal", "postgres"]:
             for workers in args.workers or [1, 2]:

@@ -1,9 +1,11 @@
 """Optuna samplers by name: ``tpe``, ``nsga2``, ``gp``, ``random``, ``grid``.
 
-TPE's random start-up is counted in trained candidates (:data:`TPE_STARTUP_CANDIDATES`), not in trials: the
-Optuna backend stores every sweep point of a trained candidate as a completed trial with the same knob
-values, so Optuna's default (10 trials) would end the start-up after the first candidate and TPE would then
-sample around that one candidate.
+Start-ups and populations are counted in trained candidates, not in trials: the Optuna backend stores every
+sweep point of a trained candidate as a completed trial with the same knob values, so Optuna's defaults
+(TPE's and GP's 10 start-up trials, a population of trials) would end the random start-up after the first
+candidate and the sampler would then sample around that one candidate. TPE and GP draw
+:data:`STARTUP_CANDIDATES` candidates before they model the front (the study's enqueued reference DSL,
+where there is one, is the first of them); NSGA-II's generation is :data:`NSGA2_POPULATION_CANDIDATES`.
 
 TPE, NSGA-II and GP honour the constraints each trial sets (``Trial.set_constraint``, or the
 ``constraints_func`` they are built with); random and grid ignore them (the report still marks infeasible
@@ -23,27 +25,31 @@ if TYPE_CHECKING:
     from dslnas.search.config import SearchConfig
 
 ConstraintsFunc = Callable[["optuna.trial.FrozenTrial"], "list[float]"]
-TPE_STARTUP_CANDIDATES = 3
-"""Trained candidates TPE draws at random before it models the front."""
+STARTUP_CANDIDATES = 3
+"""Trained candidates TPE and GP take (the enqueued reference, then random draws) before they model the front."""
+NSGA2_POPULATION_CANDIDATES = 4
+"""Trained candidates in one NSGA-II generation."""
 
 
 def _tpe(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
     return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, constraints_func=constraints,
-                                      n_startup_trials=TPE_STARTUP_CANDIDATES * trials_per_candidate)
+                                      n_startup_trials=STARTUP_CANDIDATES * trials_per_candidate)
 
 
 def _nsga2(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
-    return optuna.samplers.NSGAIISampler(seed=config.seed, population_size=8, constraints_func=constraints)
+    return optuna.samplers.NSGAIISampler(seed=config.seed, constraints_func=constraints,
+                                         population_size=NSGA2_POPULATION_CANDIDATES * trials_per_candidate)
 
 
 def _gp(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
-    return optuna.samplers.GPSampler(seed=config.seed, constraints_func=constraints)
+    return optuna.samplers.GPSampler(seed=config.seed, constraints_func=constraints,
+                                     n_startup_trials=STARTUP_CANDIDATES * trials_per_candidate)
 
 
 def _random(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":

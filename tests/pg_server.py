@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -48,7 +49,8 @@ def postgres_server() -> Iterator[str | None]:
     try:
         subprocess.run(_as_postgres([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]),
                        check=True, capture_output=True)
-        opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # pg_ctl hands -o to the server through a shell: quote the socket folder (TMPDIR may hold spaces)
+        opts = f"-p {port} -k {shlex.quote(str(root))} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(_as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
                                      "-w", "start"]), check=True, capture_output=True)
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"

@@ -91,6 +91,10 @@ def test_decoder_training_trains_a_new_decoder_and_nothing_else(tmp_path: Path, 
     assert kept and all(torch.equal(after[k], base.model[k]) for k in kept)  # encoder and quantizer untouched
     assert sum(v.numel() for k, v in after.items() if k.startswith("decoder.")) > sum(
         v.numel() for k, v in base.model.items() if k.startswith("decoder."))
+    one_step = cfg.model_copy(update={"steps": 1})  # same seed, same fresh decoder: only the 2 later steps differ
+    early = load_checkpoint(train(RunConfig(candidate=wider, train=one_step), tmp_path / "one").checkpoint_path).model
+    assert any(not torch.equal(after[k], early[k]) for k in after if k.startswith("decoder."))  # the decoder trained
+    assert all(torch.equal(after[k], early[k]) for k in kept)
 
 
 def test_decoder_training_continues_a_decoder_that_fits(tmp_path: Path) -> None:

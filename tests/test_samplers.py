@@ -1,11 +1,11 @@
-"""Samplers: TPE's random start-up is counted in trained candidates, not in the sweep points they store."""
+"""Samplers: random start-ups and populations are counted in trained candidates, not in the sweep points they store."""
 
 from __future__ import annotations
 
 import optuna
 
 from dslnas.search.config import SearchConfig
-from dslnas.search.samplers import TPE_STARTUP_CANDIDATES, make_sampler, sweep_points_per_candidate
+from dslnas.search.samplers import STARTUP_CANDIDATES, make_sampler, sweep_points_per_candidate
 from dslnas.spaces.space_presets import demo_space
 
 
@@ -26,7 +26,7 @@ def _asks_like_the_first_candidate(trials_per_candidate: int) -> int:
 
 
 def test_tpe_stays_random_for_its_start_up_candidates_whatever_their_sweep_size() -> None:
-    assert TPE_STARTUP_CANDIDATES >= 2
+    assert STARTUP_CANDIDATES >= 2
     assert sweep_points_per_candidate(SearchConfig(space=demo_space())) == 12
     random_start_up = _asks_like_the_first_candidate(sweep_points_per_candidate(SearchConfig(space=demo_space())))
     modelling = _asks_like_the_first_candidate(1)  # counted in trials: start-up over after 3
@@ -36,3 +36,18 @@ def test_tpe_stays_random_for_its_start_up_candidates_whatever_their_sweep_size(
 def test_explicit_sweep_thresholds_set_the_points_per_candidate() -> None:
     space = demo_space().model_copy(update={"sweep_thresholds": (0.1, 0.2, 0.5)})
     assert sweep_points_per_candidate(SearchConfig(space=space)) == 3
+
+
+def test_gp_counts_its_start_up_in_candidates_too() -> None:
+    # GP's modelling does not repeat one candidate's knobs as TPE's does, so the asks cannot show it: read
+    # the start-up the sampler was built with (Optuna's default would be 10 trials).
+    sampler = make_sampler(SearchConfig(space=demo_space(), sampler="gp"), trials_per_candidate=12)
+    assert sampler._n_startup_trials == STARTUP_CANDIDATES * 12
+
+
+def test_an_nsga2_generation_holds_several_candidates_sweeps() -> None:
+    from dslnas.search.samplers import NSGA2_POPULATION_CANDIDATES
+
+    sampler = make_sampler(SearchConfig(space=demo_space(), sampler="nsga2"), trials_per_candidate=12)
+    assert NSGA2_POPULATION_CANDIDATES >= 2
+    assert sampler._population_size == NSGA2_POPULATION_CANDIDATES * 12

@@ -25,15 +25,26 @@ def test_a_synth_corpus_is_made_once_and_read_from_its_cache(tmp_path: Path, mon
 
 
 def test_the_cache_name_changes_with_the_installed_voices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dslnas.trainers.data import datasets, speech_synth
-    from dslnas.trainers.data.voices import VOICES
+    from dslnas.trainers.data import datasets
+    from dslnas.trainers.data.voices import VOICES, available_voices
 
     monkeypatch.setenv("DSLNAS_CACHE", str(tmp_path))
-    monkeypatch.setattr(speech_synth, "available_voices", lambda: VOICES[:6])
-    six = datasets.synth_cache_dir(2.0, 1)
-    monkeypatch.setattr(speech_synth, "available_voices", lambda: VOICES[:7])
-    seven = datasets.synth_cache_dir(2.0, 1)
-    monkeypatch.setattr(speech_synth, "available_voices", lambda: ())
-    none = datasets.synth_cache_dir(2.0, 1)
+    six, seven, none = (datasets.synth_cache_dir(2.0, 1, voices) for voices in (VOICES[:6], VOICES[:7], ()))
     assert len({six, seven, none}) == 3 and six.name.startswith("corpus-2min-seed1-")
-    assert datasets.synth_cache_dir(2.0, 1) == none and datasets.synth_cache_dir(3.0, 1) != none
+    assert datasets.synth_cache_dir(2.0, 1, ()) == none and datasets.synth_cache_dir(3.0, 1, ()) != none
+    assert datasets.synth_cache_dir(2.0, 1) == datasets.synth_cache_dir(2.0, 1, available_voices())
+
+
+def test_a_synthesiser_that_cannot_list_its_voices_is_an_error_not_a_smaller_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dslnas.spaces.errors import DataError
+    from dslnas.trainers.data.voices import available_voices
+
+    broken = tmp_path / "bin" / "espeak-ng"
+    broken.parent.mkdir()
+    broken.write_text("#!/nonexistent/interpreter\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", str(broken.parent))
+    with pytest.raises(DataError, match="espeak-ng: could not list its voices"):
+        available_voices()

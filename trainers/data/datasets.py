@@ -24,7 +24,7 @@ same whatever crop length a caller asks for. Every problem is a one-line :class:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from dslnas.trainers.data.audioset import audioset_label, load_audioset, read_au
 from dslnas.trainers.data.clips import SPEECH, UNKNOWN, Clip
 from dslnas.trainers.data.demo_audio import generate_demo_clips
 from dslnas.trainers.data.manifest import SECONDS_TOLERANCE_S, read_manifest
+from dslnas.trainers.data.voices import Voice, available_voices
 
 Loader = Callable[[DataConfig, int], list[Clip]]
 
@@ -119,28 +120,32 @@ def load_synth(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
 
     from dslnas.trainers.data.speech_synth import synthesize_corpus
 
-    folder = Path(cfg.path).expanduser() if cfg.path else synth_cache_dir(cfg.synth_minutes, cfg.seed)
+    voices = available_voices()  # asked once: the cache name and the corpus made under it speak with the same
+    folder = Path(cfg.path).expanduser() if cfg.path else synth_cache_dir(cfg.synth_minutes, cfg.seed, voices)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / MANIFEST_FILE).exists():
             partial = folder.with_name(folder.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            synthesize_corpus(partial, cfg.synth_minutes, cfg.seed, sample_rate_hz)
+            voice_ids = [voice.voice_id for voice in voices] if voices else None
+            synthesize_corpus(partial, cfg.synth_minutes, cfg.seed, sample_rate_hz, voices=voice_ids)
             partial.rename(folder)
     return load_manifest(cfg.model_copy(update={"path": str(folder / MANIFEST_FILE)}), sample_rate_hz)
 
 
-def synth_cache_dir(minutes: float, seed: int) -> Path:
+def synth_cache_dir(minutes: float, seed: int, voices: Sequence[Voice] | None = None) -> Path:
     """Where a generated corpus is kept: ``$DSLNAS_CACHE`` (default ``~/.cache/dslnas``)
-    ``/corpus-<minutes>min-seed<seed>-<fingerprint>``, the fingerprint naming the installed voices and the
-    corpus recipe (:func:`.speech_synth.corpus_fingerprint`), so a new voice table makes a new corpus."""
+    ``/corpus-<minutes>min-seed<seed>-<fingerprint>``, the fingerprint naming ``voices`` (default: the
+    installed ones) and the corpus recipe (:func:`.speech_synth.corpus_fingerprint`), so a new voice table
+    makes a new corpus."""
     import os
 
     from dslnas.trainers.data.speech_synth import corpus_fingerprint
 
     root = Path(os.environ.get("DSLNAS_CACHE", "~/.cache/dslnas")).expanduser()
-    return root / f"corpus-{minutes:g}min-seed{seed}-{corpus_fingerprint()}"
+    fingerprint = corpus_fingerprint(available_voices() if voices is None else voices)
+    return root / f"corpus-{minutes:g}min-seed{seed}-{fingerprint}"
 
 
 def load_folder(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:

@@ -122,11 +122,10 @@ def synthesize_corpus(
     return manifest
 
 
-def corpus_fingerprint() -> str:
-    """8 hex digits naming what :func:`synthesize_corpus` would speak with on this machine: the installed
-    voices (or the formant fallback) and :data:`CORPUS_RECIPE`. A cached corpus made with another voice
-    table, or another recipe, is never reused under the same name."""
-    voices = available_voices()
+def corpus_fingerprint(voices: Sequence[Voice]) -> str:
+    """8 hex digits naming what :func:`synthesize_corpus` speaks with ``voices`` (none: the formant fallback)
+    under :data:`CORPUS_RECIPE`. A cached corpus made with another voice table, or another recipe, is never
+    reused under the same name."""
     talkers = [voice.voice_id for voice in voices] if voices else [f"formant-{f0:g}" for f0 in FORMANT_TALKERS_F0_HZ]
     return hashlib.sha1(f"{CORPUS_RECIPE}:{','.join(talkers)}".encode()).hexdigest()[:8]
 

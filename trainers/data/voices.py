@@ -7,7 +7,7 @@ Three engines, each run as an argument list (never through a shell), writing a t
   ``festvox-us-slt-hts``): ``kal_diphone``, ``ked_diphone``, ``cmu_us_slt_arctic_hts``.
 * ``espeak-ng`` (package ``espeak-ng``): English (American, British and Scottish accents) with 35 of its
   variants, each a formant talker of its own (``f1``-``f5``, ``m1``-``m8``, ``Annie``, ``linda``, ...).
-  A codec trained on ten talkers did not carry to two it had not heard (ViSQOL 3.2 against 2.0), so the
+  A codec trained on eight talkers did not carry to the two held out (ViSQOL 3.2 against 2.0), so the
   corpus speaks with every variant that sounds like a person (not the robots, whispers or croaks).
 
 A voice's ``speaker`` is the person (or formant model) behind it: flite's ``kal16`` and festival's
@@ -19,6 +19,8 @@ on one side. Rate is varied on every voice; pitch where the engine lets it be se
 from __future__ import annotations
 
 import enum
+import functools
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -125,13 +127,24 @@ def select_voices(voice_ids: Sequence[str]) -> tuple[Voice, ...]:
 
 
 def available_voices() -> tuple[Voice, ...]:
-    """The voices of :data:`VOICES` whose synthesiser is installed and lists the voice, sorted by id."""
+    """The voices of :data:`VOICES` whose synthesiser is installed and lists the voice, sorted by id.
+
+    Asked once per ``PATH``: a cached corpus is named after this answer, so it must not change within a run.
+
+    Raises:
+        DataError: an installed synthesiser could not be asked for its voices (it failed or timed out).
+    """
+    return _available_voices(os.environ.get("PATH", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _available_voices(search_path: str) -> tuple[Voice, ...]:
     found: list[Voice] = []
     for engine in Engine:
-        executable = shutil.which(engine.value)
+        executable = shutil.which(engine.value, path=search_path)
         if executable is None:
             continue
-        names = _installed_names(engine, executable)
+        names = _installed_names(engine, executable, search_path)
         found.extend(voice for voice in VOICES if voice.engine is engine and _name_key(voice) in names)
     return tuple(sorted(found, key=lambda voice: voice.voice_id))
 
@@ -145,12 +158,12 @@ def _name_key(voice: Voice) -> str:
     return voice.name
 
 
-def _installed_names(engine: Engine, executable: str) -> frozenset[str]:
-    """Voice names the installed engine lists (empty if it cannot be asked)."""
+def _installed_names(engine: Engine, executable: str, search_path: str) -> frozenset[str]:
+    """Voice names the installed engine lists (empty for festival without its ``festival`` binary)."""
     if engine is Engine.FLITE:
         argv = [executable, "-lv"]
     elif engine is Engine.FESTIVAL:
-        festival = shutil.which("festival")
+        festival = shutil.which("festival", path=search_path)
         if festival is None:
             return frozenset()
         argv = [festival, "-b", "(print (voice.list))"]
@@ -158,8 +171,9 @@ def _installed_names(engine: Engine, executable: str) -> frozenset[str]:
         argv = [executable, "--voices=variant"]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=SYNTH_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return frozenset()
+    except (OSError, subprocess.TimeoutExpired) as err:
+        # Dropping the engine's voices here would silently change which corpus a search trains on.
+        raise DataError(f"{executable}: could not list its voices ({type(err).__name__}: {err})") from None
     text = out.stdout.replace("(", " ").replace(")", " ").replace(":", " ")
     if engine is Engine.ESPEAK:
         return frozenset(tok.split("/")[-1] for tok in text.split() if tok.startswith("!v/"))
