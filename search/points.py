@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dslnas.hw_models.cost import CostSummary
-from dslnas.search.records import PathQuality, SweepPoint, SwitchQuality, TrialRecord
+from dslnas.search.records import EvaluatedClass, PathQuality, SweepPoint, SwitchQuality, TrialRecord
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.space import Constraints, Objective
 from dslnas.trainers.oracle import compare_to_oracle
@@ -69,7 +69,8 @@ def priced_sweep(candidate: CandidateConfig, evaluated: Sequence["EvaluatedPoint
 
 def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", cost: CostSummary, checkpoint: Path,
                  timing_s: dict[str, float], objectives: Sequence[Objective],
-                 visqol_references: dict[str, int] | None = None) -> CandidatePoints:
+                 visqol_references: dict[str, int] | None = None,
+                 evaluated_classes: dict[str, EvaluatedClass] | None = None) -> CandidatePoints:
     """One record per sweep point of ``evaluation`` (which must have a sweep), the own point chosen."""
     if not evaluation.sweep:
         raise ValueError("the evaluation has no threshold sweep: a candidate's points come from its sweep")
@@ -100,6 +101,7 @@ def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", cos
             oracle_sweep=oracle,
             timing_s={k: round(v, 3) for k, v in timing_s.items()},
             visqol_references=dict(visqol_references or {}),
+            evaluated=dict(evaluated_classes or {}),
         ))
     for record in records:
         record.check_finite()

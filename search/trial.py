@@ -10,6 +10,7 @@ own light usage and switch-backs. Backends call :meth:`TrialRunner.run` and stor
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from dslnas.hw_models.placement import PlacementObjective, at_best_placement
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, build_points
+from dslnas.search.records import EvaluatedClass
 from dslnas.spaces.candidate import CandidateConfig, DataConfig, RunConfig, TrainConfig
 from dslnas.spaces.space import Objective
 from dslnas.trainers.checkpoint import load_checkpoint
@@ -28,6 +30,16 @@ from dslnas.trainers.data import Clip, evaluation_clips, load_dataset
 from dslnas.trainers.evaluate import evaluate_codec
 from dslnas.trainers.train import train
 from dslnas.trainers.visqol_score import VisqolScorer
+
+
+def evaluated_classes(clips: Sequence[Clip], sample_rate_hz: int) -> dict[str, EvaluatedClass]:
+    """:class:`EvaluatedClass` per label of the clips a candidate is scored on."""
+    by_label: dict[str, list[Clip]] = {}
+    for clip in clips:
+        by_label.setdefault(clip.label, []).append(clip)
+    return {label: EvaluatedClass(len(group), round(sum(c.num_samples for c in group) / sample_rate_hz, 3),
+                                  tuple(sorted({c.speaker for c in group if c.speaker})))
+            for label, group in sorted(by_label.items())}
 
 
 def trial_train_config(config: SearchConfig, base_checkpoint: Path) -> TrainConfig:
@@ -88,4 +100,6 @@ class TrialRunner:
         timing["cost"] = time.perf_counter() - started
         counts = scorer.counts
         rules = {"scored": counts.references, "levelled": counts.levelled, "digital_silence": counts.digital_silence}
-        return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives, rules)
+        evaluated = evaluated_classes(clips, candidate.encoder.sample_rate_hz)
+        return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives,
+                            rules, evaluated)

@@ -82,6 +82,8 @@ def test_report_files(tmp_path: Path, study: optuna.Study) -> None:
     assert 'id="trial-5"' in page  # the failed trial has a row too, with its (escaped) reason
     assert "<script>alert" not in page and "&lt;script&gt;alert" in page
     assert "<script src=" not in page and "<link " not in page  # plotly.js is inline: nothing to fetch
+    assert (f"Quality is scored on held-out clips: silence 3 clips, 6 s from clicks; speech 11 clips, 22 s from "
+            f"{html.escape(EVIL)}, talker-0, ") in page and "talker-6 and 3 more." in page
     assert page.count('class="plotly-graph-div') == 6
 
     with files.csv.open() as f:

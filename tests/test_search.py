@@ -64,6 +64,9 @@ def test_optuna_search_records_every_trial_and_starts_from_the_references(tmp_pa
         assert set(record.timing_s) == {"train", "evaluate", "visqol", "cost"}
         assert record.cost.latency_ms.light < record.cost.latency_ms.full
         assert record.execution == "streaming"
+        assert set(record.evaluated) == set(record.visqol_per_class)  # what each class's quality was scored on
+        assert all(c.clips > 0 and c.seconds > 0 for c in record.evaluated.values())
+        assert record.evaluated == record_from_trial(trained[0]).evaluated  # one held-out set for the study
         point = next(p for p in record.sweep if p.threshold == record.threshold)
         assert (point.light_usage, point.visqol_mixed, point.latency_ms) == (record.light_usage, record.visqol_mixed, record.latency_ms)
     # Running again with the same target does nothing; a higher target continues the same study.

@@ -73,6 +73,16 @@ class SwitchQuality:
 
 
 @dataclass(frozen=True)
+class EvaluatedClass:
+    """What one class's quality was scored on: held-out clips, their audio seconds (as cut for scoring) and
+    the speakers (or scenes) they come from, sorted; clips without a speaker add none."""
+
+    clips: int
+    seconds: float
+    speakers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TrialRecord:
     """Everything one finished trial measured. Units are in the names; usage and sparsity are 0..1."""
 
@@ -94,6 +104,7 @@ class TrialRecord:
     # -26 dBFS (quiet), or digital silence (never sent to ViSQOL)
     visqol_references: dict[str, int] = field(default_factory=dict)
     checkpoint_artifact: str | None = None  # Optuna artifact id of the checkpoint in the study's store (search.artifacts)
+    evaluated: dict[str, EvaluatedClass] = field(default_factory=dict)  # per class: the held-out clips scored
 
     @property
     def threshold(self) -> float:
@@ -162,6 +173,7 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "execution": record.execution,
         "checkpoint_artifact": record.checkpoint_artifact,
         "visqol_references": dict(record.visqol_references),
+        "evaluated": {k: asdict(v) for k, v in record.evaluated.items()},
     }
 
 
@@ -186,6 +198,8 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         execution=str(data["execution"]),
         visqol_references={k: int(v) for k, v in data.get("visqol_references", {}).items()},  # absent before rules
         checkpoint_artifact=data.get("checkpoint_artifact"),  # absent in records written before artifact stores
+        evaluated={k: EvaluatedClass(int(v["clips"]), float(v["seconds"]), tuple(v["speakers"]))
+                   for k, v in data.get("evaluated", {}).items()},  # absent in records written before it
     )
 
 

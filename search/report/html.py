@@ -15,7 +15,7 @@ from importlib.metadata import version
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from dslnas.search.records import Comparison
+from dslnas.search.records import Comparison, EvaluatedClass
 from dslnas.search.pareto import ParetoFront, Recommendation
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
 from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
@@ -78,9 +78,27 @@ def _meta(front: ParetoFront) -> str:
         if refs:
             how += (f" ViSQOL scored {refs.get('scored', 0)} reference clips per candidate; {refs.get('levelled', 0)} quiet ones "
                     f"were levelled to -26 dBFS first and {refs.get('digital_silence', 0)} were digital silence (scored without ViSQOL).")
+        how += _evaluated_sentence(front.points[0].record.evaluated)
     return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Quality and costs come from the streaming '
             f"run that skips the unused tail, each point at its own threshold. Costs predicted for the "
             f"<b>{escape(front.profile)}</b> device profile.{how} dslnas {escape(version('dslnas'))}, {stamp}.</p>")
+
+
+SPEAKERS_SHOWN = 8
+
+
+def _evaluated_sentence(evaluated: dict[str, EvaluatedClass]) -> str:
+    """The sentence naming what quality is scored on: clips, seconds and speakers per class (empty for
+    records written before trials stored it)."""
+    if not evaluated:
+        return ""
+    parts = []
+    for label, held in evaluated.items():
+        names = ", ".join(held.speakers[:SPEAKERS_SHOWN])
+        more = f" and {len(held.speakers) - SPEAKERS_SHOWN} more" if len(held.speakers) > SPEAKERS_SHOWN else ""
+        who = f" from {names}{more}" if names else ""
+        parts.append(f"{label} {held.clips} clips, {held.seconds:.0f} s{who}")
+    return f" Quality is scored on held-out clips: {escape('; '.join(parts))}."
 
 
 def _picks(front: ParetoFront) -> str:
