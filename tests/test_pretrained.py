@@ -12,7 +12,7 @@ from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import DSL_PREFIXES, insert_dsl
-from dslnas.trainers.pretrained import MAX_BYTES, PRETRAINED, pretrained_checkpoint
+from dslnas.trainers.pretrained import MAX_BYTES, PRETRAINED, export_pretrained, pretrained_checkpoint
 from dslnas.trainers.train import decoder_fits, full_tail_prefixes, train
 
 LIGHT_TAIL = "encoder.light_tail."
@@ -105,3 +105,27 @@ def test_decoder_training_continues_a_decoder_that_fits(tmp_path: Path) -> None:
     decoder = [k for k in base.model if k.startswith("decoder.") and k.endswith("weight")]
     drift = max((after[k] - base.model[k]).abs().max().item() for k in decoder)
     assert 0 < drift < 1e-3  # trained, from the shipped weights (a fresh start would differ by far more)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_an_exported_base_keeps_the_full_path_its_trained_mask_gave(depth: int, tmp_path: Path) -> None:
+    """Exporting drops the DSL; the mask's scale goes into the conv before the cut, so the base with a fresh
+    DSL computes the trained codec's full path (the soft threshold is the fresh mask's own, here equal)."""
+    from dslnas.trainers.checkpoint import Checkpoint, save_checkpoint
+    from dslnas.trainers.codec import build_codec
+
+    torch.manual_seed(depth)
+    candidate = demo_candidate().with_dsl(switch_depth=depth, light_widths=(8,) * (4 - depth))
+    trained = build_codec(candidate).eval()
+    with torch.no_grad():
+        trained.encoder.mask.scale.uniform_(-1.3, 1.3)  # far from the fresh mask's 1, signs too
+    source = tmp_path / "trained.pt"
+    save_checkpoint(Checkpoint(run=RunConfig(candidate=candidate, train=TrainConfig()), model=trained.state_dict(), step=7), source)
+    exported = load_checkpoint(export_pretrained(source, tmp_path / "base.pt")).model
+    audio = torch.randn(1, 1, 4 * candidate.segment_samples) * 0.3
+    with torch.no_grad():
+        want = trained.encoder(audio).full
+        got = insert_dsl(candidate, exported).eval().encoder(audio).full
+        dropped = insert_dsl(candidate, trained.state_dict()).eval().encoder(audio).full
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert (dropped - want).abs().max() > 100 * (got - want).abs().max()  # dropping the mask unfolded changes it

@@ -17,7 +17,7 @@ import torch
 
 from dslnas.spaces.errors import unknown_name
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dslnas.trainers.codec import DSL_PREFIXES
+from dslnas.trainers.codec import DSL_PREFIXES, fold_mask_scale
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 PREFIX = "pretrained:"
@@ -63,13 +63,16 @@ def slim_state(model: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def export_pretrained(checkpoint: str | Path, out: str | Path) -> Path:
     """Write the slim base of training ``checkpoint`` to ``out`` (a path, or a name of :data:`PRETRAINED`).
 
-    Keeps the run config (provenance: the step it was taken at) and the inference weights only. Raises
+    Keeps the run config (provenance: the step it was taken at) and the inference weights only, with the
+    trained mask's scale folded into the layer before the cut (:func:`.codec.fold_mask_scale`), so a DSL
+    inserted into the base starts from the full path the checkpoint was trained and scored with. Raises
     ValueError when the result would exceed :data:`MAX_BYTES`.
     """
     ckpt = load_checkpoint(checkpoint)
     path = PRETRAINED[str(out)].path if str(out) in PRETRAINED else Path(out)
     run = ckpt.run.model_copy(update={"provenance": {**ckpt.run.provenance, "exported_from_step": ckpt.step}})
-    save_checkpoint(Checkpoint(run=run, model=slim_state(ckpt.model), step=ckpt.step), path)
+    base = fold_mask_scale(ckpt.model, ckpt.run.candidate.dsl.switch_depth)  # the function it was trained as
+    save_checkpoint(Checkpoint(run=run, model=slim_state(base), step=ckpt.step), path)
     if path.stat().st_size > MAX_BYTES:
         raise ValueError(f"{path}: {path.stat().st_size} bytes exceeds the {MAX_BYTES}-byte limit for a shipped base")
     return path
