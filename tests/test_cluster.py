@@ -95,8 +95,7 @@ def _ray(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 @pytest.mark.postgres
 def test_a_two_node_ray_cluster_fills_a_postgres_study_and_any_process_finds_every_checkpoint(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-    from faults import postgres_server
+    from pg_server import postgres_server
 
     from dslnas.search.records import role_of
 
