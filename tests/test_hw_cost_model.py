@@ -199,5 +199,5 @@ def test_measured_mask_sparsity_is_the_fraction_of_exact_zeros() -> None:
     audio = torch.randn(1, 1, candidate.segment_samples, generator=torch.Generator().manual_seed(0))
     assert 0.0 <= measure_mask_sparsity(encoder, audio) < 1.0
     with torch.no_grad():
-        encoder.mask.threshold_raw.fill_(1e3)  # a threshold above every activation zeroes the whole map
+        encoder.mask.threshold.fill_(1e3)  # a threshold above every activation zeroes the whole map
     assert measure_mask_sparsity(encoder, audio) == 1.0

@@ -14,7 +14,8 @@ from dslnas.trainers.blocks import (
 )
 from dslnas.trainers.codec import build_codec, insert_dsl
 from dslnas.trainers.dsl import (
-    SWITCH_LOG_EPS, Mask, Switch, dsl_loss_terms, mix_by_segment, route_light, segment_discrepancy,
+    SWITCH_LOG_EPS, Mask, Switch, dsl_loss_terms, migrate_legacy_mask, mix_by_segment, route_light,
+    segment_discrepancy,
 )
 
 TINY = CandidateConfig(
@@ -103,10 +104,47 @@ def test_codec_reconstructs_every_path_at_input_length() -> None:
 def test_mask_produces_exact_zeros_and_l1_term_counts_them() -> None:
     mask = Mask(4)
     with torch.no_grad():
-        mask.threshold_raw.fill_(0.0)  # softplus(0) = 0.69: small activations vanish
+        mask.threshold.fill_(0.69)  # small activations vanish
     y = mask(torch.linspace(-2, 2, 40).reshape(1, 4, 10))
     assert (y == 0).float().mean() > 0.2
     assert y.abs().max() < 2
+
+
+def test_a_fresh_mask_is_the_exact_identity() -> None:
+    x = torch.randn(2, 4, 50) * torch.logspace(-6, 0, 50)  # quiet activations included
+    assert torch.equal(Mask(4).eval()(x), x)
+    assert torch.equal(Mask(4).train()(x), x)
+
+
+def test_alpha_pushes_the_threshold_up_from_zero_and_reconstruction_holds_it_down() -> None:
+    """The clamp passes its gradient straight through, so the L1 term can lift a threshold from 0 (and from
+    below it), and without it the reconstruction term keeps the mask the identity."""
+    x = torch.randn(4, 4, 64)
+
+    def train(alpha: float, start: float) -> Mask:
+        mask = Mask(4)
+        with torch.no_grad():
+            mask.threshold.fill_(start)
+        opt = torch.optim.Adam([mask.threshold], lr=0.01)
+        for _ in range(100):
+            y = mask(x)
+            loss = (y - x).abs().mean() + alpha * y.abs().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return mask.eval()
+
+    assert (train(alpha=3.0, start=0.0)(x) == 0).float().mean() > 0.3
+    assert (train(alpha=3.0, start=-0.2)(x) == 0).float().mean() > 0.1  # below zero is not a dead end
+    assert torch.equal(train(alpha=0.0, start=0.0)(x), x)
+
+
+def test_a_first_design_mask_loads_as_the_threshold_it_applied() -> None:
+    legacy = {"encoder.mask.scale": torch.ones(1, 4, 1), "encoder.mask.threshold_raw": torch.full((1, 4, 1), -4.0)}
+    state = migrate_legacy_mask(legacy)
+    assert set(state) == {"encoder.mask.scale", "encoder.mask.threshold"}
+    assert torch.allclose(state["encoder.mask.threshold"], torch.nn.functional.softplus(torch.tensor(-4.0)).expand(1, 4, 1))
+    assert migrate_legacy_mask(state) is state
 
 
 def test_dsl_loss_terms_each_measure_their_own_thing() -> None:

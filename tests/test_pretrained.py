@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import DSL_PREFIXES, insert_dsl
 from dslnas.trainers.pretrained import MAX_BYTES, PRETRAINED, export_pretrained, pretrained_checkpoint
-from dslnas.trainers.train import decoder_fits, full_tail_prefixes, train
+from dslnas.trainers.train import decoder_fits, full_tail_prefixes, initial_codec, train
 
 LIGHT_TAIL = "encoder.light_tail."
 
@@ -110,7 +111,8 @@ def test_decoder_training_continues_a_decoder_that_fits(tmp_path: Path) -> None:
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_an_exported_base_keeps_the_full_path_its_trained_mask_gave(depth: int, tmp_path: Path) -> None:
     """Exporting drops the DSL; the mask's scale goes into the conv before the cut, so the base with a fresh
-    DSL computes the trained codec's full path (the soft threshold is the fresh mask's own, here equal)."""
+    DSL computes the trained codec's full path (the threshold, 0 in both, cannot be folded). Continuing to
+    train from the checkpoint starts from the same function."""
     from dslnas.trainers.checkpoint import Checkpoint, save_checkpoint
     from dslnas.trainers.codec import build_codec
 
@@ -129,3 +131,24 @@ def test_an_exported_base_keeps_the_full_path_its_trained_mask_gave(depth: int, 
         dropped = insert_dsl(candidate, trained.state_dict()).eval().encoder(audio).full
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     assert (dropped - want).abs().max() > 100 * (got - want).abs().max()  # dropping the mask unfolded changes it
+    continued = RunConfig(candidate=candidate, train=TrainConfig(init_checkpoint=str(source)))
+    with torch.no_grad():
+        torch.testing.assert_close(initial_codec(continued).eval().encoder(audio).full, want, rtol=1e-4, atol=1e-5)
+
+
+def test_export_warns_when_it_drops_a_trained_threshold(tmp_path: Path) -> None:
+    from dslnas.trainers.checkpoint import Checkpoint, save_checkpoint
+    from dslnas.trainers.codec import build_codec
+
+    candidate = demo_candidate()
+    codec = build_codec(candidate)
+    run = RunConfig(candidate=candidate, train=TrainConfig())
+    save_checkpoint(Checkpoint(run=run, model=codec.state_dict(), step=1), tmp_path / "identity.pt")
+    with torch.no_grad():
+        codec.encoder.mask.threshold.fill_(0.02)
+    save_checkpoint(Checkpoint(run=run, model=codec.state_dict(), step=1), tmp_path / "sparse.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        export_pretrained(tmp_path / "identity.pt", tmp_path / "a.pt")
+    with pytest.warns(UserWarning, match="threshold .* is dropped"):
+        export_pretrained(tmp_path / "sparse.pt", tmp_path / "b.pt")

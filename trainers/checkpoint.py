@@ -17,6 +17,7 @@ import torch
 from dslnas.spaces.candidate import RunConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import validate
+from dslnas.trainers.dsl import migrate_legacy_mask
 
 FORMAT = "dslnas-codec/1"
 
@@ -71,7 +72,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise UserError(f"{path}: checkpoint has no 'run' config")
     return Checkpoint(
         run=validate(RunConfig, payload["run"], str(path)),
-        model=_state_dict(payload.get("model"), path),
+        model=migrate_legacy_mask(_state_dict(payload.get("model"), path)),
         step=_step(payload.get("step"), path),
         optimizer=_optional_dict(payload, "optimizer", path),
         loss_history=_loss_history(payload.get("loss_history", []), path),

@@ -80,7 +80,8 @@ def fold_mask_scale(state: dict[str, torch.Tensor], switch_depth: int) -> dict[s
     """``state`` with its trained mask's per-channel scale folded into the conv that feeds the cut (the last
     conv of encoder block ``switch_depth - 1``): that conv's output channels are scaled instead, so a fresh
     mask (scale 1) in front of the full tail gives the tail what the trained mask gave it. The soft threshold
-    stays the mask's own: a fresh mask starts at softplus(-4) = 0.018 and trained ones stay close to it.
+    cannot be folded and is dropped (a fresh mask's is 0): a base trained with ``dsl.alpha: 0`` keeps its
+    threshold at 0, so its fold is exact.
 
     Without the fold, dropping a trained mask (as exporting a base does) hands the full tail inputs up to
     1 / scale larger than it was trained on: the speech16k base lost 0.27 ViSQOL on speech that way.

@@ -14,19 +14,46 @@ from torch.nn import functional as F
 class Mask(nn.Module):
     """Compression layer: per-channel scale and learnable soft threshold. ``[B, C, T] -> [B, C, T]``.
 
-    ``y = sign(s * x) * relu(|s * x| - t)`` with ``t = softplus(t_raw) >= 0``: small activations become exact
-    zeros, and the L1 term on ``y`` (weight alpha) pushes more of them there, so the activation map sent to
-    the tails is sparse.
+    ``y = sign(s * x) * relu(|s * x| - t)`` with ``t = max(t_param, 0)`` in activation units: small
+    activations become exact zeros, and the L1 term on ``y`` (weight alpha) pushes more of them there, so the
+    activation map sent to the tails is sparse.
+
+    A fresh mask is the exact identity (``s = 1``, ``t = 0``): inserted into a trained base, the full path is
+    the base's own until alpha buys sparsity. (The first design, ``t = softplus(t_raw)`` from ``t_raw = -4``,
+    started at t = 0.018 and cost the speech16k base up to 0.08 ViSQOL before any training; with Adam moving
+    ``t_raw`` about lr a step, a short fine-tune also could not move t far from it, so alpha barely mattered.)
+    In training the clamp passes its gradient straight through, so a threshold that alpha has not yet
+    pushed above zero still feels the balance of the L1 and reconstruction terms there.
     """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.scale = nn.Parameter(torch.ones(1, channels, 1))
-        self.threshold_raw = nn.Parameter(torch.full((1, channels, 1), -4.0))
+        self.threshold = nn.Parameter(torch.zeros(1, channels, 1))
+
+    def effective_threshold(self) -> torch.Tensor:
+        """``[1, C, 1]`` threshold the forward pass applies (>= 0), what the C export and the device use."""
+        clamped = F.relu(self.threshold)  # a relu, which every cost profile prices (a clamp is an op of its own)
+        if not self.training:
+            return clamped
+        return self.threshold + (clamped - self.threshold).detach()  # straight-through below zero
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scaled = x * self.scale
-        return torch.sign(scaled) * F.relu(scaled.abs() - F.softplus(self.threshold_raw))
+        return torch.sign(scaled) * F.relu(scaled.abs() - self.effective_threshold())
+
+
+LEGACY_THRESHOLD_SUFFIX = "mask.threshold_raw"
+"""State-dict key of the first mask design's ``t_raw`` (threshold ``softplus(t_raw)``)."""
+
+
+def migrate_legacy_mask(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with any first-design mask threshold (``...mask.threshold_raw``, applied as softplus of
+    itself) rewritten as the current ``...mask.threshold`` it applied: the same forward pass, exactly."""
+    if not any(k.endswith(LEGACY_THRESHOLD_SUFFIX) for k in state):
+        return state
+    return {(k[: -len("_raw")] if k.endswith(LEGACY_THRESHOLD_SUFFIX) else k):
+            (F.softplus(v) if k.endswith(LEGACY_THRESHOLD_SUFFIX) else v) for k, v in state.items()}
 
 
 class Switch(nn.Module):

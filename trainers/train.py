@@ -33,7 +33,9 @@ from torch.nn import functional as F
 from dslnas.spaces.candidate import CandidateConfig, DeviceKind, LightInit, LRSchedule, RunConfig, Trainable, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dslnas.trainers.codec import DECODER_PREFIX, DSL_PREFIXES, SWITCH_PREFIX, DSLCodec, build_codec, insert_dsl
+from dslnas.trainers.codec import (
+    DECODER_PREFIX, DSL_PREFIXES, SWITCH_PREFIX, DSLCodec, build_codec, fold_mask_scale, insert_dsl,
+)
 from dslnas.trainers.decoder import Decoder
 from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
 from dslnas.trainers.discriminator import STFTDiscriminator, discriminator_loss, generator_adversarial_loss
@@ -75,7 +77,8 @@ def crop_samples(run: RunConfig) -> int:
 
 def initial_codec(run: RunConfig) -> DSLCodec:
     """A fresh codec, or ``train.init_checkpoint``'s codec with this run's DSL inserted (its light tail started
-    as ``train.light_init`` says)."""
+    as ``train.light_init`` says). The checkpoint's own trained mask is dropped with its scale folded into the
+    conv before its cut, as export does (:func:`.codec.fold_mask_scale`); its threshold is lost."""
     if run.train.init_checkpoint is None:
         return build_codec(run.candidate)
     trained = load_checkpoint(resolve_init_checkpoint(run.train.init_checkpoint))
@@ -83,8 +86,9 @@ def initial_codec(run: RunConfig) -> DSLCodec:
     if fresh_decoder:
         print(f"train.init_checkpoint {run.train.init_checkpoint}: its decoder does not fit the candidate's; "
               "the decoder starts from scratch", flush=True)
+    base = fold_mask_scale(trained.model, trained.run.candidate.dsl.switch_depth)  # the function it was trained as
     try:
-        codec = insert_dsl(run.candidate, trained.model, with_decoder=not fresh_decoder)
+        codec = insert_dsl(run.candidate, base, with_decoder=not fresh_decoder)
     except ValueError as err:
         raise UserError(f"train.init_checkpoint {run.train.init_checkpoint}: {err}") from err
     if LightInit(run.train.light_init) is LightInit.SLICED:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.blocks import CausalConv1d, EncoderBlock, ResidualUnit
@@ -116,7 +115,7 @@ class Chain:
 
 @dataclass(frozen=True, eq=False)
 class MaskSpec:
-    """``y = sign(s x) * relu(|s x| - t)`` per channel; ``threshold`` is softplus(t_raw), precomputed."""
+    """``y = sign(s x) * relu(|s x| - t)`` per channel; ``threshold`` is max(t, 0), precomputed."""
 
     scale: np.ndarray
     threshold: np.ndarray
@@ -219,7 +218,7 @@ def lower_conv(conv: nn.Conv1d, where: str = "") -> Conv:
 
 
 def lower_mask(mask: Mask) -> MaskSpec:
-    return MaskSpec(_array(mask.scale).reshape(-1), _array(F.softplus(mask.threshold_raw)).reshape(-1))
+    return MaskSpec(_array(mask.scale).reshape(-1), _array(mask.effective_threshold()).reshape(-1))
 
 
 def lower_switch(switch: Switch) -> SwitchSpec:

@@ -118,7 +118,7 @@ def _residual(name: str, params: Mapping[str, np.ndarray], attrs: ConvAttrs) -> 
 def _mask(params: Mapping[str, np.ndarray]) -> Mask:
     scale = _param(params, "mask.scale")
     mask = Mask(scale.shape[1])
-    _load(mask, {"scale": scale, "threshold_raw": _param(params, "mask.threshold_raw")})
+    _load(mask, {"scale": scale, "threshold": _param(params, "mask.threshold")})
     return mask
 
 
