@@ -15,6 +15,7 @@ import torch
 
 from dslnas.spaces.candidate import DataConfig, DatasetKind
 from dslnas.spaces.errors import DataError
+from dslnas.trainers.data.manifest import join_manifests, read_manifest, split_manifest
 from dslnas.trainers.data import (
     Manifest,
     ManifestEntry,
@@ -197,3 +198,38 @@ def test_a_generated_corpus_is_a_speaker_disjoint_dataset(tmp_path: Path) -> Non
     train, held_out = train_eval_split(clips, 0.3, seed=0)
     assert {c.speaker for c in train}.isdisjoint(c.speaker for c in held_out)
 
+
+
+def test_joined_manifests_keep_order_files_and_the_first_corpus_held_out_speakers(tmp_path: Path) -> None:
+    def corpus(root: Path, speakers: list[str], seed: int) -> Path:
+        entries = []
+        for i, speaker in enumerate(speakers):
+            for label in ("speech", "silence"):
+                name = f"{label}/{speaker}-{i}.wav"
+                write(root / name, 0.25, seed=seed + i)
+                entries.append(ManifestEntry(name, label, f"{label}-{speaker}", 0.25))
+        Manifest(root, tuple(entries)).write()
+        return root
+
+    first = corpus(tmp_path / "a", [f"s{i}" for i in range(8)], seed=0)
+    second = corpus(tmp_path / "b", ["s5", "s1", "s7", "s0"], seed=100)  # only first's speakers, in another order
+    joined = join_manifests(tmp_path / "ab", [first, second / "manifest.csv"])
+    assert len(joined.entries) == 24 and all(Path(e.path).is_absolute() for e in joined.entries)
+    assert Path(joined.entries[0].path) == (first / joined.entries[0].path.split("/a/")[-1]).resolve()
+    clips = load_dataset(DataConfig.from_path(tmp_path / "ab"), SR, min_samples=1)
+    assert len(clips) == 24
+    for seed in range(5):
+        held_alone = {e.speaker for e in split_manifest(read_manifest(first / "manifest.csv"), 0.25, seed)[1].entries}
+        held_joined = {e.speaker for e in split_manifest(read_manifest(tmp_path / "ab" / "manifest.csv"), 0.25, seed)[1].entries}
+        assert held_alone == held_joined
+
+
+@pytest.mark.parametrize("case, problem", [("one", "at least two manifests"), ("twice", "listed by more than one manifest"),
+                                           ("exists", "already exists")])
+def test_join_refuses_what_it_cannot_join(tmp_path: Path, case: str, problem: str) -> None:
+    first = manifest_dir(tmp_path / "a")
+    out = tmp_path / "out"
+    if case == "exists":
+        join_manifests(out, [first, manifest_dir(tmp_path / "b")])
+    with pytest.raises(DataError, match=problem):
+        join_manifests(out, [first] if case == "one" else [first, first if case == "twice" else manifest_dir(tmp_path / "c")])

@@ -1,4 +1,5 @@
-"""CLI command group ``data``: ``data synth`` writes a labelled speech / silence corpus made on this machine."""
+"""CLI command group ``data``: ``data synth`` writes a labelled speech / silence corpus made on this machine;
+``data join`` lists several corpora in one manifest."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 
 from dslnas.search.cli.common import JsonOpt, console, print_json, progress_bar
 
-data_app = typer.Typer(help="Audio data: generate a corpus.", no_args_is_help=True)
+data_app = typer.Typer(help="Audio data: generate a corpus, join corpora.", no_args_is_help=True)
 
 
 @data_app.command("synth")
@@ -57,6 +58,31 @@ def synth_command(
         console.print(f"[yellow]warning:[/] {note}", highlight=False)
     console.print(f"wrote {len(manifest.entries)} clips ({seconds / 60:.1f} min: {dict(labels)}) from {len(speakers)} "
                   f"speakers to {out}; train on it with --data {out}", highlight=False, markup=False)
+
+
+@data_app.command("join")
+def join_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write manifest.csv into (must not hold one yet).")],
+    manifests: Annotated[list[Path], typer.Argument(
+        help="Two or more manifest CSVs (or folders holding manifest.csv), in order.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Join corpora into one manifest (absolute paths, in the order given; the WAVs stay where they are).
+
+    The speaker-disjoint split shuffles speakers in order of first appearance, so listing the corpus you
+    trained on first and adding corpora with only its speakers keeps the same held-out speakers per seed."""
+    from collections import Counter
+
+    from dslnas.trainers.data.manifest import join_manifests
+
+    joined = join_manifests(out, manifests)
+    labels = Counter(e.label for e in joined.entries)
+    if json_out:
+        print_json({"manifest": str(joined.csv_path), "clips": dict(labels),
+                    "seconds": sum(e.seconds or 0.0 for e in joined.entries), "speakers": list(joined.speakers())})
+        return
+    console.print(f"wrote {joined.csv_path}: {len(joined.entries)} clips {dict(labels)} from {len(manifests)} manifests",
+                  highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -166,3 +166,33 @@ def split_manifest(manifest: Manifest, eval_fraction: float, seed: int) -> tuple
     train = tuple(e for i, e in enumerate(manifest.entries) if i not in held_out)
     evaluation = tuple(e for i, e in enumerate(manifest.entries) if i in held_out)
     return replace(manifest, entries=train), replace(manifest, entries=evaluation)
+
+
+def join_manifests(out: Path, manifests: list[Path]) -> Manifest:
+    """One manifest at ``out/manifest.csv`` listing every clip of ``manifests`` in the order given, with
+    absolute paths (the joined CSV may live anywhere); the files stay where they are.
+
+    Order matters to the speaker-disjoint split: units are shuffled in order of first appearance, so a join
+    that starts with corpus A and adds only A's speakers and scenes holds out A's units under A's seed.
+
+    Raises:
+        DataError: fewer than two manifests, one unreadable (see :func:`read_manifest`), a file listed twice
+            across them, or ``out`` already holding a manifest.
+    """
+    if len(manifests) < 2:
+        raise DataError(f"data join needs at least two manifests to join, got {len(manifests)}")
+    target = Path(out) / MANIFEST_NAME
+    if target.exists():
+        raise DataError(f"{target}: already exists (join into a new folder)")
+    entries: list[ManifestEntry] = []
+    for csv_path in manifests:
+        source = read_manifest(Path(csv_path) / MANIFEST_NAME if Path(csv_path).is_dir() else Path(csv_path))
+        entries += [replace(e, path=str(source.resolve(e).resolve()), line=0) for e in source.entries]
+    seen: set[str] = set()
+    for e in entries:
+        if e.path in seen:
+            raise DataError(f"data join: {e.path} is listed by more than one manifest")
+        seen.add(e.path)
+    joined = Manifest(Path(out), tuple(entries))
+    joined.write()
+    return joined
