@@ -89,9 +89,25 @@ def test_data_synth_lists_voices_and_names_an_unknown_one(tmp_path: Path) -> Non
 
     from dslnas.trainers.data.voices import available_voices
 
-    listed = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path / "x"), "--voices", "list", "--json"])
+    listed = CliRunner().invoke(cli, ["data", "synth", "--voices", "list", "--json"])  # listing needs no --out
     assert listed.exit_code == 0, listed.output
     assert [v["voice"] for v in json.loads(listed.stdout)] == [v.voice_id for v in available_voices()]
     bad = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path / "y"), "--voices", "flite-nosuch"])
     assert bad.exit_code == 2 and "unknown voice 'flite-nosuch'" in bad.stderr, bad.output
     assert not (tmp_path / "y").exists()
+    nowhere = CliRunner().invoke(cli, ["data", "synth", "--minutes", "0.1"])
+    assert nowhere.exit_code == 2 and "needs --out" in nowhere.stderr, nowhere.output
+
+
+def test_data_join_writes_one_manifest_and_names_a_missing_one(tmp_path: Path) -> None:
+    import json
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.csv").write_text(f"path,label,speaker\n{name}.wav,speech,s-{name}\n")
+    joined = CliRunner().invoke(cli, ["data", "join", "--out", str(tmp_path / "ab"), str(tmp_path / "a"),
+                                      str(tmp_path / "b" / "manifest.csv"), "--json"])
+    assert joined.exit_code == 0, joined.output
+    assert json.loads(joined.stdout)["speakers"] == ["s-a", "s-b"]
+    missing = CliRunner().invoke(cli, ["data", "join", "--out", str(tmp_path / "c"), str(tmp_path / "a"), str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2 and "nope.csv: manifest CSV not found" in missing.stderr, missing.output

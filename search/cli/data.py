@@ -9,13 +9,15 @@ from typing import Annotated
 import typer
 
 from dslnas.search.cli.common import JsonOpt, console, print_json, progress_bar
+from dslnas.spaces.errors import UserError
 
 data_app = typer.Typer(help="Audio data: generate a corpus, join corpora.", no_args_is_help=True)
 
 
 @data_app.command("synth")
 def synth_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write (must be empty or absent): WAVs and manifest.csv.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder to write (must be empty or absent): WAVs and manifest.csv. Required unless listing.")] = None,
     minutes: Annotated[float, typer.Option("--minutes", min=0.01, help="Minutes of audio, half speech, half silence scenes.")] = 10.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sentences, voices, deliveries and scenes.")] = 0,
     voices: Annotated[str | None, typer.Option(
@@ -39,6 +41,8 @@ def synth_command(
             for v in installed:
                 console.print(f"{v.voice_id:24} {v.speaker:18} {v.sex.value:7} {v.engine.value}", highlight=False)
         return
+    if out is None:
+        raise UserError("data synth needs --out FOLDER (where the WAVs and manifest.csv go)")
     voice_ids = None if voices is None else [v.strip() for v in voices.split(",") if v.strip()]
     with progress_bar() as bar:
         task = bar.add_task("synth", total=round(minutes * 60), status="seconds of audio")
