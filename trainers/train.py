@@ -224,8 +224,9 @@ class Trainer:
     def _decoder_losses(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Decoder-only training: the codec loss of the decoded, quantized full embedding of the frozen
         encoder (no encoder or quantizer gradient, no DSL terms). ``batch [B, 1, T]`` -> (audio, terms)."""
-        with torch.no_grad():
-            quantized = self.codec.quantizer(self.codec.encoder(batch).full).quantized
+        encoder = self.codec.encoder
+        with torch.no_grad():  # the full path only: the light tail and switch have nothing to give the decoder
+            quantized = self.codec.quantizer(encoder.full_tail(encoder.mask(encoder.base(batch)))).quantized
         audio = self.codec.decoder(quantized)
         return audio, self._reconstruction_terms(audio, batch)
 
