@@ -27,8 +27,18 @@ if TYPE_CHECKING:  # the codec pulls in the quantizer's heavy imports; only its 
     from dslnas.trainers.codec import DSLCodec
 
 def count_candidate(candidate: CandidateConfig | DSLCodec | DSLEncoder) -> EncoderCounts:
-    """Count every path of a candidate (built fresh) or of an already built codec/encoder."""
+    """Count every path of a candidate (built fresh) or of an already built codec/encoder, in eval mode (the
+    graph a device runs: no training-only straight-through arithmetic); a module's mode is restored."""
     encoder = _encoder_of(candidate)
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        return _count_encoder(encoder)
+    finally:
+        encoder.train(was_training)
+
+
+def _count_encoder(encoder: DSLEncoder) -> EncoderCounts:
     config = encoder.candidate
     rate = config.encoder.sample_rate_hz
     per_s = rate / config.segment_samples

@@ -152,3 +152,16 @@ def test_export_warns_when_it_drops_a_trained_threshold(tmp_path: Path) -> None:
         export_pretrained(tmp_path / "identity.pt", tmp_path / "a.pt")
     with pytest.warns(UserWarning, match="threshold .* is dropped"):
         export_pretrained(tmp_path / "sparse.pt", tmp_path / "b.pt")
+
+
+@pytest.mark.parametrize(("alpha", "trained"), [(0.0, False), (1.0, True)])
+def test_the_mask_threshold_trains_only_where_alpha_asks_for_zeros(alpha: float, trained: bool) -> None:
+    from dslnas.trainers.codec import build_codec
+    from dslnas.trainers.train import parameter_groups
+
+    candidate = demo_candidate()
+    codec = build_codec(candidate.model_copy(update={"dsl": candidate.dsl.model_copy(update={"alpha": alpha})}))
+    for trainable in (Trainable.ALL, Trainable.DSL):
+        chosen = {id(p) for params in parameter_groups(codec, trainable).values() for p in params}
+        assert (id(codec.encoder.mask.threshold) in chosen) is trained
+        assert id(codec.encoder.mask.scale) in chosen

@@ -7,6 +7,7 @@ evaluation decodes each of the full, light and mixed (routed) embeddings.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from enum import Enum
 
@@ -102,6 +103,19 @@ def fold_mask_scale(state: dict[str, torch.Tensor], switch_depth: int) -> dict[s
         folded[last + "bias"] = state[last + "bias"] * scale
     folded[MASK_SCALE_KEY] = torch.ones_like(state[MASK_SCALE_KEY])
     return folded
+
+
+THRESHOLD_KEY = "encoder.mask.threshold"
+
+
+def warn_if_threshold_dropped(state: dict[str, torch.Tensor], source: str) -> None:
+    """Warn (UserWarning naming ``source``) when ``state``'s trained mask has a threshold above 0: dropping the
+    mask (export, or training on from the state) cannot fold it, so the full path changes."""
+    threshold = state.get(THRESHOLD_KEY)
+    if threshold is not None and threshold.max().item() > 0:
+        warnings.warn(f"{source}: the trained mask's threshold (up to {threshold.max().item():.3g}) cannot be folded "
+                      "and is dropped, so the full path differs from the trained one (train bases with "
+                      "dsl.alpha: 0 to keep it at 0)", UserWarning, stacklevel=3)
 
 
 def insert_dsl(candidate: CandidateConfig, trained_state: dict[str, torch.Tensor], with_decoder: bool = True) -> DSLCodec:

@@ -10,7 +10,6 @@ depth-independent names, so the base fits the same family with the DSL at any sw
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +17,11 @@ import torch
 
 from dslnas.spaces.errors import unknown_name
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dslnas.trainers.codec import DSL_PREFIXES, fold_mask_scale
+from dslnas.trainers.codec import DSL_PREFIXES, fold_mask_scale, warn_if_threshold_dropped
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 PREFIX = "pretrained:"
 MAX_BYTES = 5 * 1024 * 1024
-THRESHOLD_KEY = "encoder.mask.threshold"
 """A shipped checkpoint is at most 5 MB."""
 
 
@@ -74,11 +72,7 @@ def export_pretrained(checkpoint: str | Path, out: str | Path) -> Path:
     path = PRETRAINED[str(out)].path if str(out) in PRETRAINED else Path(out)
     run = ckpt.run.model_copy(update={"provenance": {**ckpt.run.provenance, "exported_from_step": ckpt.step}})
     base = fold_mask_scale(ckpt.model, ckpt.run.candidate.dsl.switch_depth)  # the function it was trained as
-    threshold = ckpt.model.get(THRESHOLD_KEY)
-    if threshold is not None and threshold.max().item() > 0:
-        warnings.warn(f"{checkpoint}: the trained mask's threshold (up to {threshold.max().item():.3g}) cannot be folded "
-                      "and is dropped, so the exported full path differs from the trained one (train bases with "
-                      "dsl.alpha: 0 to keep it at 0)", UserWarning, stacklevel=2)
+    warn_if_threshold_dropped(ckpt.model, str(checkpoint))
     save_checkpoint(Checkpoint(run=run, model=slim_state(base), step=ckpt.step), path)
     if path.stat().st_size > MAX_BYTES:
         raise ValueError(f"{path}: {path.stat().st_size} bytes exceeds the {MAX_BYTES}-byte limit for a shipped base")

@@ -35,6 +35,7 @@ from dslnas.spaces.errors import UserError
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dslnas.trainers.codec import (
     DECODER_PREFIX, DSL_PREFIXES, SWITCH_PREFIX, DSLCodec, build_codec, fold_mask_scale, insert_dsl,
+    warn_if_threshold_dropped,
 )
 from dslnas.trainers.decoder import Decoder
 from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
@@ -86,6 +87,7 @@ def initial_codec(run: RunConfig) -> DSLCodec:
     if fresh_decoder:
         print(f"train.init_checkpoint {run.train.init_checkpoint}: its decoder does not fit the candidate's; "
               "the decoder starts from scratch", flush=True)
+    warn_if_threshold_dropped(trained.model, f"train.init_checkpoint {run.train.init_checkpoint}")
     base = fold_mask_scale(trained.model, trained.run.candidate.dsl.switch_depth)  # the function it was trained as
     try:
         codec = insert_dsl(run.candidate, base, with_decoder=not fresh_decoder)
@@ -111,12 +113,18 @@ def full_tail_prefixes(codec: DSLCodec) -> tuple[str, ...]:
 
 def parameter_groups(codec: DSLCodec, trainable: Trainable) -> dict[str, list[torch.nn.Parameter]]:
     """The parameters ``trainable`` trains, by part (``switch``, the rest of the ``dsl``, ``full_tail``,
-    ``rest``, or ``decoder`` alone for ``Trainable.DECODER``); empty parts left out."""
+    ``rest``, or ``decoder`` alone for ``Trainable.DECODER``); empty parts left out.
+
+    With ``dsl.alpha`` 0 the mask's threshold is not trained: nothing asks for zeros, and the reconstruction
+    terms alone would lift it a little (a soft threshold denoises), which export, unable to fold it, drops."""
     if trainable is Trainable.DECODER:
         return {"decoder": list(codec.decoder.parameters())}
     tail = full_tail_prefixes(codec)
     groups: dict[str, list[torch.nn.Parameter]] = {"switch": [], "dsl": [], "full_tail": [], "rest": []}
+    fixed = {id(codec.encoder.mask.threshold)} if codec.candidate.dsl.alpha == 0 else set()
     for name, param in codec.named_parameters():
+        if id(param) in fixed:
+            continue
         part = ("switch" if name.startswith(SWITCH_PREFIX) else "dsl" if name.startswith(DSL_PREFIXES)
                 else "full_tail" if name.startswith(tail) else "rest")
         groups[part].append(param)

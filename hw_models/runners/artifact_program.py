@@ -118,7 +118,11 @@ def _residual(name: str, params: Mapping[str, np.ndarray], attrs: ConvAttrs) -> 
 def _mask(params: Mapping[str, np.ndarray]) -> Mask:
     scale = _param(params, "mask.scale")
     mask = Mask(scale.shape[1])
-    _load(mask, {"scale": scale, "threshold": _param(params, "mask.threshold")})
+    if "mask.threshold" not in params and "mask.threshold_raw" in params:  # an artifact of the first mask design
+        threshold = torch.nn.functional.softplus(torch.from_numpy(np.asarray(params["mask.threshold_raw"]))).numpy()
+    else:
+        threshold = _param(params, "mask.threshold")
+    _load(mask, {"scale": scale, "threshold": threshold})
     return mask
 
 

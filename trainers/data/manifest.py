@@ -173,7 +173,9 @@ def join_manifests(out: Path, manifests: list[Path]) -> Manifest:
     absolute paths (the joined CSV may live anywhere); the files stay where they are.
 
     Order matters to the speaker-disjoint split: units are shuffled in order of first appearance, so a join
-    that starts with corpus A and adds only A's speakers and scenes holds out A's units under A's seed.
+    that starts with corpus A and adds only A's speakers and scenes (no new label, no entry without a speaker)
+    holds out A's units under A's seed. Speaker names are not namespaced: ``spk1`` in two corpora is one
+    speaker, which is what a corpus re-spoken by the same voices wants, and wrong for unrelated corpora.
 
     Raises:
         DataError: fewer than two manifests, one unreadable (see :func:`read_manifest`), a file listed twice
