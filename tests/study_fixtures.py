@@ -39,7 +39,7 @@ FULL_MW, LIGHT_MW = 11.56, 8.47
 
 
 def tiny_candidate(name: str = "tiny", depth: int = 3, widths: tuple[int, ...] = (4, 4), threshold: float = 0.3,
-                   alpha: float = 1e-4, beta: float = 1.0) -> CandidateConfig:
+                   alpha: float = 1.0, beta: float = 1.0) -> CandidateConfig:
     """A candidate small enough to export and time in a second."""
     encoder = EncoderArch(stem_channels=4, block_channels=(4, 8, 8, 16), block_strides=(2, 2, 4, 5), embedding_dim=8)
     dsl = DSLConfig(switch_depth=depth, light_widths=widths, threshold=threshold, alpha=alpha, beta=beta)
@@ -119,12 +119,12 @@ def build_demo_study(storage: str, name: str = "demo-report") -> optuna.Study:
     rows = [
         ("reference", tiny_candidate("paper-ref", 3, (8, 8), 0.3), 0.60, 4.45, 4.40),
         ("baseline", tiny_candidate("paper-ref", 3, (8, 8), 0.0), 0.00, 4.46, 4.46),
-        ("search", tiny_candidate("cand-d2", 2, (4, 4, 8), 0.6, 3e-3, 0.5), 0.80, 4.42, 4.30),
-        ("search", tiny_candidate("cand-d4", 4, (16,), 0.1, 2e-5, 2.0), 0.30, 4.43, 4.38),
-        ("search", tiny_candidate("cand-thin", 3, (4, 4), 1.0, 8e-3, 0.2), 0.90, 4.44, 3.20),
+        ("search", tiny_candidate("cand-d2", 2, (4, 4, 8), 0.6, 0.3, 0.5), 0.80, 4.42, 4.30),
+        ("search", tiny_candidate("cand-d4", 4, (16,), 0.1, 0.12, 2.0), 0.30, 4.43, 4.38),
+        ("search", tiny_candidate("cand-thin", 3, (4, 4), 1.0, 8.0, 0.2), 0.90, 4.44, 3.20),
     ]
     for role, cand, usage, full, mixed in rows:
         add_trial(study, config, make_record(cand, usage, full, mixed), role)
     add_failed(study, config, tiny_candidate("cand-nan", 2, (4, 8, 8), 0.5), f"FloatingPointError: loss became nan {EVIL}")
-    add_trial(study, config, make_record(tiny_candidate(f"evil-{EVIL}", 3, (8, 4), 0.5, 5e-4, 1.5), 0.70, 4.41, 4.35))
+    add_trial(study, config, make_record(tiny_candidate(f"evil-{EVIL}", 3, (8, 4), 0.5, 0.5, 1.5), 0.70, 4.41, 4.35))
     return study

@@ -85,6 +85,7 @@ def test_report_files(tmp_path: Path, study: optuna.Study) -> None:
     assert (f"Quality is scored on held-out clips: silence 3 clips, 6 s from clicks; speech 11 clips, 22 s from "
             f"{html.escape(EVIL)}, talker-0, ") in page and "talker-6 and 3 more." in page
     assert page.count('class="plotly-graph-div') == 6
+    assert "<th>mask zeros</th>" in page and ">40%</td>" in page  # what alpha bought, per trial
 
     with files.csv.open() as f:
         rows = {int(r["trial"]): r for r in csv.DictReader(f)}
