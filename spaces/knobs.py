@@ -66,6 +66,12 @@ class Knob:
     grid_points: int = 2
     active: Callable[[Mapping[str, Any]], bool] = lambda params: True
 
+    def admits(self, value: Any) -> bool:
+        """Whether ``value`` lies in this knob's choices or range (what optuna would accept)."""
+        if self.kind is KnobKind.CATEGORICAL:
+            return value in self.choices
+        return isinstance(value, (int, float)) and self.low <= value <= self.high
+
     def distribution(self) -> "optuna.distributions.BaseDistribution":
         import optuna
 

@@ -143,6 +143,12 @@ class SearchSpace(Frozen):
             raise ValueError(f"latency_budgets_ms must be > 0, got {list(self.latency_budgets_ms)}")
         if self.finetune.trainable is Trainable.DECODER:
             raise ValueError("finetune.trainable 'decoder' trains no DSL: use dsl, dsl+tail or all")
+        reference = self.reference_point()
+        for knob in self.knobs():
+            if knob.name in reference and not knob.admits(reference[knob.name]):
+                where = f"[{knob.low:g}, {knob.high:g}]" if knob.kind is not KnobKind.CATEGORICAL else f"{list(knob.choices)}"
+                raise ValueError(f"the base candidate's {knob.target} ({reference[knob.name]}) is outside the space's "
+                                 f"{knob.name} {where}: the reference trial could not be run")
         return self
 
     # -- the knob table ---------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def test_preflight_rejects_an_unknown_profile(tmp_path: Path) -> None:
 
 
 def test_preflight_rejects_a_knob_range_that_yields_invalid_candidates(tmp_path: Path) -> None:
-    space = demo_space().model_copy(update={"alpha": FloatRange(low=-1.0, high=-0.5)})
+    space = demo_space().model_copy(update={"alpha": FloatRange(low=-1.0, high=1.0)})  # holds the base's 1.0
     with pytest.raises(ConfigError, match=r"alpha = -1.0 gives an invalid candidate: key 'dsl.alpha'"):
         preflight(SearchConfig(space=space, runs_root=str(tmp_path)))
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import optuna
 import pytest
 
 from typing import Annotated
 
 from dslnas.spaces.knobs import KnobDecl
-from dslnas.spaces.space import SearchSpace
+from dslnas.spaces.space import FloatRange, SearchSpace
 from dslnas.spaces.space_presets import demo_space, load_space
 
 
@@ -77,11 +79,11 @@ class SpaceWithSwitchHidden(SearchSpace):
 
 def test_a_knob_declared_once_reaches_every_derived_view() -> None:
     base = demo_space()
-    space = SpaceWithSwitchHidden(**{**dict(base), "switch_hidden": (4, 16)})
+    space = SpaceWithSwitchHidden(**{**dict(base), "switch_hidden": (4, 8)})
     names = [k.name for k in space.knobs()]
     assert "switch_hidden" in names and "switch_hidden" not in [k.name for k in base.knobs()]
-    assert space.optuna_distributions()["switch_hidden"].choices == (4, 16)
-    assert space.grid()["switch_hidden"] == [4, 16]
+    assert space.optuna_distributions()["switch_hidden"].choices == (4, 8)
+    assert space.grid()["switch_hidden"] == [4, 8]
     assert "switch_hidden" in space.ray_param_space()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     trial = study.ask()
@@ -89,6 +91,16 @@ def test_a_knob_declared_once_reaches_every_derived_view() -> None:
     assert candidate.dsl.switch_hidden == trial.params["switch_hidden"]
     assert space.params_of(candidate) == trial.params
     assert space.columns(candidate)["switch_hidden"] == candidate.dsl.switch_hidden
+
+
+@pytest.mark.parametrize(("update", "problem"), [
+    ({"alpha": FloatRange(low=2.0, high=5.0, log=True)}, "dsl.alpha (1.0) is outside the space's alpha [2, 5]"),
+    ({"light_width_choices": (4, 12)}, "outside the space's light_width_0 [4, 12]"),
+])
+def test_a_base_outside_its_own_space_is_refused_before_any_trial(update: dict, problem: str) -> None:
+    """The reference trial runs the base candidate's own knobs: a range that excludes them is a config error."""
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        SearchSpace(**{**dict(demo_space()), **update})
 
 
 def test_inactive_width_entries_are_neither_sampled_nor_required() -> None:
