@@ -3,7 +3,7 @@
 Fine-tunes a depth-2 DSL (light widths 8, 8) into the shipped ``speech16k`` base with the demo space's
 recipe (DSL-only, 150 steps) once per alpha, then prints, on the demo corpus's held-out clips, the share of
 exact zeros in the mask's output, the full tail's relative L1 distance from the base's own embedding, and
-the learned threshold. It is what the spaces' alpha range ([0.1, 10]) is chosen from.
+the learned threshold. It is what the spaces' alpha range ([1e-4, 10]) is chosen from.
 Run: .venv/bin/python bench/alpha_sparsity.py [--alphas 0.1,1,2,3,5,10] [--json]
 """
 

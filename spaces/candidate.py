@@ -111,7 +111,7 @@ class DSLConfig(Frozen):
     switch_depth: PosInt = 3
     light_widths: tuple[PosInt, ...] = (9, 10)
     switch_hidden: PosInt = 8
-    alpha: NonNegFloat = 1.0  # the identity-start mask makes next to no zeros at 1 (bench/alpha_sparsity.py)
+    alpha: NonNegFloat = 1e-4  # next to no zeros with the identity-start mask (bench/alpha_sparsity.py)
     beta: NonNegFloat = 1.0
     threshold: NonNegFloat = 0.3
     segment_frames: PosInt = 10

@@ -19,11 +19,12 @@ from dslnas.spaces.presets import candidate_preset, demo_candidate, paper_candid
 from dslnas.spaces.space import Constraints, FloatRange, Objective, SearchSpace
 from dslnas.spaces.yaml_io import read_yaml_mapping, validate
 
-ALPHA_LOW, ALPHA_HIGH = 0.1, 10.0
+ALPHA_LOW, ALPHA_HIGH = 1e-4, 10.0
 """The compression weight's range: against the fine-tune's relative embedding loss, a mask trained 150 steps
 on the speech16k base at depth 2 zeroes ~0% of the map at alpha 1, 20% at 2, 43% at 3, 62% at 5 and 79% at
-10 (the threshold starts at 0 and Adam moves it about the learning rate a step). Below 0.1 alpha buys
-nothing; above 10 the map is mostly zeros."""
+10 (the threshold starts at 0 and Adam moves it about the learning rate a step). Below about 0.5 alpha
+buys nothing, so the low end is the candidates' default (1e-4, which base training also uses); above 10
+the map is mostly zeros."""
 
 
 def demo_space() -> SearchSpace:

@@ -94,7 +94,7 @@ def test_a_knob_declared_once_reaches_every_derived_view() -> None:
 
 
 @pytest.mark.parametrize(("update", "problem"), [
-    ({"alpha": FloatRange(low=2.0, high=5.0, log=True)}, "dsl.alpha (1.0) is outside the space's alpha [2, 5]"),
+    ({"alpha": FloatRange(low=2.0, high=5.0, log=True)}, "dsl.alpha (0.0001) is outside the space's alpha [2, 5]"),
     ({"light_width_choices": (4, 12)}, "outside the space's light_width_0 [4, 12]"),
 ])
 def test_a_base_outside_its_own_space_is_refused_before_any_trial(update: dict, problem: str) -> None:

@@ -84,7 +84,8 @@ def test_export_onnx_writes_the_routed_encoder_and_its_driver_matches_the_runtim
     out = tmp_path / "onnx"
     forced = _stream(ckpt, audio, tmp_path / "l.wav", "--route", "light")
     ranked = sorted(set(forced["predicted"]))
-    tau = (ranked[len(ranked) // 2] + ranked[len(ranked) // 2 + 1]) / 2  # routes both ways, far from any tie
+    gap, low = max((b - a, a) for a, b in zip(ranked, ranked[1:]))
+    tau = low + gap / 2  # the middle of the widest gap: routes both ways, as far from any prediction as can be
     result = CliRunner().invoke(cli, ["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(out),
                                       "--threshold", str(tau), "--json"])
     assert result.exit_code == 0, result.output
