@@ -292,9 +292,12 @@ class DeviceKind(str, enum.Enum):
 
 
 class LightInit(str, enum.Enum):
-    """How a light tail inserted into a trained codec starts: ``sliced`` copies the full tail's most used
-    channels (``trainers.light_init``), ``random`` is PyTorch's default initialisation."""
+    """How a light tail inserted into a trained codec starts: ``elastic`` takes its widths' prefix of the
+    base's light-tail bank (``<base>.light.pt``, ``trainers.elastic_tail``) where one covers it and is
+    ``sliced`` otherwise; ``sliced`` copies the full tail's most used channels (``trainers.light_init``);
+    ``random`` is PyTorch's default initialisation."""
 
+    ELASTIC = "elastic"
     SLICED = "sliced"
     RANDOM = "random"
 
@@ -357,7 +360,7 @@ class TrainConfig(Frozen):
     checkpoint_every: PosInt = 100
     init_checkpoint: str | None = None
     trainable: Trainable = Trainable.DSL
-    light_init: LightInit = LightInit.SLICED  # with an init_checkpoint: how the inserted light tail starts
+    light_init: LightInit = LightInit.ELASTIC  # with an init_checkpoint: how the inserted light tail starts
     switch_lr_mult: Annotated[float, Field(gt=0.0)] = 10.0  # the switch head's learning rate / learning_rate
     device: DeviceKind = DeviceKind.AUTO
     threads: Annotated[int, Field(ge=0)] = 0  # torch intra-op threads; 0 = leave torch's default

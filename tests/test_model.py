@@ -14,8 +14,8 @@ from dslnas.trainers.blocks import (
 )
 from dslnas.trainers.codec import build_codec, insert_dsl
 from dslnas.trainers.dsl import (
-    SWITCH_LOG_EPS, Mask, Switch, dsl_loss_terms, migrate_legacy_mask, mix_by_segment, route_light,
-    segment_discrepancy,
+    SWITCH_LOG_EPS, VARIATION_FLOOR, Mask, Switch, dsl_loss_terms, migrate_legacy_mask, mix_by_segment,
+    relative_light_loss, route_light, segment_discrepancy,
 )
 
 TINY = CandidateConfig(
@@ -156,7 +156,6 @@ def test_dsl_loss_terms_each_measure_their_own_thing() -> None:
     assert same["compression"].item() == pytest.approx(masked.abs().mean().item())
     off = dsl_loss_terms(masked, full, full + 1.0, torch.zeros(2, 2), 4)
     actual = segment_discrepancy(full, full + 1.0, 4)
-    assert off["light"].item() == pytest.approx(actual.mean().item())
     eps = SWITCH_LOG_EPS  # the switch is fitted on a log scale
     expected = ((math.log(eps) - torch.log(actual + eps)) ** 2).mean().item()
     assert off["switch"].item() == pytest.approx(expected, rel=1e-5)
@@ -169,6 +168,33 @@ def test_dsl_loss_terms_each_measure_their_own_thing() -> None:
     light_req = (full + 0.5).requires_grad_(True)
     dsl_loss_terms(masked, full_req, light_req, torch.zeros(2, 2), 4)["light"].backward()
     assert full_req.grad is None and light_req.grad is not None
+
+
+def test_the_light_loss_weighs_each_segments_error_against_its_own_variation() -> None:
+    """A 10% error costs the same on a quiet segment as on one varying 3x more; the loss stays in embedding
+    units (an error of each segment's own variation costs the mean variation); digital silence, with no
+    variation, weighs at most 1 / VARIATION_FLOOR times the average segment."""
+    torch.manual_seed(0)
+    shape = (1, 4, 2, 8)
+    wiggle = torch.randn(shape)
+    wiggle = wiggle - wiggle.mean(-1, keepdim=True)
+    teacher = (wiggle * torch.tensor([0.3, 1.0]).reshape(1, 1, 2, 1)).reshape(1, 4, 16)  # quiet, loud
+    variation = teacher.reshape(shape).abs().mean(dim=(1, 3))[0]
+    noise = torch.sign(torch.randn(1, 4, 16))
+
+    def err_on(segment: int, size: float) -> torch.Tensor:
+        error = torch.zeros(1, 4, 2, 8)
+        error[:, :, segment] = size * variation[segment]
+        return teacher + noise * error.reshape(1, 4, 16)
+
+    quiet, loud = relative_light_loss(err_on(0, 0.1), teacher, 8), relative_light_loss(err_on(1, 0.1), teacher, 8)
+    assert quiet.item() == pytest.approx(loud.item(), rel=1e-5)
+    both = relative_light_loss(teacher + noise * torch.cat([variation[0].expand(1, 4, 8), variation[1].expand(1, 4, 8)], -1), teacher, 8)
+    assert both.item() == pytest.approx(variation.mean().item(), rel=1e-5)
+    flat = torch.cat([torch.zeros(1, 4, 8), teacher[..., 8:]], -1)  # a segment of digital silence
+    light = flat + torch.cat([torch.full((1, 4, 8), 1e-3), torch.zeros(1, 4, 8)], -1)  # 1e-3 off in the silence
+    capped = relative_light_loss(light, flat, 8)
+    assert capped.item() == pytest.approx(1e-3 / VARIATION_FLOOR / 2, rel=1e-5)  # weight 1 / floor, 1 of 2 segments
 
 
 def test_routing_is_monotone_in_threshold() -> None:

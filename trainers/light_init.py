@@ -28,10 +28,12 @@ def _convs_reading(block: EncoderBlock) -> list[nn.Conv1d]:
     return [u.conv for u in block if isinstance(u, ResidualUnit)] + [block[-1]]
 
 
-def _kept(consumers: list[nn.Conv1d], width: int) -> torch.Tensor:
-    """Indices (ascending) of the ``width`` input channels the ``consumers`` weigh most (summed L1 norm)."""
+def _kept(consumers: list[nn.Conv1d], width: int, ordered: bool = False) -> torch.Tensor:
+    """Indices of the ``width`` input channels the ``consumers`` weigh most (summed L1 norm): ascending, or
+    with ``ordered`` from the most used down (so every prefix is the most used channels of its size)."""
     usage = sum(conv.weight.detach().abs().sum(dim=(0, 2)) for conv in consumers)
-    return torch.sort(torch.topk(usage, width).indices).values
+    top = torch.topk(usage, width).indices  # sorted by usage, largest first
+    return top if ordered else torch.sort(top).values
 
 
 def _copy(dst: nn.Conv1d, src: nn.Conv1d, rows: torch.Tensor | None, cols: torch.Tensor) -> None:
@@ -42,15 +44,17 @@ def _copy(dst: nn.Conv1d, src: nn.Conv1d, rows: torch.Tensor | None, cols: torch
 
 
 @torch.no_grad()
-def slice_light_tail(encoder: DSLEncoder) -> None:
-    """Overwrite ``encoder.light_tail``'s weights with the full tail's most used channels (module notes)."""
+def slice_light_tail(encoder: DSLEncoder, ordered: bool = False) -> None:
+    """Overwrite ``encoder.light_tail``'s weights with the full tail's most used channels (module notes);
+    ``ordered`` keeps them from the most used down instead of in their original order (for
+    ``trainers.elastic_tail``, whose narrower tails are prefixes)."""
     full, light = encoder.full_tail, encoder.light_tail
     full_blocks, light_blocks = _blocks(full), _blocks(light)
     if len(full_blocks) != len(light_blocks):
         raise ValueError("light tail and full tail have different block counts")
     widths = [blk[-1].in_channels for blk in light_blocks] + [light[-1].in_channels]
     heads = [full[-1]]
-    streams = [_kept(_convs_reading(b), w) for b, w in zip(full_blocks, widths)] + [_kept(heads, widths[-1])]
+    streams = [_kept(_convs_reading(b), w, ordered) for b, w in zip(full_blocks, widths)] + [_kept(heads, widths[-1], ordered)]
     if type(light[0]) is nn.Conv1d:
         entry = light[0]  # base channels -> widths[0]: select the kept base channels
         entry.weight.zero_()

@@ -42,6 +42,7 @@ from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
 from dslnas.trainers.discriminator import STFTDiscriminator, discriminator_loss, generator_adversarial_loss
 from dslnas.trainers.dsl import dsl_loss_terms
 from dslnas.trainers.encoder import EncoderOutput
+from dslnas.trainers.elastic_tail import bank_for, load_prefix
 from dslnas.trainers.light_init import slice_light_tail
 from dslnas.trainers.losses import LogSTFTLoss, MultiScaleMelLoss, waveform_loss
 from dslnas.trainers.pretrained import resolve_init_checkpoint
@@ -93,9 +94,24 @@ def initial_codec(run: RunConfig) -> DSLCodec:
         codec = insert_dsl(run.candidate, base, with_decoder=not fresh_decoder)
     except ValueError as err:
         raise UserError(f"train.init_checkpoint {run.train.init_checkpoint}: {err}") from err
-    if LightInit(run.train.light_init) is LightInit.SLICED:
-        slice_light_tail(codec.encoder)
+    start_light_tail(codec, run)
     return codec
+
+
+def start_light_tail(codec: DSLCodec, run: RunConfig) -> str:
+    """Start ``codec``'s inserted light tail as ``train.light_init`` says; ``elastic`` takes the prefix of the
+    base's light-tail bank when one covers the candidate, else slices (``trainers.elastic_tail``).
+    -> how it started: ``elastic``, ``sliced`` or ``random``."""
+    how = LightInit(run.train.light_init)
+    if how is LightInit.ELASTIC:
+        bank = bank_for(resolve_init_checkpoint(run.train.init_checkpoint), run.candidate)
+        if bank is not None:
+            load_prefix(codec.encoder, bank)
+            return LightInit.ELASTIC.value
+        how = LightInit.SLICED
+    if how is LightInit.SLICED:
+        slice_light_tail(codec.encoder)
+    return how.value
 
 
 def decoder_fits(candidate: CandidateConfig, state: dict[str, torch.Tensor]) -> bool:

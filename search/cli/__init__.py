@@ -35,6 +35,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "export": CommandEntry("report", "Write a trial as a RunConfig YAML for `dslnas train --config`."),
     "data": CommandEntry("data", "Audio data: `data synth` makes a labelled speech / silence corpus here."),
     "train": CommandEntry("model", "Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."),
+    "light-bank": CommandEntry("model", "Distil a base's elastic light tails once, so trials start their light tails from them."),
     "evaluate": CommandEntry("model", "Full / light / mixed ViSQOL, light-path usage, sparsity and switch error."),
     "stream": CommandEntry("stream", "Encode and decode a file segment by segment as deployed: routes, light usage, switch-backs."),
     "visqol": CommandEntry("model", "ViSQOL v3 MOS-LQO of DEGRADED against REFERENCE."),

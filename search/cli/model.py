@@ -127,7 +127,51 @@ def visqol_command(
         console.print(f"MOS-LQO {moslqo:.3f}")
 
 
+def light_bank_command(
+    space: Annotated[str, typer.Option("--space", help="Search space whose base, depths, width choices and "
+                                       "fine-tune data the bank serves: 'demo', 'paper' or a YAML file.")] = "demo",
+    base: Annotated[Optional[str], typer.Option("--base", help="Base checkpoint (default: the space's "
+                                                "pretrained base); the bank is written beside it.")] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Distillation steps per switch depth.")] = 3000,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Bank file (default: <base>.light.pt, where "
+                                                "trials find it).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Distil the base's elastic light tails once (one per switch depth of the space), so that trials start
+    their light tails from a long distillation instead of the full tail's sliced channels."""
+    from dslnas.spaces.errors import UserError
+    from dslnas.spaces.space_presets import load_space
+    from dslnas.trainers.elastic_tail import bank_path, distil_bank, save_bank
+    from dslnas.trainers.pretrained import resolve_init_checkpoint
+
+    chosen = load_space(space)
+    name = base or chosen.pretrained_base
+    if name is None:
+        raise UserError(f"--space {space} names no pretrained base; give --base")
+    base_path = resolve_init_checkpoint(name)
+    if not base_path.is_file():
+        raise UserError(f"--base {name}: no such checkpoint file ({base_path})")
+    target = out or bank_path(base_path)
+    depths = chosen.switch_depths
+    with progress_bar() as bar:
+        task = bar.add_task("light bank", total=steps * len(depths), status="")
+
+        def on_step(done: int, total: int, loss: float) -> None:
+            bar.update(task, completed=done, status=f"L1 {loss:.4f}")
+
+        bank = distil_bank(base_path, chosen.base, depths, chosen.light_width_choices, chosen.finetune.data, steps,
+                           on_step=on_step)
+    save_bank(bank, target)
+    payload = {"bank": str(target), "base": str(base_path), "depths": list(depths), "steps": steps,
+               "seconds": bank.seconds, "bytes": target.stat().st_size}
+    if json_out:
+        print_json(payload)
+    else:
+        console.print(f"light-tail bank for depths {list(depths)} ({steps} steps each, {bank.seconds:.0f} s): {target}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train_command)
+    app.command("light-bank")(light_bank_command)
     app.command("evaluate")(evaluate_command)
     app.command("visqol")(visqol_command)

@@ -1,0 +1,229 @@
+"""Elastic light tails: per switch depth, one widest light tail whose channel prefixes are the narrower ones.
+
+Why: a DSL trial has seconds to train its light tail (the demo's budget is 10 s), and the light path only
+pays off where it is nearly the full path's equal, which on quiet material ("silence") takes thousands of
+distillation steps from the full tail's sliced channels (``trainers.light_init``): on the speech16k base at
+depth 2, widths (12, 8), silence scores 1.40 light after 150 steps, 1.82 after 600 and 2.01 after 2,000,
+against 2.09 full. So the distillation is paid once per base, not once per trial: an *elastic* tail at the
+widest width of every stream is trained so that every prefix of its channels (the first ``w`` of each
+stream) is itself a good light tail, sampling several width combinations per step with the widest and the
+narrowest always among them (the sandwich rule of slimmable networks, Yu et al. 2019; once-for-all, Cai et
+al. 2020). A trial whose light widths the bank covers starts from that prefix (``train.light_init:
+elastic``) and fine-tunes it as before; the trial's light tail is an ordinary light tail of its own widths,
+so what is priced, exported and measured does not change, only where training starts.
+
+The bank lives next to its base as ``<base>.light.pt`` (:func:`bank_path`), holds the base file's SHA-256
+(a bank made for another base is ignored with a warning) and is read with ``weights_only=True``. It covers
+a candidate when it has its depth, every width is at most the bank's, and the first width is below the
+base's channels (a light tail at the base's width has no entry conv to take a prefix of; those start sliced).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import random
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from dslnas.spaces.candidate import CandidateConfig, DataConfig
+from dslnas.spaces.errors import UserError
+from dslnas.trainers.dsl import relative_light_loss
+from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
+from dslnas.trainers.encoder import DSLEncoder, build_tail
+from dslnas.trainers.light_init import slice_light_tail
+
+BANK_SUFFIX = ".light.pt"
+BANK_FORMAT = 1
+StepCallback = Callable[[int, int, float], None]
+
+
+def bank_path(base_checkpoint: str | Path) -> Path:
+    """Where the elastic light-tail bank of ``base_checkpoint`` lives: ``<stem>.light.pt`` beside it."""
+    base = Path(base_checkpoint)
+    return base.with_name(base.stem + BANK_SUFFIX)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LightBank:
+    """Elastic light tails of one base. ``tails[depth]`` is the state dict of a light tail at ``widths[depth]``
+    (always with its entry conv); ``width_choices`` are the widths it was trained to serve."""
+
+    base_sha256: str
+    width_choices: tuple[int, ...]
+    steps: int
+    seconds: float
+    widths: dict[int, tuple[int, ...]]
+    tails: dict[int, dict[str, torch.Tensor]]
+
+    def covers(self, candidate: CandidateConfig) -> bool:
+        """Whether a prefix of this bank's tail is ``candidate``'s light tail (module notes)."""
+        depth, widths = candidate.dsl.switch_depth, candidate.dsl.light_widths
+        big = self.widths.get(depth)
+        return (big is not None and len(big) == len(widths) and all(w <= b for w, b in zip(widths, big))
+                and widths[0] != candidate.encoder.channels_after(depth))
+
+    def to_dict(self) -> dict:
+        return {"format": BANK_FORMAT, "base_sha256": self.base_sha256, "width_choices": list(self.width_choices),
+                "steps": self.steps, "seconds": self.seconds, "widths": {d: list(w) for d, w in self.widths.items()},
+                "tails": self.tails}
+
+
+def save_bank(bank: LightBank, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(bank.to_dict(), tmp)
+    tmp.replace(path)
+
+
+def load_bank(path: Path) -> LightBank:
+    """Read a bank (``weights_only=True``); a file of another format is a UserError naming it."""
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user-facing error
+        raise UserError(f"{path}: not a readable light-tail bank ({err})") from err
+    if not isinstance(raw, dict) or raw.get("format") != BANK_FORMAT:
+        raise UserError(f"{path}: not a light-tail bank of format {BANK_FORMAT}")
+    return LightBank(raw["base_sha256"], tuple(raw["width_choices"]), int(raw["steps"]), float(raw["seconds"]),
+                     {int(d): tuple(w) for d, w in raw["widths"].items()}, {int(d): t for d, t in raw["tails"].items()})
+
+
+def prefix_state(big: dict[str, torch.Tensor], small: nn.Module) -> dict[str, torch.Tensor]:
+    """``small``'s parameters as prefixes of ``big``'s (same names): every dim cut to ``small``'s size.
+
+    A light tail's dims are either a stream's width (sliced to its first channels), a kernel, the base's
+    channels or the embedding size (equal in both), so one rule fits every tensor."""
+    out = {}
+    for name, param in small.named_parameters():
+        source = big[name]
+        if source.dim() != param.dim() or any(s < p for s, p in zip(source.shape, param.shape)):
+            raise ValueError(f"light tail {name}: {tuple(param.shape)} is not a prefix of {tuple(source.shape)}")
+        out[name] = source[tuple(slice(0, n) for n in param.shape)]
+    return out
+
+
+@torch.no_grad()
+def load_prefix(encoder: DSLEncoder, bank: LightBank) -> None:
+    """Overwrite ``encoder.light_tail`` with the prefix of the bank's tail at its depth (which must cover it)."""
+    big = bank.tails[encoder.candidate.dsl.switch_depth]
+    for name, value in prefix_state(big, encoder.light_tail).items():
+        encoder.light_tail.get_parameter(name).copy_(value)
+
+
+def bank_for(base_checkpoint: Path, candidate: CandidateConfig) -> LightBank | None:
+    """The bank beside ``base_checkpoint`` when there is one, made from this very file, covering ``candidate``."""
+    path = bank_path(base_checkpoint)
+    if not path.exists():
+        return None
+    bank = load_bank(path)
+    if bank.base_sha256 != file_sha256(Path(base_checkpoint)):
+        warnings.warn(f"{path}: made for another base than {base_checkpoint}; light tails start sliced",
+                      UserWarning, stacklevel=2)
+        return None
+    return bank if bank.covers(candidate) else None
+
+
+def elastic_widths(candidate: CandidateConfig, depth: int, width_choices: Sequence[int]) -> tuple[int, ...]:
+    """The bank's widths at ``depth``: the widest choice for every stream (the tail's blocks plus entry)."""
+    return (max(width_choices),) * (candidate.encoder.n_blocks - depth + 1)
+
+
+def _width_combos(candidate: CandidateConfig, depth: int, width_choices: Sequence[int]) -> list[tuple[int, ...]]:
+    n = candidate.encoder.n_blocks - depth + 1
+    base_channels = candidate.encoder.channels_after(depth)
+    return [w for w in itertools.product(sorted(width_choices), repeat=n) if w[0] != base_channels]
+
+
+def distil_depth(
+    base: DSLEncoder, width_choices: Sequence[int], batches: Callable[[], torch.Tensor], steps: int,
+    learning_rate: float, samples_per_step: int, seed: int, on_step: Callable[[int, float], None] | None = None,
+) -> tuple[tuple[int, ...], dict[str, torch.Tensor]]:
+    """Train one elastic tail at ``base``'s depth (``base`` is an encoder with the DSL there, its light tail
+    unused): ``L_light`` (:func:`.dsl.relative_light_loss`) of each sampled prefix's embedding to the full
+    tail's, the widest and narrowest combination
+    in every step plus ``samples_per_step - 2`` drawn at random. -> (widths, state dict)."""
+    candidate, depth = base.candidate, base.candidate.dsl.switch_depth
+    widths = elastic_widths(candidate, depth, width_choices)
+    arch = candidate.encoder
+    base.light_tail = elastic = _tail_with_entry(arch, depth, widths)
+    slice_light_tail(base, ordered=True)  # prefixes of the importance order are the most used channels
+    combos = _width_combos(candidate, depth, width_choices)
+    small = {w: _tail_with_entry(arch, depth, w) for w in combos}
+    optimizer = torch.optim.Adam(elastic.parameters(), lr=learning_rate, betas=(0.5, 0.9))
+    rng = random.Random(seed)
+    segment = candidate.dsl.segment_frames
+    params = dict(elastic.named_parameters())
+    for step in range(steps):
+        for group in optimizer.param_groups:  # cosine to 5%
+            group["lr"] = learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        audio = batches()
+        with torch.no_grad():
+            features = base.base(audio)
+            teacher = base.full_tail(features)
+        chosen = [max(combos), min(combos), *rng.sample(combos, max(0, min(len(combos), samples_per_step) - 2))]
+        loss = torch.zeros(())
+        for w in chosen:
+            module = small[w]
+            sub = {name: params[name][tuple(slice(0, n) for n in p.shape)] for name, p in module.named_parameters()}
+            loss = loss + relative_light_loss(functional_call(module, sub, (features,)), teacher, segment)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if on_step is not None:
+            on_step(step + 1, loss.item() / len(chosen))
+    return widths, {k: v.detach().clone() for k, v in elastic.state_dict().items()}
+
+
+def _tail_with_entry(arch, depth: int, widths: tuple[int, ...]) -> nn.Sequential:
+    """``build_tail`` that always has the 1x1 entry conv (at the base's width too), so names line up."""
+    tail = build_tail(arch, depth, widths)
+    if type(tail[0]) is nn.Conv1d:
+        return tail
+    return nn.Sequential(nn.Conv1d(arch.channels_after(depth), widths[0], 1), *tail)
+
+
+def distil_bank(
+    base_checkpoint: Path, candidate: CandidateConfig, depths: Sequence[int], width_choices: Sequence[int],
+    data: DataConfig, steps: int, batch_size: int = 16, crop_seconds: float = 0.32, learning_rate: float = 3e-3,
+    samples_per_step: int = 4, seed: int = 0, on_step: StepCallback | None = None,
+) -> LightBank:
+    """Distil an elastic tail per depth from the base (its DSL-free full path) on the train side of ``data``.
+
+    ``on_step(done, total, loss)`` counts steps over all depths."""
+    from dslnas.spaces.candidate import RunConfig, TrainConfig
+    from dslnas.trainers.train import crop_samples, initial_codec
+
+    started = time.perf_counter()
+    rate = candidate.encoder.sample_rate_hz
+    tails, widths = {}, {}
+    for i, depth in enumerate(depths):
+        at_depth = candidate.with_dsl(switch_depth=depth, light_widths=elastic_widths(candidate, depth, width_choices))
+        run = RunConfig(candidate=at_depth, train=TrainConfig(init_checkpoint=str(base_checkpoint), crop_seconds=crop_seconds,
+                                                             data=data, light_init="sliced"))
+        length = crop_samples(run)
+        clips = train_eval_split(load_dataset(data, rate, min_samples=length), data.eval_fraction, data.seed)[0]
+        generator = torch.Generator().manual_seed(seed)
+        encoder = initial_codec(run).encoder.eval()
+        torch.manual_seed(seed)
+
+        def report(step: int, loss: float, offset: int = i * steps) -> None:
+            if on_step is not None:
+                on_step(offset + step, steps * len(depths), loss)
+
+        widths[depth], tails[depth] = distil_depth(
+            encoder, width_choices, lambda: random_crops(clips, batch_size, length, generator), steps,
+            learning_rate, samples_per_step, seed, report)
+    return LightBank(file_sha256(Path(base_checkpoint)), tuple(sorted(width_choices)), steps,
+                     round(time.perf_counter() - started, 1), widths, tails)
