@@ -163,7 +163,13 @@ def test_dsl_loss_terms_each_measure_their_own_thing() -> None:
     quiet = dsl_loss_terms(masked, full, full + 0.01, torch.full((2, 2), 0.1), 4)["switch"].item()
     loud = dsl_loss_terms(masked, full, full + 1.0, torch.full((2, 2), 10.0), 4)["switch"].item()
     assert quiet == pytest.approx(loud, rel=0.01)
-    # The light term trains the light path only: no gradient flows into the (teacher) full output.
+    # The light term trains the light path only: no gradient flows into the (teacher) full output, nor,
+    # through the encoder, into the base and mask the light tail reads.
+    codec = build_codec(CandidateConfig())
+    out = codec.encoder(torch.randn(1, 1, 4 * codec.candidate.segment_samples))
+    dsl_loss_terms(out.masked, out.full, out.light, out.predicted, codec.candidate.dsl.segment_frames)["light"].backward()
+    assert all(p.grad is None for p in codec.encoder.base.parameters()) and codec.encoder.mask.scale.grad is None
+    assert all(p.grad is not None for p in codec.encoder.light_tail.parameters())
     full_req = full.clone().requires_grad_(True)
     light_req = (full + 0.5).requires_grad_(True)
     dsl_loss_terms(masked, full_req, light_req, torch.zeros(2, 2), 4)["light"].backward()

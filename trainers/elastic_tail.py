@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from dslnas.spaces.candidate import CandidateConfig, DataConfig
+from dslnas.spaces.candidate import CandidateConfig, DataConfig, EncoderArch
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.dsl import relative_light_loss
 from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
@@ -135,25 +135,32 @@ def bank_for(base_checkpoint: Path, candidate: CandidateConfig) -> LightBank | N
     return bank if bank.covers(candidate) else None
 
 
+def _full_widths(arch: EncoderArch, depth: int) -> tuple[int, ...]:
+    """The full path's width at each stream of a light tail at ``depth`` (its entry, then each block's output)."""
+    return (arch.channels_after(depth), *arch.block_channels[depth:])
+
+
 def elastic_widths(candidate: CandidateConfig, depth: int, width_choices: Sequence[int]) -> tuple[int, ...]:
-    """The bank's widths at ``depth``: the widest choice for every stream (the tail's blocks plus entry)."""
-    return (max(width_choices),) * (candidate.encoder.n_blocks - depth + 1)
+    """The bank's widths at ``depth``: per stream, the widest choice a light tail may take there (never wider
+    than the full path's)."""
+    return tuple(min(max(width_choices), full) for full in _full_widths(candidate.encoder, depth))
 
 
 def _width_combos(candidate: CandidateConfig, depth: int, width_choices: Sequence[int]) -> list[tuple[int, ...]]:
-    n = candidate.encoder.n_blocks - depth + 1
-    base_channels = candidate.encoder.channels_after(depth)
-    return [w for w in itertools.product(sorted(width_choices), repeat=n) if w[0] != base_channels]
+    """Every light-width combination the bank serves at ``depth`` (those it covers)."""
+    full = _full_widths(candidate.encoder, depth)
+    allowed = [[w for w in sorted(width_choices) if w <= f] for f in full]
+    return [w for w in itertools.product(*allowed) if w[0] != full[0]]
 
 
 def distil_depth(
     base: DSLEncoder, width_choices: Sequence[int], batches: Callable[[], torch.Tensor], steps: int,
     learning_rate: float, samples_per_step: int, seed: int, on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[tuple[int, ...], dict[str, torch.Tensor]]:
-    """Train one elastic tail at ``base``'s depth (``base`` is an encoder with the DSL there, its light tail
-    unused): ``L_light`` (:func:`.dsl.relative_light_loss`) of each sampled prefix's embedding to the full
-    tail's, the widest and narrowest combination
-    in every step plus ``samples_per_step - 2`` drawn at random. -> (widths, state dict)."""
+    """Train one elastic tail at ``base``'s depth (``base`` is an encoder with the DSL there; its light tail
+    is replaced by the elastic one): ``L_light`` (:func:`.dsl.relative_light_loss`) of each sampled prefix's
+    embedding to the full tail's, the widest and narrowest combination in every step plus
+    ``samples_per_step - 2`` drawn at random. -> (widths, state dict)."""
     candidate, depth = base.candidate, base.candidate.dsl.switch_depth
     widths = elastic_widths(candidate, depth, width_choices)
     arch = candidate.encoder
@@ -186,7 +193,7 @@ def distil_depth(
     return widths, {k: v.detach().clone() for k, v in elastic.state_dict().items()}
 
 
-def _tail_with_entry(arch, depth: int, widths: tuple[int, ...]) -> nn.Sequential:
+def _tail_with_entry(arch: EncoderArch, depth: int, widths: tuple[int, ...]) -> nn.Sequential:
     """``build_tail`` that always has the 1x1 entry conv (at the base's width too), so names line up."""
     tail = build_tail(arch, depth, widths)
     if type(tail[0]) is nn.Conv1d:

@@ -282,7 +282,7 @@ class Trainer:
             base = encoder.base(batch)
             teacher = encoder.full_tail(base)
         masked = encoder.mask(base)
-        full, light = encoder.full_tail(masked), encoder.light_tail(masked)
+        full, light = encoder.full_tail(masked), encoder.light_tail(masked.detach())  # as DSLEncoder.forward
         predicted = encoder.switch(masked.detach())  # the switch's loss does not shape the mask
         return None, {
             "embedding": (full - teacher).abs().mean() / (teacher.abs().mean() + 1e-8),
