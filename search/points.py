@@ -70,7 +70,7 @@ def priced_sweep(candidate: CandidateConfig, evaluated: Sequence["EvaluatedPoint
 def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", cost: CostSummary, checkpoint: Path,
                  timing_s: dict[str, float], objectives: Sequence[Objective],
                  visqol_references: dict[str, int] | None = None,
-                 evaluated_classes: dict[str, EvaluatedClass] | None = None) -> CandidatePoints:
+                 evaluated_classes: dict[str, EvaluatedClass] | None = None, light_start: str = "") -> CandidatePoints:
     """One record per sweep point of ``evaluation`` (which must have a sweep), the own point chosen."""
     if not evaluation.sweep:
         raise ValueError("the evaluation has no threshold sweep: a candidate's points come from its sweep")
@@ -102,6 +102,7 @@ def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", cos
             timing_s={k: round(v, 3) for k, v in timing_s.items()},
             visqol_references=dict(visqol_references or {}),
             evaluated=dict(evaluated_classes or {}),
+            light_start=light_start,
         ))
     for record in records:
         record.check_finite()

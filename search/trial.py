@@ -102,4 +102,4 @@ class TrialRunner:
         rules = {"scored": counts.references, "levelled": counts.levelled, "digital_silence": counts.digital_silence}
         evaluated = evaluated_classes(clips, candidate.encoder.sample_rate_hz)
         return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives,
-                            rules, evaluated)
+                            rules, evaluated, result.light_start)

@@ -82,6 +82,7 @@ def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, vi
         timing_s={"train": 30.0, "evaluate": 3.0, "visqol": 5.0, "cost": 0.2}, checkpoint_artifact=checkpoint_artifact,
         evaluated={"silence": EvaluatedClass(3, 6.0, ("clicks",)),
                    "speech": EvaluatedClass(11, 22.0, (EVIL, *(f"talker-{k}" for k in range(10))))},
+        light_start="elastic",
     )
 
 

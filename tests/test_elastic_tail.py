@@ -186,3 +186,18 @@ def test_the_light_bank_command_writes_a_bank_beside_the_base_that_trials_then_u
     assert start_light_tail(initial_codec(run), run) == "elastic"
     missing = CliRunner().invoke(cli, ["light-bank", "--space", str(TINY_SPACE), "--base", str(tmp_path / "nope.pt")])
     assert missing.exit_code != 0 and "nope.pt" in missing.output and "Traceback" not in missing.output
+
+
+def test_a_run_records_how_its_light_tail_started_and_keeps_it_when_resumed(tiny_bank: tuple, tmp_path: Path) -> None:
+    from dslnas.trainers.train import train
+
+    base, _, _ = tiny_bank
+    covered = run_for(base, 2, (4, 8))
+    short = covered.model_copy(update={"train": covered.train.model_copy(update={"steps": 2, "batch_size": 2})})
+    first = train(short, tmp_path / "run")
+    assert first.light_start == "elastic" and load_checkpoint(first.checkpoint_path).light_start == "elastic"
+    longer = short.model_copy(update={"train": short.train.model_copy(update={"steps": 3})})
+    assert train(longer, tmp_path / "run").light_start == "elastic"  # resumed: read from the checkpoint
+    sliced = run_for(base, 2, (12, 8))
+    sliced = sliced.model_copy(update={"train": sliced.train.model_copy(update={"steps": 1, "batch_size": 2})})
+    assert train(sliced, tmp_path / "other").light_start == "sliced"

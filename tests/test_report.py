@@ -86,6 +86,7 @@ def test_report_files(tmp_path: Path, study: optuna.Study) -> None:
             f"{html.escape(EVIL)}, talker-0, ") in page and "talker-6 and 3 more." in page
     assert page.count('class="plotly-graph-div') == 6
     assert "<th>mask zeros</th>" in page and ">40%</td>" in page  # what alpha bought, per trial
+    assert "<th>light tail start</th>" in page and ">elastic</td>" in page  # the bank's prefix, or sliced
 
     with files.csv.open() as f:
         rows = {int(r["trial"]): r for r in csv.DictReader(f)}

@@ -30,6 +30,7 @@ class Checkpoint:
     optimizer: dict[str, Any] | None = None
     loss_history: list[float] = field(default_factory=list)
     rng_states: dict[str, torch.Tensor] = field(default_factory=dict)  # torch RNG and data sampler, to resume exactly
+    light_start: str = ""  # how the run's light tail started (trainers.train.start_light_tail); "" when unknown
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
@@ -47,6 +48,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
         "optimizer": ckpt.optimizer,
         "loss_history": list(ckpt.loss_history),
         "rng_states": dict(ckpt.rng_states),
+        "light_start": ckpt.light_start,
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
@@ -77,6 +79,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         optimizer=_optional_dict(payload, "optimizer", path),
         loss_history=_loss_history(payload.get("loss_history", []), path),
         rng_states=_optional_dict(payload, "rng_states", path) or {},
+        light_start=str(payload.get("light_start", "")),  # absent in checkpoints written before it
     )
 
 

@@ -59,6 +59,7 @@ class TrainResult:
     final_loss: float
     seconds: float
     loss_history: tuple[float, ...]
+    light_start: str = ""  # how the light tail started: elastic, sliced, random, fresh ("" when unknown)
 
 
 def resolve_device(kind: DeviceKind) -> torch.device:
@@ -81,8 +82,14 @@ def initial_codec(run: RunConfig) -> DSLCodec:
     """A fresh codec, or ``train.init_checkpoint``'s codec with this run's DSL inserted (its light tail started
     as ``train.light_init`` says). The checkpoint's own trained mask is dropped with its scale folded into the
     conv before its cut, as export does (:func:`.codec.fold_mask_scale`); its threshold is lost."""
+    return initial_codec_and_start(run)[0]
+
+
+def initial_codec_and_start(run: RunConfig) -> tuple[DSLCodec, str]:
+    """:func:`initial_codec` and how its light tail started (:func:`start_light_tail`; ``fresh`` without an
+    ``init_checkpoint``)."""
     if run.train.init_checkpoint is None:
-        return build_codec(run.candidate)
+        return build_codec(run.candidate), "fresh"
     trained = load_checkpoint(resolve_init_checkpoint(run.train.init_checkpoint))
     fresh_decoder = run.train.effective_trainable is Trainable.DECODER and not decoder_fits(run.candidate, trained.model)
     if fresh_decoder:
@@ -94,8 +101,7 @@ def initial_codec(run: RunConfig) -> DSLCodec:
         codec = insert_dsl(run.candidate, base, with_decoder=not fresh_decoder)
     except ValueError as err:
         raise UserError(f"train.init_checkpoint {run.train.init_checkpoint}: {err}") from err
-    start_light_tail(codec, run)
-    return codec
+    return codec, start_light_tail(codec, run)
 
 
 def start_light_tail(codec: DSLCodec, run: RunConfig) -> str:
@@ -328,7 +334,7 @@ def train(
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)  # the batch stream
     resumed = _resume(run, ckpt_path)
-    codec = build_codec(run.candidate) if resumed else initial_codec(run)
+    codec, light_start = (build_codec(run.candidate), resumed.light_start) if resumed else initial_codec_and_start(run)
     trainer = Trainer(run, codec, device)
     history: list[float] = []
     start_step = 0
@@ -352,9 +358,10 @@ def train(
         if on_step is not None:
             on_step(step + 1, cfg.steps, losses)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            _save(run, trainer, step + 1, history, ckpt_path, generator)
+            _save(run, trainer, step + 1, history, ckpt_path, generator, light_start)
     first = history[0] if history else float("nan")
-    return TrainResult(ckpt_path, cfg.steps, first, history[-1] if history else first, time.perf_counter() - started, tuple(history))
+    return TrainResult(ckpt_path, cfg.steps, first, history[-1] if history else first, time.perf_counter() - started,
+                       tuple(history), light_start)
 
 
 def _resume(run: RunConfig, ckpt_path: Path) -> Checkpoint | None:
@@ -366,7 +373,8 @@ def _resume(run: RunConfig, ckpt_path: Path) -> Checkpoint | None:
     return ckpt
 
 
-def _save(run: RunConfig, trainer: Trainer, step: int, history: list[float], path: Path, generator: torch.Generator) -> None:
+def _save(run: RunConfig, trainer: Trainer, step: int, history: list[float], path: Path, generator: torch.Generator,
+          light_start: str) -> None:
     state = {k: v.detach().cpu() for k, v in trainer.codec.state_dict().items()}
     rng = {"torch": torch.get_rng_state(), "data": generator.get_state()}
-    save_checkpoint(Checkpoint(run, state, step, trainer.optimizer.state_dict(), history, rng), path)
+    save_checkpoint(Checkpoint(run, state, step, trainer.optimizer.state_dict(), history, rng, light_start), path)

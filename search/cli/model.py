@@ -141,6 +141,7 @@ def light_bank_command(
     their light tails from a long distillation instead of the full tail's sliced channels."""
     from dslnas.spaces.errors import UserError
     from dslnas.spaces.space_presets import load_space
+    from dslnas.spaces.yaml_io import check_writable_dir
     from dslnas.trainers.elastic_tail import bank_path, distil_bank, save_bank
     from dslnas.trainers.pretrained import resolve_init_checkpoint
 
@@ -152,6 +153,7 @@ def light_bank_command(
     if not base_path.is_file():
         raise UserError(f"--base {name}: no such checkpoint file ({base_path})")
     target = out or bank_path(base_path)
+    check_writable_dir(target.parent, "--out folder" if out else "the base's folder (give --out)")
     depths = chosen.switch_depths
     with progress_bar() as bar:
         task = bar.add_task("light bank", total=steps * len(depths), status="")

@@ -105,6 +105,7 @@ class TrialRecord:
     visqol_references: dict[str, int] = field(default_factory=dict)
     checkpoint_artifact: str | None = None  # Optuna artifact id of the checkpoint in the study's store (search.artifacts)
     evaluated: dict[str, EvaluatedClass] = field(default_factory=dict)  # per class: the held-out clips scored
+    light_start: str = ""  # how the light tail started training: elastic (the base's bank), sliced, random
 
     @property
     def threshold(self) -> float:
@@ -174,6 +175,7 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "checkpoint_artifact": record.checkpoint_artifact,
         "visqol_references": dict(record.visqol_references),
         "evaluated": {k: asdict(v) for k, v in record.evaluated.items()},
+        "light_start": record.light_start,
     }
 
 
@@ -200,6 +202,7 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         checkpoint_artifact=data.get("checkpoint_artifact"),  # absent in records written before artifact stores
         evaluated={k: EvaluatedClass(int(v["clips"]), float(v["seconds"]), tuple(v["speakers"]))
                    for k, v in data.get("evaluated", {}).items()},  # absent in records written before it
+        light_start=str(data.get("light_start", "")),  # absent in records written before it
     )
 
 

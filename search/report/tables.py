@@ -94,7 +94,7 @@ def rank_agreement_list(agreements: Sequence[RankAgreement]) -> str:
 # Before the knob columns (the space's knob table) and after them.
 TRIAL_HEAD = ("trial", "state", "role", "candidate", "why not on the front", "feasible", "on front", "ViSQOL mixed",
               "ViSQOL full", "latency (ms)", "power (mW)", "light usage", "light on silence", "light on speech",
-              "mask zeros", "threshold", "trained by", "switch-backs /s", "switch Spearman", "share of oracle saving",
+              "mask zeros", "threshold", "trained by", "light tail start", "switch-backs /s", "switch Spearman", "share of oracle saving",
               "flash (KiB)", "RAM (KiB)", "real-time factor", "placement")
 TRIAL_TAIL = ("measured full (ms)", "measured light (ms)", "measured mixed (ms)")
 
@@ -143,7 +143,7 @@ def _point_cells(p: FrontPoint, knob_columns: Sequence[str]) -> list[Cell]:
         _num(rec.visqol_mixed, ".3f"), _num(rec.visqol_full, ".3f"), _num(rec.latency_ms), _num(rec.power_mw),
         _num(rec.light_usage, ".0%"), _num(_usage(p, "silence"), ".0%"), _num(_usage(p, "speech"), ".0%"),
         _num(rec.sparsity, ".0%"), _num(rec.threshold, ".3g"), (f'<a href="#trial-{p.trained_trial}">#{p.trained_trial}</a>', p.trained_trial),
-        _num(rec.transitions_per_s, ".2f"), _num(rec.switch.spearman, ".2f"),
+        (escape(rec.light_start or "-"), None), _num(rec.transitions_per_s, ".2f"), _num(rec.switch.spearman, ".2f"),
         _num(rec.switch.oracle_saving_fraction, ".0%"),
         _num(rec.cost.flash_kib.mixed, ".1f"), _num(rec.cost.ram_kib.mixed, ".1f"), _num(rec.cost.real_time_factor.mixed, ".3f"),
         (escape(rec.cost.placement or "one unit"), None),
