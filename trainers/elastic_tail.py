@@ -183,7 +183,7 @@ def distil_depth(
         loss = torch.zeros(())
         for w in chosen:
             module = small[w]
-            sub = {name: params[name][tuple(slice(0, n) for n in p.shape)] for name, p in module.named_parameters()}
+            sub = prefix_state(params, module)  # slices of the elastic parameters: gradients reach them
             loss = loss + relative_light_loss(functional_call(module, sub, (features,)), teacher, segment)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -213,14 +213,15 @@ def distil_bank(
     from dslnas.trainers.train import crop_samples, initial_codec
 
     started = time.perf_counter()
-    rate = candidate.encoder.sample_rate_hz
+    length = crop_samples(RunConfig(candidate=candidate, train=TrainConfig(crop_seconds=crop_seconds)))  # any depth's
+    clips = train_eval_split(load_dataset(data, candidate.encoder.sample_rate_hz, min_samples=length),
+                             data.eval_fraction, data.seed)[0]
     tails, widths = {}, {}
     for i, depth in enumerate(depths):
         at_depth = candidate.with_dsl(switch_depth=depth, light_widths=elastic_widths(candidate, depth, width_choices))
+        # light_init random: distil_depth replaces the light tail, so nothing is sliced (or read from a bank) for it
         run = RunConfig(candidate=at_depth, train=TrainConfig(init_checkpoint=str(base_checkpoint), crop_seconds=crop_seconds,
-                                                             data=data, light_init="sliced"))
-        length = crop_samples(run)
-        clips = train_eval_split(load_dataset(data, rate, min_samples=length), data.eval_fraction, data.seed)[0]
+                                                             data=data, light_init="random"))
         generator = torch.Generator().manual_seed(seed)
         encoder = initial_codec(run).encoder.eval()
         torch.manual_seed(seed)
