@@ -2,7 +2,8 @@
 
 - no URL: SQLite file ``runs/<study>/optuna.db`` (embedded, file-backed, with heartbeats);
 - ``journal:///path/to/file.log`` or a path ending in ``.log``: a journal file, safe for several
-  processes on one filesystem. Optuna's journal storage has no heartbeat, so dslnas keeps its own
+  processes on one filesystem; a failed write (a full disk) leaves no torn line, and a torn line left by a
+  killed writer is set aside when the journal is opened (``search.journal_file``). Optuna's journal storage has no heartbeat, so dslnas keeps its own
   (:class:`JournalHeartbeat`: a thread refreshes the running trial's user attr ``dslnas.heartbeat``) and a
   worker opening the study fails RUNNING trials whose beat is older than the grace period and re-queues
   them once (:func:`fail_stale_journal_trials`, as ``RetryHeartbeatStaleTrialCallback`` does on RDB);
@@ -25,10 +26,10 @@ from pathlib import Path
 import optuna
 import sqlalchemy.exc
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from dslnas.search.config import DEFAULT_RUNS_ROOT, check_study_name
+from dslnas.search.journal_file import open_safe_journal
 from dslnas.search.records.attrs import ATTR_FAIL_REASON
 from dslnas.spaces.errors import UserError
 
@@ -120,7 +121,7 @@ def _journal_storage(path: Path) -> JournalStorage:
         raise UserError(f"journal file {path} is a folder; give a file path (e.g. {path / 'optuna.log'})")
     _make_folder(path.parent, "journal folder")
     try:
-        return JournalStorage(JournalFileBackend(str(path)))
+        return JournalStorage(open_safe_journal(path))
     except OSError as err:
         raise UserError(f"journal file {path} cannot be opened ({err.strerror or type(err).__name__})") from err
 
@@ -179,6 +180,8 @@ class JournalHeartbeat:
                 self._trial.storage.set_trial_user_attr(self._trial._trial_id, ATTR_HEARTBEAT, time.time())
             except optuna.exceptions.UpdateFinishedTrialError:
                 return  # the trial ended (or another worker failed it as stale)
+            except OSError:
+                return  # the journal cannot be written (a full disk): the trial's own next write reports it
             if self._stop.wait(self._interval_s):
                 return
 
