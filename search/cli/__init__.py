@@ -11,11 +11,14 @@ typer and light option types only; torch, Ray, onnx and the like are imported in
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import click
 import typer
 
+from dslnas.search.cli.common import CommandGroup, print_error
 from dslnas.spaces.errors import UserError
 
 
@@ -48,46 +51,95 @@ COMMANDS: dict[str, CommandEntry] = {
 HELP = "Hardware-aware search of Dynamic Switch Layer placements in SoundStream-style audio encoders."
 
 
-def load_command(name: str) -> click.Command:
-    """The click command ``name``, importing its module now."""
+def load_command(name: str) -> Any:
+    """The parser command ``name`` (typer's), importing its module now."""
     module = importlib.import_module(f"dslnas.search.cli.{COMMANDS[name].module}")
     app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
     module.register(app)
-    group = typer.main.get_group(app)
-    command = group.get_command(click.Context(group), name)
+    command = typer.main.get_group(app).commands.get(name)
     if command is None:
         raise RuntimeError(f"module {module.__name__} does not register command {name!r}")
     return command
 
 
-class LazyGroup(click.Group):
-    """A click group over :data:`COMMANDS` that imports a command's module only when it is invoked."""
+class LazyCommands(Mapping[str, Any]):
+    """:data:`COMMANDS` as a group's command table: a command's module is imported when it is looked up."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def __getitem__(self, name: str) -> Any:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        return load_command(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+class LazyGroup(CommandGroup):
+    """The ``dslnas`` group: commands from :data:`COMMANDS`, imported when run; every error is one line.
+
+    typer (>= 0.26) parses with its own copy of click, not the ``click`` package: this group is built on
+    typer's public classes, so that what typer's parser raises is caught here (see :meth:`main`).
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands()  # type: ignore[assignment]
+
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return load_command(cmd_name) if cmd_name in COMMANDS else None
-
-    def invoke(self, ctx: click.Context) -> object:
-        """Run the command; a user's mistake (UserError) is one ``error:`` line and exit code 2."""
+    def invoke(self, ctx: Any) -> None:
+        """Run the command (its return value is not an exit code); a UserError is one line and exit code 2."""
         try:
-            return super().invoke(ctx)
+            super().invoke(ctx)
         except UserError as err:
-            from dslnas.search.cli.common import print_error
-
             print_error(str(err))
-            raise click.exceptions.Exit(2) from None
-        except typer.Exit as done:  # typer's own Exit is not click's when a click group runs the command
-            raise click.exceptions.Exit(done.exit_code) from None
+            raise typer.Exit(2) from None
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Parse and run. Whatever typer's parser raises (a missing, unknown or malformed option, a bad value)
+        is one ``error:`` line on stderr and exit code 2; an abort is exit code 1; no traceback."""
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        except typer.TyperException as err:  # typer's click errors all derive from it
+            print_error(parser_error_line(err))
+            code = 2
+        except typer.Abort:
+            print_error("aborted")
+            code = 1
+        if standalone_mode:
+            sys.exit(code or 0)
+        return code
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, entry.help) for name, entry in COMMANDS.items()])
 
 
-cli = LazyGroup(name="dslnas", help=HELP, no_args_is_help=True,
-                context_settings={"help_option_names": ["--help", "-h"]})
+def parser_error_line(err: typer.TyperException) -> str:
+    """``dslnas CMD: <the parser's message> (see dslnas CMD --help)``: one line."""
+    ctx = getattr(err, "ctx", None)
+    message = " ".join(err.format_message().split())
+    if ctx is None:
+        return message
+    return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
+
+
+app = typer.Typer(cls=LazyGroup, name="dslnas", help=HELP, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, context_settings={"help_option_names": ["--help", "-h"]})
+
+
+@app.callback()
+def _root() -> None:
+    """Hardware-aware search of Dynamic Switch Layer placements in SoundStream-style audio encoders."""
+
+
+cli = typer.main.get_command(app)
 
 
 def main(argv: list[str] | None = None) -> None:

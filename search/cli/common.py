@@ -7,6 +7,7 @@ fast), print text or ``--json``.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 from rich.text import Text
 
 from dslnas.search.json_out import dumps
@@ -25,6 +27,24 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 StudyOpt = Annotated[str, typer.Option("--study", help="Study name (letters, digits, '.', '_', '-').")]
 StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Storage URL (default: runs/<study>/optuna.db).")]
 LightUsageOpt = Annotated[float, typer.Option("--light-usage", help="Fraction of segments on the light path, 0..1.")]
+
+
+class CommandGroup(TyperGroup):
+    """A command group that shows its help (on stderr, exit code 2) when given no command, without going through
+    typer's own no-args error (a parser exception this CLI would otherwise print as an error line)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help(), err=True)
+            raise typer.Exit(2)
+        return super().parse_args(ctx, args)
+
+
+def finite(value: float | None) -> float | None:
+    """Option callback: a float option's value is a finite number (``nan`` and ``inf`` parse as floats)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
 
 
 def print_json(payload: Any) -> None:

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from dslnas.search.cli.common import JsonOpt, console, print_json, progress_bar
+from dslnas.search.cli.common import CommandGroup, JsonOpt, console, print_json, progress_bar
 from dslnas.spaces.errors import UserError
 
-data_app = typer.Typer(help="Audio data: generate a corpus, join corpora.", no_args_is_help=True)
+data_app = typer.Typer(cls=CommandGroup, help="Audio data: generate a corpus, join corpora.")
 
 
 @data_app.command("synth")
