@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from dslnas.spaces.candidate import RunConfig
+from dslnas.spaces.run_config import RunConfig
 from dslnas.spaces.presets import demo_candidate
 from dslnas.spaces.space_presets import demo_space
 from dslnas.trainers.checkpoint import load_checkpoint

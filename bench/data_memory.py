@@ -54,13 +54,13 @@ def measure(folder: Path, batches: int) -> dict[str, float]:
     """Run in this process: index, split and draw batches; the figures for this folder."""
     import torch
 
-    from dslnas.spaces.candidate import DataConfig
+    from dslnas.trainers.data.layout import data_config_for
     from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
 
     torch.set_num_threads(1)
     after_imports_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    cfg = DataConfig.from_path(folder)
+    cfg = data_config_for(folder)
     clips = load_dataset(cfg, SAMPLE_RATE_HZ, min_samples=int(0.8 * SAMPLE_RATE_HZ))
     train, held_out = train_eval_split(clips, cfg.eval_fraction, cfg.seed)
     index_s = time.perf_counter() - started

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from dslnas.spaces.candidate import DataConfig, RunConfig, TrainConfig
+from dslnas.spaces.run_config import DataConfig, RunConfig, TrainConfig
 from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import build_codec

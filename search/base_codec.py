@@ -10,7 +10,7 @@ import fcntl
 from pathlib import Path
 
 from dslnas.search.config import SearchConfig
-from dslnas.spaces.candidate import RunConfig
+from dslnas.spaces.run_config import RunConfig
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.train import StepCallback, train
 

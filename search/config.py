@@ -9,7 +9,8 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from dslnas.spaces.candidate import DataConfig, Frozen, PosInt
+from dslnas.spaces.candidate import Frozen, PosInt
+from dslnas.spaces.run_config import DataConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.space import SearchSpace
 

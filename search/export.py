@@ -30,7 +30,7 @@ from dslnas.search.pareto import search_config_of
 from dslnas.search.records import (
     TrialRecord, fail_reason, record_from_trial, role_of, stored_confirmations, summarise_confirmations,
 )
-from dslnas.spaces.candidate import RunConfig, TrainConfig
+from dslnas.spaces.run_config import RunConfig, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import dump_model
 

@@ -21,7 +21,7 @@ from typing import Any
 import pydantic
 
 from dslnas.search.config import SearchConfig
-from dslnas.spaces.candidate import DataConfig, DatasetKind
+from dslnas.spaces.run_config import DataConfig, DatasetKind
 from dslnas.spaces.errors import ConfigError, DataError, UserError
 from dslnas.spaces.knobs import Knob, KnobKind
 from dslnas.spaces.space import SearchSpace

@@ -22,7 +22,8 @@ from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, build_points
 from dslnas.search.records import EvaluatedClass
-from dslnas.spaces.candidate import CandidateConfig, DataConfig, RunConfig, TrainConfig
+from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.run_config import DataConfig, RunConfig, TrainConfig
 from dslnas.spaces.space import Objective
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import build_codec

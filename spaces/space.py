@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from dslnas.spaces.candidate import CandidateConfig, Frozen, PosInt, StatePolicy, Trainable, TrainConfig
+from dslnas.spaces.candidate import CandidateConfig, Frozen, PosInt, StatePolicy
+from dslnas.spaces.run_config import Trainable, TrainConfig
 from dslnas.spaces.knobs import Knob, KnobDecl, KnobKind, get_target, set_target
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dslnas.spaces.candidate import DataConfig, DatasetKind, TrainConfig
+from dslnas.spaces.run_config import DataConfig, DatasetKind, TrainConfig
 from dslnas.spaces.errors import unknown_name
 from dslnas.spaces.presets import candidate_preset, demo_candidate, paper_candidate
 from dslnas.spaces.space import Constraints, FloatRange, Objective, SearchSpace

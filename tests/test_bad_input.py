@@ -15,7 +15,8 @@ from dslnas.search.cli import cli
 from dslnas.search.config import SearchConfig
 from dslnas.search.preflight import check_storage, preflight
 from dslnas.search.storage import open_storage, resolve_storage_url
-from dslnas.spaces.candidate import CandidateConfig, DataConfig, DatasetKind, DSLConfig, RunConfig
+from dslnas.spaces.candidate import CandidateConfig, DSLConfig
+from dslnas.spaces.run_config import DataConfig, DatasetKind, RunConfig
 from dslnas.spaces.errors import ConfigError, DataError, UserError
 from dslnas.spaces.presets import CANDIDATE_PRESETS
 from dslnas.spaces.space import FloatRange

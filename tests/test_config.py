@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dslnas.spaces.candidate import RunConfig
+from dslnas.spaces.run_config import RunConfig
 from dslnas.spaces.errors import ConfigError, UserError
 from dslnas.spaces.presets import candidate_preset
 from dslnas.spaces.space_presets import load_space

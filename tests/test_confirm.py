@@ -15,7 +15,7 @@ from dslnas.search.records import Comparison, summarise_confirmations
 from dslnas.search.export import export_run_config, write_run_config
 from dslnas.search.pareto import compute_pareto_front
 from dslnas.search.report.files import write_report
-from dslnas.spaces.candidate import RunConfig
+from dslnas.spaces.run_config import RunConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import load_model
 from study_fixtures import build_demo_study

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 import torch
 
-from dslnas.spaces.candidate import DataConfig, DatasetKind
+from dslnas.spaces.run_config import DataConfig, DatasetKind
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data import (
     Clip,
@@ -378,7 +378,7 @@ def test_audioset_extra_field_in_the_only_row(tmp_path: Path) -> None:
 
 
 def test_evaluation_clips_are_the_held_out_side_cut_to_eval_clip_seconds() -> None:
-    from dslnas.spaces.candidate import DataConfig
+    from dslnas.spaces.run_config import DataConfig
     from dslnas.trainers.data import evaluation_clips, generate_demo_clips, train_eval_split
 
     clips = generate_demo_clips(8, 3.0, 16_000, seed=0)

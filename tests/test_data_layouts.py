@@ -13,8 +13,9 @@ import pytest
 import soundfile
 import torch
 
-from dslnas.spaces.candidate import DataConfig, DatasetKind
+from dslnas.spaces.run_config import DataConfig, DatasetKind
 from dslnas.spaces.errors import DataError
+from dslnas.trainers.data.layout import data_config_for
 from dslnas.trainers.data.manifest import join_manifests, read_manifest, split_manifest
 from dslnas.trainers.data import (
     Manifest,
@@ -67,10 +68,10 @@ def manifest_dir(root: Path, text: str | None = None) -> Path:
 
 def test_from_path_tells_each_layout_apart(tmp_path: Path) -> None:
     def kind_of(path: Path) -> DatasetKind:
-        return DataConfig.from_path(path).kind
+        return data_config_for(path).kind
 
     assert kind_of(manifest_dir(tmp_path / "m") / "manifest.csv") is DatasetKind.MANIFEST
-    assert DataConfig.from_path(tmp_path / "m").path == str(tmp_path / "m" / "manifest.csv")
+    assert data_config_for(tmp_path / "m").path == str(tmp_path / "m" / "manifest.csv")
     (tmp_path / "segments.csv").write_text("# YTID, start_seconds, end_seconds, positive_labels\nx, 0, 1, Speech\n")
     assert kind_of(tmp_path / "segments.csv") is DatasetKind.AUDIOSET
     assert kind_of(tmp_path / "missing.csv") is DatasetKind.AUDIOSET
@@ -80,11 +81,11 @@ def test_from_path_tells_each_layout_apart(tmp_path: Path) -> None:
     write(tmp_path / "flat" / "sub" / "y.wav")
     assert kind_of(tmp_path / "flat") is DatasetKind.FOLDER
     assert kind_of(tmp_path / "nowhere") is DatasetKind.FOLDER
-    assert DataConfig.from_path(tmp_path / "lab", eval_fraction=0.0).eval_fraction == 0.0
+    assert data_config_for(tmp_path / "lab", eval_fraction=0.0).eval_fraction == 0.0
 
 
 def test_labelled_folder_takes_labels_from_first_level_folders(tmp_path: Path) -> None:
-    clips = load_dataset(DataConfig.from_path(labelled(tmp_path)), SR, min_samples=1)
+    clips = load_dataset(data_config_for(labelled(tmp_path)), SR, min_samples=1)
     assert [(c.clip_id, c.label, c.num_samples) for c in clips] == [
         ("Speech/a.wav", "speech", SR), ("silence/c.wav", "silence", 2 * SR), ("speech/sub/b.flac", "speech", SR // 2),
     ]
@@ -94,7 +95,7 @@ def test_labelled_folder_takes_labels_from_first_level_folders(tmp_path: Path) -
 
 
 def test_libritts_keeps_speakers_and_splits_them_apart(tmp_path: Path) -> None:
-    clips = load_dataset(DataConfig.from_path(libritts(tmp_path)), SR, min_samples=1)
+    clips = load_dataset(data_config_for(libritts(tmp_path)), SR, min_samples=1)
     assert [(c.clip_id, c.speaker, c.label, c.num_samples) for c in clips] == [
         ("103_1241_000001_000002", "103", "speech", SR), ("19_198_000000_000000", "19", "speech", SR),
         ("19_198_000000_000001", "19", "speech", SR), ("27_124_000000_000003", "27", "speech", SR),
@@ -106,7 +107,7 @@ def test_libritts_keeps_speakers_and_splits_them_apart(tmp_path: Path) -> None:
 
 def test_manifest_csv_paths_are_relative_to_it(tmp_path: Path) -> None:
     root = manifest_dir(tmp_path)
-    clips = load_dataset(DataConfig.from_path(root), SR, min_samples=1)
+    clips = load_dataset(data_config_for(root), SR, min_samples=1)
     assert [(c.clip_id, c.label, c.speaker, c.num_samples) for c in clips] == [
         ("clips/one.wav", "speech", "alice", SR), ("clips/two.wav", "speech", "bob", SR // 2),
         ("three.wav", "silence", None, 2 * SR),
@@ -130,7 +131,7 @@ def test_manifest_csv_paths_are_relative_to_it(tmp_path: Path) -> None:
 def test_manifest_errors_name_the_line(tmp_path: Path, csv_text: str, problem: str) -> None:
     root = manifest_dir(tmp_path, csv_text)
     with pytest.raises(DataError) as excinfo:
-        load_dataset(DataConfig.from_path(root), SR, 1)
+        load_dataset(data_config_for(root), SR, 1)
     message = str(excinfo.value)
     assert problem in message and "\n" not in message and "manifest.csv" in message
 
@@ -140,7 +141,7 @@ def test_manifest_written_by_the_corpus_reads_back(tmp_path: Path) -> None:
     for entry in entries:
         write(tmp_path / entry.path, entry.seconds or 1.0)
     Manifest(tmp_path, entries).write()
-    clips = load_dataset(DataConfig.from_path(tmp_path), SR, min_samples=1)
+    clips = load_dataset(data_config_for(tmp_path), SR, min_samples=1)
     assert [(c.clip_id, c.label, c.speaker) for c in clips] == [("a/x.wav", "speech", "v1"), ("b/y.wav", "silence", "hvac")]
 
 
@@ -169,7 +170,7 @@ def test_clips_are_read_lazily_and_crops_read_only_their_frames(tmp_path: Path, 
 def test_short_clips_are_padded_counted_and_do_not_move_the_split(tmp_path: Path) -> None:
     for k in range(12):
         write(tmp_path / "speech" / f"{k:02d}.wav", 0.3 if k % 3 == 0 else 1.5, seed=k)
-    cfg = DataConfig.from_path(tmp_path)
+    cfg = data_config_for(tmp_path)
     with pytest.warns(ShortClipWarning, match=r"4 of 12 clips are shorter than 0\.80 s"):
         for_training = load_dataset(cfg, SR, min_samples=int(0.8 * SR))
     index = index_dataset(cfg, SR, min_samples=int(0.8 * SR))
@@ -190,7 +191,7 @@ def test_a_generated_corpus_is_a_speaker_disjoint_dataset(tmp_path: Path) -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SynthFallbackWarning)  # formant speech where no synthesiser is installed
         manifest = synthesize_corpus(tmp_path / "corpus", 0.3, seed=2)
-    cfg = DataConfig.from_path(tmp_path / "corpus")
+    cfg = data_config_for(tmp_path / "corpus")
     assert cfg.kind is DatasetKind.MANIFEST
     clips = load_dataset(cfg, SR, min_samples=1)
     assert [c.clip_id for c in clips] == [e.path for e in manifest.entries]
@@ -216,7 +217,7 @@ def test_joined_manifests_keep_order_files_and_the_first_corpus_held_out_speaker
     joined = join_manifests(tmp_path / "ab", [first, second / "manifest.csv"])
     assert len(joined.entries) == 24 and all(Path(e.path).is_absolute() for e in joined.entries)
     assert Path(joined.entries[0].path) == (first / joined.entries[0].path.split("/a/")[-1]).resolve()
-    clips = load_dataset(DataConfig.from_path(tmp_path / "ab"), SR, min_samples=1)
+    clips = load_dataset(data_config_for(tmp_path / "ab"), SR, min_samples=1)
     assert len(clips) == 24
     for seed in range(5):
         held_alone = {e.speaker for e in split_manifest(read_manifest(first / "manifest.csv"), 0.25, seed)[1].entries}

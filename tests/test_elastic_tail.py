@@ -9,19 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from dslnas.spaces.candidate import DataConfig, DatasetKind, RunConfig, TrainConfig
+from dslnas.spaces.run_config import DataConfig, DatasetKind, RunConfig, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dslnas.trainers.codec import build_codec, insert_dsl
 from dslnas.trainers.data import generate_demo_clips
 from dslnas.trainers.elastic_tail import (
-    LightBank, _tail_with_entry, bank_for, bank_path, distil_bank, file_sha256, load_bank, prefix_state, save_bank,
+    LightBank, _tail_with_entry, bank_for, bank_path, file_sha256, load_bank, prefix_state, save_bank,
 )
 from dslnas.trainers.encoder import DSLEncoder
+from dslnas.trainers.light_bank import distil_bank
 from dslnas.trainers.light_init import slice_light_tail
 from dslnas.trainers.pretrained import pretrained_checkpoint
-from dslnas.trainers.train import initial_codec, start_light_tail
+from dslnas.trainers.codec_start import initial_codec, start_light_tail
 
 DATA = DataConfig(kind=DatasetKind.DEMO, demo_clips=8, demo_clip_seconds=1.0, eval_fraction=0.25, seed=0)
 

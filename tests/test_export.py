@@ -14,7 +14,8 @@ from dslnas.search.cli import report as cli_report
 from dslnas.search.export import export_run_config, write_run_config
 from dslnas.search.pareto import search_config_of
 from dslnas.search.records import record_from_trial
-from dslnas.spaces.candidate import CandidateConfig, RunConfig
+from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.run_config import RunConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import load_model
 from dslnas.trainers.train import train

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from dslnas.search.cli import cost as cli_cost
-from dslnas.spaces.candidate import RunConfig
+from dslnas.spaces.run_config import RunConfig
 from dslnas.spaces.presets import candidate_preset
 from dslnas.spaces.yaml_io import dump_model
 

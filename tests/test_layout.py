@@ -1,4 +1,5 @@
-"""Guards on the package layout: the import direction, and commands that start without heavy imports.
+"""Guards on the package layout: the import direction, no import cycles, module and function sizes, and
+commands that start without heavy imports.
 
 Checked by what a fresh interpreter has in ``sys.modules``, never by timing (``bench/cli_startup.py``
 prints the seconds).
@@ -26,28 +27,113 @@ def _imported(code: str) -> set[str]:
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def _dslnas_imports(path: Path) -> set[str]:
+PACKAGES = ("spaces", "trainers", "hw_models", "search")  # data flows this way: each may import only those before it
+MAX_MODULE_LINES = 300
+MAX_FUNCTION_LINES = 40
+CLI_COMMANDS = ROOT / "search" / "cli"  # a command function's body is mostly its option list: exempt from the length rule
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return "dslnas." + ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))}
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations only: never run)."""
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return skip
+
+
+def _dslnas_imports(path: Path, runtime_only: bool = False) -> set[str]:
+    """The dslnas modules ``path`` imports anywhere (module level or inside a function: lazy imports count);
+    ``from pkg import submodule`` names the submodule. ``runtime_only`` leaves out ``if TYPE_CHECKING:`` imports."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _type_checking_only(tree) if runtime_only else set()
     names = set()
     for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dslnas."):
-            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module for a in node.names)
         elif isinstance(node, ast.Import):
             names.update(a.name for a in node.names if a.name.startswith("dslnas."))
     return names
 
 
-@pytest.mark.parametrize("package", ["trainers", "hw_models", "spaces"])
-def test_lower_layers_never_import_search(package: str) -> None:
-    offenders = {str(p.relative_to(ROOT)): sorted(m for m in _dslnas_imports(p) if m.startswith("dslnas.search"))
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (or a module importing itself), Tarjan's way."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while not component or component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1 or node in graph[node]:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    graph = {name: _dslnas_imports(path, runtime_only=True) & MODULES.keys() for name, path in MODULES.items()}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_lazy_cycle(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("from dslnas.spaces import errors\n\ndef f():\n    from dslnas.spaces.presets import x\n")
+    b.write_text("if TYPE_CHECKING:\n    from dslnas.spaces.candidate import y\n")
+    assert _dslnas_imports(a, runtime_only=True) == {"dslnas.spaces.errors", "dslnas.spaces.presets"}
+    assert _dslnas_imports(b, runtime_only=True) == set() and _dslnas_imports(b) == {"dslnas.spaces.candidate"}
+    assert _cycles({"x": {"y"}, "y": {"z"}, "z": {"x"}, "w": {"x"}}) == [["x", "y", "z"]]
+
+
+@pytest.mark.parametrize("package", PACKAGES[:-1])
+def test_imports_follow_the_data_flow(package: str) -> None:
+    """spaces -> trainers -> hw_models -> search: a package imports only itself and the packages before it."""
+    later = tuple(f"dslnas.{p}" for p in PACKAGES[PACKAGES.index(package) + 1:])
+    offenders = {str(p.relative_to(ROOT)): sorted(m for m in _dslnas_imports(p) if m.startswith(later))
                  for p in (ROOT / package).rglob("*.py")}
     assert not {k: v for k, v in offenders.items() if v}
 
 
-def test_spaces_never_import_trainers_or_hw_models() -> None:
-    bad = {str(p.relative_to(ROOT)): sorted(m for m in _dslnas_imports(p) if m.startswith(("dslnas.trainers", "dslnas.hw_models")))
-           for p in (ROOT / "spaces").rglob("*.py")}
-    assert not {k: v for k, v in bad.items() if v}
+@pytest.mark.parametrize("path", MODULES.values(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_module_size(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{path.relative_to(ROOT)} has {lines} lines (at most {MAX_MODULE_LINES}): split it"
+
+
+def test_function_size() -> None:
+    long = {}
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not (
+                    path.parent == CLI_COMMANDS and node.name.endswith("_command")):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long[f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"] = lines
+    assert long == {}
 
 
 def test_computing_a_front_imports_no_torch_or_onnx() -> None:

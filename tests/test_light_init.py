@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dslnas.spaces.candidate import RunConfig, Trainable, TrainConfig
+from dslnas.spaces.run_config import RunConfig, Trainable, TrainConfig
 from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import insert_dsl
@@ -54,7 +54,7 @@ def test_a_thinner_sliced_tail_starts_closer_to_the_full_one_than_a_random_one(
 
 
 def test_training_starts_from_the_sliced_tail_unless_told_otherwise(tmp_path) -> None:  # noqa: ANN001
-    from dslnas.trainers.train import initial_codec
+    from dslnas.trainers.codec_start import initial_codec
 
     candidate = demo_candidate().with_dsl(light_widths=(24, 32))  # full widths at depth 2: sliced == full
     for init, exact in (("sliced", True), ("random", False)):

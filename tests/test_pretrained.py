@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from dslnas.spaces.candidate import DataConfig, DecoderUpsample, RunConfig, Trainable, TrainConfig
+from dslnas.spaces.candidate import DecoderUpsample
+from dslnas.spaces.run_config import DataConfig, RunConfig, Trainable, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import DSL_PREFIXES, insert_dsl
 from dslnas.trainers.pretrained import MAX_BYTES, PRETRAINED, export_pretrained, pretrained_checkpoint
-from dslnas.trainers.train import decoder_fits, full_tail_prefixes, initial_codec, train
+from dslnas.trainers.codec_start import decoder_fits, initial_codec
+from dslnas.trainers.train import train
+from dslnas.trainers.trainable import full_tail_prefixes
 
 LIGHT_TAIL = "encoder.light_tail."
 
@@ -157,7 +160,7 @@ def test_export_warns_when_it_drops_a_trained_threshold(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("alpha", "trained"), [(0.0, False), (1.0, True)])
 def test_the_mask_threshold_trains_only_where_alpha_asks_for_zeros(alpha: float, trained: bool) -> None:
     from dslnas.trainers.codec import build_codec
-    from dslnas.trainers.train import parameter_groups
+    from dslnas.trainers.trainable import parameter_groups
 
     candidate = demo_candidate()
     codec = build_codec(candidate.model_copy(update={"dsl": candidate.dsl.model_copy(update={"alpha": alpha})}))

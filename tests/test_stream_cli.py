@@ -10,7 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from dslnas.search.cli import cli
-from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig, RunConfig
+from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig
+from dslnas.spaces.run_config import RunConfig
 from dslnas.trainers.checkpoint import Checkpoint, save_checkpoint
 from dslnas.trainers.codec import build_codec
 from dslnas.trainers.data.audio_io import load_audio, save_audio

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from dslnas.spaces.candidate import DataConfig, RunConfig, Trainable, TrainConfig
+from dslnas.spaces.run_config import DataConfig, RunConfig, Trainable, TrainConfig
 from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import build_codec

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dslnas.spaces.candidate import DataConfig
+from dslnas.spaces.run_config import DataConfig
 from dslnas.trainers.data import load_dataset, train_eval_split
 
 

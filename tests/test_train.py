@@ -11,7 +11,8 @@ import torch
 from click.testing import CliRunner
 
 from dslnas.search.cli import cli as app
-from dslnas.spaces.candidate import CandidateConfig, DataConfig, DSLConfig, EncoderArch, QuantizerConfig, RunConfig, TrainConfig
+from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig
+from dslnas.spaces.run_config import DataConfig, RunConfig, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate
 from dslnas.spaces.yaml_io import dump_model

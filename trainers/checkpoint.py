@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from dslnas.spaces.candidate import RunConfig
+from dslnas.spaces.run_config import LightInit, RunConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import validate
 from dslnas.trainers.dsl import migrate_legacy_mask
@@ -30,7 +30,7 @@ class Checkpoint:
     optimizer: dict[str, Any] | None = None
     loss_history: list[float] = field(default_factory=list)
     rng_states: dict[str, torch.Tensor] = field(default_factory=dict)  # torch RNG and data sampler, to resume exactly
-    light_start: str = ""  # how the run's light tail started (trainers.train.start_light_tail); "" when unknown
+    light_start: LightInit | None = None  # how the run's light tail started (codec_start.start_light_tail); None: fresh
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
@@ -48,7 +48,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
         "optimizer": ckpt.optimizer,
         "loss_history": list(ckpt.loss_history),
         "rng_states": dict(ckpt.rng_states),
-        "light_start": ckpt.light_start,
+        "light_start": "" if ckpt.light_start is None else ckpt.light_start.value,
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
@@ -79,8 +79,20 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         optimizer=_optional_dict(payload, "optimizer", path),
         loss_history=_loss_history(payload.get("loss_history", []), path),
         rng_states=_optional_dict(payload, "rng_states", path) or {},
-        light_start=str(payload.get("light_start", "")),  # absent in checkpoints written before it
+        light_start=_light_start(payload.get("light_start", ""), path),  # absent in checkpoints written before it
     )
+
+
+def _light_start(value: Any, path: Path) -> LightInit | None:
+    """How the stored run's light tail started: a :class:`LightInit` value, or "" / ``fresh`` (older
+    checkpoints) for none."""
+    if value in ("", "fresh"):
+        return None
+    try:
+        return LightInit(value)
+    except ValueError:
+        raise UserError(f"{path}: checkpoint's light_start {value!r} is not one of "
+                        f"{', '.join(m.value for m in LightInit)}") from None
 
 
 def _state_dict(model: Any, path: Path) -> dict[str, torch.Tensor]:

@@ -21,7 +21,6 @@ calling it again with the same run continues from the last checkpoint.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,22 +29,17 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from dslnas.spaces.candidate import CandidateConfig, DeviceKind, LightInit, LRSchedule, RunConfig, Trainable, TrainConfig
 from dslnas.spaces.errors import UserError
+from dslnas.spaces.run_config import DeviceKind, LightInit, RunConfig, Trainable
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from dslnas.trainers.codec import (
-    DECODER_PREFIX, DSL_PREFIXES, SWITCH_PREFIX, DSLCodec, build_codec, fold_mask_scale, insert_dsl,
-    warn_if_threshold_dropped,
-)
-from dslnas.trainers.decoder import Decoder
+from dslnas.trainers.codec import DSLCodec, build_codec
+from dslnas.trainers.codec_start import crop_samples, initial_codec_and_start
 from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
 from dslnas.trainers.discriminator import STFTDiscriminator, discriminator_loss, generator_adversarial_loss
 from dslnas.trainers.dsl import dsl_loss_terms
 from dslnas.trainers.encoder import EncoderOutput
-from dslnas.trainers.elastic_tail import bank_for, load_prefix
-from dslnas.trainers.light_init import slice_light_tail
 from dslnas.trainers.losses import LogSTFTLoss, MultiScaleMelLoss, waveform_loss
-from dslnas.trainers.pretrained import resolve_init_checkpoint
+from dslnas.trainers.trainable import freeze_for, learning_rate_at, lr_multiplier, set_train_mode
 
 CHECKPOINT_NAME = "checkpoint.pt"
 StepCallback = Callable[[int, int, dict[str, float]], None]
@@ -59,7 +53,7 @@ class TrainResult:
     final_loss: float
     seconds: float
     loss_history: tuple[float, ...]
-    light_start: str = ""  # how the light tail started: elastic, sliced, random, fresh ("" when unknown)
+    light_start: LightInit | None = None  # how the light tail started; None: a fresh codec (no init_checkpoint)
 
 
 def resolve_device(kind: DeviceKind) -> torch.device:
@@ -69,133 +63,6 @@ def resolve_device(kind: DeviceKind) -> torch.device:
     if kind is DeviceKind.CPU or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda")
-
-
-def crop_samples(run: RunConfig) -> int:
-    """Training crop length: ``crop_seconds`` rounded up to whole routing segments."""
-    seg = run.candidate.segment_samples
-    wanted = run.train.crop_seconds * run.candidate.encoder.sample_rate_hz
-    return max(1, math.ceil(wanted / seg)) * seg
-
-
-def initial_codec(run: RunConfig) -> DSLCodec:
-    """A fresh codec, or ``train.init_checkpoint``'s codec with this run's DSL inserted (its light tail started
-    as ``train.light_init`` says). The checkpoint's own trained mask is dropped with its scale folded into the
-    conv before its cut, as export does (:func:`.codec.fold_mask_scale`); its threshold is lost."""
-    return initial_codec_and_start(run)[0]
-
-
-def initial_codec_and_start(run: RunConfig) -> tuple[DSLCodec, str]:
-    """:func:`initial_codec` and how its light tail started (:func:`start_light_tail`; ``fresh`` without an
-    ``init_checkpoint``)."""
-    if run.train.init_checkpoint is None:
-        return build_codec(run.candidate), "fresh"
-    trained = load_checkpoint(resolve_init_checkpoint(run.train.init_checkpoint))
-    fresh_decoder = run.train.effective_trainable is Trainable.DECODER and not decoder_fits(run.candidate, trained.model)
-    if fresh_decoder:
-        print(f"train.init_checkpoint {run.train.init_checkpoint}: its decoder does not fit the candidate's; "
-              "the decoder starts from scratch", flush=True)
-    warn_if_threshold_dropped(trained.model, f"train.init_checkpoint {run.train.init_checkpoint}")
-    base = fold_mask_scale(trained.model, trained.run.candidate.dsl.switch_depth)  # the function it was trained as
-    try:
-        codec = insert_dsl(run.candidate, base, with_decoder=not fresh_decoder)
-    except ValueError as err:
-        raise UserError(f"train.init_checkpoint {run.train.init_checkpoint}: {err}") from err
-    return codec, start_light_tail(codec, run)
-
-
-def start_light_tail(codec: DSLCodec, run: RunConfig) -> str:
-    """Start ``codec``'s inserted light tail as ``train.light_init`` says; ``elastic`` takes the prefix of the
-    base's light-tail bank when one covers the candidate, else slices (``trainers.elastic_tail``).
-    -> how it started: ``elastic``, ``sliced`` or ``random``."""
-    how = LightInit(run.train.light_init)
-    if how is LightInit.ELASTIC:
-        bank = bank_for(resolve_init_checkpoint(run.train.init_checkpoint), run.candidate)
-        if bank is not None:
-            load_prefix(codec.encoder, bank)
-            return LightInit.ELASTIC.value
-        how = LightInit.SLICED
-    if how is LightInit.SLICED:
-        slice_light_tail(codec.encoder)
-    return how.value
-
-
-def decoder_fits(candidate: CandidateConfig, state: dict[str, torch.Tensor]) -> bool:
-    """Whether ``state``'s decoder weights have exactly the names and shapes of ``candidate``'s decoder."""
-    fresh = {DECODER_PREFIX + k: v.shape for k, v in Decoder(candidate).state_dict().items()}
-    given = {k: v.shape for k, v in state.items() if k.startswith(DECODER_PREFIX)}
-    return fresh == given
-
-
-def full_tail_prefixes(codec: DSLCodec) -> tuple[str, ...]:
-    """State-dict name prefixes of the full tail: encoder blocks from the switch depth on, and the head."""
-    depth, n_blocks = codec.candidate.dsl.switch_depth, codec.candidate.encoder.n_blocks
-    return (*(f"encoder.blocks.{i}." for i in range(depth, n_blocks)), "encoder.head.")
-
-
-def parameter_groups(codec: DSLCodec, trainable: Trainable) -> dict[str, list[torch.nn.Parameter]]:
-    """The parameters ``trainable`` trains, by part (``switch``, the rest of the ``dsl``, ``full_tail``,
-    ``rest``, or ``decoder`` alone for ``Trainable.DECODER``); empty parts left out.
-
-    With ``dsl.alpha`` 0 the mask's threshold is not trained: nothing asks for zeros, and the reconstruction
-    terms alone would lift it a little (a soft threshold denoises), which export, unable to fold it, drops."""
-    if trainable is Trainable.DECODER:
-        return {"decoder": list(codec.decoder.parameters())}
-    tail = full_tail_prefixes(codec)
-    groups: dict[str, list[torch.nn.Parameter]] = {"switch": [], "dsl": [], "full_tail": [], "rest": []}
-    fixed = {id(codec.encoder.mask.threshold)} if codec.candidate.dsl.alpha == 0 else set()
-    for name, param in codec.named_parameters():
-        if id(param) in fixed:
-            continue
-        part = ("switch" if name.startswith(SWITCH_PREFIX) else "dsl" if name.startswith(DSL_PREFIXES)
-                else "full_tail" if name.startswith(tail) else "rest")
-        groups[part].append(param)
-    dsl = ("switch", "dsl")
-    keep = {Trainable.DSL: dsl, Trainable.DSL_TAIL: (*dsl, "full_tail"), Trainable.ALL: tuple(groups)}[trainable]
-    return {part: params for part, params in groups.items() if part in keep and params}
-
-
-def freeze_for(codec: DSLCodec, trainable: Trainable) -> list[dict]:
-    """Set ``requires_grad`` for ``trainable`` and return the optimizer's parameter groups (one per part)."""
-    groups = parameter_groups(codec, trainable)
-    chosen = {id(p) for params in groups.values() for p in params}
-    for param in codec.parameters():
-        param.requires_grad_(id(param) in chosen)
-    return [{"params": params, "name": part} for part, params in groups.items()]
-
-
-def lr_multiplier(cfg: TrainConfig, part: str) -> float:
-    """The learning-rate factor of a parameter group: ``switch_lr_mult`` for the switch head, else 1.
-
-    The switch is a tiny head whose output must travel several nats (silence's discrepancy is far below
-    speech's); Adam moves a weight at most about lr per step, so at the base rate a short fine-tune
-    cannot get it there."""
-    return cfg.switch_lr_mult if part == "switch" else 1.0
-
-
-def set_train_mode(codec: DSLCodec, trainable: Trainable) -> None:
-    """Train mode for what trains; frozen quantizer and decoder in eval mode (EMA codebooks and dead-code
-    restarts stay put, no quantizer dropout), as the frozen base runs at inference."""
-    if trainable is Trainable.DECODER:
-        codec.eval()
-        codec.decoder.train()
-        return
-    codec.train()
-    if trainable is not Trainable.ALL:
-        codec.quantizer.eval()
-        codec.decoder.eval()
-
-
-def learning_rate_at(cfg: TrainConfig, step: int) -> float:
-    """Learning rate of 0-based ``step``: linear warm-up over ``warmup_steps``, then constant or cosine decay."""
-    if step < cfg.warmup_steps:
-        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
-    if cfg.lr_schedule is LRSchedule.CONSTANT:
-        return cfg.learning_rate
-    span = max(1, cfg.steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
-    low = cfg.min_lr_fraction
-    return cfg.learning_rate * (low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 class Trainer:
@@ -325,33 +192,18 @@ def train(
     cfg = run.train
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    sample_rate = run.candidate.encoder.sample_rate_hz
     length = crop_samples(run)
-    clips = load_dataset(cfg.data, sample_rate, min_samples=length)
+    clips = load_dataset(cfg.data, run.candidate.encoder.sample_rate_hz, min_samples=length)
     train_clips, _ = train_eval_split(clips, cfg.data.eval_fraction, cfg.data.seed)
 
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)  # the batch stream
     resumed = _resume(run, ckpt_path)
     codec, light_start = (build_codec(run.candidate), resumed.light_start) if resumed else initial_codec_and_start(run)
-    trainer = Trainer(run, codec, device)
-    history: list[float] = []
-    start_step = 0
-    if resumed:
-        codec.load_state_dict(resumed.model)
-        if resumed.optimizer:
-            try:
-                trainer.optimizer.load_state_dict(resumed.optimizer)
-            except ValueError as err:  # parameter groups of another version (e.g. before the switch had its own)
-                raise UserError(f"{ckpt_path}: its optimizer state does not fit this version's parameter groups "
-                                f"({err}); use another --out or delete it") from err
-        history, start_step = list(resumed.loss_history), resumed.step
-        if resumed.rng_states:
-            torch.set_rng_state(resumed.rng_states["torch"])
-            generator.set_state(resumed.rng_states["data"])
+    trainer = Trainer(run, codec, resolve_device(cfg.device))
+    history, start_step = _restore(trainer, resumed, generator, ckpt_path) if resumed else ([], 0)
     for step in range(start_step, cfg.steps):
-        batch = random_crops(train_clips, cfg.batch_size, length, generator).to(device)
+        batch = random_crops(train_clips, cfg.batch_size, length, generator).to(trainer.device)
         trainer.set_step(step)
         losses = trainer.step(batch)
         history.append(losses["total"])
@@ -364,6 +216,21 @@ def train(
                        tuple(history), light_start)
 
 
+def _restore(trainer: Trainer, resumed: Checkpoint, generator: torch.Generator, ckpt_path: Path) -> tuple[list[float], int]:
+    """Load a checkpoint's weights, optimizer and random states into a run -> (loss history, next step)."""
+    trainer.codec.load_state_dict(resumed.model)
+    if resumed.optimizer:
+        try:
+            trainer.optimizer.load_state_dict(resumed.optimizer)
+        except ValueError as err:  # parameter groups of another version (e.g. before the switch had its own)
+            raise UserError(f"{ckpt_path}: its optimizer state does not fit this version's parameter groups "
+                            f"({err}); use another --out or delete it") from err
+    if resumed.rng_states:
+        torch.set_rng_state(resumed.rng_states["torch"])
+        generator.set_state(resumed.rng_states["data"])
+    return list(resumed.loss_history), resumed.step
+
+
 def _resume(run: RunConfig, ckpt_path: Path) -> Checkpoint | None:
     if not ckpt_path.exists():
         return None
@@ -374,7 +241,7 @@ def _resume(run: RunConfig, ckpt_path: Path) -> Checkpoint | None:
 
 
 def _save(run: RunConfig, trainer: Trainer, step: int, history: list[float], path: Path, generator: torch.Generator,
-          light_start: str) -> None:
+          light_start: LightInit | None) -> None:
     state = {k: v.detach().cpu() for k, v in trainer.codec.state_dict().items()}
     rng = {"torch": torch.get_rng_state(), "data": generator.get_state()}
     save_checkpoint(Checkpoint(run, state, step, trainer.optimizer.state_dict(), history, rng, light_start), path)

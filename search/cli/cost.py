@@ -62,7 +62,8 @@ def load_candidate(preset: str | None, config: Path | None, switch_depth: int | 
 
 
 def _candidate_from_file(path: Path) -> "CandidateConfig":
-    from dslnas.spaces.candidate import CandidateConfig, RunConfig
+    from dslnas.spaces.candidate import CandidateConfig
+    from dslnas.spaces.run_config import RunConfig
     from dslnas.spaces.yaml_io import read_yaml_mapping, validate
 
     data = read_yaml_mapping(path)

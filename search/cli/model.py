@@ -24,7 +24,7 @@ def train_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."""
-    from dslnas.spaces.candidate import RunConfig
+    from dslnas.spaces.run_config import RunConfig
     from dslnas.spaces.errors import UserError
     from dslnas.spaces.yaml_io import check_writable_dir, load_model
     from dslnas.trainers.train import train
@@ -63,7 +63,7 @@ def evaluate_command(
 ) -> None:
     """On the streaming runtime: full / light / mixed ViSQOL, light usage, switch-backs, switch rank correlation,
     a threshold sweep priced on --profile and the oracle's bound, per class and overall."""
-    from dslnas.spaces.candidate import DataConfig
+    from dslnas.trainers.data.layout import data_config_for
     from dslnas.spaces.errors import UserError
     from dslnas.trainers.checkpoint import load_checkpoint
     from dslnas.trainers.codec import build_codec
@@ -79,7 +79,7 @@ def evaluate_command(
     except RuntimeError as err:  # missing / unexpected / mis-shaped tensors
         raise UserError(f"{checkpoint}: the weights do not fit the checkpoint's candidate "
                         f"({str(err).splitlines()[0].rstrip(':.')})") from err
-    cfg = ckpt.run.train.data if data is None else DataConfig.from_path(data, eval_fraction=0.0)
+    cfg = ckpt.run.train.data if data is None else data_config_for(data, eval_fraction=0.0)
     clips = load_dataset(cfg, ckpt.run.candidate.encoder.sample_rate_hz, min_samples=ckpt.run.candidate.segment_samples)
     if data is None:
         clips = evaluation_clips(clips, cfg, ckpt.run.candidate.encoder.sample_rate_hz)
@@ -142,7 +142,8 @@ def light_bank_command(
     from dslnas.spaces.errors import UserError
     from dslnas.spaces.space_presets import load_space
     from dslnas.spaces.yaml_io import check_writable_dir
-    from dslnas.trainers.elastic_tail import bank_path, distil_bank, save_bank
+    from dslnas.trainers.elastic_tail import bank_path, save_bank
+    from dslnas.trainers.light_bank import distil_bank
     from dslnas.trainers.pretrained import resolve_init_checkpoint
 
     chosen = load_space(space)

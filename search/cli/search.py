@@ -39,14 +39,14 @@ def search_command(
     the demo space on generated audio, stored under runs/demo/. Exits 1 when every trial of the run failed."""
     from dslnas.search.config import SearchConfig
     from dslnas.search.run import run_search
-    from dslnas.spaces.candidate import DataConfig
+    from dslnas.trainers.data.layout import data_config_for
     from dslnas.spaces.space_presets import load_space
 
     quiet_optuna()
     space_obj = load_space(space)
     config = SearchConfig(
         study=study or space_obj.name, space=space_obj, trials=trials, backend=backend, storage=storage,
-        sampler=sampler, seed=seed, data=None if data is None else DataConfig.from_path(data), profile=profile, workers=workers,
+        sampler=sampler, seed=seed, data=None if data is None else data_config_for(data), profile=profile, workers=workers,
         ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
         heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period, artifact_store=artifacts,
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dslnas.spaces.candidate import DataConfig
+from dslnas.spaces.run_config import DataConfig
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data.audio_io import AUDIO_SUFFIXES, AudioSpan, open_span
 from dslnas.trainers.data.clips import SILENCE, SPEECH, Clip

@@ -11,13 +11,15 @@ Clips of unknown class are :data:`UNKNOWN`.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from dslnas.spaces.candidate import DataConfig
+from dslnas.spaces.run_config import DataConfig
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data.audio_io import AudioSpan
 
@@ -89,17 +91,112 @@ class Clip:
 
 
 def evaluation_clips(
-    clips: Sequence[Clip], data: DataConfig, sample_rate_hz: int, all_when_none_held_out: bool = False
+    clips: Sequence[Clip], data: DataConfig, sample_rate_hz: int, all_when_none_held_out: bool = False,
+    min_samples: int | None = None,
 ) -> list[Clip]:
+    """The clips of :func:`evaluation_set`; short clips joined or skipped are counted in a
+    :class:`ShortClipWarning`."""
+    chosen = evaluation_set(clips, data, sample_rate_hz, all_when_none_held_out, min_samples)
+    if chosen.short.joined or chosen.short.skipped:
+        warnings.warn(chosen.short.describe(sample_rate_hz), ShortClipWarning, stacklevel=2)
+    return list(chosen.clips)
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """The clips a codec is scored on and what the short-clip rule did to get them."""
+
+    clips: tuple[Clip, ...]
+    short: ShortClips
+
+
+def evaluation_set(
+    clips: Sequence[Clip], data: DataConfig, sample_rate_hz: int, all_when_none_held_out: bool = False,
+    min_samples: int | None = None,
+) -> EvaluationSet:
     """The held-out side of ``clips`` (:func:`train_eval_split`; with ``all_when_none_held_out``, every clip
-    when none is held out), loaded, each cut to ``data.eval_clip_seconds`` when set (ViSQOL's time grows
-    faster than a clip's length)."""
+    when none is held out), loaded, short clips joined or skipped (:func:`join_short_clips`, at
+    ``min_samples``, default ViSQOL's shortest scorable signal at ``sample_rate_hz``), each then cut to
+    ``data.eval_clip_seconds`` when set (ViSQOL's time grows faster than a clip's length)."""
     held_out = train_eval_split(clips, data.eval_fraction, data.seed)[1]
     if not held_out and all_when_none_held_out:
         held_out = list(clips)
+    short = join_short_clips(held_out, visqol_min_samples(sample_rate_hz) if min_samples is None else min_samples)
     if data.eval_clip_seconds is None:
-        return [clip.loaded() for clip in held_out]
-    return [clip.head(round(data.eval_clip_seconds * sample_rate_hz)) for clip in held_out]
+        return EvaluationSet(tuple(clip.loaded() for clip in short.clips), short)
+    head = round(data.eval_clip_seconds * sample_rate_hz)
+    return EvaluationSet(tuple(clip.head(head) for clip in short.clips), short)
+
+
+def visqol_min_samples(sample_rate_hz: int) -> int:
+    """ViSQOL's (speech mode) shortest scorable reference, in samples at ``sample_rate_hz`` (0.64 s)."""
+    from dslnas.trainers.visqol_score import VisqolMode
+
+    mode = VisqolMode.SPEECH
+    return math.ceil(mode.min_samples * sample_rate_hz / mode.sample_rate_hz)
+
+
+class ShortClipWarning(UserWarning):
+    """Clips shorter than asked for were padded, joined or skipped; the message counts and names them."""
+
+
+@dataclass(frozen=True)
+class ShortClips:
+    """What :func:`join_short_clips` did: the clips after it, the short ones it joined and those it skipped."""
+
+    clips: tuple[Clip, ...]
+    joined: tuple[str, ...]
+    skipped: tuple[str, ...]
+    min_samples: int
+
+    def describe(self, sample_rate_hz: int) -> str:
+        """One line: how many short clips were joined and skipped, the first few named."""
+        def named(ids: tuple[str, ...]) -> str:
+            return ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+
+        parts = [f"{len(self.joined)} joined into {self.joined_clips} clips ({named(self.joined)})"] if self.joined else []
+        parts += [f"{len(self.skipped)} skipped ({named(self.skipped)})"] if self.skipped else []
+        return (f"clips shorter than {self.min_samples / sample_rate_hz:.2f} s (ViSQOL's minimum): "
+                + "; ".join(parts or ["none"]))
+
+    @property
+    def joined_clips(self) -> int:
+        return sum(1 for clip in self.clips if JOIN_SEPARATOR in clip.clip_id)
+
+
+JOIN_SEPARATOR = " + "
+
+
+def join_short_clips(clips: Sequence[Clip], min_samples: int) -> ShortClips:
+    """The short-clip rule: a clip shorter than ``min_samples`` is joined, end to end and in order, with the
+    next short clips of its **group** (same label and speaker; without a speaker, same label and folder)
+    until the joined clip reaches ``min_samples``; short clips left over at the end of their group (too few
+    to reach it) are skipped. Clips long enough are kept as they are, in place; a joined clip takes the
+    place of its first member and is named ``a + b + ...``. Never raises on length."""
+    pending: dict[tuple[str, str], list[Clip]] = {}
+    slots: list[Clip | tuple[str, str]] = []
+    joined: list[str] = []
+    for clip in clips:
+        if clip.num_samples >= min_samples:
+            slots.append(clip)
+            continue
+        key = (clip.label, clip.speaker or clip.clip_id.rpartition("/")[0])
+        group = pending.setdefault(key, [])
+        if not group:
+            slots.append(key)
+        group.append(clip)
+        if sum(c.num_samples for c in group) >= min_samples:
+            slots[slots.index(key)] = _joined(group)
+            joined += [c.clip_id for c in group]
+            pending[key] = []
+    kept = tuple(slot for slot in slots if isinstance(slot, Clip))
+    skipped = tuple(c.clip_id for group in pending.values() for c in group)
+    return ShortClips(kept, tuple(joined), skipped, min_samples)
+
+
+def _joined(group: Sequence[Clip]) -> Clip:
+    audio = torch.cat([clip.audio.to(torch.float32) for clip in group])
+    return replace(group[0], clip_id=JOIN_SEPARATOR.join(c.clip_id for c in group), samples=audio)
 
 
 def _group_key(clip: Clip, index: int) -> Hashable:

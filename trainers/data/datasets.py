@@ -1,6 +1,6 @@
 """Datasets: a :class:`DataConfig` in, an index of labelled mono :class:`Clip` out.
 
-One loader per :class:`DatasetKind`, looked up in a registry (``DataConfig.from_path`` picks the kind
+One loader per :class:`DatasetKind`, looked up in a registry (``layout.data_config_for`` picks the kind
 from what a ``--data`` path holds):
 
 * ``demo``: generated speech-like / silence-like clips (:mod:`.demo_audio`), in memory, nothing on disk.
@@ -28,12 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dslnas.spaces.candidate import MANIFEST_FILE, DataConfig, DatasetKind
+from dslnas.spaces.run_config import DataConfig, DatasetKind
 from dslnas.spaces.errors import DataError, unknown_name
 from dslnas.trainers.data.audio_io import AUDIO_SUFFIXES, is_audio_file, open_span
 from dslnas.trainers.data.audioset import audioset_label, load_audioset, read_audioset_csv
-from dslnas.trainers.data.clips import SPEECH, UNKNOWN, Clip
+from dslnas.trainers.data.clips import SPEECH, UNKNOWN, Clip, ShortClipWarning
 from dslnas.trainers.data.demo_audio import generate_demo_clips
+from dslnas.trainers.data.layout import MANIFEST_FILE
 from dslnas.trainers.data.manifest import SECONDS_TOLERANCE_S, read_manifest
 from dslnas.trainers.data.voices import Voice, available_voices
 
@@ -41,10 +42,6 @@ Loader = Callable[[DataConfig, int], list[Clip]]
 
 __all__ = ["DatasetIndex", "ShortClipWarning", "audioset_label", "index_dataset", "load_dataset",
            "read_audioset_csv"]
-
-
-class ShortClipWarning(UserWarning):
-    """Clips shorter than asked for were zero-padded; the message counts and names them."""
 
 
 @dataclass(frozen=True)
