@@ -3,7 +3,10 @@
 The template is a list of arguments with placeholders ``{artifact}`` (the file's path), ``{name}``,
 ``{format}`` (``onnx`` / ``torchscript``) and ``{input_shape}`` (``1,1,3200``), e.g.
 ``["ssh", "board", "run-model", "{artifact}"]``. Each argument is filled in on its own and the list is
-run without a shell, under a timeout. The command prints ONE JSON object (log lines around it are
+run without a shell, under a timeout. ``ssh`` (and ``adb shell``) join their arguments into a line that a
+shell on the board runs, so every value filled in must be inert there: letters, digits and ``_@%+=:,./-``,
+not starting with ``-`` (a name such as ``$(reboot)`` or ``x; rm -rf ~`` is refused, never quoted, because
+the runner cannot know which side parses it); a refused value is a MeasurementError naming it. The command prints ONE JSON object (log lines around it are
 tolerated)::
 
     {"latency_ms": 14.7, "p10": 14.5, "p90": 15.1, "repeats": 100, "power_mw": 11.6}
@@ -29,6 +32,7 @@ from dslnas.spaces.errors import ConfigError
 
 PLACEHOLDERS = ("artifact", "name", "format", "input_shape")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+SHELL_INERT = re.compile(r"^[A-Za-z0-9_@%+=:,./][A-Za-z0-9_@%+=:,./-]*$")  # shlex.quote leaves these as they are
 REPORT_KEYS = ("latency_ms", "p10", "p90", "repeats", "power_mw")
 
 
@@ -45,9 +49,16 @@ def check_template(command: Sequence[str], option: str) -> list[str]:
 
 
 def fill_template(template: Sequence[str], artifact: Artifact) -> list[str]:
-    """Each argument with its placeholders replaced by the artifact's values."""
+    """Each argument with its placeholders replaced by the artifact's values; a value a remote shell would
+    read as more than one plain word (:data:`SHELL_INERT`) is a MeasurementError naming the placeholder."""
     values = {"artifact": str(artifact.path), "name": artifact.name, "format": artifact.fmt.value,
               "input_shape": ",".join(map(str, artifact.input_shape))}
+    used = {m for arg in template for m in _PLACEHOLDER.findall(arg)}
+    for key in sorted(used):
+        if not SHELL_INERT.match(values[key]):
+            raise MeasurementError(artifact.key, f"{{{key}}} would be {values[key]!r}, which a shell on the board "
+                                   "could run or split; use letters, digits and _@%+=:,./- (not starting with -) "
+                                   "in candidate names and work-dir paths")
     return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], arg) for arg in template]
 
 
