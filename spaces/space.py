@@ -49,20 +49,24 @@ class Objective(str, enum.Enum):
         return "maximize" if self.maximise else "minimize"
 
 
-class FloatRange(Frozen):
-    model_config = ConfigDict(allow_inf_nan=False)
+class _Range(Frozen):
+    """A knob's range: ``low <= high``, and ``low > 0`` on a log scale (subclasses type the bounds)."""
 
     low: float
     high: float
     log: bool = False
 
     @model_validator(mode="after")
-    def _check(self) -> "FloatRange":
+    def _check(self) -> "_Range":
         if self.low > self.high:
             raise ValueError(f"low ({self.low}) is above high ({self.high})")
         if self.log and self.low <= 0:
             raise ValueError(f"a log-scale range needs low > 0, got {self.low}")
         return self
+
+
+class FloatRange(_Range):
+    model_config = ConfigDict(allow_inf_nan=False)
 
 
 class Constraints(Frozen):
@@ -79,18 +83,9 @@ class Constraints(Frozen):
     max_real_time_factor: float | None = Field(default=None, gt=0.0)  # mixed latency per segment / segment length
 
 
-class IntRange(Frozen):
+class IntRange(_Range):
     low: StrictInt
     high: StrictInt
-    log: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> "IntRange":
-        if self.low > self.high:
-            raise ValueError(f"low ({self.low}) is above high ({self.high})")
-        if self.log and self.low <= 0:
-            raise ValueError(f"a log-scale range needs low > 0, got {self.low}")
-        return self
 
 
 class SearchSpace(Frozen):

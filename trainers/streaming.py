@@ -14,7 +14,6 @@ only the chosen tail's state) and a forced per-segment pattern (:meth:`Streaming
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import torch
@@ -23,89 +22,18 @@ from dslnas.spaces.candidate import StatePolicy
 from dslnas.trainers.dsl import route_light, segment_discrepancy
 from dslnas.trainers.encoder import DSLEncoder
 from dslnas.trainers.stream_state import State, StreamOp, compile_stream, warmup_frames
+from dslnas.trainers.stream_types import (
+    BaseStream, Route, StreamResult, Tail, count_switch_backs, count_warm_replays,
+)
 
-
-class Route(str, enum.Enum):
-    """How each segment's tail is chosen."""
-
-    AUTO = "auto"      # the learned switch: light where predicted discrepancy < threshold
-    FULL = "full"      # every segment full
-    LIGHT = "light"    # every segment light
-    ORACLE = "oracle"  # light where the actual discrepancy (both tails run for the segment) < threshold
-    PATTERN = "pattern"  # a forced per-segment pattern (StreamingEncoder.run_pattern)
-
-
-class Tail(str, enum.Enum):
-    FULL = "full"
-    LIGHT = "light"
-
-
-@dataclass(frozen=True)
-class BaseStream:
-    """The routing-independent part of a streaming run (base, mask, switch), computed once per clip.
-
-    ``masked``: per segment the mask's output ``[1, C_b, F_base]`` (F_base base frames per segment);
-    ``predicted``: ``[S]`` the switch's predicted discrepancy per segment; ``mask_sparsity``: share of exact
-    zeros in the masked activations over the clip, 0..1.
-    """
-
-    masked: tuple[torch.Tensor, ...]
-    predicted: torch.Tensor
-    mask_sparsity: float
-
-    @property
-    def segments(self) -> int:
-        return len(self.masked)
-
-
-@dataclass(frozen=True)
-class StreamResult:
-    """One streaming encoder run of a clip of S segments.
-
-    ``embedding``: ``[1, D, T_emb]`` (``T_emb = S * segment_frames``), segment by segment from the tail that
-    ran. ``use_light``: ``[S]`` bool, the route taken. ``predicted``: ``[S]`` switch prediction. ``actual``:
-    ``[S]`` actual light-vs-full discrepancy under this run's states (oracle, or ``measure_actual``), else
-    None. ``switch_backs``: light->full transitions. ``warmup_frames_full`` / ``warmup_frames_light``: masked
-    base frames replayed into that tail under ``warm`` (0 otherwise), summed over the clip.
-    """
-
-    embedding: torch.Tensor
-    use_light: torch.Tensor
-    predicted: torch.Tensor
-    actual: torch.Tensor | None
-    mask_sparsity: float
-    switch_backs: int
-    warmup_frames_full: int
-    warmup_frames_light: int
-    route: Route
-    state_policy: StatePolicy
-    threshold: float
-
-    @property
-    def light_usage(self) -> float:
-        """Share of segments routed light, 0..1."""
-        return self.use_light.float().mean().item()
-
-    @property
-    def warmup_frames(self) -> int:
-        """All base frames replayed for warm-ups (both tails)."""
-        return self.warmup_frames_full + self.warmup_frames_light
-
-    @property
-    def warmup_frames_per_switch_back(self) -> float:
-        """Base frames replayed into the full tail per light->full switch-back (0 with none)."""
-        return self.warmup_frames_full / self.switch_backs if self.switch_backs else 0.0
+__all__ = ["BaseStream", "Route", "StreamResult", "StreamingEncoder", "Tail", "count_switch_backs", "count_warm_replays",
+           "route_pattern"]
 
 
 @dataclass(frozen=True)
 class _TailState:
     causal: State
     in_sync: bool  # the state has seen every base frame so far (it ran in the previous segment)
-
-
-def count_switch_backs(use_light: torch.Tensor) -> int:
-    """Light->full transitions in a ``[S]`` bool route pattern."""
-    return int((use_light[:-1] & ~use_light[1:]).sum().item())
 
 
 class StreamingEncoder:
@@ -210,16 +138,9 @@ class StreamingEncoder:
         )
 
     def warm_replays(self, use_light: torch.Tensor) -> dict[Tail, int]:
-        """Masked base frames a ``warm`` run on the ``[S]`` bool pattern replays into each tail: at a segment
-        whose tail did not run in the previous one, its receptive field, capped by the frames seen so far."""
-        per_segment = self.encoder.base_frames_per_segment
-        routes = use_light.tolist()
-        replayed = {Tail.FULL: 0, Tail.LIGHT: 0}
-        for s in range(1, len(routes)):
-            if routes[s] != routes[s - 1]:
-                tail = Tail.LIGHT if routes[s] else Tail.FULL
-                replayed[tail] += min(self.warmup_frames[tail], s * per_segment)
-        return replayed
+        """Masked base frames a ``warm`` run on the ``[S]`` bool pattern replays into each tail
+        (:func:`count_warm_replays`)."""
+        return count_warm_replays(use_light.tolist(), self.warmup_frames, self.encoder.base_frames_per_segment)
 
     @torch.no_grad()
     def _run(
@@ -254,17 +175,10 @@ class StreamingEncoder:
             replay = torch.cat([replay, masked], dim=-1)[..., -capacity:] if capacity else replay
         use_light = torch.tensor(routes, dtype=torch.bool)
         return StreamResult(
-            embedding=torch.cat(outputs, dim=-1),
-            use_light=use_light,
-            predicted=base.predicted,
-            actual=torch.stack(actual) if actual else None,
-            mask_sparsity=base.mask_sparsity,
-            switch_backs=count_switch_backs(use_light),
-            warmup_frames_full=warm[Tail.FULL],
-            warmup_frames_light=warm[Tail.LIGHT],
-            route=route,
-            state_policy=policy,
-            threshold=tau,
+            embedding=torch.cat(outputs, dim=-1), use_light=use_light, predicted=base.predicted,
+            actual=torch.stack(actual) if actual else None, mask_sparsity=base.mask_sparsity,
+            switch_backs=count_switch_backs(use_light), warmup_frames_full=warm[Tail.FULL],
+            warmup_frames_light=warm[Tail.LIGHT], route=route, state_policy=policy, threshold=tau,
         )
 
     def _step_tail(

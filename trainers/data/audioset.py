@@ -23,6 +23,7 @@ from dslnas.spaces.run_config import DataConfig
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data.audio_io import AUDIO_SUFFIXES, AudioSpan, open_span
 from dslnas.trainers.data.clips import SILENCE, SPEECH, Clip
+from dslnas.trainers.data.csv_text import is_data_line, read_csv_text
 
 AUDIOSET_COLUMNS: tuple[str, ...] = ("YTID", "start_seconds", "end_seconds", "positive_labels")
 AUDIOSET_LABELS: dict[str, str] = {"/m/09x0r": SPEECH, "/m/028v0c": SILENCE}
@@ -60,14 +61,9 @@ def read_audioset_csv(csv_path: Path) -> list[AudioSetRow]:
         DataError: the file is missing or undecodable, lists no segments, has a malformed row (the message
             gives its line), a segment with ``end_seconds <= start_seconds``, or a repeated YTID.
     """
-    if not csv_path.is_file():
-        raise DataError(f"{csv_path}: AudioSet segment CSV not found")
-    try:
-        text = csv_path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{csv_path}: not a UTF-8 text file") from err
+    text = read_csv_text(csv_path, "AudioSet segment CSV")
     lines = re.split(r"\r\n|\r|\n", text)  # the line breaks pandas honours
-    is_data = [bool(line.strip()) and not line.lstrip().startswith("#") for line in lines]
+    is_data = [is_data_line(line) for line in lines]
     skipped = [index for index, data in enumerate(is_data) if not data]
     line_numbers = [index + 1 for index, data in enumerate(is_data) if data]
     records = _read_records(csv_path, text, skipped, line_numbers) if line_numbers else []

@@ -20,6 +20,7 @@ from typing import Any
 
 from dslnas.spaces.run_config import DataConfig, DatasetKind
 from dslnas.trainers.data.audio_io import AUDIO_SUFFIXES
+from dslnas.trainers.data.csv_text import CSV_ENCODING, is_data_line
 
 MANIFEST_FILE = "manifest.csv"
 
@@ -40,8 +41,8 @@ def data_config_for(path: str | Path, **changes: Any) -> DataConfig:
 def _has_manifest_header(csv_path: Path) -> bool:
     """Whether the CSV's first data line names the ``path`` and ``label`` columns."""
     try:
-        with csv_path.open(encoding="utf-8-sig") as lines:
-            first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
+        with csv_path.open(encoding=CSV_ENCODING) as lines:
+            first = next((line for line in lines if is_data_line(line)), "")
     except (OSError, UnicodeDecodeError):
         return False
     return {"path", "label"} <= {name.strip().strip('"').lower() for name in first.split(",")}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data.clips import grouped_eval_indices
+from dslnas.trainers.data.csv_text import read_csv_text
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label", "speaker", "seconds")
@@ -90,12 +91,7 @@ def read_manifest(csv_path: Path) -> Manifest:
             column, a row has the wrong number of fields, an empty path or label, a bad ``seconds``, or a
             path listed twice (the message gives the line).
     """
-    if not csv_path.is_file():
-        raise DataError(f"{csv_path}: manifest CSV not found")
-    try:
-        text = csv_path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{csv_path}: not a UTF-8 text file") from err
+    text = read_csv_text(csv_path, "manifest CSV")
     rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), start=1)
             if row and any(f.strip() for f in row) and not row[0].lstrip().startswith("#")]
     if not rows:
