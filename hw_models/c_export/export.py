@@ -11,6 +11,7 @@ base frames replayed through it, so its output equals the offline tail's). It co
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -50,6 +51,7 @@ class CExportInfo:
     scratch_bytes: int
     weight_bytes: int
     warm_frames: int
+    sample_rate_hz: int | None = None  # a whole encoder's audio rate (None for an exported part)
 
     @property
     def ram_bytes(self) -> int:
@@ -90,7 +92,8 @@ def export_c(
     _check_same_architecture(encoder.candidate, candidate)
     tau = candidate.dsl.threshold if threshold is None else float(threshold)
     policy = resolve_policy(state_policy, candidate)
-    return export_program(program_of(encoder), out_dir, tau, policy, skip_zero_inputs, base_chunk_frames)
+    program = dataclasses.replace(program_of(encoder), name=candidate.name)  # the name the caller gave
+    return export_program(program, out_dir, tau, policy, skip_zero_inputs, base_chunk_frames)
 
 
 def export_program(program: Program, out_dir: str | Path, threshold: float, state_policy: str | Enum,
@@ -108,7 +111,7 @@ def export_program(program: Program, out_dir: str | Path, threshold: float, stat
     return CExportInfo(
         program.name, source, header, policy, threshold, skip_zero_inputs, tuple(sorted(program.tails)),
         program.in_channels, program.in_frames, program.out_channels, program.out_frames,
-        model.state_bytes, model.scratch_bytes, model.weight_bytes, model.warm_frames,
+        model.state_bytes, model.scratch_bytes, model.weight_bytes, model.warm_frames, program.sample_rate_hz,
     )
 
 
@@ -120,7 +123,7 @@ def program_of(encoder: DSLEncoder) -> Program:
     tails = {PATH_FULL: lower_chain("full", encoder.full_tail, channels),
              PATH_LIGHT: lower_chain("light", encoder.light_tail, channels)}
     return Program(encoder.candidate.name, 1, encoder.candidate.segment_samples, base,
-                   lower_mask(encoder.mask), lower_switch(encoder.switch), tails)
+                   lower_mask(encoder.mask), lower_switch(encoder.switch), tails, arch.sample_rate_hz)
 
 
 def resolve_policy(policy: str | Enum | None, candidate: CandidateConfig | None) -> str:

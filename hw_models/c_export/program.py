@@ -141,6 +141,7 @@ class Program:
     mask: MaskSpec | None
     switch: SwitchSpec | None
     tails: dict[int, Chain]
+    sample_rate_hz: int | None = None  # the audio rate a whole encoder's input is at (None: unknown or not audio)
 
     @property
     def base_channels(self) -> int:
