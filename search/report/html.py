@@ -17,9 +17,11 @@ from plotly.offline import get_plotlyjs
 
 from dslnas.search.records import Comparison, EvaluatedClass
 from dslnas.search.pareto import ParetoFront, Recommendation
+from dslnas.search.report.columns import COLUMNS, shown
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
 from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
 from dslnas.search.report.tables import confirmation_table, pick_table, rank_agreement_list, trial_table
+from dslnas.spaces.labels import REPORTED_CLASSES
 from dslnas.spaces.space import Objective
 
 CSS = """
@@ -116,21 +118,24 @@ def _picks(front: ParetoFront) -> str:
 
 
 def _sentence(rec: Recommendation, front: ParetoFront) -> str:
+    """One "what to pick" line; every figure in it is a field of the report's columns, formatted as declared."""
     title = escape(rec.title)
     if rec.point is None:
         fastest = min((p for p in front.points if p.feasible), key=lambda p: p.record.latency_ms, default=None)
-        tail = f" The fastest feasible candidate, trial {fastest.number}, needs {fastest.record.latency_ms:.2f} ms." if fastest else ""
+        tail = f" The fastest feasible candidate, trial {fastest.number}, needs {shown('latency_ms', fastest)} ms." if fastest else ""
         return f"<li><b>{title}:</b> no feasible candidate is predicted to run within {rec.budget_ms:g} ms.{tail}</li>"
-    p, s, size = rec.point, rec.point.savings, rec.point.size
-    quality = (f"ViSQOL {p.record.visqol_mixed:.2f}, {s.visqol_lost:.2f} lower than full-only" if s.visqol_lost > 0
-               else f"ViSQOL {p.record.visqol_mixed:.2f}, no lower than full-only")
-    usage = ", ".join(f"{share:.0%} of {escape(label)}" for label, share in sorted(p.record.light_usage_per_class.items()))
+    p, size = rec.point, rec.point.size
+    f = {name: escape(shown(name, p)) for name in COLUMNS}
+    quality = (f"ViSQOL {f['visqol_mixed']}, {f['visqol_lost'].lstrip('+')} lower than full-only" if p.savings.visqol_lost > 0
+               else f"ViSQOL {f['visqol_mixed']}, no lower than full-only")
+    usage = ", ".join(f"{shown(f'light_usage_{label}', p)} of {label}" for label in REPORTED_CLASSES
+                      if p.record.light_usage_per_class.get(label) is not None)
     return (
         f'<li><b>{title}:</b> <a href="#trial-{p.number}">trial {p.number}</a> ({escape(p.name)}): '
-        f"{p.record.latency_ms:.2f} ms and {p.record.power_mw:.2f} mW, that is {s.latency_saved_pct:.1f}% less latency and "
-        f"{s.power_saved_pct:.1f}% less power than full-only; {quality}. The light path takes {usage or 'no labelled'} segments "
-        f"({p.record.light_usage:.0%} overall). Model size: {size.full_pass_params:,} parameters on the full pass, "
-        f"{size.light_pass_params:,} on the light pass (after the switch: {size.full_tail_params:,} vs {size.light_tail_params:,}).</li>"
+        f"{f['latency_ms']} ms and {f['power_mw']} mW, that is {f['latency_saved_pct']} less latency and "
+        f"{f['power_saved_pct']} less power than full-only; {quality}. The light path takes {usage or 'no labelled'} segments "
+        f"({f['light_usage']} overall). Model size: {f['params_full_pass']} parameters on the full pass, "
+        f"{f['params_light_pass']} on the light pass (after the switch: {size.full_tail_params:,} vs {size.light_tail_params:,}).</li>"
     )
 
 

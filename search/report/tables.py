@@ -7,12 +7,13 @@ string from the study goes through :func:`html.escape`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
+from typing import Any
 
-from dslnas.hw_models.cost import mix
 from dslnas.search.pareto import FrontPoint, ParetoFront
 from dslnas.search.records import PathConfirmation, summarise_confirmations
+from dslnas.search.report.columns import COLUMNS, PICK_TABLE, TRIAL_TABLE, TRIAL_TABLE_TAIL, knob_columns
 from dslnas.search.report.metrics import RankAgreement
 
 Cell = tuple[str, float | None]  # (shown text, raw value for sorting; None sorts as text)
@@ -38,27 +39,34 @@ def _num(value: float | None, spec: str = ".2f", suffix: str = "") -> Cell:
     return fmt(value, spec, suffix), value
 
 
-def _usage(point: FrontPoint, label: str) -> float | None:
-    return point.record.light_usage_per_class.get(label)
+def field_cell(name: str, point: FrontPoint) -> Cell:
+    """One field of ``point`` as a cell: escaped text (links and reasons marked up), its number for sorting."""
+    field = COLUMNS[name]
+    value = field.read(point)
+    text = escape(field.text(value))
+    markup = _MARKUP.get(name)
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return (markup(value, text) if markup and value is not None else text), number
+
+
+_MARKUP: dict[str, Callable[[Any, str], str]] = {
+    "trial": lambda number, text: f"#{text}",
+    "trained_trial": lambda number, text: f'<a href="#trial-{number}">#{text}</a>',
+    "reason": lambda value, text: f'<span class="reason">{text}</span>',
+}
 
 
 def pick_table(rows: Sequence[tuple[str, FrontPoint | None]]) -> str:
-    """One row per (label, point): cost, savings against full-only, quality, usage and size; no point: "none fits"."""
-    headers = ("", "trial", "latency (ms)", "latency saved", "power (mW)", "power saved", "ViSQOL", "quality lost",
-               "light on silence", "light on speech", "params full pass", "params light pass")
+    """One row per (label, point): the :data:`PICK_TABLE` fields (cost, savings against full-only, quality, usage,
+    size); no point: "none fits"."""
+    headers = ("", "trial", *(COLUMNS[c].title for c in PICK_TABLE))
     body = []
     for label, p in rows:
         if p is None:
-            body.append(("", [(escape(label), None), ("none fits", None)] + [("-", None)] * (len(headers) - 2)))
+            body.append(("", [(escape(label), None), ("none fits", None)] + [("-", None)] * len(PICK_TABLE)))
             continue
-        s = p.savings
-        body.append(("", [
-            (escape(label), None), (f'<a href="#trial-{p.number}">#{p.number}</a> {escape(p.name)}', p.number),
-            _num(p.record.latency_ms), _num(s.latency_saved_pct, ".1f", " %"), _num(p.record.power_mw),
-            _num(s.power_saved_pct, ".1f", " %"), _num(p.record.visqol_mixed, ".3f"), _num(s.visqol_lost, "+.3f"),
-            _num(_usage(p, "silence"), ".0%"), _num(_usage(p, "speech"), ".0%"),
-            _num(p.size.full_pass_params, ",d"), _num(p.size.light_pass_params, ",d"),
-        ]))
+        body.append(("", [(escape(label), None), (f'<a href="#trial-{p.number}">#{p.number}</a> {escape(p.name)}', p.number),
+                          *(field_cell(c, p) for c in PICK_TABLE)]))
     return table(headers, body, "plain")
 
 
@@ -91,17 +99,15 @@ def rank_agreement_list(agreements: Sequence[RankAgreement]) -> str:
     return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
-# Before the knob columns (the space's knob table) and after them.
-TRIAL_HEAD = ("trial", "state", "role", "candidate", "why not on the front", "feasible", "on front", "ViSQOL mixed",
-              "ViSQOL full", "latency (ms)", "power (mW)", "light usage", "light on silence", "light on speech",
-              "mask zeros", "threshold", "trained by", "light tail start", "switch-backs /s", "switch Spearman", "share of oracle saving",
-              "flash (KiB)", "RAM (KiB)", "real-time factor", "placement")
-TRIAL_TAIL = ("measured full (ms)", "measured light (ms)", "measured mixed (ms)")
-
-
 def trial_table(front: ParetoFront) -> str:
-    headers = TRIAL_HEAD + tuple(c.replace("_", " ") for c in front.knob_columns) + TRIAL_TAIL
-    rows = [(_row_attrs(p.number, _status(p)), _point_cells(p, front.knob_columns)) for p in front.points]
+    """Every trial: the :data:`TRIAL_TABLE` fields, the knob columns, the measured latencies."""
+    knobs = knob_columns(front)
+    headers = (*(COLUMNS[c].title for c in TRIAL_TABLE), *(c.replace("_", " ") for c in knobs),
+               *(COLUMNS[c].title for c in TRIAL_TABLE_TAIL))
+    rows = [(_row_attrs(p.number, _status(p)), [*(field_cell(c, p) for c in TRIAL_TABLE),
+                                                 *(_knob_cell(p.knobs.get(c)) for c in knobs),
+                                                 *(field_cell(c, p) for c in TRIAL_TABLE_TAIL)])
+            for p in front.points]
     for t in front.unfinished:
         cells = [(f"#{t.number}", t.number), (escape(t.state.lower()), None), (escape(t.role.value), None), ("-", None),
                  (f'<span class="reason">{escape(t.reason)}</span>', None)]
@@ -117,39 +123,6 @@ def _row_attrs(number: int, status: str) -> str:
 
 def _status(point: FrontPoint) -> str:
     return "front" if point.on_front else "dominated" if point.feasible else "infeasible"
-
-
-def _measured_ms(point: FrontPoint) -> dict[str, float]:
-    """Latest device's measured latency per path, and the mixed pass at the trial's light usage."""
-    done = [c for c in summarise_confirmations(point.confirmations) if c.measured_latency_ms is not None]
-    by_path = {c.path: c.measured_latency_ms for c in done if c.device == done[-1].device} if done else {}
-    if "full" in by_path and "light" in by_path:
-        by_path["mixed"] = mix(by_path["full"], by_path["light"], point.record.light_usage).mixed
-    return by_path
-
-
-def _why_not(point: FrontPoint) -> str:
-    if not point.feasible:
-        return ", ".join(f"breaks {name} by {excess:.3g}" for name, excess in point.broken_constraints.items())
-    return "dominated" if point.dominated else ""
-
-
-def _point_cells(p: FrontPoint, knob_columns: Sequence[str]) -> list[Cell]:
-    rec, measured = p.record, _measured_ms(p)
-    return [
-        (f"#{p.number}", p.number), ("complete", None), (escape(p.role.value), None), (escape(p.name), None),
-        (f'<span class="reason">{escape(_why_not(p))}</span>', None), ("yes" if p.feasible else "no", None),
-        ("yes" if p.on_front else "no", None),
-        _num(rec.visqol_mixed, ".3f"), _num(rec.visqol_full, ".3f"), _num(rec.latency_ms), _num(rec.power_mw),
-        _num(rec.light_usage, ".0%"), _num(_usage(p, "silence"), ".0%"), _num(_usage(p, "speech"), ".0%"),
-        _num(rec.sparsity, ".0%"), _num(rec.threshold, ".3g"), (f'<a href="#trial-{p.trained_trial}">#{p.trained_trial}</a>', p.trained_trial),
-        (escape(rec.light_start or "-"), None), _num(rec.transitions_per_s, ".2f"), _num(rec.switch.spearman, ".2f"),
-        _num(rec.switch.oracle_saving_fraction, ".0%"),
-        _num(rec.cost.flash_kib.mixed, ".1f"), _num(rec.cost.ram_kib.mixed, ".1f"), _num(rec.cost.real_time_factor.mixed, ".3f"),
-        (escape(rec.cost.placement or "one unit"), None),
-        *(_knob_cell(p.knobs.get(c)) for c in knob_columns),
-        _num(measured.get("full"), ".3f"), _num(measured.get("light"), ".3f"), _num(measured.get("mixed"), ".3f"),
-    ]
 
 
 def _knob_cell(value: object) -> Cell:

@@ -21,11 +21,9 @@ import torch
 
 from dslnas.spaces.run_config import DataConfig
 from dslnas.spaces.errors import DataError
+from dslnas.spaces.labels import SILENCE, SPEECH, UNKNOWN
 from dslnas.trainers.data.audio_io import AudioSpan
 
-SPEECH = "speech"
-SILENCE = "silence"
-UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)

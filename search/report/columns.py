@@ -1,0 +1,94 @@
+"""The report's columns: the record's fields (:mod:`dslnas.search.records.fields`) lifted onto front points, the
+front's own fields (feasibility, savings, size, measurements), and which of them each table shows.
+
+The CSV, the HTML trial table, the "what to pick" table and sentences all read :data:`COLUMNS`; a table is a
+tuple of names. The space's knob columns follow the fixed ones, except a knob that is already a field (a
+space that searches the state policy): each column is written once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from dslnas.hw_models.cost import mix
+from dslnas.search.pareto import FrontPoint, ParetoFront
+from dslnas.search.records import summarise_confirmations
+from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, json_value
+
+
+def measured_ms(point: FrontPoint) -> dict[str, float]:
+    """Latest device's measured latency per path, and the mixed pass at the trial's light usage."""
+    done = [c for c in summarise_confirmations(point.confirmations) if c.measured_latency_ms is not None]
+    by_path = {c.path: c.measured_latency_ms for c in done if c.device == done[-1].device} if done else {}
+    if "full" in by_path and "light" in by_path:
+        by_path["mixed"] = mix(by_path["full"], by_path["light"], point.record.light_usage).mixed
+    return by_path
+
+
+def why_not(point: FrontPoint) -> str:
+    """Why a point is not on the front: the constraints it breaks and by how much, or "dominated"."""
+    if not point.feasible:
+        return ", ".join(f"breaks {name} by {excess:.3g}" for name, excess in point.broken_constraints.items())
+    return "dominated" if point.dominated else ""
+
+
+def _measured(path: str) -> Field[FrontPoint]:
+    return Field(f"measured_latency_{path}_ms", f"measured {path} (ms)", Unit.MS, lambda p: measured_ms(p).get(path), ".3f")
+
+
+POINT_FIELDS: tuple[Field[FrontPoint], ...] = (
+    Field("trial", "trial", Unit.NONE, lambda p: p.number, "d"),
+    Field("state", "state", Unit.NONE, lambda p: "complete"),
+    Field("role", "role", Unit.NONE, lambda p: p.role),
+    Field("candidate", "candidate", Unit.NONE, lambda p: p.name),
+    Field("reason", "why not on the front", Unit.NONE, why_not),
+    Field("feasible", "feasible", Unit.NONE, lambda p: p.feasible),
+    Field("dominated", "dominated", Unit.NONE, lambda p: p.dominated),
+    Field("on_front", "on front", Unit.NONE, lambda p: p.on_front),
+    *(f.over(lambda p: p.record) for f in RECORD_FIELDS),
+    Field("latency_saved_pct", "latency saved", Unit.PCT, lambda p: p.savings.latency_saved_pct, ".1f", " %"),
+    Field("power_saved_pct", "power saved", Unit.PCT, lambda p: p.savings.power_saved_pct, ".1f", " %"),
+    Field("visqol_lost", "quality lost", Unit.MOS, lambda p: p.savings.visqol_lost, "+.3f"),
+    Field("params_full_pass", "params full pass", Unit.NONE, lambda p: p.size.full_pass_params, ",d"),
+    Field("params_light_pass", "params light pass", Unit.NONE, lambda p: p.size.light_pass_params, ",d"),
+    Field("trained_trial", "trained by", Unit.NONE, lambda p: p.trained_trial, "d"),
+    Field("constraints", "constraints", Unit.NONE, lambda p: json.dumps(p.constraints)),
+    *(_measured(path) for path in ("full", "light", "mixed")),
+)
+COLUMNS: dict[str, Field[FrontPoint]] = field_table(POINT_FIELDS)
+
+CSV_COLUMNS: tuple[str, ...] = tuple(COLUMNS)
+"""Every field, in declaration order (the knob columns follow)."""
+TRIAL_TABLE: tuple[str, ...] = (
+    "trial", "state", "role", "candidate", "reason", "feasible", "on_front", "visqol_mixed", "visqol_full", "latency_ms",
+    "power_mw", "light_usage", "light_usage_silence", "light_usage_speech", "mask_sparsity", "threshold", "trained_trial",
+    "light_start", "transitions_per_s", "switch_spearman", "oracle_saving_fraction", "flash_kib", "ram_kib",
+    "real_time_factor", "placement",
+)
+TRIAL_TABLE_TAIL: tuple[str, ...] = ("measured_latency_full_ms", "measured_latency_light_ms", "measured_latency_mixed_ms")
+PICK_TABLE: tuple[str, ...] = (
+    "latency_ms", "latency_saved_pct", "power_mw", "power_saved_pct", "visqol_mixed", "visqol_lost",
+    "light_usage_silence", "light_usage_speech", "params_full_pass", "params_light_pass",
+)
+
+
+def knob_columns(front: ParetoFront) -> tuple[str, ...]:
+    """The space's knob columns that are not already a field (each column once)."""
+    return tuple(c for c in front.knob_columns if c not in COLUMNS)
+
+
+def csv_columns(front: ParetoFront) -> tuple[str, ...]:
+    return CSV_COLUMNS + knob_columns(front)
+
+
+def csv_row(point: FrontPoint, columns: Sequence[str]) -> dict[str, Any]:
+    """One CSV row: each field's value as read, an enum as its value (a knob column: the point's knob value)."""
+    return {c: json_value(COLUMNS[c].read(point)) if c in COLUMNS else point.knobs.get(c) for c in columns}
+
+
+def shown(name: str, point: FrontPoint) -> str:
+    """The text of one field of ``point`` as the report shows it (not HTML-escaped)."""
+    field = COLUMNS[name]
+    return field.text(field.read(point))

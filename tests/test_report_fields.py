@@ -1,0 +1,60 @@
+"""The field table: every report column is declared once, and the CSV, HTML tables and JSON derive from it."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import re
+from pathlib import Path
+
+import optuna
+import pytest
+
+from dslnas.search.pareto import compute_pareto_front
+from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, record_fields_json
+from dslnas.search.report.columns import COLUMNS, PICK_TABLE, TRIAL_TABLE, TRIAL_TABLE_TAIL, csv_columns, csv_row
+from dslnas.search.report.files import write_trials_csv
+from dslnas.search.report.tables import pick_table, trial_table
+from study_fixtures import build_demo_study
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> optuna.Study:
+    return build_demo_study(f"sqlite:///{tmp_path_factory.mktemp('study') / 'optuna.db'}")
+
+
+def test_every_table_names_declared_fields() -> None:
+    assert set(TRIAL_TABLE + TRIAL_TABLE_TAIL + PICK_TABLE) <= COLUMNS.keys()
+    assert {f.name for f in RECORD_FIELDS} <= COLUMNS.keys()
+    with pytest.raises(ValueError, match="'x' is declared twice"):
+        field_table([Field("x", "x", Unit.NONE, str), Field("x", "y", Unit.NONE, str)])
+
+
+def test_a_searched_state_policy_is_one_csv_column(study: optuna.Study, tmp_path: Path) -> None:
+    front = compute_pareto_front(study)
+    searched = dataclasses.replace(front, knob_columns=front.knob_columns + ("state_policy",))
+    columns = csv_columns(searched)
+    assert columns.count("state_policy") == 1 and len(set(columns)) == len(columns)
+    write_trials_csv(searched, tmp_path / "trials.csv")
+    with (tmp_path / "trials.csv").open() as f:
+        header = next(csv.reader(f))
+    assert header.count("state_policy") == 1
+    point = front.points[0]
+    assert csv_row(point, columns)["state_policy"] == point.record.candidate.dsl.state_policy.value
+
+
+def test_html_rows_have_one_cell_per_title(study: optuna.Study) -> None:
+    front = compute_pareto_front(study)
+    for page in (trial_table(front), pick_table([("x", p) for p in front.pareto] + [("none", None)])):
+        titles = len(re.findall(r"<th>", page))
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", page)[1:]:
+            assert len(re.findall(r"<td", row)) == titles
+
+
+def test_an_undefined_spearman_stays_undefined(study: optuna.Study) -> None:
+    point = compute_pareto_front(study).points[0]
+    record = dataclasses.replace(point.record, switch=dataclasses.replace(point.record.switch, spearman=math.nan))
+    assert record_fields_json(record)["switch_spearman"] is None
+    assert COLUMNS["switch_spearman"].text(COLUMNS["switch_spearman"].read(dataclasses.replace(point, record=record))) == "-"
+    assert record_fields_json(point.record)["visqol_mixed"] == point.record.visqol_mixed
