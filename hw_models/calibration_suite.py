@@ -26,19 +26,19 @@ import torch
 
 from dslnas.hw_models.runners.artifact import Artifact, ArtifactFormat, ExportPart
 from dslnas.hw_models.runners.convert import export_paths
-from dslnas.hw_models.op_count import EncoderCounts, LayerCount
+from dslnas.hw_models.counts import FRONT_PARTS, EncoderCounts, LayerCount, Part
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementFailure, MeasureResult, measure_all
 from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch
 from dslnas.spaces.errors import UserError
 
 # Which counted paths one inference of each exported part runs (the export's MaskedSwitch is mask + switch).
-PART_PATHS: dict[ExportPart, tuple[str, ...]] = {
-    ExportPart.BASE: ("base",),
-    ExportPart.SWITCH: ("mask", "switch"),
-    ExportPart.FULL_TAIL: ("full",),
-    ExportPart.LIGHT_TAIL: ("light",),
-    ExportPart.FULL: ("base", "mask", "switch", "full"),
-    ExportPart.LIGHT: ("base", "mask", "switch", "light"),
+PART_PATHS: dict[ExportPart, tuple[Part, ...]] = {
+    ExportPart.BASE: (Part.BASE,),
+    ExportPart.SWITCH: (Part.MASK, Part.SWITCH),
+    ExportPart.FULL_TAIL: (Part.FULL_TAIL,),
+    ExportPart.LIGHT_TAIL: (Part.LIGHT_TAIL,),
+    ExportPart.FULL: (*FRONT_PARTS, Part.FULL_TAIL),
+    ExportPart.LIGHT: (*FRONT_PARTS, Part.LIGHT_TAIL),
 }
 PASS_PARTS = (ExportPart.FULL, ExportPart.LIGHT)  # what the cost model predicts for a candidate
 MAX_REDRAWS = 50

@@ -1,73 +1,52 @@
-"""The cost model interface and its profile-backed implementation.
+"""The cost model interface, the one price of a routed run, and the one cost type.
 
-``CostModel.predict(candidate, light_usage) -> Cost``: latency (ms per inference, one inference = one
-routing segment of ``candidate.segment_samples`` audio) and average power (mW, running one inference per
-segment of real-time audio) for the full pass, the light pass and the mixed pass at light-path usage
-``p``. Both passes run the base network, the mask and the switch, then one tail:
+``CostModel.predict(candidate, routing) -> Cost``: latency (ms per inference, one inference = one routing
+segment of ``candidate.segment_samples`` audio), average power (mW, running one inference per segment of
+real-time audio), energy per inference and memory for the full pass, the light pass and the routed mix
+(:mod:`dslnas.hw_models.routing`: light usage, the mask's sparsity, the warm policy's replays). Both passes
+run the base network, the mask and the switch, then one tail:
 
     full  = base + mask + switch + full tail        light = base + mask + switch + light tail
-    mixed = p * light + (1 - p) * full              saving_pct = 100 * (1 - mixed / full)
+    mixed = p * light + (1 - p) * full + replays    saving_pct = 100 * (1 - mixed / full)
 
-(the mixed pass is the usage-weighted mean because each segment takes exactly one of the two passes).
-
-:func:`mix` is the one place that weighting is computed, for predictions and measurements alike. A
-:class:`Cost` keeps the op counts it was priced from; :class:`CostSummary` is what a trial stores (no
-per-layer lists). This module imports no torch: counting a candidate (``op_count``) is imported when
+:meth:`ProfileCostModel.predict_counts` is the one place a routed run is priced: each unit's rewrites (zero
+skipping, quantizer), every placement of a multi-unit profile (link bytes, the cheapest by the objective;
+:mod:`dslnas.hw_models.placement`), the replays. Trials, sweep points, ``evaluate``, ``cost`` and
+``confirm`` all call it. A :class:`Cost` keeps its per-layer counts when asked (``cost --json``); a trial
+stores it without them. This module imports no torch: counting a candidate (``op_count``) is imported when
 :meth:`CostModel.predict` runs.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, replace
+import functools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from dslnas.hw_models.counts import PATHS, EncoderCounts
+from dslnas.hw_models.counts import FRONT_PARTS, PATHS, EncoderCounts, Part
 from dslnas.hw_models.footprint import flash_kib, provenance_text, ram_kib
-from dslnas.hw_models.latency_model import latency_ms
-from dslnas.hw_models.power_model import energy_per_inference_mj, power_mw
-from dslnas.hw_models.profile import ComputeUnit, DeviceProfile
+from dslnas.hw_models.placement import Placement, PlacementObjective, PlacementPricer, all_placements, unit_counts
+from dslnas.hw_models.profile import DeviceProfile
+from dslnas.hw_models.routing import Pass, PassFigures, RoutingSummary, check_light_usage, mix
 from dslnas.spaces.candidate import CandidateConfig
-from dslnas.spaces.errors import UserError
 
-FRONT = ("base", "mask", "switch")  # what both passes run before the tail
-
-
-@dataclass(frozen=True)
-class PassFigures:
-    """One quantity for the full, light and mixed pass (same unit as the field it sits in)."""
-
-    full: float
-    light: float
-    mixed: float
-
-    @property
-    def saving_pct(self) -> float:
-        """How much the mixed pass saves against running the full pass only (%)."""
-        return 100.0 * (1.0 - self.mixed / self.full) if self.full else 0.0
-
-    def to_json(self) -> dict[str, float]:
-        return {"full": self.full, "light": self.light, "mixed": self.mixed}
-
-
-def mix(full: float, light: float, light_usage: float) -> PassFigures:
-    """Full, light and their usage-weighted mean at light-path usage ``light_usage`` (0..1)."""
-    check_light_usage(light_usage)
-    return PassFigures(full, light, light_usage * light + (1.0 - light_usage) * full)
-
-
-def check_light_usage(light_usage: float) -> None:
-    """A usage outside [0, 1] is a UserError."""
-    if not 0.0 <= light_usage <= 1.0:
-        raise UserError(f"light usage must be a fraction in [0, 1], got {light_usage}")
+__all__ = ["Cost", "CostModel", "Pass", "PassFigures", "ProfileCostModel", "RoutingSummary", "check_light_usage", "mix"]
 
 
 @dataclass(frozen=True)
 class Cost:
-    """What one candidate costs on one device.
+    """What one candidate costs on one device under one routing.
 
-    ``path_latency_ms``: per inference, each part on its own (``base``, ``mask``, ``switch``, ``full`` tail,
-    ``light`` tail). ``unsupported_ops``: ops the counter could not price (counted as free; see ``counts``).
+    Per pass (:class:`PassFigures`): ``latency_ms`` and ``power_mw`` (the mix includes the warm replays),
+    ``energy_per_inference_uj`` (dynamic energy: power = static + energy x rate), ``flash_kib`` / ``ram_kib``
+    (full pass, light pass, deployed with both tails). Per part (:class:`Part`), per inference, on the unit
+    that runs it: ``path_latency_ms``, ``path_energy_mj``, ``path_params``. ``unsupported_ops``:
+    ``{"<part>:<aten op>": calls}`` the counter could not price (counted as free). ``replays_per_inference``:
+    per tail, the warm policy's replayed work per inference as a share of one inference of that tail.
+    ``placement``: multi-unit profiles, the stage -> unit assignment priced (empty on one unit).
+    ``counts``: the per-layer counts as the front unit runs them (None where not kept, e.g. in a trial record).
     """
 
     profile: str
@@ -75,15 +54,21 @@ class Cost:
     light_usage: float
     latency_ms: PassFigures
     power_mw: PassFigures
-    path_latency_ms: dict[str, float]
-    counts: EncoderCounts
-    path_energy_mj: dict[str, float]
+    energy_per_inference_uj: PassFigures
+    path_latency_ms: dict[Part, float]
+    path_energy_mj: dict[Part, float]
+    path_params: dict[Part, int]
+    unsupported_ops: dict[str, int]
     inferences_per_s: float
-    provenance: str = ""               # how the profile was made (footprint.provenance_text)
-    latency_error_pct: float | None = None  # the profile's cross-validated MAPE: the band around latency_ms
-    mask_sparsity: float = 0.0         # the share of zeros the tails' first convs were priced with
-    sparsity_priced: bool = False      # whether the unit's runtime skips zero inputs (alpha buys latency)
-    raw_counts: EncoderCounts | None = None  # the counts before this unit's sparsity / quantizer rewrites
+    provenance: str                    # how the profile was made (footprint.provenance_text)
+    latency_error_pct: float | None    # the profile's cross-validated MAPE: the band around latency_ms
+    mask_sparsity: float               # the share of zeros the tails' first convs were priced with
+    sparsity_priced: bool              # whether the runtime skips zero inputs (alpha buys latency)
+    flash_kib: PassFigures             # full pass, light pass, deployed (both tails)
+    ram_kib: PassFigures               # full pass, light pass, deployed (both tails' state)
+    replays_per_inference: dict[Part, float] = field(default_factory=dict)
+    placement: str = ""
+    counts: EncoderCounts | None = None
 
     @property
     def segment_ms(self) -> float:
@@ -102,44 +87,62 @@ class Cost:
     def power_saving_pct(self) -> float:
         return self.power_mw.saving_pct
 
-    @property
-    def unsupported_ops(self) -> dict[str, int]:
-        return self.counts.unsupported_ops
+    def without_counts(self) -> "Cost":
+        """This cost without its per-layer counts (what a trial stores)."""
+        return replace(self, counts=None)
 
-    def summary(self) -> "CostSummary":
-        """What a search trial stores of this cost."""
-        return CostSummary(
-            profile=self.profile, unit=self.unit, light_usage=self.light_usage, latency_ms=self.latency_ms,
-            power_mw=self.power_mw, path_latency_ms=dict(self.path_latency_ms),
-            path_params={name: self.counts.paths[name].params for name in PATHS},
-            unsupported_ops=dict(self.unsupported_ops), path_energy_mj=dict(self.path_energy_mj),
-            inferences_per_s=self.inferences_per_s, provenance=self.provenance, latency_error_pct=self.latency_error_pct,
-            mask_sparsity=self.mask_sparsity, sparsity_priced=self.sparsity_priced,
-            flash_kib=PassFigures(*flash_kib(self.counts)), ram_kib=PassFigures(*ram_kib(self.counts)),
-        )
+    def to_record(self) -> dict[str, Any]:
+        """The stored shape (a trial record's ``cost``): every field but the per-layer counts, JSON-ready."""
+        data = asdict(self.without_counts())
+        data.pop("counts")
+        for name in ("path_latency_ms", "path_energy_mj", "path_params", "replays_per_inference"):
+            data[name] = {Part(k).value: v for k, v in data[name].items()}
+        return data
+
+    @classmethod
+    def from_record(cls, fields: dict[str, Any]) -> "Cost":
+        """A :class:`Cost` from :meth:`to_record`'s shape read back from JSON, records written before the merge
+        of ``CostSummary`` into ``Cost`` included (their replays were full-tail work only, and their mixed
+        energy is recomputed from the parts)."""
+        data = dict(fields)
+        data.pop("counts", None)
+        for name in ("latency_ms", "power_mw", "flash_kib", "ram_kib", "energy_per_inference_uj"):
+            if isinstance(data.get(name), dict):
+                data[name] = PassFigures(**data[name])
+        for name in ("path_latency_ms", "path_energy_mj", "path_params", "replays_per_inference"):
+            data[name] = {Part(k): v for k, v in data.get(name, {}).items()}
+        legacy_share = data.pop("warmup_full_tail_share", None)
+        if legacy_share is not None:
+            data["replays_per_inference"] = {Part.FULL_TAIL: float(legacy_share), Part.LIGHT_TAIL: 0.0}
+        if "energy_per_inference_uj" not in data:
+            data["energy_per_inference_uj"] = _energy_from_parts(data)
+        return cls(**data)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``dslnas cost --json`` shape."""
+        """The ``dslnas cost --json`` shape (``encoder_params`` and ``paths`` only where the counts were kept)."""
         return {
             "profile": self.profile,
             "unit": self.unit,
+            "placement": self.placement,
             "light_usage": self.light_usage,
             "latency_ms": self.latency_ms.to_json(),
             "power_mw": self.power_mw.to_json(),
             "latency_saving_pct": self.latency_saving_pct,
             "power_saving_pct": self.power_saving_pct,
-            "path_latency_ms": dict(self.path_latency_ms),
-            "energy_per_inference_uj": {p: 1e3 * mj for p, mj in self.path_energy_mj.items()},
+            "path_latency_ms": {p.value: v for p, v in self.path_latency_ms.items()},
+            "energy_per_inference_uj": {p.value: 1e3 * mj for p, mj in self.path_energy_mj.items()},
+            "pass_energy_per_inference_uj": self.energy_per_inference_uj.to_json(),
+            "replays_per_inference": {p.value: v for p, v in self.replays_per_inference.items()},
             "real_time_factor": self.real_time_factor.to_json(),
-            "flash_kib": dict(zip(("full", "light", "deployed"), flash_kib(self.counts))),
-            "ram_kib": dict(zip(("full", "light", "deployed"), ram_kib(self.counts))),
+            "flash_kib": self.flash_kib.to_json(Pass.DEPLOYED),
+            "ram_kib": self.ram_kib.to_json(Pass.DEPLOYED),
             "provenance": self.provenance,
             "latency_error_pct": self.latency_error_pct,
             "mask_sparsity": self.mask_sparsity,
             "alpha": ("priced: the unit's runtime skips the mask's zeros in each tail's first conv" if self.sparsity_priced
                       else "buys nothing on this device: its runtime does not skip the mask's zeros"),
-            "encoder_params": self.counts.encoder_params,
-            "paths": self.counts.to_json()["paths"],
+            **({"encoder_params": self.counts.encoder_params, "paths": self.counts.to_json()["paths"]}
+               if self.counts is not None else {}),
             "unsupported_ops": [
                 {"path": key.split(":", 1)[0], "op": key.split(":", 1)[1], "calls": n}
                 for key, n in sorted(self.unsupported_ops.items())
@@ -147,70 +150,8 @@ class Cost:
         }
 
 
-@dataclass(frozen=True)
-class CostSummary:
-    """A priced candidate without its per-layer counts: what a trial record holds.
-
-    ``path_latency_ms``, ``path_energy_mj`` and ``path_params``: per part (``base``, ``mask``, ``switch``,
-    ``full`` tail, ``light`` tail), per inference. ``unsupported_ops``: ``{"<path>:<aten op>": calls}`` the
-    counter could not price. ``warmup_full_tail_share``: extra full-tail work per inference, as a share of
-    one full-tail inference, from the ``warm`` state policy's replays on switch-backs (0 otherwise).
-    """
-
-    profile: str
-    unit: str
-    light_usage: float
-    latency_ms: PassFigures
-    power_mw: PassFigures
-    path_latency_ms: dict[str, float]
-    path_params: dict[str, int]
-    unsupported_ops: dict[str, int]
-    path_energy_mj: dict[str, float]
-    inferences_per_s: float
-    provenance: str
-    latency_error_pct: float | None
-    mask_sparsity: float
-    sparsity_priced: bool
-    flash_kib: PassFigures   # full pass, light pass, deployed (both tails)
-    ram_kib: PassFigures     # full pass, light pass, deployed (both tails' state)
-    warmup_full_tail_share: float = 0.0
-    placement: str = ""      # multi-unit profiles: the stage -> unit assignment priced (hw_models.placement)
-
-    @property
-    def energy_per_inference_uj(self) -> PassFigures:
-        """Dynamic energy of one inference per pass (uJ); the mix is usage-weighted (replays not included).
-        Average power at the deployment's rate = static + energy x rate (``power_mw``)."""
-        front = sum(self.path_energy_mj[p] for p in FRONT)
-        full, light = 1e3 * (front + self.path_energy_mj["full"]), 1e3 * (front + self.path_energy_mj["light"])
-        return mix(full, light, self.light_usage)
-
-    @property
-    def real_time_factor(self) -> PassFigures:
-        """Latency per segment over the segment's duration (< 1: keeps up with real time)."""
-        segment_ms = 1000.0 / self.inferences_per_s
-        return PassFigures(*(v / segment_ms for v in (self.latency_ms.full, self.latency_ms.light, self.latency_ms.mixed)))
-
-    def routed(self, light_usage: float, warmup_full_tail_share: float = 0.0) -> "CostSummary":
-        """The same candidate as a deployment runs it: ``light_usage`` of the segments light, plus the warm
-        policy's replays (``warmup_full_tail_share`` of a full-tail inference per inference on average).
-
-        The passes do not change; the mix is :func:`mix`, the replays add their full-tail latency and energy.
-        """
-        if warmup_full_tail_share < 0:
-            raise ValueError(f"warm-up share must be >= 0, got {warmup_full_tail_share}")
-        extra_ms = warmup_full_tail_share * self.path_latency_ms["full"]
-        extra_mw = warmup_full_tail_share * self.path_energy_mj["full"] * self.inferences_per_s  # mJ x 1/s = mW
-        latency = mix(self.latency_ms.full, self.latency_ms.light, light_usage)
-        power = mix(self.power_mw.full, self.power_mw.light, light_usage)
-        return replace(
-            self, light_usage=light_usage, warmup_full_tail_share=warmup_full_tail_share,
-            latency_ms=PassFigures(latency.full, latency.light, latency.mixed + extra_ms),
-            power_mw=PassFigures(power.full, power.light, power.mixed + extra_mw),
-        )
-
-
 class CostModel(abc.ABC):
-    """Prices a candidate: ``predict`` counts it and calls ``predict_counts``."""
+    """Prices a candidate under a routing: ``predict`` counts it and calls ``predict_counts``."""
 
     @property
     @abc.abstractmethod
@@ -218,75 +159,75 @@ class CostModel(abc.ABC):
         """What the prices come from (a profile name)."""
 
     @abc.abstractmethod
-    def predict_counts(self, counts: EncoderCounts, light_usage: float, mask_sparsity: float = 0.0) -> Cost:
-        """The cost of already counted paths at light-path usage ``light_usage`` (0..1), the tails' inputs
-        ``mask_sparsity`` zeros (priced only where the device skips them)."""
+    def predict_counts(self, counts: EncoderCounts, routing: RoutingSummary | float) -> Cost:
+        """The cost of already counted parts under ``routing`` (a bare float: the light usage of a routing
+        with a dense mask and no replays)."""
 
-    def predict(self, candidate: CandidateConfig, light_usage: float, mask_sparsity: float = 0.0) -> Cost:
-        """The cost of ``candidate`` at light-path usage ``light_usage`` (0..1)."""
+    def predict(self, candidate: CandidateConfig, routing: RoutingSummary | float) -> Cost:
+        """The cost of ``candidate`` under ``routing``."""
         from dslnas.hw_models.op_count import count_candidate  # traces the model: torch
 
-        check_light_usage(light_usage)
-        return self.predict_counts(count_candidate(candidate), light_usage, mask_sparsity)
+        routing = as_routing(routing)
+        return self.predict_counts(count_candidate(candidate), routing)
+
+    def pricer(self, candidate: CandidateConfig) -> "Pricer":
+        """``candidate`` counted once, priced by :meth:`predict_counts` under each routing it is given."""
+        from dslnas.hw_models.op_count import count_candidate  # traces the model: torch
+
+        return functools.partial(self.predict_counts, count_candidate(candidate))
+
+
+Pricer = Callable[[RoutingSummary], Cost]
+"""One counted candidate priced under any routing (:meth:`CostModel.pricer`): what sweeps call per point."""
+
+
+def as_routing(routing: RoutingSummary | float) -> RoutingSummary:
+    """``routing`` itself, or a routing at that light usage with a dense mask and no replays."""
+    return routing if isinstance(routing, RoutingSummary) else RoutingSummary(float(routing))
 
 
 class ProfileCostModel(CostModel):
-    """Prices every path on one compute unit of a :class:`DeviceProfile` (default: its ``default_unit``)."""
+    """Prices on a :class:`DeviceProfile`: on one unit (``unit``, or a profile of one unit), or at the
+    cheapest placement by ``objective`` over all of a multi-unit profile's units."""
 
-    def __init__(self, profile: DeviceProfile, unit: str | None = None) -> None:
+    def __init__(self, profile: DeviceProfile, unit: str | None = None,
+                 objective: PlacementObjective = PlacementObjective.POWER) -> None:
         self.profile = profile
         self.unit_name = unit or profile.default_unit
-        self.unit: ComputeUnit = profile.unit(self.unit_name)
+        self.unit = profile.unit(self.unit_name)
+        self.objective = objective
+        one_unit = unit is not None or len(profile.units) < 2
+        self.placements = (Placement(self.unit_name, self.unit_name, self.unit_name),) if one_unit else all_placements(profile)
 
     @property
     def name(self) -> str:
         return self.profile.name
 
-    def predict_counts(self, counts: EncoderCounts, light_usage: float, mask_sparsity: float = 0.0) -> Cost:
-        check_light_usage(light_usage)
-        if not 0.0 <= mask_sparsity <= 1.0:
-            raise UserError(f"mask sparsity must be a fraction in [0, 1], got {mask_sparsity}")
-        priced = self.unit.skips_zero_inputs
-        raw = counts
-        if priced and mask_sparsity > 0:
-            counts = with_sparse_tail_inputs(counts, mask_sparsity)
-        if self.unit.runs_quantizer and counts.quantizer is not None:
-            counts = with_quantizer_on_device(counts)
-        path_ms = path_latencies_ms(counts, self.unit, f"profile '{self.profile.name}' (unit '{self.unit_name}')")
-        rate = counts.inferences_per_s
-        energy = {p: energy_per_inference_mj(counts.paths[p].layers, path_ms[p], self.unit.power) for p in PATHS}
-        static = self.unit.power.static_mw
-        front_ms, front_mj = sum(path_ms[p] for p in FRONT), sum(energy[p] for p in FRONT)
-        latency = mix(front_ms + path_ms["full"], front_ms + path_ms["light"], light_usage)
-        full_mw = power_mw(static, front_mj + energy["full"], rate)
-        light_mw = power_mw(static, front_mj + energy["light"], rate)
-        power = mix(full_mw, light_mw, light_usage)
-        cv = self.profile.provenance.cv_mape_pct
-        return Cost(self.profile.name, self.unit_name, light_usage, latency, power, path_ms, counts, energy, rate,
-                    provenance_text(self.profile), cv, mask_sparsity if priced else 0.0, priced, raw)
+    def predict_counts(self, counts: EncoderCounts, routing: RoutingSummary | float) -> Cost:
+        routing = as_routing(routing)
+        best = PlacementPricer(counts, self.profile, routing).ranked(self.placements, self.objective)[0]
+        front = self.profile.unit(best.placement.front)
+        on_front = unit_counts(counts, front, routing.mask_sparsity)
+        priced = any(self.profile.units[best.placement.unit_of(t)].skips_zero_inputs for t in (Part.FULL_TAIL, Part.LIGHT_TAIL))
+        replays = routing.replays_per_inference(counts.base_frames_per_inference * counts.inferences_per_s)
+        return Cost(
+            profile=self.profile.name, unit=best.placement.front, light_usage=routing.light_usage,
+            latency_ms=best.latency_ms, power_mw=best.power_mw, energy_per_inference_uj=best.energy_per_inference_uj,
+            path_latency_ms=best.path_latency_ms, path_energy_mj=best.path_energy_mj,
+            path_params={p: on_front.paths[p].params for p in PATHS}, unsupported_ops=dict(counts.unsupported_ops),
+            inferences_per_s=counts.inferences_per_s, provenance=provenance_text(self.profile),
+            latency_error_pct=self.profile.provenance.cv_mape_pct,
+            mask_sparsity=routing.mask_sparsity if priced else 0.0, sparsity_priced=priced,
+            flash_kib=PassFigures(*flash_kib(on_front)), ram_kib=PassFigures(*ram_kib(on_front)),
+            replays_per_inference=replays, placement=best.placement.name if len(self.placements) > 1 else "",
+            counts=on_front,
+        )
 
 
-def with_quantizer_on_device(counts: EncoderCounts) -> EncoderCounts:
-    """``counts`` with the residual VQ's search in the ``switch`` part (it runs on every segment, either pass)."""
-    assert counts.quantizer is not None
-    switch = counts.paths["switch"]
-    with_vq = replace(switch, layers=(*switch.layers, counts.quantizer), params=switch.params + counts.quantizer.params)
-    return replace(counts, paths={**counts.paths, "switch": with_vq})
-
-
-def with_sparse_tail_inputs(counts: EncoderCounts, mask_sparsity: float) -> EncoderCounts:
-    """``counts`` with each tail's first conv doing ``1 - mask_sparsity`` of its MACs (zero inputs skipped)."""
-    paths = dict(counts.paths)
-    for tail in ("full", "light"):
-        layers = list(paths[tail].layers)
-        first = next((i for i, layer in enumerate(layers) if layer.op_type == "conv"), None)
-        if first is not None:
-            layers[first] = replace(layers[first], macs_per_inference=round(layers[first].macs_per_inference * (1 - mask_sparsity)))
-            paths[tail] = replace(paths[tail], layers=tuple(layers))
-    return replace(counts, paths=paths)
-
-
-def path_latencies_ms(counts: EncoderCounts, unit: ComputeUnit, where: str) -> dict[str, float]:
-    """Latency per inference of each path on ``unit``; ConfigError when an op type has no coefficients."""
-    unit.require_ops({layer.op_type for p in PATHS for layer in counts.paths[p].layers}, where)
-    return {p: latency_ms(counts.paths[p].layers, unit.latency) for p in PATHS}
+def _energy_from_parts(data: dict[str, Any]) -> PassFigures:
+    """Energy per inference per pass from one-unit part energies (records stored before it was a field)."""
+    mj, replays = data["path_energy_mj"], data["replays_per_inference"]
+    front = sum(mj[p] for p in FRONT_PARTS)
+    figures = mix(1e3 * (front + mj[Part.FULL_TAIL]), 1e3 * (front + mj[Part.LIGHT_TAIL]), data["light_usage"])
+    extra = sum(1e3 * share * mj[t] for t, share in replays.items())
+    return replace(figures, mixed=figures.mixed + extra)

@@ -6,13 +6,30 @@ model, the latency fit and the report read these types without importing torch.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 BYTES_PER_ELEMENT = 4  # fp32 deployment, whatever dtype the trace ran in
 
-PATHS = ("base", "mask", "switch", "full", "light")
-TAILS = ("full", "light")
+
+class Part(str, enum.Enum):
+    """One counted and priced part of a DSL encoder; a pass (``routing.Pass``) runs the front parts and one tail.
+
+    The values are the keys of stored records and ``--json`` output (``"full"`` there is the full *tail*; the
+    field a key sits in says which one is meant, never a string literal in code).
+    """
+
+    BASE = "base"
+    MASK = "mask"
+    SWITCH = "switch"
+    FULL_TAIL = "full"
+    LIGHT_TAIL = "light"
+
+
+FRONT_PARTS = (Part.BASE, Part.MASK, Part.SWITCH)  # what every pass runs before its tail
+TAIL_PARTS = (Part.FULL_TAIL, Part.LIGHT_TAIL)
+PATHS = tuple(Part)  # every part, in counting order
 
 
 @dataclass(frozen=True)
@@ -74,21 +91,22 @@ class EncoderCounts:
     ``state_bytes``: per path, the fp32 causal history its convs keep between segments when streamed.
     """
 
-    paths: dict[str, PathCounts]
+    paths: dict[Part, PathCounts]
     encoder_params: int
     unsupported_ops: dict[str, int]
     segment_samples: int
     sample_rate_hz: int
     cut_elements_per_inference: int = 0
     embedding_elements_per_inference: int = 0
-    state_bytes: dict[str, int] = field(default_factory=dict)  # causal history each path keeps (streaming)
+    state_bytes: dict[Part, int] = field(default_factory=dict)  # causal history each path keeps (streaming)
     quantizer: LayerCount | None = None  # the residual VQ's nearest-codeword search for one segment
+    base_frames_per_inference: int = 0   # masked base frames one segment gives a tail (what a warm replay counts in)
 
-    def weight_bytes(self, path: str) -> int:
+    def weight_bytes(self, path: Part) -> int:
         """fp32 weight bytes of one part (``base``, ``mask``, ``switch``, ``full``, ``light``)."""
         return BYTES_PER_ELEMENT * self.paths[path].params
 
-    def peak_activation_bytes(self, path: str) -> int:
+    def peak_activation_bytes(self, path: Part) -> int:
         """The largest single layer's activation bytes (read + written) of one part, per inference."""
         return max((layer.act_bytes_per_inference for layer in self.paths[path].layers), default=0)
 
@@ -101,5 +119,5 @@ class EncoderCounts:
         """The ``dslnas describe --json`` shape: ``{"encoder_params", "paths": {path: {...}}}``."""
         return {
             "encoder_params": self.encoder_params,
-            "paths": {name: self.paths[name].to_json() for name in PATHS},
+            "paths": {name.value: self.paths[name].to_json() for name in PATHS},
         }

@@ -8,29 +8,29 @@ the larger pass's peak activations. (The C export reports its own exact figures 
 
 from __future__ import annotations
 
-from dslnas.hw_models.counts import EncoderCounts
+from dslnas.hw_models.counts import FRONT_PARTS, TAIL_PARTS, EncoderCounts, Part
 from dslnas.hw_models.profile import DeviceProfile
 
-FRONT_PARTS = ("base", "mask", "switch")
 KIB = 1024.0
 
 
 def flash_kib(counts: EncoderCounts) -> tuple[float, float, float]:
     """(full pass, light pass, deployed) weight KiB."""
     front = sum(counts.weight_bytes(p) for p in FRONT_PARTS)
-    full, light = front + counts.weight_bytes("full"), front + counts.weight_bytes("light")
-    return full / KIB, light / KIB, (full + counts.weight_bytes("light")) / KIB
+    full, light = front + counts.weight_bytes(Part.FULL_TAIL), front + counts.weight_bytes(Part.LIGHT_TAIL)
+    return full / KIB, light / KIB, (full + counts.weight_bytes(Part.LIGHT_TAIL)) / KIB
 
 
 def ram_kib(counts: EncoderCounts) -> tuple[float, float, float]:
     """(full pass, light pass, deployed) KiB of peak activations plus streaming state."""
     state = counts.state_bytes
     front_peak = max(counts.peak_activation_bytes(p) for p in FRONT_PARTS)
-    peak = {t: max(front_peak, counts.peak_activation_bytes(t)) for t in ("full", "light")}
+    peak = {t: max(front_peak, counts.peak_activation_bytes(t)) for t in TAIL_PARTS}
     front_state = sum(state.get(p, 0) for p in FRONT_PARTS)
-    full = peak["full"] + front_state + state.get("full", 0)
-    light = peak["light"] + front_state + state.get("light", 0)
-    deployed = max(peak.values()) + front_state + state.get("full", 0) + state.get("light", 0)
+    full_state, light_state = state.get(Part.FULL_TAIL, 0), state.get(Part.LIGHT_TAIL, 0)
+    full = peak[Part.FULL_TAIL] + front_state + full_state
+    light = peak[Part.LIGHT_TAIL] + front_state + light_state
+    deployed = max(peak.values()) + front_state + full_state + light_state
     return full / KIB, light / KIB, deployed / KIB
 
 

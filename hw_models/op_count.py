@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from dslnas.hw_models.counts import BYTES_PER_ELEMENT, PATHS, TAILS, EncoderCounts, LayerCount, PathCounts
+from dslnas.hw_models.counts import BYTES_PER_ELEMENT, EncoderCounts, LayerCount, Part, PathCounts
 from dslnas.hw_models.op_handles import FlopCountAnalysis, NodeCost, NodeRecorder
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.trainers.encoder import DSLEncoder
@@ -46,13 +46,14 @@ def _count_encoder(encoder: DSLEncoder) -> EncoderCounts:
     with torch.no_grad():
         base_out = encoder.base(audio)
         embedding = encoder.full_tail(base_out)
-    modules = {"base": (encoder.base, audio), "mask": (encoder.mask, base_out), "switch": (encoder.switch, base_out),
-               "full": (encoder.full_tail, base_out), "light": (encoder.light_tail, base_out)}
+    modules = {Part.BASE: (encoder.base, audio), Part.MASK: (encoder.mask, base_out), Part.SWITCH: (encoder.switch, base_out),
+               Part.FULL_TAIL: (encoder.full_tail, base_out), Part.LIGHT_TAIL: (encoder.light_tail, base_out)}
     paths = {name: count_module(module, inp, per_s) for name, (module, inp) in modules.items()}
-    unsupported = {f"{name}:{op}": n for name, counts in paths.items() for op, n in counts.unsupported_ops.items()}
-    encoder_params = paths["base"].params + paths["full"].params
+    unsupported = {f"{name.value}:{op}": n for name, counts in paths.items() for op, n in counts.unsupported_ops.items()}
+    encoder_params = paths[Part.BASE].params + paths[Part.FULL_TAIL].params
     return EncoderCounts(paths, encoder_params, unsupported, config.segment_samples, rate,
                          cut_elements_per_inference=base_out.numel(), embedding_elements_per_inference=embedding.numel(),
+                         base_frames_per_inference=base_out.shape[-1],
                          state_bytes=_state_bytes(encoder, audio, base_out), quantizer=quantizer_layer(config))
 
 
@@ -66,13 +67,14 @@ def quantizer_layer(candidate: CandidateConfig) -> LayerCount:
     return LayerCount("quantizer", "linear", macs, act_bytes, q.num_quantizers * q.codebook_size * dim)
 
 
-def _state_bytes(encoder: DSLEncoder, audio: torch.Tensor, base_out: torch.Tensor) -> dict[str, int]:
+def _state_bytes(encoder: DSLEncoder, audio: torch.Tensor, base_out: torch.Tensor) -> dict[Part, int]:
     """fp32 bytes of the causal history each part keeps when it runs segment by segment (trainers.stream_state)."""
     from dslnas.trainers.stream_state import compile_stream
 
-    parts = {"base": (encoder.base, audio), "full": (encoder.full_tail, base_out), "light": (encoder.light_tail, base_out)}
+    parts = {Part.BASE: (encoder.base, audio), Part.FULL_TAIL: (encoder.full_tail, base_out),
+             Part.LIGHT_TAIL: (encoder.light_tail, base_out)}
     sizes = {name: _nbytes(compile_stream(module).initial_state(inp)) for name, (module, inp) in parts.items()}
-    return {**sizes, "mask": 0, "switch": 0}
+    return {**sizes, Part.MASK: 0, Part.SWITCH: 0}
 
 
 def _nbytes(state: object) -> int:

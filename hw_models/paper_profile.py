@@ -30,11 +30,13 @@ from importlib import resources
 
 import numpy as np
 
-from dslnas.hw_models.cost import FRONT
+from dslnas.hw_models.counts import FRONT_PARTS, Part
 from dslnas.hw_models.latency_model import latency_ms
 from dslnas.hw_models.op_count import EncoderCounts, LayerCount, count_candidate
 from dslnas.hw_models.power_model import energy_per_inference_mj
-from dslnas.hw_models.profile import ComputeUnit, DeviceProfile, OpLatency, PowerCoefficients, Provenance
+from dslnas.hw_models.profile import (
+    CORTEX_A32_LINUX, ComputeUnit, DeviceProfile, OpLatency, PowerCoefficients, Provenance,
+)
 from dslnas.spaces.presets import candidate_preset
 from dslnas.spaces.yaml_io import dump_model
 
@@ -74,15 +76,15 @@ def prior_latency() -> dict[str, OpLatency]:
     return table
 
 
-def _pass_layers(counts: EncoderCounts, tail: str) -> tuple[LayerCount, ...]:
-    return tuple(layer for p in (*FRONT, tail) for layer in counts.paths[p].layers)
+def _pass_layers(counts: EncoderCounts, tail: Part) -> tuple[LayerCount, ...]:
+    return tuple(layer for p in (*FRONT_PARTS, tail) for layer in counts.paths[p].layers)
 
 
 def solve_mac_kernel(counts: EncoderCounts, table: Table1) -> tuple[float, float]:
     """``(ns_per_op, ns_per_weight_byte)`` of the MAC kernel so both passes hit Table 1's latency."""
     priors = prior_latency()
     rows, rhs = [], []
-    for tail, target in (("full", table.full_latency_ms), ("light", table.light_latency_ms)):
+    for tail, target in ((Part.FULL_TAIL, table.full_latency_ms), (Part.LIGHT_TAIL, table.light_latency_ms)):
         layers = _pass_layers(counts, tail)
         mac_layers = [layer for layer in layers if layer.op_type in MAC_OP_TYPES]
         rows.append([sum(la.ops_per_inference for la in mac_layers) * 1e-6,
@@ -100,7 +102,7 @@ def solve_power(counts: EncoderCounts, latency: dict[str, OpLatency], table: Tab
                                      pj_per_weight_byte=PJ_PER_WEIGHT_BYTE)
     rate = counts.inferences_per_s
     rows, rhs = [], []
-    for tail, target in (("full", table.full_power_mw), ("light", table.light_power_mw)):
+    for tail, target in ((Part.FULL_TAIL, table.full_power_mw), (Part.LIGHT_TAIL, table.light_power_mw)):
         layers = _pass_layers(counts, tail)
         rows.append([1.0, latency_ms(layers, latency) * 1e-3 * rate])
         rhs.append(target - energy_per_inference_mj(layers, 0.0, traffic_only) * rate)
@@ -126,7 +128,7 @@ def derive_paper_profile(table: Table1 = Table1()) -> DeviceProfile:
     power = PowerCoefficients(static_mw=_round(static_mw), active_mw=_round(active_mw), pj_per_op=PJ_PER_OP,
                               pj_per_act_byte=PJ_PER_ACT_BYTE, pj_per_weight_byte=PJ_PER_WEIGHT_BYTE)
     unit = ComputeUnit(description="Arm Cortex-A32, ~1 GHz, fp32 portable kernels", clock_mhz=1000.0,
-                       latency=dict(sorted(latency.items())), power=power)
+                       latency=dict(sorted(latency.items())), power=power, c_target=CORTEX_A32_LINUX)
     provenance = Provenance(
         device="Cortex-A32 (DSL paper, section 3.2.3, Table 1)", date=DERIVED_ON, runner="paper-table-1",
         n_samples=2, fit_mape_pct=None, fit_within_10pct_share=None,

@@ -1,14 +1,21 @@
-"""Heterogeneous placement: which compute unit runs which part of a DSL encoder, and what it costs.
+"""What each compute unit charges per part, and a placement of the parts on units priced under a routing.
 
 A placement puts three *stages* on units of a :class:`DeviceProfile`: the ``front`` (base + mask + switch,
-run for every segment), the ``light`` tail and the ``full`` tail. When a tail runs on another unit than
-the front, each segment routed to it sends the mask output across the profile's link and the embedding
-back. The mask's sparsity (fraction of exact zeros) shrinks what is sent: a sparse map is sent as its
-non-zero fp32 values plus a 1-bit occupancy bitmap, whenever that is smaller than the dense map.
+run for every segment), the ``light`` tail and the ``full`` tail. A one-unit profile has one placement, all
+on that unit. When a tail runs on another unit than the front, each segment routed to it sends the mask
+output across the profile's link and the embedding back. The mask's sparsity (fraction of exact zeros)
+shrinks what is sent: a sparse map is sent as its non-zero fp32 values plus a 1-bit occupancy bitmap,
+whenever that is smaller than the dense map.
+
+Each unit prices the parts after its own rewrites: a unit that skips zero inputs runs each tail's first conv
+on ``1 - mask_sparsity`` of its MACs; a unit that runs the quantizer adds its codeword search to the switch.
 
 Per pass (full or light): ``latency = front + transfers + tail`` (sequential), ``energy = front + tail +
-link``; power = the static power of every unit the placement uses + energy * inferences per second;
-mixed = usage-weighted mean, as in :mod:`dslnas.hw_models.cost`.
+link``; mixed = usage-weighted mean (:func:`~dslnas.hw_models.routing.mix`) plus the warm policy's replays:
+``r`` tail inferences per inference (:meth:`RoutingSummary.replays_per_inference`) add ``r`` times that
+tail's latency and energy on its unit, and, for a tail on another unit, ``r`` transfers of the mask output
+(replays send no embedding back). Power = the static power of every unit the placement uses + energy *
+inferences per second.
 """
 
 from __future__ import annotations
@@ -17,17 +24,20 @@ import enum
 import itertools
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from dslnas.hw_models.cost import FRONT, Cost, CostSummary, PassFigures, check_light_usage, mix, path_latencies_ms
-from dslnas.hw_models.op_count import BYTES_PER_ELEMENT, EncoderCounts
-from dslnas.hw_models.power_model import energy_per_inference_mj, power_mw
+from dslnas.hw_models.counts import BYTES_PER_ELEMENT, FRONT_PARTS, PATHS, TAIL_PARTS, EncoderCounts, Part
 from dslnas.hw_models.footprint import provenance_text
-from dslnas.hw_models.profile import DeviceProfile, LinkSpec
-from dslnas.spaces.errors import ConfigError, UserError
-from dslnas.trainers.encoder import DSLEncoder
+from dslnas.hw_models.latency_model import latency_ms
+from dslnas.hw_models.power_model import energy_per_inference_mj, power_mw
+from dslnas.hw_models.profile import ComputeUnit, DeviceProfile, LinkSpec
+from dslnas.hw_models.routing import PassFigures, RoutingSummary, mix
+from dslnas.spaces.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+    from dslnas.trainers.encoder import DSLEncoder
 
 
 class PlacementObjective(str, enum.Enum):
@@ -53,15 +63,23 @@ class Placement:
     def units(self) -> frozenset[str]:
         return frozenset((self.front, self.light, self.full))
 
+    def unit_of(self, part: Part) -> str:
+        """The unit that runs ``part``."""
+        return {Part.FULL_TAIL: self.full, Part.LIGHT_TAIL: self.light}.get(part, self.front)
+
 
 @dataclass(frozen=True)
 class PlacementCost:
-    """One placement's figures; ``link_bytes_per_inference``: bytes crossing the link per segment."""
+    """One placement's figures under one routing. ``link_bytes_per_inference``: bytes crossing the link per
+    segment; ``path_latency_ms`` / ``path_energy_mj``: per inference, each part on the unit that runs it."""
 
     placement: Placement
     latency_ms: PassFigures
     power_mw: PassFigures
+    energy_per_inference_uj: PassFigures
     link_bytes_per_inference: PassFigures
+    path_latency_ms: dict[Part, float]
+    path_energy_mj: dict[Part, float]
 
     def to_json(self) -> dict[str, Any]:
         return {"placement": self.placement.name, "latency_ms": self.latency_ms.to_json(),
@@ -102,59 +120,120 @@ def all_placements(profile: DeviceProfile) -> tuple[Placement, ...]:
     return tuple(Placement(*combo) for combo in itertools.product(units, repeat=3))
 
 
-def compare_placements(
-    counts: EncoderCounts,
-    profile: DeviceProfile,
-    light_usage: float,
-    mask_sparsity: float = 0.0,
-    objective: PlacementObjective = PlacementObjective.POWER,
-    placements: tuple[Placement, ...] | None = None,
-) -> PlacementReport:
-    """Price ``placements`` (default: all) of counted paths; ``mask_sparsity`` assumed 0 (dense) unless given."""
-    check_light_usage(light_usage)
-    if not 0.0 <= mask_sparsity <= 1.0:
-        raise UserError(f"mask sparsity must be a fraction in [0, 1], got {mask_sparsity}")
-    pricer = _Pricer(counts, profile, mask_sparsity)
-    priced = [pricer.price(p, light_usage) for p in placements or all_placements(profile)]
-    key = (lambda c: c.power_mw.mixed) if objective is PlacementObjective.POWER else (lambda c: c.latency_ms.mixed)
-    return PlacementReport(profile.name, light_usage, mask_sparsity, objective, tuple(sorted(priced, key=key)),
+def compare_placements(counts: EncoderCounts, profile: DeviceProfile, routing: RoutingSummary,
+                       objective: PlacementObjective = PlacementObjective.POWER,
+                       placements: tuple[Placement, ...] | None = None) -> PlacementReport:
+    """Price ``placements`` (default: all) of counted parts under ``routing``, cheapest first."""
+    priced = PlacementPricer(counts, profile, routing).ranked(placements or all_placements(profile), objective)
+    return PlacementReport(profile.name, routing.light_usage, routing.mask_sparsity, objective, priced,
                            provenance_text(profile))
 
 
-class _Pricer:
-    """Per-unit path latencies and energies of one encoder, computed once and shared by all placements."""
+def unit_counts(counts: EncoderCounts, unit: ComputeUnit, mask_sparsity: float) -> EncoderCounts:
+    """``counts`` as ``unit`` runs them: the tails' zero inputs skipped where it skips them, the quantizer in
+    the switch part where it runs it."""
+    if unit.skips_zero_inputs and mask_sparsity > 0:
+        counts = with_sparse_tail_inputs(counts, mask_sparsity)
+    if unit.runs_quantizer and counts.quantizer is not None:
+        counts = with_quantizer_on_device(counts)
+    return counts
 
-    def __init__(self, counts: EncoderCounts, profile: DeviceProfile, mask_sparsity: float) -> None:
-        self.counts, self.profile = counts, profile
-        self.ms: dict[str, dict[str, float]] = {}
-        self.mj: dict[str, dict[str, float]] = {}
-        for name, unit in profile.units.items():
-            self.ms[name] = path_latencies_ms(counts, unit, f"profile '{profile.name}' (unit '{name}')")
-            self.mj[name] = {p: energy_per_inference_mj(counts.paths[p].layers, self.ms[name][p], unit.power)
-                             for p in self.ms[name]}
-        self.cut_bytes = sent_bytes(counts.cut_elements_per_inference, mask_sparsity)
+
+def with_quantizer_on_device(counts: EncoderCounts) -> EncoderCounts:
+    """``counts`` with the residual VQ's search in the switch part (it runs on every segment, either pass)."""
+    assert counts.quantizer is not None
+    switch = counts.paths[Part.SWITCH]
+    with_vq = replace(switch, layers=(*switch.layers, counts.quantizer), params=switch.params + counts.quantizer.params)
+    return replace(counts, paths={**counts.paths, Part.SWITCH: with_vq})
+
+
+def with_sparse_tail_inputs(counts: EncoderCounts, mask_sparsity: float) -> EncoderCounts:
+    """``counts`` with each tail's first conv doing ``1 - mask_sparsity`` of its MACs (zero inputs skipped)."""
+    paths = dict(counts.paths)
+    for tail in TAIL_PARTS:
+        layers = list(paths[tail].layers)
+        first = next((i for i, layer in enumerate(layers) if layer.op_type == "conv"), None)
+        if first is not None:
+            layers[first] = replace(layers[first], macs_per_inference=round(layers[first].macs_per_inference * (1 - mask_sparsity)))
+            paths[tail] = replace(paths[tail], layers=tuple(layers))
+    return replace(counts, paths=paths)
+
+
+def path_latencies_ms(counts: EncoderCounts, unit: ComputeUnit, where: str) -> dict[Part, float]:
+    """Latency per inference of each part on ``unit``; ConfigError when an op type has no coefficients."""
+    unit.require_ops({layer.op_type for p in PATHS for layer in counts.paths[p].layers}, where)
+    return {p: latency_ms(counts.paths[p].layers, unit.latency) for p in PATHS}
+
+
+class PlacementPricer:
+    """Per-unit part latencies and energies of one encoder under one routing, shared by all placements."""
+
+    def __init__(self, counts: EncoderCounts, profile: DeviceProfile, routing: RoutingSummary) -> None:
+        self.counts, self.profile, self.routing = counts, profile, routing
+        self.ms: dict[str, dict[Part, float]] = {}
+        self.mj: dict[str, dict[Part, float]] = {}
+        self.cut_bytes = sent_bytes(counts.cut_elements_per_inference, routing.mask_sparsity)
         self.back_bytes = BYTES_PER_ELEMENT * counts.embedding_elements_per_inference
+        self.replays = routing.replays_per_inference(counts.base_frames_per_inference * counts.inferences_per_s)
 
-    def price(self, placement: Placement, light_usage: float) -> PlacementCost:
+    def on_unit(self, name: str) -> tuple[dict[Part, float], dict[Part, float]]:
+        """(latency ms, energy mJ) per inference of each part on unit ``name``, computed once."""
+        if name not in self.ms:
+            unit = self.profile.unit(name)
+            counts = unit_counts(self.counts, unit, self.routing.mask_sparsity)
+            self.ms[name] = path_latencies_ms(counts, unit, f"profile '{self.profile.name}' (unit '{name}')")
+            self.mj[name] = {p: energy_per_inference_mj(counts.paths[p].layers, self.ms[name][p], unit.power) for p in PATHS}
+        return self.ms[name], self.mj[name]
+
+    def ranked(self, placements: tuple[Placement, ...], objective: PlacementObjective) -> tuple[PlacementCost, ...]:
+        """``placements`` priced, cheapest first by ``objective``'s mixed figure."""
+        key = (lambda c: c.power_mw.mixed) if objective is PlacementObjective.POWER else (lambda c: c.latency_ms.mixed)
+        return tuple(sorted((self.price(p) for p in placements), key=key))
+
+    def price(self, placement: Placement) -> PlacementCost:
+        for name in placement.units:
+            self.on_unit(name)
+        usage, rate = self.routing.light_usage, self.counts.inferences_per_s
+        passes = {tail: self._pass(placement, tail) for tail in TAIL_PARTS}
+        replay = [self._replay(placement, tail) for tail in TAIL_PARTS]
+        extra_ms, extra_mj = sum(ms for ms, _ in replay), sum(mj for _, mj in replay)
+        latency = mix(passes[Part.FULL_TAIL][0], passes[Part.LIGHT_TAIL][0], usage)
+        energy_mj = mix(passes[Part.FULL_TAIL][1], passes[Part.LIGHT_TAIL][1], usage)
+        energy_mj = replace(energy_mj, mixed=energy_mj.mixed + extra_mj)
         static = sum(self.profile.units[u].power.static_mw for u in placement.units)
-        passes = {tail: self._pass(placement, tail) for tail in ("full", "light")}
-        rate = self.counts.inferences_per_s
-        latency = mix(passes["full"][0], passes["light"][0], light_usage)
-        power = mix(*(power_mw(static, passes[t][1], rate) for t in ("full", "light")), light_usage)
-        link = mix(passes["full"][2], passes["light"][2], light_usage)
-        return PlacementCost(placement, latency, power, link)
+        return PlacementCost(
+            placement, replace(latency, mixed=latency.mixed + extra_ms),
+            PassFigures(*(power_mw(static, e, rate) for e in (energy_mj.full, energy_mj.light, energy_mj.mixed))),
+            PassFigures(*(1e3 * e for e in (energy_mj.full, energy_mj.light, energy_mj.mixed))),
+            mix(passes[Part.FULL_TAIL][2], passes[Part.LIGHT_TAIL][2], usage),
+            {p: self.ms[placement.unit_of(p)][p] for p in PATHS}, {p: self.mj[placement.unit_of(p)][p] for p in PATHS})
 
-    def _pass(self, placement: Placement, tail: str) -> tuple[float, float, float]:
+    def _pass(self, placement: Placement, tail: Part) -> tuple[float, float, float]:
         """(latency_ms, energy_mj, link_bytes) of one pass through ``tail``."""
-        front_unit, tail_unit = placement.front, getattr(placement, tail)
-        ms = sum(self.ms[front_unit][p] for p in FRONT) + self.ms[tail_unit][tail]
-        mj = sum(self.mj[front_unit][p] for p in FRONT) + self.mj[tail_unit][tail]
+        front_unit, tail_unit = placement.front, placement.unit_of(tail)
+        ms = sum(self.ms[front_unit][p] for p in FRONT_PARTS) + self.ms[tail_unit][tail]
+        mj = sum(self.mj[front_unit][p] for p in FRONT_PARTS) + self.mj[tail_unit][tail]
         if tail_unit == front_unit:
             return ms, mj, 0.0
+        ms_link, mj_link = self._transfer(placement, self.cut_bytes + self.back_bytes, transfers=2)
+        return ms + ms_link, mj + mj_link, float(self.cut_bytes + self.back_bytes)
+
+    def _replay(self, placement: Placement, tail: Part) -> tuple[float, float]:
+        """(latency_ms, energy_mj) per inference of the warm replays into ``tail``."""
+        share = self.replays[tail]
+        if not share:
+            return 0.0, 0.0
+        unit = placement.unit_of(tail)
+        ms, mj = self.ms[unit][tail], self.mj[unit][tail]
+        if unit != placement.front:
+            ms_link, mj_link = self._transfer(placement, self.cut_bytes, transfers=1)
+            ms, mj = ms + ms_link, mj + mj_link
+        return share * ms, share * mj
+
+    def _transfer(self, placement: Placement, sent: int, transfers: int) -> tuple[float, float]:
+        """(latency_ms, energy_mj) of sending ``sent`` bytes in ``transfers`` transfers across the link."""
         link = self._link(placement)
-        sent = self.cut_bytes + self.back_bytes
-        ms += 2 * link.per_transfer_ms + sent / link.bandwidth_bytes_per_s * 1e3
-        return ms, mj + link.pj_per_byte * sent * 1e-9, float(sent)
+        return transfers * link.per_transfer_ms + sent / link.bandwidth_bytes_per_s * 1e3, link.pj_per_byte * sent * 1e-9
 
     def _link(self, placement: Placement) -> LinkSpec:
         if self.profile.link is None:
@@ -162,20 +241,10 @@ class _Pricer:
         return self.profile.link
 
 
-def measure_mask_sparsity(encoder: DSLEncoder, audio: torch.Tensor) -> float:
+def measure_mask_sparsity(encoder: "DSLEncoder", audio: "torch.Tensor") -> float:
     """Fraction of exact zeros in the mask output for ``audio: [B, 1, T]`` (T a multiple of the segment)."""
+    import torch
+
     with torch.no_grad():
         masked = encoder.mask(encoder.base(audio))
     return float((masked == 0).float().mean())
-
-
-def at_best_placement(cost: Cost, profile: DeviceProfile, mask_sparsity: float,
-                      objective: PlacementObjective = PlacementObjective.POWER) -> CostSummary:
-    """What a search records for a candidate: on a profile of two or more units, priced at its cheapest
-    placement (link bytes cut by the measured ``mask_sparsity``); on one unit, the cost as it is."""
-    summary = cost.summary()
-    if len(profile.units) < 2:
-        return summary
-    counts = cost.raw_counts or cost.counts  # each unit's own rewrites are not the default unit's
-    best = compare_placements(counts, profile, cost.light_usage, mask_sparsity, objective).cheapest
-    return replace(summary, latency_ms=best.latency_ms, power_mw=best.power_mw, placement=best.placement.name)

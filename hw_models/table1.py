@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.counts import FRONT_PARTS, Part
 from dslnas.hw_models.paper_profile import Table1
 from dslnas.hw_models.profile import DeviceProfile, load_profile
+from dslnas.hw_models.routing import RoutingSummary
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.presets import candidate_preset
 
@@ -77,12 +79,12 @@ def predict_table1(profile: DeviceProfile | str = DEFAULT_PROFILE, candidate: Ca
     """Scale ``profile``'s prediction for ``candidate`` (default: the ``paper`` preset) so full = Table 1's full."""
     prof = load_profile(profile) if isinstance(profile, str) else profile
     cand = candidate or candidate_preset("paper")
-    cost = ProfileCostModel(prof).predict(cand, light_usage=0.0)
+    cost = ProfileCostModel(prof).predict(cand, RoutingSummary(light_usage=0.0))
     full, light = cost.latency_ms.full, cost.latency_ms.light
     scale = table.full_latency_ms / full
     rows = [Table1Row("full", 0.0, scale * full, table.full_latency_ms),
             Table1Row("light", 1.0, scale * light, table.light_latency_ms)]
     rows += [Table1Row(f"mixed {usage:.0%} light", usage, scale * (usage * light + (1 - usage) * full), paper)
              for usage, paper in PAPER_MIXED_MS.items()]
-    share = {p: cost.path_latency_ms[p] / full for p in ("base", "mask", "switch", "full")}
+    share = {p.value: cost.path_latency_ms[p] / full for p in (*FRONT_PARTS, Part.FULL_TAIL)}
     return Table1Prediction(prof.name, prof.provenance.runner, cand.name, full, light, scale, tuple(rows), share)

@@ -16,15 +16,17 @@ What the measured value is compared with (``ConfirmationEntry.comparison``):
 
 Candidates are exported with fresh weights: a dense path's latency does not depend on its weight values.
 
-**The routed mixed run** (path ``mixed``, for a runner with ``runs_routed_programs``: ``local`` times the C
-export built with the host gcc, ``unicorn-arm`` counts it on the emulated core):
+**The routed mixed run** (path ``mixed``, for a :class:`~dslnas.hw_models.runners.routed.RoutedRunner`:
+``local`` times the C export built with the host gcc, ``unicorn-arm`` counts it on the emulated core):
 the trial's trained codec (``record.checkpoint``; fresh weights when the file is missing, said in the entry)
 is exported whole with ``export_c`` at the trial's threshold and state policy, and streamed over a few
 seconds of generated demo audio (speech and silence clips, ``trainers.data.demo_audio``) with automatic
-routing. The entry's ``measured_latency_ms`` is the MEAN latency per segment as routed (switch-back replays
-included), since the prediction it is compared with -- the cost model's mixed latency at the MEASURED light
-usage -- is a usage-weighted mean; p10 / p90 are over segments, and ``extra`` holds the median, the measured
-light usage, the switch-backs and where the weights came from.
+routing. The entry's ``measured_latency_ms`` is the MEAN latency per segment as routed (warm replays
+included), since the prediction it is compared with -- the cost model's mixed figures under the MEASURED
+routing (``RoutedRun.routing``: its light usage, the trial's mask sparsity, the replays the streaming
+runtime counts on the measured route pattern) -- is a usage-weighted mean; its predicted energy is the mixed
+pass's. p10 / p90 are over segments, and ``extra`` holds the median, the measured routing and where the
+weights came from.
 """
 
 from __future__ import annotations
@@ -33,29 +35,32 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.cost import Cost, ProfileCostModel
 from dslnas.hw_models.profile import load_profile
+from dslnas.hw_models.routing import Pass, RoutingSummary
 from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportError, ExportPart
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementFailure, measure_all
 from dslnas.hw_models.runners.convert import export_paths
-from dslnas.search.points import warmup_share
+from dslnas.hw_models.runners.routed import RoutedRunner
 from dslnas.search.records import (
     Comparison, ConfirmationEntry, TrialRecord, append_confirmations, error_pct,
 )
 
 if TYPE_CHECKING:
     import numpy as np
-    import torch
 
+    from dslnas.hw_models.runners.routed import RoutedRun
     from dslnas.search.pareto import FrontPoint
     from dslnas.spaces.candidate import CandidateConfig
+    from dslnas.trainers.codec import DSLCodec
+    from dslnas.trainers.encoder import DSLEncoder
 
-CONFIRMED_PATHS = ("full", "light")
-MIXED_PATH = "mixed"  # the routed run; only for runners that run routed programs (confirmed_paths)
+CONFIRMED_PATHS = (Pass.FULL.value, Pass.LIGHT.value)
+MIXED_PATH = Pass.MIXED.value  # the routed run; only for a RoutedRunner (confirmed_paths)
 MIXED_CLIPS, MIXED_CLIP_SECONDS, MIXED_AUDIO_SEED = 4, 1.0, 0  # 4 s: speech, silence, speech, silence
 KEPT_EXTRA_KEYS = ("runtime", "threads", "spread_reported", "device", "power_source", "measured_by")
 
@@ -77,8 +82,8 @@ class ConfirmSettings:
 
 
 def confirmed_paths(runner: DeviceRunner) -> tuple[str, ...]:
-    """The paths a confirm run measures on ``runner``: full and light, plus ``mixed`` when it runs routed programs."""
-    return CONFIRMED_PATHS + ((MIXED_PATH,) if runner.runs_routed_programs else ())
+    """The paths a confirm run measures on ``runner``: full and light, plus ``mixed`` for a routed runner."""
+    return CONFIRMED_PATHS + ((MIXED_PATH,) if isinstance(runner, RoutedRunner) else ())
 
 
 EntryCallback = Callable[[int, ConfirmationEntry], None]
@@ -99,9 +104,10 @@ def confirm_candidates(
     for point in points:
         predicted = _predicted(point.record, model, settings.profile, runner.name, device, comparison)
         entries = _measure_point(point, runner, settings, predicted)
-        if runner.runs_routed_programs:
+        if isinstance(runner, RoutedRunner):
             mixed_model = model or ProfileCostModel(load_profile(point.record.profile))
-            entries += (_measure_mixed(point, runner, settings, predicted["full"], mixed_model, _checkpoint(study, point.number)),)
+            entries += (_measure_mixed(point, runner, settings, predicted[Pass.FULL.value], mixed_model,
+                                       _checkpoint(study, point.number)),)
         append_confirmations(study, point.number, entries)
         added[point.number] = entries
         for entry in entries:
@@ -113,14 +119,11 @@ def confirm_candidates(
 def _predicted(record: TrialRecord, model: ProfileCostModel | None, profile: str | None, runner: str,
                device: str, comparison: Comparison) -> dict[str, ConfirmationEntry]:
     """Per path, an entry holding only the prediction side (the measurement is filled in by :func:`_entry`)."""
-    cost = record.cost if model is None else model.predict(record.candidate, record.light_usage, record.sparsity).summary()
+    cost = record.cost if model is None else model.predict(record.candidate, RoutingSummary(record.light_usage, record.sparsity))
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    latency = {"full": cost.latency_ms.full, "light": cost.latency_ms.light}
-    power = {"full": cost.power_mw.full, "light": cost.power_mw.light}
-    energy = {"full": cost.energy_per_inference_uj.full, "light": cost.energy_per_inference_uj.light}
     return {
-        path: ConfirmationEntry(path, runner, device, now, comparison, profile or record.profile, latency[path], power[path],
-                                predicted_energy_uj=energy[path])
+        path: ConfirmationEntry(path, runner, device, now, comparison, profile or record.profile, cost.latency_ms.of(Pass(path)),
+                                cost.power_mw.of(Pass(path)), predicted_energy_uj=cost.energy_per_inference_uj.of(Pass(path)))
         for path in CONFIRMED_PATHS
     }
 
@@ -166,44 +169,61 @@ def _checkpoint(study: optuna.Study, number: int) -> Path | None:
         return None
 
 
-def _measure_mixed(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmSettings, template: ConfirmationEntry,
+def _measure_mixed(point: "FrontPoint", runner: RoutedRunner, settings: ConfirmSettings, template: ConfirmationEntry,
                    model: ProfileCostModel, checkpoint: Path | None = None) -> ConfirmationEntry:
-    """The trial's routed encoder streamed over demo audio on ``runner``; predicted at the measured light usage."""
+    """The trial's routed encoder streamed over demo audio on ``runner``, predicted under the measured routing."""
     from dslnas.hw_models.c_export import CExportError, export_c
 
     record = point.record
     dsl = record.candidate.dsl
     base = replace(template, path=MIXED_PATH, artifact=f"{record.candidate.name}-routed:c", predicted_latency_ms=0.0,
-                   predicted_power_mw=0.0)
+                   predicted_power_mw=0.0, predicted_energy_uj=None)
     try:
         codec, weights = _trained_codec(record, checkpoint)
         info = export_c(codec, record.candidate, settings.work_dir / f"trial-{point.number:05d}" / "routed",
                         dsl.threshold, state_policy=dsl.state_policy)
-        run = runner.run_routed(info, _demo_segments(record.candidate, settings))  # type: ignore[attr-defined]
+        run = runner.run_routed(info, _demo_segments(record.candidate, settings))
     except (CExportError, ExportError, OSError) as err:
         return replace(base, failure=f"routed run: {err}")
-    # Priced as routed: the measured light usage and the warm policy's replays on the measured switch-backs.
-    audio_s = len(run.paths) * record.candidate.segment_samples / record.candidate.encoder.sample_rate_hz
-    replayed_per_s = run.switch_backs * info.warm_frames / audio_s if str(getattr(dsl.state_policy, "value", dsl.state_policy)) == "warm" else 0.0
-    cost = model.predict(record.candidate, run.light_usage, record.sparsity).summary().routed(
-        run.light_usage, warmup_share(record.candidate, replayed_per_s))
-    predicted_ms, predicted_mw = cost.latency_ms.mixed, cost.power_mw.mixed
+    routing = measured_routing(run, codec.encoder, record.sparsity)
+    cost = model.predict(record.candidate, routing)
     return replace(
-        base, predicted_profile=model.name, predicted_latency_ms=predicted_ms, predicted_power_mw=predicted_mw,
+        base, predicted_profile=model.name, predicted_latency_ms=cost.latency_ms.mixed, predicted_power_mw=cost.power_mw.mixed,
+        predicted_energy_uj=cost.energy_per_inference_uj.mixed,
         measured_latency_ms=run.mean_ms, measured_latency_ms_p10=run.percentile_ms(10),
         measured_latency_ms_p90=run.percentile_ms(90), repeats=len(run.paths),
-        error_pct=error_pct(run.mean_ms, predicted_ms),
-        extra={"measured": "mean latency per segment as routed", "median_ms": run.percentile_ms(50),
-               "p90_ms": run.percentile_ms(90), "light_usage": run.light_usage, "switch_backs": run.switch_backs,
-               "segments": len(run.paths), "audio_s": len(run.paths) * record.candidate.segment_samples
-               / record.candidate.encoder.sample_rate_hz, "threshold": dsl.threshold,
-               "state_policy": str(getattr(dsl.state_policy, "value", dsl.state_policy)), "weights": weights,
-               "trial_light_usage": record.light_usage, "replayed_base_frames_per_s": replayed_per_s,
-               **{k: v for k, v in run.extra.items() if k != "instructions"}},
+        error_pct=error_pct(run.mean_ms, cost.latency_ms.mixed),
+        extra=_mixed_extra(run, routing, cost, record, weights),
     )
 
 
-def _trained_codec(record: TrialRecord, checkpoint: Path | None = None) -> tuple["torch.nn.Module", str]:
+def measured_routing(run: "RoutedRun", encoder: "DSLEncoder", mask_sparsity: float) -> RoutingSummary:
+    """What the routed run did, as priced: its routes and, under ``warm``, the replays the streaming runtime
+    counts on them (each tail's receptive field, capped by the frames seen); the trial's mask sparsity."""
+    from dslnas.spaces.candidate import StatePolicy
+    from dslnas.trainers.streaming import StreamingEncoder
+
+    candidate = encoder.candidate
+    warm = StatePolicy(candidate.dsl.state_policy) is StatePolicy.WARM
+    segment_s = candidate.segment_samples / candidate.encoder.sample_rate_hz
+    return run.routing(segment_s, mask_sparsity, StreamingEncoder(encoder).warmup_frames if warm else None,
+                       encoder.base_frames_per_segment)
+
+
+def _mixed_extra(run: "RoutedRun", routing: RoutingSummary, cost: Cost, record: TrialRecord, weights: str) -> dict[str, Any]:
+    """What a mixed entry keeps beside its figures: the measured routing, how it was priced, the weights."""
+    dsl = record.candidate.dsl
+    return {"measured": "mean latency per segment as routed", "median_ms": run.percentile_ms(50),
+            "p90_ms": run.percentile_ms(90), "light_usage": run.light_usage, "switch_backs": run.switch_backs,
+            "segments": len(run.paths),
+            "audio_s": len(run.paths) * record.candidate.segment_samples / record.candidate.encoder.sample_rate_hz,
+            "threshold": dsl.threshold, "state_policy": str(getattr(dsl.state_policy, "value", dsl.state_policy)),
+            "weights": weights, "trial_light_usage": record.light_usage, "routing": routing.to_json(),
+            "replays_per_inference": {t.value: v for t, v in cost.replays_per_inference.items()},
+            **{k: v for k, v in run.extra.items() if k != "instructions"}}
+
+
+def _trained_codec(record: TrialRecord, checkpoint: Path | None = None) -> tuple["DSLCodec", str]:
     """The trial's codec with its checkpoint's weights, or fresh (seeded) weights when the file is missing."""
     import torch
 

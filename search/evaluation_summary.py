@@ -1,7 +1,8 @@
 """What ``dslnas evaluate --json`` prints: the streaming evaluation, each sweep point priced on a profile.
 
-Every figure comes from the streaming run (one tail per segment, the candidate's state policy); the
-offline figures stay as a labelled diagnostic (``diagnostic_offline_embedding_l1``). The oracle's share
+Every figure comes from the streaming run (one tail per segment, the candidate's state policy), priced under
+that run's routing (light usage, mask sparsity, warm replays; the cheapest placement on a multi-unit profile)
+by the one method every caller uses (``ProfileCostModel.predict_counts``); the offline figures stay as a labelled diagnostic (``diagnostic_offline_embedding_l1``). The oracle's share
 is the learned switch's latency saving at the evaluated threshold as a fraction of the oracle router's at
 equal mixed ViSQOL (``trainers.oracle``). ``at_equal_quality`` is the sweep point that routes the most
 light while its mixed ViSQOL stays within 0.05 of full, with its light usage per class (the paper's
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.profile import load_profile
-from dslnas.search.points import priced_sweep, warmup_share
+from dslnas.hw_models.routing import RoutingSummary
+from dslnas.search.points import latency_of_usage, priced_sweep
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.trainers.oracle import compare_to_oracle
 
@@ -27,22 +29,23 @@ if TYPE_CHECKING:
 def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, profile: str) -> dict[str, Any]:
     """The JSON shape of one evaluation (see the module docstring); latency and power on ``profile``."""
     overall = result.overall
-    cost = ProfileCostModel(load_profile(profile)).predict(candidate, overall.light_usage).summary()
-    routed = cost.routed(overall.light_usage, warmup_share(candidate, overall.warmup_frames_per_s))
-    sweep = priced_sweep(candidate, result.sweep, cost)
-    oracle = priced_sweep(candidate, result.oracle_sweep, cost)
+    price = ProfileCostModel(load_profile(profile)).pricer(candidate)
+    cost = price(RoutingSummary.from_stream(overall, overall.sparsity))
+    sweep, _ = priced_sweep(result.sweep, price, overall.sparsity)
+    oracle, _ = priced_sweep(result.oracle_sweep, price, overall.sparsity)
     here = compare_to_oracle([_Point(overall.light_usage, overall.visqol_mixed)], oracle,
-                             lambda usage: cost.routed(usage).latency_ms.mixed)[0] if oracle else None
+                             latency_of_usage(price, overall.sparsity))[0] if oracle else None
     fraction = here.saving_fraction if here is not None else math.nan
     return {
         "execution": result.execution.value,
         "state_policy": result.state_policy.value,
         "threshold": result.threshold,
         "profile": profile,
+        "placement": cost.placement,
         "paths": {
             "full": {"visqol": overall.visqol_full, "latency_ms": cost.latency_ms.full, "power_mw": cost.power_mw.full},
             "light": {"visqol": overall.visqol_light, "latency_ms": cost.latency_ms.light, "power_mw": cost.power_mw.light},
-            "mixed": {"visqol": overall.visqol_mixed, "latency_ms": routed.latency_ms.mixed, "power_mw": routed.power_mw.mixed},
+            "mixed": {"visqol": overall.visqol_mixed, "latency_ms": cost.latency_ms.mixed, "power_mw": cost.power_mw.mixed},
         },
         "light_usage": overall.light_usage,
         "light_usage_per_class": {k: g.light_usage for k, g in result.per_class.items()},

@@ -29,7 +29,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from dslnas.hw_models.cost import CostSummary
+from dslnas.hw_models.cost import Cost
+from dslnas.hw_models.counts import FRONT_PARTS, Part
 from dslnas.search.config import SearchConfig
 from dslnas.search.records import (
     STUDY_ATTR_CONFIG, ConfirmationEntry, Role, TrialRecord, fail_reason, parent_of, record_from_trial, role_of,
@@ -49,10 +50,11 @@ class ModelSize:
     light_tail_params: int
 
     @staticmethod
-    def of(cost: CostSummary) -> "ModelSize":
+    def of(cost: Cost) -> "ModelSize":
         params = cost.path_params
-        shared = params["base"] + params["mask"] + params["switch"]
-        return ModelSize(shared + params["full"], shared + params["light"], params["full"], params["light"])
+        shared = sum(params[p] for p in FRONT_PARTS)
+        full, light = params[Part.FULL_TAIL], params[Part.LIGHT_TAIL]
+        return ModelSize(shared + full, shared + light, full, light)
 
 
 @dataclass(frozen=True)

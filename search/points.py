@@ -3,7 +3,8 @@
 The threshold costs no training (it is read only at routing time), so each trained candidate is routed at
 every threshold of its sweep on the streaming runtime (``trainers.evaluate``), and every sweep point
 becomes a point of the study: scored by that run's mixed ViSQOL and priced by the cost model at that run's
-light usage and switch-backs (``CostSummary.routed``). The trained trial itself carries the point nearest
+routing: its light usage, switch-backs and warm replays (``hw_models.routing.RoutingSummary``, priced by the
+one cost model method, ``ProfileCostModel.predict_counts``). The trained trial itself carries the point nearest
 its own curve's ideal (:func:`own_point`); the others are stored as sweep trials that name it as parent
 and share its checkpoint (see ``search.backends``). The sampler thereby learns from every point.
 """
@@ -11,12 +12,13 @@ and share its checkpoint (see ``search.backends``). The sampler thereby learns f
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dslnas.hw_models.cost import CostSummary
+from dslnas.hw_models.cost import Cost, Pricer
+from dslnas.hw_models.routing import RoutingSummary
 from dslnas.search.records import EvaluatedClass, PathQuality, SweepPoint, SwitchQuality, TrialRecord
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.space import Constraints, Objective
@@ -43,45 +45,45 @@ class CandidatePoints:
         return tuple(p for i, p in enumerate(self.points) if i != self.own)
 
 
-def warmup_share(candidate: CandidateConfig, warmup_frames_per_s: float) -> float:
-    """Replayed base frames per second -> extra full-tail work per inference, as a share of one full-tail
-    inference (a full-tail inference processes one segment's worth of base-rate frames)."""
-    if not math.isfinite(warmup_frames_per_s) or warmup_frames_per_s <= 0:
-        return 0.0
-    depth = candidate.dsl.switch_depth
-    base_frames_per_s = candidate.encoder.sample_rate_hz / math.prod(candidate.encoder.block_strides[:depth])
-    return warmup_frames_per_s / base_frames_per_s
-
-
-def priced_sweep(candidate: CandidateConfig, evaluated: Sequence["EvaluatedPoint"], cost: CostSummary) -> tuple[SweepPoint, ...]:
-    """The sweep as a deployment runs it: each point priced at its own light usage and switch-backs."""
-    points = []
+def priced_sweep(evaluated: Sequence["EvaluatedPoint"], price: Pricer,
+                 mask_sparsity: float) -> tuple[tuple[SweepPoint, ...], tuple[Cost, ...]]:
+    """The sweep as a deployment runs it: each point priced under its own routing (its light usage, switch-backs
+    and warm replays; the evaluation's ``mask_sparsity``), with the cost of each point."""
+    points, costs = [], []
     for p in evaluated:
-        priced = cost.routed(p.light_usage, warmup_share(candidate, p.warmup_frames_per_s))
+        routing = RoutingSummary.from_stream(p, mask_sparsity)
+        cost = price(routing)
+        costs.append(cost.without_counts())
         points.append(SweepPoint(
             threshold=p.threshold, light_usage=p.light_usage, visqol_mixed=p.visqol_mixed,
-            latency_ms=priced.latency_ms.mixed, power_mw=priced.power_mw.mixed,
+            latency_ms=cost.latency_ms.mixed, power_mw=cost.power_mw.mixed,
             light_usage_per_class=dict(p.light_usage_per_class), visqol_mixed_per_class=dict(p.visqol_mixed_per_class),
-            transitions_per_s=_finite(p.transitions_per_s),
+            transitions_per_s=routing.switch_backs_per_s,
         ))
-    return tuple(points)
+    return tuple(points), tuple(costs)
 
 
-def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", cost: CostSummary, checkpoint: Path,
+def latency_of_usage(price: Pricer, mask_sparsity: float) -> Callable[[float], float]:
+    """Mixed latency at a light usage with no replays: how ``trainers.oracle`` compares the learned switch with
+    the oracle router at equal quality."""
+    return lambda usage: price(RoutingSummary(usage, mask_sparsity)).latency_ms.mixed
+
+
+def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", price: Pricer, checkpoint: Path,
                  timing_s: dict[str, float], objectives: Sequence[Objective],
                  visqol_references: dict[str, int] | None = None,
                  evaluated_classes: dict[str, EvaluatedClass] | None = None, light_start: str = "") -> CandidatePoints:
-    """One record per sweep point of ``evaluation`` (which must have a sweep), the own point chosen."""
+    """One record per sweep point of ``evaluation`` (which must have a sweep), each priced by ``price`` under its
+    routing, the own point chosen."""
     if not evaluation.sweep:
         raise ValueError("the evaluation has no threshold sweep: a candidate's points come from its sweep")
-    sweep = priced_sweep(candidate, evaluation.sweep, cost)
-    oracle = priced_sweep(candidate, evaluation.oracle_sweep, cost)
-    latency_of_usage = lambda usage: cost.routed(usage).latency_ms.mixed  # noqa: E731
-    fractions = compare_to_oracle(sweep, oracle, latency_of_usage) if oracle else ()
     overall = evaluation.overall
+    sweep, costs = priced_sweep(evaluation.sweep, price, overall.sparsity)
+    oracle, _ = priced_sweep(evaluation.oracle_sweep, price, overall.sparsity)
+    fractions = compare_to_oracle(sweep, oracle, latency_of_usage(price, overall.sparsity)) if oracle else ()
     per_class_quality = {k: (g.visqol_full, g.visqol_light) for k, g in evaluation.per_class.items()}
     records = []
-    for i, (point, evaluated) in enumerate(zip(sweep, evaluation.sweep)):
+    for i, (point, cost) in enumerate(zip(sweep, costs)):
         fraction = fractions[i].saving_fraction if fractions else math.nan
         records.append(TrialRecord(
             candidate=candidate.with_dsl(threshold=max(point.threshold, 0.0)).model_copy(
@@ -95,7 +97,7 @@ def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", cos
             transitions_per_s=point.transitions_per_s,
             switch=SwitchQuality(_finite(overall.switch_spearman), overall.switch_mae,
                                  fraction if math.isfinite(fraction) else None),
-            cost=cost.routed(point.light_usage, warmup_share(candidate, evaluated.warmup_frames_per_s)),
+            cost=cost,
             checkpoint=str(checkpoint),
             sweep=sweep,
             oracle_sweep=oracle,

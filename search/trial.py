@@ -2,8 +2,8 @@
 
 The base codec is trained once per study (``base_codec.ensure_base_codec``); each trial inserts its DSL
 into it and fine-tunes (the paper's use), evaluates full / light / mixed quality on the streaming runtime
-at every threshold of its sweep (the threshold costs no training), and prices every sweep point at its
-own light usage and switch-backs. Backends call :meth:`TrialRunner.run` and store the points it returns
+at every threshold of its sweep (the threshold costs no training), and prices every sweep point under its
+own routing (light usage, mask sparsity, warm replays; at its cheapest placement on a multi-unit profile). Backends call :meth:`TrialRunner.run` and store the points it returns
 (``search.points``): the trained trial's own and the others as sweep trials.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from dslnas.hw_models.cost import ProfileCostModel
-from dslnas.hw_models.placement import PlacementObjective, at_best_placement
+from dslnas.hw_models.placement import PlacementObjective
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, build_points
@@ -56,7 +56,8 @@ class TrialRunner:
     base_checkpoint: Path
 
     def __post_init__(self) -> None:
-        self.cost_model = ProfileCostModel(load_profile(self.config.profile))
+        objective = PlacementObjective.POWER if Objective.POWER_MW in self.config.space.objectives else PlacementObjective.LATENCY
+        self.cost_model = ProfileCostModel(load_profile(self.config.profile), objective=objective)
         self._eval_clips: list[Clip] | None = None
         self._scorer: VisqolScorer | None = None
 
@@ -94,13 +95,10 @@ class TrialRunner:
         timing["evaluate"] = time.perf_counter() - started - timing["visqol"]
 
         started = time.perf_counter()
-        sparsity = evaluation.overall.sparsity
-        objective = PlacementObjective.POWER if Objective.POWER_MW in self.config.space.objectives else PlacementObjective.LATENCY
-        cost = at_best_placement(self.cost_model.predict(candidate, evaluation.overall.light_usage, sparsity),
-                                 self.cost_model.profile, sparsity, objective)
-        timing["cost"] = time.perf_counter() - started
+        price = self.cost_model.pricer(candidate)
+        timing["cost"] = time.perf_counter() - started  # counting; each sweep point is priced in build_points
         counts = scorer.counts
         rules = {"scored": counts.references, "levelled": counts.levelled, "digital_silence": counts.digital_silence}
         evaluated = evaluated_classes(clips, candidate.encoder.sample_rate_hz)
-        return build_points(candidate, evaluation, cost, result.checkpoint_path, timing, self.config.space.objectives,
+        return build_points(candidate, evaluation, price, result.checkpoint_path, timing, self.config.space.objectives,
                             rules, evaluated, result.light_start)

@@ -5,9 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
+from dslnas.hw_models.c_export import CExportInfo
+from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.counts import Part
+from dslnas.hw_models.profile import load_profile
+from dslnas.hw_models.routing import RoutingSummary
+from dslnas.hw_models.runners.artifact import Artifact
+from dslnas.hw_models.runners.base import Measurement
+from dslnas.hw_models.runners.routed import PATH_FULL, PATH_LIGHT, RoutedRun, RoutedRunner
 from dslnas.hw_models.runners.registry import get_runner
 from dslnas.hw_models.runners.registry import RunnerOptions, build_runner
 from dslnas.search.confirm import ConfirmSettings, confirm_candidates
@@ -89,3 +98,34 @@ def test_runner_flags_that_do_not_apply_are_user_errors() -> None:
         build_runner("local", RunnerOptions(csv_path="x.csv"))
     with pytest.raises(UserError, match="unknown runner"):
         build_runner("ssh")
+
+
+class _PatternRunner(RoutedRunner):
+    """A routed runner whose switch takes full, full, light, light, ... (no board needed)."""
+
+    name = "pattern"
+
+    def measure(self, artifact: Artifact) -> Measurement:
+        return Measurement(artifact.key, 1.0, 0.9, 1.1, 3, self.name)
+
+    def run_routed(self, info: CExportInfo, segments: np.ndarray) -> RoutedRun:
+        paths = tuple(PATH_LIGHT if i % 4 >= 2 else PATH_FULL for i in range(len(segments)))
+        return RoutedRun(paths, tuple(1.0 for _ in paths))
+
+
+def test_the_mixed_runs_prediction_is_priced_under_its_measured_routing(tmp_path: Path, study: optuna.Study) -> None:
+    """The mixed entry's predicted energy is the mixed pass's under the measured routing, not the full pass's."""
+    point = compute_pareto_front(study).pareto[0]
+    settings = ConfirmSettings(tmp_path / "work", profile="a32-paper", mixed_clips=2, mixed_clip_seconds=0.5)
+    full, light, mixed = confirm_candidates(study, [point], _PatternRunner(), settings)[point.number]
+    assert mixed.path == "mixed" and mixed.ok and mixed.extra["light_usage"] == 0.5
+    routing = mixed.extra["routing"]
+    replays = {Part(t): v for t, v in routing["replayed_frames_per_s"].items()}
+    want = ProfileCostModel(load_profile("a32-paper")).predict(
+        point.record.candidate, RoutingSummary(0.5, routing["mask_sparsity"], replays, routing["switch_backs_per_s"]))
+    assert mixed.predicted_energy_uj == pytest.approx(want.energy_per_inference_uj.mixed)
+    assert mixed.predicted_latency_ms == pytest.approx(want.latency_ms.mixed)
+    assert mixed.predicted_energy_uj != pytest.approx(full.predicted_energy_uj)
+    replay_uj = mixed.predicted_energy_uj - (full.predicted_energy_uj + light.predicted_energy_uj) / 2
+    warm = point.record.candidate.dsl.state_policy == "warm"
+    assert (replay_uj > 1e-9) == (warm and sum(replays.values()) > 0) and replay_uj >= -1e-9

@@ -85,14 +85,17 @@ def test_confirm_on_the_emulated_board_adds_the_routed_mixed_run(tmp_path) -> No
     assert "checkpoint" in mixed.extra["weights"] and mixed.extra["weights"].startswith("fresh")  # fixture has no file
     assert mixed.measured_latency_ms_p10 <= mixed.extra["median_ms"] <= mixed.measured_latency_ms_p90
     from dslnas.hw_models.cost import ProfileCostModel
+    from dslnas.hw_models.counts import Part
+    from dslnas.hw_models.routing import RoutingSummary
 
-    from dslnas.search.points import warmup_share
-
-    plain = ProfileCostModel(load_profile("a32-emulated")).predict(point.record.candidate, usage).summary()
-    replays = warmup_share(point.record.candidate, mixed.extra["replayed_base_frames_per_s"])
-    want = plain.routed(usage, replays).latency_ms.mixed  # priced as routed: usage plus the warm replays
-    assert mixed.predicted_latency_ms == pytest.approx(want)
-    assert (want > plain.latency_ms.mixed) == (mixed.extra["switch_backs"] > 0)
+    routing = mixed.extra["routing"]  # the measured routing: usage, sparsity, the runtime's replays per tail
+    replays = {Part(t): v for t, v in routing["replayed_frames_per_s"].items()}
+    model = ProfileCostModel(load_profile("a32-emulated"))
+    plain = model.predict(point.record.candidate, RoutingSummary(usage, routing["mask_sparsity"]))
+    want = model.predict(point.record.candidate, RoutingSummary(usage, routing["mask_sparsity"], replays))
+    assert mixed.predicted_latency_ms == pytest.approx(want.latency_ms.mixed)  # priced as routed, replays included
+    assert mixed.predicted_energy_uj == pytest.approx(want.energy_per_inference_uj.mixed)
+    assert (want.latency_ms.mixed > plain.latency_ms.mixed) == (sum(replays.values()) > 0)
     for e in entries:
         print(f"\n{e.path}: predicted {e.predicted_latency_ms:.4f} ms, measured {e.measured_latency_ms:.4f} ms "
               f"({e.error_pct:+.1f} %) {({k: e.extra[k] for k in ('light_usage', 'switch_backs')} if e.path == 'mixed' else '')}")

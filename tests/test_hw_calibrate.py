@@ -183,7 +183,7 @@ def test_local_calibration_writes_a_profile_that_prices_candidates(app: typer.Ty
     assert prov.cv_mape_pct == pytest.approx(payload["cv"]["headline"]["mape_pct"])
     assert "x86_64" in prov.device or "aarch64" in prov.device
     assert profile.unit().power == load_profile("a32-paper").unit().power and "copied" in prov.notes
-    cost = ProfileCostModel(profile).predict(candidate_preset("demo"), light_usage=0.5)
+    cost = ProfileCostModel(profile).predict(candidate_preset("demo"), 0.5)
     assert cost.latency_ms.full > 0 and cost.latency_ms.light > 0 and cost.power_mw.full > 0  # a 4-candidate fit: no ranking
     assert len(ReplayRunner(saved).rows) == 8
 

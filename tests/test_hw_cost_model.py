@@ -20,6 +20,7 @@ from dslnas.hw_models.placement import (
     sent_bytes,
 )
 from dslnas.hw_models.profile import DeviceProfile, OpLatency, load_profile, shipped_profiles
+from dslnas.hw_models.routing import RoutingSummary
 from dslnas.spaces.errors import ConfigError, UserError
 from dslnas.spaces.presets import candidate_preset
 from dslnas.spaces.yaml_io import dump_model
@@ -128,8 +129,8 @@ def test_sparsity_cuts_the_bytes_sent_across_the_link() -> None:
 def test_placement_sends_less_with_a_sparser_mask(counts: EncoderCounts) -> None:
     profile = load_profile("a32-a55-hetero")
     split = (Placement(front="a32", light="a32", full="a55"),)
-    dense = compare_placements(counts, profile, 0.3, mask_sparsity=0.0, placements=split).cheapest
-    sparse = compare_placements(counts, profile, 0.3, mask_sparsity=0.8, placements=split).cheapest
+    dense = compare_placements(counts, profile, RoutingSummary(0.3, 0.0), placements=split).cheapest
+    sparse = compare_placements(counts, profile, RoutingSummary(0.3, 0.8), placements=split).cheapest
     assert sparse.link_bytes_per_inference.full < dense.link_bytes_per_inference.full
     assert sparse.link_bytes_per_inference.light == dense.link_bytes_per_inference.light == 0
     assert sparse.latency_ms.full < dense.latency_ms.full and sparse.power_mw.full < dense.power_mw.full
@@ -137,8 +138,8 @@ def test_placement_sends_less_with_a_sparser_mask(counts: EncoderCounts) -> None
 
 def test_the_cheapest_placement_is_reported_first(counts: EncoderCounts) -> None:
     profile = load_profile("a32-a55-hetero")
-    by_power = compare_placements(counts, profile, 0.8, objective=PlacementObjective.POWER)
-    by_latency = compare_placements(counts, profile, 0.8, objective=PlacementObjective.LATENCY)
+    by_power = compare_placements(counts, profile, RoutingSummary(0.8), objective=PlacementObjective.POWER)
+    by_latency = compare_placements(counts, profile, RoutingSummary(0.8), objective=PlacementObjective.LATENCY)
     assert len(by_power.placements) == 8
     assert by_power.cheapest.power_mw.mixed == min(p.power_mw.mixed for p in by_power.placements)
     assert by_latency.cheapest.latency_ms.mixed == min(p.latency_ms.mixed for p in by_latency.placements)
@@ -151,7 +152,7 @@ def test_the_cheapest_placement_is_reported_first(counts: EncoderCounts) -> None
 def test_crossing_units_without_a_link_is_a_config_error(counts: EncoderCounts) -> None:
     profile = load_profile("a32-a55-hetero").model_copy(update={"link": None})
     with pytest.raises(ConfigError, match="has no link"):
-        compare_placements(counts, profile, 0.5)
+        compare_placements(counts, profile, RoutingSummary(0.5))
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from dslnas.hw_models.op_count import PATHS, EncoderCounts, count_candidate, count_module
+from dslnas.hw_models.counts import PATHS
+from dslnas.hw_models.op_count import EncoderCounts, count_candidate, count_module
 from dslnas.spaces.presets import candidate_preset
 from dslnas.trainers.blocks import CausalConv1d, ResidualUnit
 from dslnas.trainers.codec import build_codec

@@ -22,7 +22,8 @@ from dslnas.hw_models.runners.base import Measurement, MeasurementError, Measure
 from dslnas.hw_models.runners.command import CommandRunner
 from dslnas.hw_models.runners.local import LocalRunner
 from dslnas.hw_models.runners.local_worker import ONNX, TORCHSCRIPT
-from dslnas.hw_models.runners.registry import RUNNERS, get_runner, runner_options
+from dslnas.hw_models.runners.registry import RUNNERS, get_runner, runner_class, runner_options
+from dslnas.hw_models.runners.routed import RoutedRunner
 from dslnas.hw_models.runners.replay import ReplayRunner, write_replay_csv
 from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch
 from dslnas.spaces.errors import ConfigError, DataError, UserError
@@ -266,3 +267,12 @@ def test_export_rejects_unknown_formats_and_parts(tmp_path):
         export_paths(TINY, tmp_path, formats=("tflite",))
     with pytest.raises(UserError, match="unknown export part 'tail'"):
         export_paths(TINY, tmp_path, parts=("tail",))
+
+
+@pytest.mark.parametrize("name", sorted(RUNNERS))
+def test_a_runner_that_streams_routed_programs_is_a_routed_runner(name):
+    """The routed interface is the ABC's, never duck typing: ``run_routed`` only on a ``RoutedRunner``."""
+    cls = runner_class(name)
+    assert hasattr(cls, "run_routed") == issubclass(cls, RoutedRunner)
+    if issubclass(cls, RoutedRunner):
+        assert not getattr(cls.run_routed, "__isabstractmethod__", False)

@@ -62,8 +62,7 @@ def test_energy_round_trips_through_predict_measure_and_confirm_within_2_percent
 
 
 def test_predicted_average_power_is_static_plus_energy_times_rate() -> None:
-    cost = ProfileCostModel(load_profile("a32-paper")).predict(tiny_candidate(), 0.3)
-    summary = cost.summary()
+    summary = ProfileCostModel(load_profile("a32-paper")).predict(tiny_candidate(), 0.3)
     static = load_profile("a32-paper").unit("a32").power.static_mw
     energy = summary.energy_per_inference_uj
     assert summary.power_mw.full == pytest.approx(static + energy.full * 1e-3 * summary.inferences_per_s)

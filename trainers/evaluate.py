@@ -62,6 +62,7 @@ class ClipEvaluation:
     duration_s: float = 0.0                         # streamed audio (whole segments)
     switch_backs: int = 0                           # light->full transitions at the threshold
     warmup_frames: int = 0                          # masked base frames replayed (warm policy) at the threshold
+    warmup_frames_light: int = 0                    # of those, replayed into the light tail
     offline_embedding_l1: float = float("nan")      # diagnostic: mean |streaming - offline mixed embedding|
     predicted_per_segment: tuple[float, ...] = ()   # [S] switch prediction
     actual_per_segment: tuple[float, ...] = ()      # [S] actual discrepancy (all-full vs all-light streaming)
@@ -78,6 +79,7 @@ class GroupSummary:
     switch_mae: float               # mean |predicted - actual| discrepancy per segment
     transitions_per_s: float = float("nan")       # light->full switch-backs per second of audio (pooled)
     warmup_frames_per_s: float = float("nan")     # replayed base frames per second of audio (pooled)
+    warmup_frames_light_per_s: float = float("nan")  # of those, replayed into the light tail
     switch_spearman: float = float("nan")         # rank correlation of predicted vs actual per segment (pooled)
     offline_embedding_l1: float = float("nan")    # diagnostic: mean |streaming - offline mixed embedding|
 
@@ -91,6 +93,7 @@ class SweepPoint:
     visqol_mixed_per_class: dict[str, float]
     transitions_per_s: float = float("nan")       # pooled over clips
     warmup_frames_per_s: float = float("nan")     # pooled over clips
+    warmup_frames_light_per_s: float = float("nan")  # of those, replayed into the light tail
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,7 @@ def _evaluate_clip(ev: ClipStreamEvaluation, tau: float) -> ClipEvaluation:
         duration_s=ev.duration_s,
         switch_backs=mixed.switch_backs,
         warmup_frames=mixed.warmup_frames,
+        warmup_frames_light=mixed.warmup_frames_light,
         offline_embedding_l1=ev.offline_l1(tau),
         predicted_per_segment=tuple(ev.predicted.tolist()),
         actual_per_segment=tuple(ev.actual.tolist()),
@@ -225,6 +229,7 @@ def _sweep_point(evaluations: list[ClipStreamEvaluation], tau: float, router: Ro
         visqol_mixed_per_class={k: mean("visqol_mos", k) for k in classes},
         transitions_per_s=sum(r.switch_backs for _, r in scored) / seconds,
         warmup_frames_per_s=sum(r.warmup_frames for _, r in scored) / seconds,
+        warmup_frames_light_per_s=sum(r.warmup_frames_light for _, r in scored) / seconds,
     )
 
 
@@ -270,6 +275,7 @@ def summarise(results: Sequence[ClipEvaluation]) -> GroupSummary:
         switch_mae=mean("switch_abs_error"),
         transitions_per_s=sum(r.switch_backs for r in results) / seconds if seconds else math.nan,
         warmup_frames_per_s=sum(r.warmup_frames for r in results) / seconds if seconds else math.nan,
+        warmup_frames_light_per_s=sum(r.warmup_frames_light for r in results) / seconds if seconds else math.nan,
         switch_spearman=switch_rank_correlation(
             [v for r in results for v in r.predicted_per_segment], [v for r in results for v in r.actual_per_segment]
         ),

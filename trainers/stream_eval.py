@@ -40,6 +40,7 @@ class RoutedScore:
     switch_backs: int       # light->full transitions
     warmup_frames: int      # masked base frames replayed (warm policy), both tails
     duration_s: float       # streamed audio (whole segments)
+    warmup_frames_light: int = 0  # of ``warmup_frames``, those replayed into the light tail
 
 
 def quantile_thresholds(values: torch.Tensor, quantiles: Sequence[float] = SWEEP_QUANTILES) -> tuple[float, ...]:
@@ -127,7 +128,8 @@ class ClipStreamEvaluation:
         run, key = self.run_for(use_light), _key(use_light)
         if key not in self._scores:
             score_clips([self], [[use_light]], self.scorer)
-        return RoutedScore(self._scores[key], run.light_usage, run.switch_backs, run.warmup_frames, self.duration_s)
+        return RoutedScore(self._scores[key], run.light_usage, run.switch_backs, run.warmup_frames, self.duration_s,
+                           run.warmup_frames_light)
 
     def run_for(self, use_light: torch.Tensor) -> StreamResult:
         """The streaming run on the ``[S]`` bool route pattern (cached by pattern)."""

@@ -64,13 +64,12 @@ class DeviceRunner(ABC):
 
     ``is_target_device``: whether what it measures is the deployment target (a board, a replay of one,
     an emulated core) rather than whatever host runs dslnas; a prediction for the target profile can
-    then be compared absolutely. ``description`` names the device for provenance and confirmations.
+    then be compared absolutely. ``description`` names the device for provenance and confirmations. A
+    runner that also streams a whole routed program over audio is a ``runners.routed.RoutedRunner``.
     """
 
     name: ClassVar[str]
     is_target_device: ClassVar[bool] = True
-    # whether the runner can also run a whole routed program (automatic routing over audio), e.g. unicorn-arm
-    runs_routed_programs: ClassVar[bool] = False
 
     @property
     def description(self) -> str:

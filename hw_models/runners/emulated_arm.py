@@ -21,14 +21,17 @@ import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dslnas.hw_models.runners.artifact import Artifact, ExportError
-from dslnas.hw_models.runners.routed import RoutedRun
-from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementError, check_spread
+from dslnas.hw_models.runners.base import Measurement, MeasurementError, check_spread
+from dslnas.hw_models.runners.routed import RoutedRun, RoutedRunner
 from dslnas.spaces.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dslnas.hw_models.c_export import CExportInfo
 
 DEFAULT_CLOCK_MHZ = 1200.0
 DEFAULT_CPI = 1.0
@@ -44,15 +47,14 @@ class ArmBuild:
     force: int
 
 
-class EmulatedArmRunner(DeviceRunner):
+class EmulatedArmRunner(RoutedRunner):
     """Counts instructions of ``segments`` streaming segments of an artifact on an emulated Cortex-A32.
 
-    ``runs_routed_programs``: :meth:`run_routed` also streams a whole routed C export (``export_c``) over
+    A :class:`RoutedRunner`: :meth:`run_routed` also streams a whole routed C export (``export_c``) over
     audio with automatic routing, which is what a deployment runs.
     """
 
     name = "unicorn-arm"
-    runs_routed_programs = True
 
     def __init__(self, clock_mhz: float = DEFAULT_CLOCK_MHZ, cpi: float = DEFAULT_CPI, segments: int = 3,
                  skip_zero_inputs: bool = False, seed: int = 0, work_dir: str | Path | None = None,
@@ -92,7 +94,7 @@ class EmulatedArmRunner(DeviceRunner):
     def instructions_to_ms(self, instructions: float) -> float:
         return instructions * self.cpi / (self.clock_mhz * 1e3)
 
-    def run_routed(self, info: Any, segments: np.ndarray) -> RoutedRun:
+    def run_routed(self, info: "CExportInfo", segments: np.ndarray) -> RoutedRun:
         """Cross-compile a routed export (``c_export.CExportInfo``) and stream ``segments`` (``[S, in_floats]``
         float32 audio, in order) through it with automatic routing; CExportError when it cannot be built or run."""
         from dslnas.hw_models.c_export.toolchain import build_arm_image

@@ -19,29 +19,31 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dslnas.hw_models.runners.artifact import Artifact
 from dslnas.hw_models.runners.power_meters import PowerMeter, PowerProtocol
-from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementError, check_spread
+from dslnas.hw_models.runners.base import Measurement, MeasurementError, check_spread
 from dslnas.hw_models.runners.power import wants_power, with_meter_power
-from dslnas.hw_models.runners.routed import RoutedRun
+from dslnas.hw_models.runners.routed import RoutedRun, RoutedRunner
 from dslnas.hw_models.runners.process import kill_group, parse_json_object, run_argv, tail
 from dslnas.spaces.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dslnas.hw_models.c_export import CExportInfo
 
 WORKER_MODULE = "dslnas.hw_models.runners.local_worker"
 MIN_TIMED_REPEATS = 50
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-class LocalRunner(DeviceRunner):
+class LocalRunner(RoutedRunner):
     """Measures artifacts on this host. ``cpus``: CPU ids to pin the worker to (None: no pinning)."""
 
     name = "local"
     is_target_device = False  # this host, not the deployment target
-    runs_routed_programs = True  # the C export, built with the host gcc and timed per segment (run_routed)
 
     @property
     def description(self) -> str:
@@ -69,7 +71,7 @@ class LocalRunner(DeviceRunner):
             measurement = with_meter_power(measurement, self.power_meter, self.power_protocol, loop)
         return replace(measurement, extra={**measurement.extra, "power_inferences_per_window": loop.inferences_per_window})
 
-    def run_routed(self, info: Any, segments: np.ndarray) -> RoutedRun:
+    def run_routed(self, info: "CExportInfo", segments: np.ndarray) -> RoutedRun:
         """Build a routed C export (``c_export.CExportInfo``) with the host gcc and stream ``segments``
         ``[S, in_floats]`` through it with automatic routing, one untimed pass (when ``warmup`` > 0), then
         enough timed passes for about ``repeats`` timed segments; per-segment latency is the median over the passes."""

@@ -100,16 +100,19 @@ def cost_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Latency and power of the full, light and mixed pass on a device profile (default light usage 0.5),
-    with memory, real-time factor, the profile's provenance and error band, and whether alpha buys anything."""
-    from dslnas.hw_models.cost import ProfileCostModel, check_light_usage
+    with memory, real-time factor, the profile's provenance and error band, and whether alpha buys anything;
+    on a multi-unit profile, at the cheapest placement (as a search prices it)."""
+    from dslnas.hw_models.cost import ProfileCostModel
     from dslnas.hw_models.profile import load_profile
+    from dslnas.hw_models.routing import RoutingSummary
 
     try:
-        check_light_usage(light_usage)
+        routing = RoutingSummary(light_usage, mask_sparsity)
         candidate = load_candidate(preset, config, switch_depth)
-        cost = ProfileCostModel(load_profile(profile)).predict(candidate, light_usage, mask_sparsity)
+        cost = ProfileCostModel(load_profile(profile)).predict(candidate, routing)
     except UserError as err:
         fail(str(err))
+    assert cost.counts is not None  # predict keeps them
     if json_out:
         print_json({"candidate": candidate.name, **cost.to_json()})
     else:
@@ -136,7 +139,7 @@ def _counts_table(candidate: "CandidateConfig", counts: "EncoderCounts") -> "Tab
         table.add_column(column, justify="left" if column == "path" else "right")
     for name in PATHS:
         path = counts.paths[name]
-        table.add_row(name, f"{path.params:,}", f"{path.macs_per_s / 1e6:.3f}", f"{path.act_bytes_per_s / 1e6:.2f}",
+        table.add_row(name.value, f"{path.params:,}", f"{path.macs_per_s / 1e6:.3f}", f"{path.act_bytes_per_s / 1e6:.2f}",
                       str(len(path.layers)))
     return table
 
@@ -144,7 +147,8 @@ def _counts_table(candidate: "CandidateConfig", counts: "EncoderCounts") -> "Tab
 def _cost_table(candidate: "CandidateConfig", cost: "Cost") -> "Table":
     from rich.table import Table
 
-    table = Table(title=f"{candidate.name} on {cost.profile} ({cost.unit}), light usage {cost.light_usage:.0%}")
+    where = cost.placement or cost.unit
+    table = Table(title=f"{candidate.name} on {cost.profile} ({where}), light usage {cost.light_usage:.0%}")
     for column in ("", "light", "full", "mixed", "saving %"):
         table.add_column(column, justify="right")
     rows: list[tuple[str, Any, float]] = [("latency ms", cost.latency_ms, cost.latency_saving_pct),
@@ -167,16 +171,15 @@ def placement_command(
     """Price every placement of front (base + mask + switch), light and full path on the profile's units."""
     from rich.table import Table
 
-    from dslnas.hw_models.cost import check_light_usage
     from dslnas.hw_models.op_count import count_candidate
     from dslnas.hw_models.placement import PlacementObjective, compare_placements
     from dslnas.hw_models.profile import load_profile
+    from dslnas.hw_models.routing import RoutingSummary
 
     try:
-        check_light_usage(light_usage)
+        routing = RoutingSummary(light_usage, mask_sparsity)
         candidate = load_candidate(preset, config, switch_depth)
-        report = compare_placements(count_candidate(candidate), load_profile(profile), light_usage, mask_sparsity,
-                                    PlacementObjective(objective))
+        report = compare_placements(count_candidate(candidate), load_profile(profile), routing, PlacementObjective(objective))
     except UserError as err:
         fail(str(err))
     if json_out:

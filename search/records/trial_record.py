@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dslnas.hw_models.cost import CostSummary, PassFigures
+from dslnas.hw_models.cost import Cost
 from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_PARENT, ATTR_RECORD, ATTR_ROLE
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.space import Objective
@@ -94,7 +94,7 @@ class TrialRecord:
     sparsity: float                       # mask output sparsity, 0..1
     transitions_per_s: float              # light -> full switch-backs per second of audio
     switch: SwitchQuality
-    cost: CostSummary                     # priced at ``light_usage`` and the switch-backs on ``cost.profile``
+    cost: Cost                            # priced under this point's routing on ``cost.profile`` (no counts)
     checkpoint: str
     sweep: tuple[SweepPoint, ...]         # every threshold of the trained candidate (this point among them)
     oracle_sweep: tuple[SweepPoint, ...]  # the oracle router's curve on the same candidate
@@ -166,7 +166,7 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "sparsity": record.sparsity,
         "transitions_per_s": record.transitions_per_s,
         "switch": asdict(record.switch),
-        "cost": asdict(record.cost),
+        "cost": record.cost.to_record(),
         "checkpoint": record.checkpoint,
         "sweep": [asdict(p) for p in record.sweep],
         "oracle_sweep": [asdict(p) for p in record.oracle_sweep],
@@ -180,9 +180,6 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
 
 
 def record_from_json(data: dict[str, Any]) -> TrialRecord:
-    cost = dict(data["cost"])
-    for name in ("latency_ms", "power_mw", "flash_kib", "ram_kib"):
-        cost[name] = PassFigures(**cost[name])
     return TrialRecord(
         candidate=CandidateConfig.model_validate(data["candidate"]),
         visqol=PathQuality(**data["visqol"]),
@@ -192,7 +189,7 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         sparsity=float(data["sparsity"]),
         transitions_per_s=float(data["transitions_per_s"]),
         switch=SwitchQuality(**data["switch"]),
-        cost=CostSummary(**cost),
+        cost=Cost.from_record(data["cost"]),
         checkpoint=str(data["checkpoint"]),
         sweep=tuple(SweepPoint(**p) for p in data["sweep"]),
         oracle_sweep=tuple(SweepPoint(**p) for p in data["oracle_sweep"]),
