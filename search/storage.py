@@ -158,6 +158,7 @@ def load_existing_study(url: str | None, study_name: str, root: Path = Path(DEFA
 # -- dslnas's heartbeat for journal storages ---------------------------------------------------------
 
 ATTR_HEARTBEAT = "dslnas.heartbeat"   # running trial on a journal storage: wall-clock time of its last beat (s)
+ATTR_STARTED = "dslnas.started"       # the trial's own number, once it passed the total check and trains
 
 
 def needs_dslnas_heartbeat(storage: optuna.storages.BaseStorage) -> bool:
@@ -235,7 +236,7 @@ def _requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, max_retry: in
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
     if len(history) > max_retry:
         return
-    user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in (ATTR_HEARTBEAT, ATTR_FAIL_REASON)}
+    user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in (ATTR_HEARTBEAT, ATTR_FAIL_REASON, ATTR_STARTED)}
     system_attrs = {**trial.system_attrs, "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
                     "retry_history": history}
     study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, params=trial.params,

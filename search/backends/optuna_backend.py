@@ -29,7 +29,7 @@ from dslnas.search.backends.base import ProgressCallback, SearchBackend
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, constraint_values
 from dslnas.search.records import fail_attrs, record_attrs, role_of
-from dslnas.search.storage import JournalHeartbeat, fail_stale_journal_trials, needs_dslnas_heartbeat
+from dslnas.search.storage import ATTR_STARTED, JournalHeartbeat, fail_stale_journal_trials, needs_dslnas_heartbeat
 from dslnas.search.study import add_sweep_trials, open_study, trained_trials
 from dslnas.search.trial import TrialRunner
 from dslnas.spaces.errors import UserError
@@ -38,12 +38,13 @@ from dslnas.spaces.errors import UserError
 def make_objective(config: SearchConfig, runner: TrialRunner, store: Any = None) -> Callable[[optuna.Trial], list[float]]:
     """The Optuna objective: sample, run, upload the checkpoint to ``store``, store the record, return the values."""
     def objective(trial: optuna.Trial) -> list[float]:
-        if _wait_while_others_finish_the_total(trial.study, config, trial.number):
-            trial.study.stop()
-            for key, value in fail_attrs(f"not run: the study holds or is running its {config.trials} trials").items():
-                trial.set_user_attr(key, value)
-            raise optuna.TrialPruned()
-        with _heartbeat(trial, config):
+        with _heartbeat(trial, config):  # beats while it waits too: a waiting trial is alive, not stale
+            if _wait_while_others_finish_the_total(trial.study, config, trial.number):
+                trial.study.stop()
+                for key, value in fail_attrs(f"not run: the study holds or is running its {config.trials} trials").items():
+                    trial.set_user_attr(key, value)
+                raise optuna.TrialPruned()
+            trial.set_user_attr(ATTR_STARTED, trial.number)
             try:
                 candidate = config.space.suggest(trial)
                 points = runner.run(candidate, f"{trial.number:05d}")
@@ -103,19 +104,29 @@ def run_worker(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_tr
 def _wait_while_others_finish_the_total(study: optuna.Study, config: SearchConfig, number: int) -> bool:
     """True when trial ``number`` must not run: the completed trained trials make the study's total.
 
-    While the completed ones plus the others running would make it, wait: a running trial may still fail
-    (or belong to a killed worker, which the heartbeat fails after the grace period; stale trials are failed
-    here too, so waiting workers never wait for a dead one), and then this trial runs in its place.
+    While the completed ones plus the others holding a place would make it, wait: a running trial may still
+    fail (or belong to a killed worker, which the heartbeat fails after the grace period; stale trials are
+    failed here too, so waiting workers never wait for a dead one), and then this trial runs in its place.
+    A place is held by a trial that started training (:data:`ATTR_STARTED`) or by a lower-numbered running
+    one still deciding: two deciding trials never wait for each other (the lower one goes first), so the
+    wait always ends once the started trials end.
     """
     while True:
         complete = len(trained_trials(study))
         if complete >= config.trials:
             return True
-        running = sum(t.number != number for t in trained_trials(study, (TrialState.RUNNING,)))
-        if complete + running < config.trials:
+        running = trained_trials(study, (TrialState.RUNNING,))
+        if complete + sum(_holds_a_place(t, number) for t in running) < config.trials:
             return False
         _fail_stale(study, config)
         time.sleep(min(config.heartbeat_interval_s, 5))
+
+
+def _holds_a_place(trial: optuna.trial.FrozenTrial, deciding: int) -> bool:
+    """Whether running ``trial`` counts against the total for trial number ``deciding``."""
+    if trial.number == deciding:
+        return False
+    return trial.number < deciding or trial.user_attrs.get(ATTR_STARTED) == trial.number
 
 
 def _fail_stale(study: optuna.Study, config: SearchConfig) -> None:
@@ -189,12 +200,50 @@ def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_pr
     ]
     for proc in procs:
         proc.start()
-    while any(p.is_alive() for p in procs):
-        for proc in procs:
-            proc.join(timeout=2.0)
-        if on_progress is not None:
-            on_progress()
+    _join_workers(procs, study, config, on_progress)
+
+
+EXIT_AFTER_TOTAL_S = 60.0
+"""How long a worker may stay alive once the study holds its total before it is stopped as stuck."""
+
+
+def _join_workers(procs: list[Any], study: optuna.Study, config: SearchConfig,
+                  on_progress: ProgressCallback | None = None, exit_after_total_s: float = EXIT_AFTER_TOTAL_S) -> None:
+    """Wait for the worker processes; UserError (one line) for a worker that exited non-zero, or that is
+    still alive ``exit_after_total_s`` after the study reached its total (stuck: it is stopped).
+
+    No wait is unbounded: a worker either trains (its trial beats, or the others fail it as stale), or
+    finds the total reached and exits. Interrupted (Ctrl-C), the parent stops its workers before it returns.
+    """
+    reached_at: float | None = None
+    try:
+        while any(p.is_alive() for p in procs):
+            for proc in procs:
+                proc.join(timeout=2.0)
+            if on_progress is not None:
+                on_progress()
+            if reached_at is None and len(trained_trials(study)) >= config.trials:
+                reached_at = time.monotonic()
+            if reached_at is not None and time.monotonic() - reached_at > exit_after_total_s:
+                stuck = [p.pid for p in procs if p.is_alive()]
+                if stuck:
+                    raise UserError(f"search worker(s) {stuck} still alive {exit_after_total_s:g} s after the study "
+                                    f"reached its {config.trials} trials; stopped them (completed trials are kept)")
+    finally:
+        _stop(procs)
     bad = [p.exitcode for p in procs if p.exitcode]
     if bad:
         raise UserError(f"{len(bad)} search worker(s) exited with codes {bad}; completed trials are kept in the study "
                         "(rerun the same command to continue)")
+
+
+def _stop(procs: list[Any], wait_s: float = 10.0) -> None:
+    """Terminate the workers still alive, then kill those that ignore it."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=wait_s)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
