@@ -317,7 +317,8 @@ def calibrated_profile(
         cv_within_10pct_share=cv.within_10pct_share, clock_mhz=clock_mhz, cycles_per_instruction=cpi,
         suite=suite or _suite_words(result.settings), notes=_notes(result, base.name, power is not None),
     )
-    compute = ComputeUnit(description=device, clock_mhz=clock_mhz, latency=result.latency, power=power or base_power)
+    compute = ComputeUnit(description=device, clock_mhz=clock_mhz, latency=result.latency, power=power or base_power,
+                          c_target=base.unit().c_target)  # the same core: its C builds as the base's does
     return DeviceProfile(name=name, description=f"{device}, calibrated by dslnas calibrate",
                          provenance=provenance, default_unit=unit, units={unit: compute})
 

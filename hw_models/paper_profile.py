@@ -34,7 +34,9 @@ from dslnas.hw_models.counts import FRONT_PARTS, Part
 from dslnas.hw_models.latency_model import latency_ms
 from dslnas.hw_models.op_count import EncoderCounts, LayerCount, count_candidate
 from dslnas.hw_models.power_model import energy_per_inference_mj
-from dslnas.hw_models.profile import ComputeUnit, DeviceProfile, OpLatency, PowerCoefficients, Provenance
+from dslnas.hw_models.profile import (
+    CORTEX_A32_LINUX, ComputeUnit, DeviceProfile, OpLatency, PowerCoefficients, Provenance,
+)
 from dslnas.spaces.presets import candidate_preset
 from dslnas.spaces.yaml_io import dump_model
 
@@ -126,7 +128,7 @@ def derive_paper_profile(table: Table1 = Table1()) -> DeviceProfile:
     power = PowerCoefficients(static_mw=_round(static_mw), active_mw=_round(active_mw), pj_per_op=PJ_PER_OP,
                               pj_per_act_byte=PJ_PER_ACT_BYTE, pj_per_weight_byte=PJ_PER_WEIGHT_BYTE)
     unit = ComputeUnit(description="Arm Cortex-A32, ~1 GHz, fp32 portable kernels", clock_mhz=1000.0,
-                       latency=dict(sorted(latency.items())), power=power)
+                       latency=dict(sorted(latency.items())), power=power, c_target=CORTEX_A32_LINUX)
     provenance = Provenance(
         device="Cortex-A32 (DSL paper, section 3.2.3, Table 1)", date=DERIVED_ON, runner="paper-table-1",
         n_samples=2, fit_mape_pct=None, fit_within_10pct_share=None,

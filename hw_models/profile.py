@@ -54,6 +54,23 @@ class PowerCoefficients(_Frozen):
     pj_per_weight_byte: NonNeg = 0.0
 
 
+_C_COMPILER = r"^[A-Za-z0-9_./+][A-Za-z0-9_.+/-]*$"
+_C_FLAG = r"^-[A-Za-z0-9_.+=,/-]+$"  # one word a Makefile or a shell reads as itself: no quotes, no $, no spaces
+
+
+class CTarget(_Frozen):
+    """How a unit's C is built: the (cross) compiler and the target flags it needs. The one place for them:
+    ``export --format c``'s Makefile and the emulated board's build read them here."""
+
+    compiler: Annotated[str, Field(pattern=_C_COMPILER)]
+    cpu_flags: tuple[Annotated[str, Field(pattern=_C_FLAG)], ...] = ()
+
+
+# A Cortex-A32 (ARMv8-A AArch32, NEON/FP-ARMv8, hard float, ARM state) running Linux, Debian's cross compiler.
+CORTEX_A32_LINUX = CTarget(compiler="arm-linux-gnueabihf-gcc",
+                           cpu_flags=("-mcpu=cortex-a32", "-mfpu=neon-fp-armv8", "-mfloat-abi=hard", "-marm"))
+
+
 class ComputeUnit(_Frozen):
     """One core (or accelerator): its latency coefficients per op type and its power."""
 
@@ -67,6 +84,8 @@ class ComputeUnit(_Frozen):
     # The residual VQ runs on this unit (the encoder sends codes, not embeddings): its codeword search and
     # codebooks are priced with the unit's ``linear`` coefficients. False: the quantizer runs elsewhere.
     runs_quantizer: bool = False
+    # how `export --format c` builds for this unit (None: no target known, the build file uses the host's cc)
+    c_target: CTarget | None = None
 
     def require_ops(self, op_types: Iterable[str], where: str) -> None:
         """Raise ConfigError naming the first op type this unit has no latency coefficients for."""

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import optuna
 
+from dslnas.hw_models.c_export.build_files import write_build_files
 from dslnas.hw_models.c_export.export import CExportInfo, export_c
-from dslnas.hw_models.profile import load_profile
+from dslnas.hw_models.profile import DeviceProfile, load_profile
 from dslnas.hw_models.routed_onnx import RoutedOnnxInfo, export_routed_onnx
 from dslnas.search.artifacts import checkpoint_of
 from dslnas.search.pareto import search_config_of
@@ -24,19 +25,25 @@ from dslnas.trainers.codec import DSLCodec, build_codec
 
 
 def export_trial_c(study: optuna.Study, trial_number: int, out_dir: Path, threshold: float | None = None) -> CExportInfo:
-    """The C of trial ``trial_number``: its weights at its threshold (or ``threshold``) and state policy."""
+    """The C of trial ``trial_number``: its weights at its threshold (or ``threshold``) and state policy, with
+    a Makefile for the study profile's target and the example program (``c_export.build_files``)."""
     record = _record(study, trial_number)
     profile = load_profile(search_config_of(study).profile)
-    skip = profile.unit(profile.default_unit).skips_zero_inputs
     return export_checkpoint_c(checkpoint_of(study, trial_number), out_dir,
-                               record.threshold if threshold is None else threshold, skip)
+                               record.threshold if threshold is None else threshold, profile)
 
 
 def export_checkpoint_c(checkpoint: Path, out_dir: Path, threshold: float | None = None,
-                        skip_zero_inputs: bool = False) -> CExportInfo:
-    """The C of a trained codec's encoder (its candidate's threshold unless ``threshold`` is given)."""
+                        profile: DeviceProfile | None = None) -> CExportInfo:
+    """The C of a trained codec's encoder (its candidate's threshold unless ``threshold`` is given), a Makefile
+    and the example program. ``profile``: its default unit's target flags and sparsity skip (None: a host
+    build, no skip)."""
     codec = _codec(checkpoint)
-    return export_c(codec, codec.candidate, out_dir, threshold, skip_zero_inputs=skip_zero_inputs)
+    unit = None if profile is None else profile.unit()
+    info = export_c(codec, codec.candidate, out_dir, threshold, skip_zero_inputs=bool(unit and unit.skips_zero_inputs))
+    where = "no device profile" if profile is None else f"profile {profile.name}, unit {profile.default_unit}"
+    write_build_files(info, None if unit is None else unit.c_target, where)
+    return info
 
 
 def export_trial_onnx(study: optuna.Study, trial_number: int, out_dir: Path, threshold: float | None = None) -> RoutedOnnxInfo:

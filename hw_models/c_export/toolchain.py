@@ -23,11 +23,12 @@ import numpy as np
 
 from dslnas.hw_models.c_export.export import CExportInfo
 from dslnas.hw_models.c_export.program import CExportError
+from dslnas.hw_models.profile import CORTEX_A32_LINUX
 
 HOST_CC = "gcc"
 HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror")
-ARM_CC = "arm-linux-gnueabihf-gcc"
-ARM_CPU_FLAGS = ("-mcpu=cortex-a32", "-mfpu=neon-fp-armv8", "-mfloat-abi=hard", "-marm")
+ARM_CC = CORTEX_A32_LINUX.compiler        # the target's facts live in hw_models.profile (profiles' c_target)
+ARM_CPU_FLAGS = CORTEX_A32_LINUX.cpu_flags
 ARM_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror", *ARM_CPU_FLAGS)
 ARM_BAREMETAL_FLAGS = ("-ffreestanding", "-nostdlib", "-static", "-fno-pic", "-fno-unwind-tables",
                        "-fno-asynchronous-unwind-tables", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments")
