@@ -58,3 +58,11 @@ def test_an_undefined_spearman_stays_undefined(study: optuna.Study) -> None:
     assert record_fields_json(record)["switch_spearman"] is None
     assert COLUMNS["switch_spearman"].text(COLUMNS["switch_spearman"].read(dataclasses.replace(point, record=record))) == "-"
     assert record_fields_json(point.record)["visqol_mixed"] == point.record.visqol_mixed
+
+
+def test_trials_json_names_the_record_fields(study: optuna.Study) -> None:
+    from dslnas.search.cli.search import trial_json
+
+    done = [trial_json(t) for t in study.get_trials() if t.state is optuna.trial.TrialState.COMPLETE]
+    assert done and all(set(t["fields"]) == {f.name for f in RECORD_FIELDS} for t in done)
+    assert all(t["fields"]["latency_ms"] == t["record"]["cost"]["latency_ms"]["mixed"] for t in done)

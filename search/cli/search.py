@@ -83,8 +83,9 @@ def _status_text(status: "SearchStatus") -> str:
 
 
 def trial_json(trial: "optuna.trial.FrozenTrial") -> dict[str, Any]:
-    """One trial for scripts: number, state, params, values, role, failure reason and record."""
+    """One trial for scripts: number, state, params, values, role, failure reason, record and its named fields."""
     from dslnas.search.records import fail_reason, record_from_trial, record_to_json, role_of
+    from dslnas.search.records.fields import record_fields_json
 
     record = record_from_trial(trial)
     return {
@@ -95,6 +96,7 @@ def trial_json(trial: "optuna.trial.FrozenTrial") -> dict[str, Any]:
         "role": role_of(trial).value,
         "fail_reason": fail_reason(trial),
         "record": None if record is None else record_to_json(record),
+        "fields": None if record is None else record_fields_json(record),  # the field table's named figures
         "datetime_start": trial.datetime_start.isoformat() if trial.datetime_start else None,
         "datetime_complete": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
     }
