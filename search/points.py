@@ -95,7 +95,7 @@ def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", pri
                               for k, (full, light) in per_class_quality.items()},
             sparsity=overall.sparsity,
             transitions_per_s=point.transitions_per_s,
-            switch=SwitchQuality(_finite(overall.switch_spearman), overall.switch_mae,
+            switch=SwitchQuality(overall.switch_spearman, overall.switch_mae,
                                  fraction if math.isfinite(fraction) else None),
             cost=cost,
             checkpoint=str(checkpoint),
