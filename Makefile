@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[test]"
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[test,natural]"
 	touch $(STAMP)
 
 demo: $(STAMP) system-deps

@@ -6,7 +6,7 @@ Each works on mono float64 audio ``[T]`` and is deterministic (no randomness ins
   formants stay.
 * :func:`pitch_shift` — resampling by ``factor`` then stretching back to the original length: pitch *and*
   formants move by ``factor`` (a smaller or larger talker), the length stays.
-* :func:`formant_shift` — the spectral envelope (cepstrally smoothed log magnitude of each STFT frame) is
+* :func:`formant_shift` — the spectral envelope (an all-pole fit to each STFT frame) is
   warped in frequency by ``factor`` while the harmonic fine structure and the phases stay: formants move,
   pitch stays (vocal-tract length perturbation).
 * :func:`perturb_speaker` chains them so that the net pitch, formant and tempo factors are the ones asked.
@@ -22,15 +22,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torchaudio.functional as audio_fn
+from scipy import linalg
 
 N_FFT = 512
 HOP = 128
-ENVELOPE_LIFTER = 30
-"""Cepstral coefficients kept for the spectral envelope (30 at 16 kHz: the formants, not the harmonics)."""
+LPC_ORDER = 20
+"""All-pole order of the spectral envelope (about one pole pair per kHz at 16 kHz, plus the source tilt)."""
 
 PITCH_FACTORS = (0.82, 1.22)
 FORMANT_FACTORS = (0.88, 1.14)
 TEMPO_FACTORS = (0.9, 1.12)
+RESAMPLE_STEPS = 200
+"""Pitch factors are applied as ratios ``200 / k`` (steps of about 0.5%)."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,11 @@ def perturb_speaker(audio: np.ndarray, sample_rate_hz: int, change: SpeakerPertu
     """``audio`` ``[T]`` spoken by a perturbed talker, ``[~T / change.tempo]``."""
     if change.is_identity:
         return audio
-    out = audio
+    out, pitch = audio, 1.0
     if change.pitch != 1.0:
-        out = _resample_by(out, change.pitch, sample_rate_hz)  # pitch, formants x pitch; length / pitch
-    out = _stretch(out, change.tempo / change.pitch) if change.tempo != change.pitch else out
-    envelope_factor = change.formant / change.pitch
+        out, pitch = _resample_by(out, change.pitch, sample_rate_hz)  # pitch, formants x pitch; length / pitch
+    out = _stretch(out, change.tempo / pitch) if abs(change.tempo - pitch) > 1e-9 else out
+    envelope_factor = change.formant / pitch
     return formant_shift(out, envelope_factor) if abs(envelope_factor - 1.0) > 1e-6 else out
 
 
@@ -104,12 +107,19 @@ def formant_shift(audio: np.ndarray, factor: float) -> np.ndarray:
 
 
 def _envelope(log_mag: torch.Tensor) -> torch.Tensor:
-    """Cepstrally smoothed log magnitude ``[F, frames]`` (the first :data:`ENVELOPE_LIFTER` quefrencies)."""
-    cepstrum = torch.fft.irfft(log_mag, dim=0)
-    lifter = torch.zeros(cepstrum.shape[0], dtype=cepstrum.dtype)
-    lifter[:ENVELOPE_LIFTER] = 1.0
-    lifter[-ENVELOPE_LIFTER + 1 :] = 1.0
-    return torch.fft.rfft(cepstrum * lifter[:, None], dim=0).real
+    """Log spectral envelope ``[F, frames]`` of each frame: the all-pole (LPC, order :data:`LPC_ORDER`) fit
+    of its power spectrum, which follows resonances as sharp as real formants (cepstral smoothing at a
+    lifter that keeps the harmonics out blurs them, and a warp of the blur moves a formant only part-way)."""
+    power = torch.exp(2.0 * log_mag).numpy()
+    autocorr = np.fft.irfft(power, axis=0)[: LPC_ORDER + 1].T  # [frames, order + 1]
+    autocorr[:, 0] = autocorr[:, 0] * (1.0 + 1e-4) + 1e-12  # a little white noise: silent frames stay solvable
+    envelopes = np.empty_like(power)
+    for frame, lags in enumerate(autocorr):
+        coeffs = linalg.solve_toeplitz(lags[:LPC_ORDER], -lags[1:])
+        inverse = np.fft.rfft(np.concatenate(([1.0], coeffs)), n=2 * (power.shape[0] - 1))
+        error = max(float(lags[0] + lags[1:] @ coeffs), 1e-12)
+        envelopes[:, frame] = 0.5 * np.log(error) - np.log(np.maximum(np.abs(inverse), 1e-9))
+    return torch.from_numpy(envelopes)
 
 
 def _stretch(audio: np.ndarray, rate: float) -> np.ndarray:
@@ -120,11 +130,13 @@ def _stretch(audio: np.ndarray, rate: float) -> np.ndarray:
     return _istft(stretched, round(audio.size / rate))
 
 
-def _resample_by(audio: np.ndarray, factor: float, sample_rate_hz: int) -> np.ndarray:
-    """Resampled so that, played at ``sample_rate_hz``, everything is ``factor`` higher and shorter."""
-    new_rate = max(1, round(sample_rate_hz / factor))
+def _resample_by(audio: np.ndarray, factor: float, sample_rate_hz: int) -> tuple[np.ndarray, float]:
+    """Resampled so that, played at ``sample_rate_hz``, everything is about ``factor`` higher and shorter;
+    returns the audio and the factor applied (``factor`` rounded to a ratio of :data:`RESAMPLE_STEPS`: an
+    arbitrary ratio makes the polyphase resampler's kernel thousands of taps wide)."""
+    new_steps = max(1, round(RESAMPLE_STEPS / factor))
     tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float64))
-    return audio_fn.resample(tensor, sample_rate_hz, new_rate).numpy()
+    return audio_fn.resample(tensor, RESAMPLE_STEPS, new_steps).numpy(), RESAMPLE_STEPS / new_steps
 
 
 def _stft(audio: np.ndarray) -> torch.Tensor:
