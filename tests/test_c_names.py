@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from dslnas.hw_models.c_export import CExportError, export_c, program_of
 from dslnas.hw_models.c_export.build_files import write_build_files
 from dslnas.hw_models.c_export.c_text import comment_text, string_literal
 from dslnas.hw_models.c_export.emit_model import generate
 from dslnas.hw_models.c_export.toolchain import HOST_CC, HOST_CFLAGS, missing_compiler
+from dslnas.hw_models.profile import load_profile
+from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate
 from dslnas.trainers.codec import build_codec
 
@@ -86,3 +89,18 @@ def test_a_chain_name_that_is_not_an_identifier_is_refused(encoder):
     program.tails[1] = dataclasses.replace(program.tails[1], name="full; int pwned")
     with pytest.raises(CExportError, match="cannot be part of a C identifier"):
         generate(program, 0.3, "warm", False)
+
+
+@pytest.mark.parametrize("target", [{"compiler": "gcc; touch PWNED", "cpu_flags": []},
+                                    {"compiler": "-gcc", "cpu_flags": []},
+                                    {"compiler": "gcc", "cpu_flags": ["-O2 $(shell touch PWNED)"]},
+                                    {"compiler": "gcc", "cpu_flags": ["-mcpu=a32\n\trm -rf ~"]},
+                                    {"compiler": "gcc", "cpu_flags": ["mcpu=a32"]}])
+def test_a_profile_target_that_is_not_plain_words_is_a_config_error(tmp_path, target):
+    """The compiler and flags are written into the Makefile as they are, so a profile must hold plain words."""
+    profile = load_profile("a32-emulated").model_dump(mode="json")
+    profile["units"][profile["default_unit"]]["c_target"] = target
+    path = tmp_path / "hostile.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    with pytest.raises(UserError, match="c_target"):
+        load_profile(path)
