@@ -34,6 +34,9 @@ from dslnas.search.records.attrs import ATTR_FAIL_REASON
 from dslnas.spaces.errors import UserError
 
 SCHEMA_RACE_RETRIES = 5
+SQLITE_BUSY_TIMEOUT_S = 60.0
+"""How long a SQLite write waits for another process's lock (the driver's default, 5 s, fails trials of
+workers sharing a file on a loaded host with ``database is locked``)."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,12 @@ def _rdb_storage(url: str, hb: HeartbeatSettings) -> RDBStorage:
             heartbeat_interval=hb.interval_s,
             grace_period=hb.grace_period_s,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=hb.max_retry),
-            engine_kwargs={"pool_pre_ping": True},
+            engine_kwargs={"pool_pre_ping": True, **_sqlite_connect_args(url)},
         )
+
+
+def _sqlite_connect_args(url: str) -> dict[str, dict[str, float]]:
+    return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if url.startswith("sqlite") else {}
 
 
 def load_existing_study(url: str | None, study_name: str, root: Path = Path(DEFAULT_RUNS_ROOT)) -> optuna.Study:

@@ -19,7 +19,7 @@ from dslnas.search.backends import optuna_backend
 from dslnas.search.backends.optuna_backend import _wait_while_others_finish_the_total as must_skip
 from dslnas.search.backends.optuna_backend import _join_workers, make_objective
 from dslnas.search.config import SearchConfig
-from dslnas.search.storage import ATTR_HEARTBEAT, ATTR_STARTED
+from dslnas.search.storage import ATTR_HEARTBEAT, ATTR_STARTED, SQLITE_BUSY_TIMEOUT_S, open_storage
 from dslnas.search.study import open_study
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.space_presets import load_space
@@ -122,3 +122,12 @@ def test_a_worker_that_dies_is_reported_in_one_line(tmp_path: Path) -> None:
     dead.start()
     with pytest.raises(UserError, match=r"1 search worker\(s\) exited with codes \[3\]"):
         _join_workers([dead], study, config)
+
+
+def test_sqlite_writes_wait_for_a_busy_file_a_minute(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", "tiny", root=tmp_path)
+    connection = storage.engine.raw_connection()
+    try:
+        assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == SQLITE_BUSY_TIMEOUT_S * 1000
+    finally:
+        connection.close()
