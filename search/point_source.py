@@ -14,6 +14,11 @@ A user names a point in one of three ways; :func:`resolve_point` turns each into
   threshold, which is not what was scored); otherwise the checkpoint's candidate's.
 
 ``--threshold`` replaces the threshold (:meth:`PointSource.at_threshold`); a DSL-inert base refuses it.
+
+Each point also knows the data it is scored on by default (:attr:`PointSource.eval_data`: a study's search
+data, a checkpoint's training data, a shipped base's space's fine-tune data), and a ``--data PATH`` keeps
+that data's **evaluation settings** (``eval_clip_seconds``, ``seed``) unless told otherwise
+(:meth:`PointSource.data_for`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.errors import UserError
-from dslnas.spaces.run_config import RunConfig
+from dslnas.spaces.run_config import DataConfig, RunConfig
 from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint
 from dslnas.trainers.codec import DSL_PREFIXES
 from dslnas.trainers.pretrained import PREFIX, resolve_init_checkpoint
@@ -33,6 +38,7 @@ from dslnas.trainers.pretrained import PREFIX, resolve_init_checkpoint
 if TYPE_CHECKING:
     import optuna
 
+    from dslnas.search.config import SearchConfig
     from dslnas.search.records import TrialRecord
     from dslnas.trainers.codec import DSLCodec
 
@@ -63,6 +69,7 @@ class PointSource:
         study, trial: the study point, when there is one (``trial``: the point asked for, maybe a sweep point).
         profile: the study's device profile, when the point comes from a study.
         record: the trial's record, for a study point (or a study found from a trial checkpoint).
+        eval_data: the data the point is scored on by default; its evaluation settings apply to ``--data``.
     """
 
     kind: SourceKind
@@ -75,6 +82,7 @@ class PointSource:
     trial: int | None = None
     profile: str | None = None
     record: "TrialRecord | None" = None
+    eval_data: DataConfig | None = None
 
     @property
     def threshold(self) -> float:
@@ -93,6 +101,25 @@ class PointSource:
             raise UserError(f"{self.label} is a base codec without a trained DSL (full path only); "
                             "--threshold needs a trained point (a checkpoint or --study/--trial)")
         return replace(self, candidate=self.candidate.with_dsl(threshold=threshold), threshold_from="--threshold")
+
+    @property
+    def default_data(self) -> DataConfig:
+        """The data scored when no ``--data`` is given."""
+        return self.eval_data or self.run.train.data
+
+    def data_for(self, path: str | Path | None, eval_clip_seconds: float | None = None) -> DataConfig:
+        """The data to score: ``path`` (every clip of it, its layout told by ``data_config_for``) or the default
+        data, with the default's ``eval_clip_seconds`` and ``seed`` unless ``eval_clip_seconds`` is given
+        (0: whole clips; otherwise at least 1 s)."""
+        from dslnas.trainers.data.layout import data_config_for
+
+        settings = self.default_data
+        if eval_clip_seconds is not None and 0 < eval_clip_seconds < 1:
+            raise UserError(f"--eval-clip-seconds must be 0 (whole clips) or at least 1, got {eval_clip_seconds:g}")
+        cut = settings.eval_clip_seconds if eval_clip_seconds is None else (eval_clip_seconds or None)
+        if path is None:
+            return settings.model_copy(update={"eval_clip_seconds": cut})
+        return data_config_for(path, eval_fraction=0.0, eval_clip_seconds=cut, seed=settings.seed)
 
     def codec(self) -> "DSLCodec":
         """The codec in eval mode: the checkpoint's weights; a base's DSL inserted fresh (seeded, inert)."""
@@ -122,6 +149,26 @@ class PointSource:
                 "dsl_inert": self.dsl_inert, "study": self.study, "trial": self.trial, "profile": self.profile}
 
 
+def _search_data(config: "SearchConfig") -> DataConfig:
+    """What a study's trials were scored on: the search's data, with the space's evaluation cut when it set none."""
+    space_data = config.space.finetune.data
+    data = config.data or space_data
+    if data.eval_clip_seconds is None and space_data.eval_clip_seconds is not None:
+        data = data.model_copy(update={"eval_clip_seconds": space_data.eval_clip_seconds})
+    return data
+
+
+def _base_space_data(label: str) -> DataConfig | None:
+    """The fine-tune data of the shipped space built on the shipped base ``label`` (``pretrained:NAME``)."""
+    from dslnas.spaces.space_presets import SPACE_PRESETS
+
+    for make in SPACE_PRESETS.values():
+        space = make()
+        if space.pretrained_base == label:
+            return space.finetune.data
+    return None
+
+
 def resolve_point(checkpoint: str | None = None, study: str | None = None, trial: int | None = None,
                   storage: str | None = None) -> PointSource:
     """The point named by ``--checkpoint`` (``pretrained:NAME`` or a path) or by ``--study`` and ``--trial``
@@ -148,9 +195,10 @@ def study_point(study: "optuna.Study", number: int) -> PointSource:
     if record is None:
         raise UserError(f"study {study.study_name!r} has no completed trial {number} with a record")
     path = checkpoint_of(study, number)
+    config = search_config_of(study)
     return PointSource(SourceKind.STUDY_POINT, f"study {study.study_name} trial {number}", path, record.candidate,
                        f"trial {number}'s record", load_checkpoint(path).run, study.study_name, number,
-                       search_config_of(study).profile, record)
+                       config.profile, record, _search_data(config))
 
 
 def _from_checkpoint(value: str) -> PointSource:
@@ -158,8 +206,9 @@ def _from_checkpoint(value: str) -> PointSource:
     ckpt = load_checkpoint(path)
     if not any(k.startswith(DSL_PREFIXES) for k in ckpt.model):  # a shipped base: no DSL weights at all
         candidate = ckpt.run.candidate.with_dsl(threshold=INERT_THRESHOLD)
+        label = value if value.startswith(PREFIX) else _shipped_name(path) or value
         return PointSource(SourceKind.PRETRAINED, value, path, candidate, "base codec: full path only (DSL inert)",
-                           ckpt.run)
+                           ckpt.run, eval_data=_base_space_data(label))
     if value.startswith(PREFIX):
         raise UserError(f"{value}: a shipped base must hold no DSL weights, {path} does")
     found = _recorded_trial(path, ckpt)
@@ -186,9 +235,17 @@ def _recorded_trial(path: Path, ckpt: Checkpoint) -> PointSource | None:
         if (record is not None and parent_of(trial) is None and record.checkpoint
                 and _same_file(record.checkpoint, resolved)):
             candidate = ckpt.run.candidate.with_dsl(threshold=record.threshold)
+            config = search_config_of(study)
             return PointSource(SourceKind.CHECKPOINT, str(path), path, candidate, f"trial {trial.number}'s record",
-                               ckpt.run, study.study_name, trial.number, search_config_of(study).profile, record)
+                               ckpt.run, study.study_name, trial.number, config.profile, record, _search_data(config))
     return None
+
+
+def _shipped_name(path: Path) -> str | None:
+    """``pretrained:NAME`` when ``path`` is a shipped base's file."""
+    from dslnas.trainers.pretrained import PRETRAINED
+
+    return next((PREFIX + name for name, base in PRETRAINED.items() if _same_file(str(base.path), path.resolve())), None)
 
 
 def _same_file(recorded: str, resolved: Path) -> bool:

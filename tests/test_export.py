@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dslnas.search.cli import report as cli_report
-from dslnas.search.export import export_run_config, write_run_config
+from dslnas.search.cli import export as cli_export
+from dslnas.search.export import Recipe, export_run_config, write_run_config
 from dslnas.search.pareto import search_config_of
 from dslnas.search.records import record_from_trial
 from dslnas.spaces.candidate import CandidateConfig
@@ -33,7 +33,7 @@ def study(storage_url: str) -> optuna.Study:
 
 
 def test_exported_config_round_trips_and_trains(tmp_path: Path, study: optuna.Study) -> None:
-    path = write_run_config(export_run_config(study, 2, threshold=0.3), tmp_path / "chosen.yaml")
+    path = write_run_config(export_run_config(study, 2, threshold=0.3, recipe=Recipe.FROM_SCRATCH), tmp_path / "chosen.yaml")
     run = load_model(RunConfig, path)  # what `dslnas train --config` does first
     record = record_from_trial(study.trials[2])
     searched = record.candidate
@@ -46,11 +46,25 @@ def test_exported_config_round_trips_and_trains(tmp_path: Path, study: optuna.St
     assert prov["threshold"] == {"searched": 0.6, "exported": 0.3}
     assert prov["predicted"]["device_profile"] == "a32-paper" and prov["predicted"]["latency_ms"] == {"full": record.cost.latency_ms.full, "light": record.cost.latency_ms.light, "mixed": record.cost.latency_ms.mixed}
     assert prov["predicted"]["at_exported_threshold"]["threshold"] == 0.3
-    assert prov["trial_checkpoint"] == record.checkpoint
+    assert prov["trial_checkpoint"] == record.checkpoint and prov["recipe"]["kind"] == "from-scratch"
 
     tiny = run.train.model_copy(update={"steps": 2, "batch_size": 2, "data": run.train.data.model_copy(update={"demo_clips": 4})})
     result = train(run.model_copy(update={"train": tiny}), tmp_path / "trained")
     assert result.checkpoint_path.is_file() and result.steps == 2
+
+
+def test_by_default_the_export_is_the_scored_fine_tune_from_the_study_base(study: optuna.Study) -> None:
+    """The recipe the trial ran (search.trial.trial_train_config): the space's fine-tune from its shipped base,
+    with its seed, light-tail start and trainable parts; the candidate at the trial's recorded threshold."""
+    run = export_run_config(study, 2)
+    config = search_config_of(study)
+    finetune = config.space.finetune
+    assert config.space.pretrained_base is not None and run.train.init_checkpoint == config.space.pretrained_base
+    assert (run.train.steps, run.train.seed, run.train.light_init, run.train.trainable) == (
+        finetune.steps, finetune.seed, finetune.light_init, finetune.trainable)
+    assert run.train.data == (config.data or finetune.data)
+    assert run.candidate.dsl.threshold == record_from_trial(study.trials[2]).threshold == 0.6
+    assert run.provenance["recipe"]["kind"] == "scored"
 
 
 def test_without_threshold_the_searched_candidate_is_kept(study: optuna.Study) -> None:
@@ -72,7 +86,7 @@ def test_unusable_requests_are_one_line_user_errors(study: optuna.Study, trial: 
 
 def test_export_command_writes_the_yaml(tmp_path: Path, study: optuna.Study, storage_url: str) -> None:
     app = typer.Typer()
-    cli_report.register(app)
+    cli_export.register(app)
     out = tmp_path / "chosen.yaml"
     result = CliRunner().invoke(app, ["export", "--study", "demo-report", "--storage", storage_url, "--trial", "6", "--out", str(out)])
     assert result.exit_code == 0, result.output

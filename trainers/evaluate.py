@@ -34,7 +34,8 @@ from dslnas.trainers.stream_eval import (
 from dslnas.trainers.streaming import StreamingEncoder
 from dslnas.trainers.visqol_score import VisqolScorer
 
-ProgressCallback = Callable[[int, int], None]
+ProgressCallback = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: ``phase`` is ``"stream"`` (clips streamed) or ``"visqol"`` (runs scored)."""
 Router = Callable[[ClipStreamEvaluation, float], RoutedScore]
 
 
@@ -129,13 +130,15 @@ def evaluate_codec(
     state_policy: StatePolicy | None = None,
     sweep_quantiles: Sequence[float] = SWEEP_QUANTILES,
     oracle: bool = True,
+    full_only: bool = False,
 ) -> EvaluationResult:
     """Evaluate ``codec`` on ``clips`` on the streaming runtime at ``threshold`` (default: the candidate's).
 
     Sweep thresholds: ``sweep_thresholds`` when given, else ``sweep_quantiles`` of the predicted discrepancy
     over all clips' segments plus one above the max (``sweep_quantiles=()`` and no thresholds: no sweep).
     ``oracle``: also sweep the oracle router, on the same explicit thresholds or the same quantiles of the
-    actual discrepancy. ``state_policy`` defaults to the candidate's.
+    actual discrepancy. ``state_policy`` defaults to the candidate's. ``full_only`` (a base whose DSL is
+    inert): only the full path is scored, no sweep, no oracle; light figures are ``nan``.
     """
     tau = codec.candidate.dsl.threshold if threshold is None else threshold
     policy = StatePolicy(codec.candidate.dsl.state_policy if state_policy is None else state_policy)
@@ -143,21 +146,24 @@ def evaluate_codec(
     codec.eval()
     stream = StreamingEncoder(codec.encoder)
     evaluations = []
+    if progress is not None:
+        progress("stream", 0, len(clips))
     for i, clip in enumerate(clips):
         evaluations.append(ClipStreamEvaluation(codec, stream, scorer, clip, policy))
         if progress is not None:
-            progress(i + 1, len(clips))
+            progress("stream", i + 1, len(clips))
     if evaluations and policy is StatePolicy.WARM:  # the composed runs against the segment loop, once
         first = evaluations[0]  # a pattern with switch-backs whatever the switch predicts
         first.check_composition(torch.arange(first.base.segments) % 4 >= 2)
-    sweep_t = _thresholds(evaluations, sweep_thresholds, sweep_quantiles, _predicted)
-    oracle_t = _thresholds(evaluations, sweep_thresholds, sweep_quantiles, _actual) if oracle else ()
+    sweep_t = () if full_only else _thresholds(evaluations, sweep_thresholds, sweep_quantiles, _predicted)
+    oracle_t = _thresholds(evaluations, sweep_thresholds, sweep_quantiles, _actual) if oracle and not full_only else ()
     score_clips(evaluations, [
+        [ev.full.use_light] if full_only else
         [ev.full.use_light, ev.light.use_light, ev.pattern_at(tau), *map(ev.pattern_at, sweep_t),
          *map(ev.oracle_pattern, oracle_t)]
         for ev in evaluations
-    ], scorer)
-    results = [_evaluate_clip(ev, tau) for ev in evaluations]
+    ], scorer, None if progress is None else lambda done, total: progress("visqol", done, total))
+    results = [_evaluate_clip(ev, tau, full_only) for ev in evaluations]
     sweep = tuple(_sweep_point(evaluations, t, ClipStreamEvaluation.at_threshold) for t in sweep_t)
     oracle_sweep = tuple(_sweep_point(evaluations, t, ClipStreamEvaluation.oracle_at) for t in oracle_t)
     return EvaluationResult(
@@ -188,14 +194,14 @@ def _thresholds(
     return quantile_thresholds(torch.cat([values(e) for e in evaluations]), quantiles)
 
 
-def _evaluate_clip(ev: ClipStreamEvaluation, tau: float) -> ClipEvaluation:
+def _evaluate_clip(ev: ClipStreamEvaluation, tau: float, full_only: bool = False) -> ClipEvaluation:
     segments = ev.base.segments
-    mixed = ev.at_threshold(tau)
+    mixed = ev.at_pattern(ev.full.use_light) if full_only else ev.at_threshold(tau)
     return ClipEvaluation(
         clip_id=ev.clip.clip_id,
         label=ev.clip.label,
         visqol_full=ev.at_pattern(ev.full.use_light).visqol_mos,
-        visqol_light=ev.at_pattern(ev.light.use_light).visqol_mos,
+        visqol_light=math.nan if full_only else ev.at_pattern(ev.light.use_light).visqol_mos,
         visqol_mixed=mixed.visqol_mos,
         light_usage=mixed.light_usage,
         sparsity=ev.base.mask_sparsity,

@@ -12,7 +12,7 @@ under ``reset`` and ``stale`` every pattern runs the segment loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,8 @@ from dslnas.trainers.visqol_score import VisqolScorer
 
 SWEEP_QUANTILES: tuple[float, ...] = tuple(i / 10 for i in range(11))
 """Quantiles of a candidate's own discrepancy distribution its threshold sweep is taken at."""
+SCORE_BATCH_PER_WORKER = 4
+"""Pairs per ViSQOL worker scored between two progress reports (large enough to keep every worker busy)."""
 ABOVE_MAX_REL = 1e-3
 """The sweep's last threshold is ``max * (1 + ABOVE_MAX_REL) + 1e-6``: every segment light."""
 
@@ -170,23 +172,30 @@ class ClipStreamEvaluation:
 
 
 def score_clips(evaluations: Sequence[ClipStreamEvaluation], patterns: Sequence[Sequence[torch.Tensor]],
-                scorer: VisqolScorer) -> int:
-    """Score every not yet scored pattern of ``patterns[i]`` on ``evaluations[i]`` in one batch (decoding the
-    next while the scorer's workers score), and return how many were scored."""
+                scorer: VisqolScorer, progress: Callable[[int, int], None] | None = None) -> int:
+    """Score every not yet scored pattern of ``patterns[i]`` on ``evaluations[i]`` in batches (decoding the
+    next while the scorer's workers score), and return how many were scored. ``progress(done, total)``
+    after each batch (of :data:`SCORE_BATCH_PER_WORKER` pairs per worker)."""
     wanted = [(ev, p) for ev, clip_patterns in zip(evaluations, patterns) for p in ev.unscored(clip_patterns)]
     if not wanted:
         return 0
     rate = evaluations[0].codec.candidate.encoder.sample_rate_hz
-    pairs = ((ev.reference, ev.decoded(p)) for ev, p in wanted)
+    batch = SCORE_BATCH_PER_WORKER * scorer.workers if progress is not None else len(wanted)
     threads = torch.get_num_threads()
     if scorer.workers > 1:  # the workers take the cores; decoding beside them in one thread does not fight them
         torch.set_num_threads(1)
     try:
-        scores = scorer.score_many(pairs, rate)
+        if progress is not None:
+            progress(0, len(wanted))
+        for start in range(0, len(wanted), batch):
+            chunk = wanted[start:start + batch]
+            scores = scorer.score_many(((ev.reference, ev.decoded(p)) for ev, p in chunk), rate)
+            for (ev, pattern), score in zip(chunk, scores):
+                ev.set_score(pattern, score)
+            if progress is not None:
+                progress(start + len(chunk), len(wanted))
     finally:
         torch.set_num_threads(threads)
-    for (ev, pattern), score in zip(wanted, scores):
-        ev.set_score(pattern, score)
     return len(wanted)
 
 

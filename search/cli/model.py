@@ -1,35 +1,32 @@
-"""CLI commands for the codec itself: ``train``, ``evaluate``, ``visqol``."""
+"""CLI commands for the codec itself: ``train``, ``light-bank``, ``visqol`` (and ``evaluate``, from ``cli.evaluate``)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
 from dslnas.search.cli.common import JsonOpt, console, print_json, progress_bar
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-    from dslnas.trainers.evaluate import EvaluationResult
-
 VisqolModeName = Literal["speech", "audio"]  # trainers.visqol_score.VisqolMode values (a test checks)
+VisqolMappingName = Literal["lattice", "exponential"]  # trainers.visqol_score.SpeechMapping values (a test checks)
 
 
 def train_command(
     config: Annotated[Path, typer.Option("--config", help="Run YAML: candidate + train recipe (see configs/).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for checkpoint.pt; rerun to resume.")] = Path("runs/train"),
+    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="KEY=VALUE over the config (dotted: train.steps=150, candidate.dsl.threshold=0.2; a train key alone means train.KEY); repeatable.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."""
-    from dslnas.spaces.run_config import RunConfig
     from dslnas.spaces.errors import UserError
+    from dslnas.spaces.overrides import apply_overrides
+    from dslnas.spaces.run_config import RunConfig
     from dslnas.spaces.yaml_io import check_writable_dir, load_model
     from dslnas.trainers.train import train
 
-    run = load_model(RunConfig, config)
+    run = apply_overrides(load_model(RunConfig, config), overrides or ())
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder (checkpoint.pt goes inside it)")
     check_writable_dir(out, "--out folder")
@@ -53,78 +50,28 @@ def train_command(
         console.print(f"trained {result.steps} steps, loss {result.first_loss:.3f} -> {result.final_loss:.3f}; {result.checkpoint_path}")
 
 
-def evaluate_command(
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="checkpoint.pt written by `dslnas train`.")],
-    data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac, or an AudioSet-style CSV. Default: the run's held-out clips.")] = None,
-    threshold: Annotated[Optional[float], typer.Option("--threshold", min=0.0, help="Routing threshold (default: the candidate's).")] = None,
-    profile: Annotated[str, typer.Option("--profile", help="Device profile pricing the sweep (name or YAML).")] = "a32-paper",
-    oracle: Annotated[bool, typer.Option("--oracle/--no-oracle", help="Also sweep the oracle router (the bound routing can reach; costs ViSQOL time).")] = True,
-    json_out: JsonOpt = False,
-) -> None:
-    """On the streaming runtime: full / light / mixed ViSQOL, light usage, switch-backs, switch rank correlation,
-    a threshold sweep priced on --profile and the oracle's bound, per class and overall."""
-    from dslnas.trainers.data.layout import data_config_for
-    from dslnas.spaces.errors import UserError
-    from dslnas.trainers.checkpoint import load_checkpoint
-    from dslnas.trainers.codec import build_codec
-    from dslnas.trainers.data import evaluation_clips, load_dataset
-    from dslnas.trainers.evaluate import evaluate_codec
-
-    if threshold is not None and not math.isfinite(threshold):
-        raise UserError(f"--threshold must be a finite number, got {threshold}")
-    ckpt = load_checkpoint(checkpoint)
-    codec = build_codec(ckpt.run.candidate)
-    try:
-        codec.load_state_dict(ckpt.model)
-    except RuntimeError as err:  # missing / unexpected / mis-shaped tensors
-        raise UserError(f"{checkpoint}: the weights do not fit the checkpoint's candidate "
-                        f"({str(err).splitlines()[0].rstrip(':.')})") from err
-    cfg = ckpt.run.train.data if data is None else data_config_for(data, eval_fraction=0.0)
-    clips = load_dataset(cfg, ckpt.run.candidate.encoder.sample_rate_hz, min_samples=ckpt.run.candidate.segment_samples)
-    if data is None:
-        clips = evaluation_clips(clips, cfg, ckpt.run.candidate.encoder.sample_rate_hz)
-    if not clips:
-        raise UserError("evaluation set is empty (eval_fraction is 0 and no --data given)")
-    with progress_bar() as bar:
-        task = bar.add_task("evaluate", total=len(clips), status="")
-        result = evaluate_codec(codec, clips, threshold, progress=lambda i, n: bar.update(task, completed=i), oracle=oracle)
-    if json_out:
-        from dslnas.search.evaluation_summary import evaluation_summary
-
-        print_json(evaluation_summary(result, ckpt.run.candidate, profile))
-    else:
-        console.print(evaluation_table(result))
-
-
-def evaluation_table(result: "EvaluationResult") -> "Table":
-    from rich.table import Table
-
-    table = Table(title=f"evaluation at threshold {result.threshold:g}")
-    for col in ("group", "clips", "ViSQOL full", "light", "mixed", "light usage", "sparsity", "switch MAE"):
-        table.add_column(col, justify="right")
-    groups = {**result.per_class, "overall": result.overall}
-    for name, g in groups.items():
-        table.add_row(
-            name, str(g.n_clips), f"{g.visqol_full:.2f}", f"{g.visqol_light:.2f}", f"{g.visqol_mixed:.2f}",
-            f"{g.light_usage:.0%}", f"{g.sparsity:.0%}", f"{g.switch_mae:.3f}",
-        )
-    return table
-
-
 def visqol_command(
     reference: Annotated[Path, typer.Argument(help="Reference audio (wav/flac).")],
     degraded: Annotated[Path, typer.Argument(help="Degraded audio (wav/flac).")],
     mode: Annotated[VisqolModeName, typer.Option("--mode", help="speech (16 kHz) or audio (48 kHz).")] = "speech",
-    json_out: Annotated[bool, typer.Option("--json", help="Print {\"moslqo\": ...} on stdout.")] = False,
+    mapping: Annotated[VisqolMappingName, typer.Option("--mapping", help="Speech mode's MOS mapping: lattice "
+                                                       "(Google's default) or exponential.")] = "lattice",
+    json_out: Annotated[bool, typer.Option("--json", help="Print {\"moslqo\", \"rule\", \"rule_applied\", ...} on stdout.")] = False,
 ) -> None:
-    """ViSQOL v3 MOS-LQO of DEGRADED against REFERENCE."""
-    from dslnas.trainers.visqol_score import VisqolMode, score_files
+    """ViSQOL v3 MOS-LQO of DEGRADED against REFERENCE, as Google's tool scores it (docs/visqol.md); says
+    whether the rule for pairs ViSQOL cannot score (digital silence, a reference too quiet to hear) applied."""
+    from dslnas.spaces.errors import UserError
+    from dslnas.trainers.visqol_score import SpeechMapping, VisqolMode, score_files
 
-    moslqo = score_files(reference, degraded, VisqolMode(mode))
+    if mode == "audio" and mapping != "lattice":
+        raise UserError(f"--mapping {mapping} is speech mode's; audio mode maps with its SVR")
+    score = score_files(reference, degraded, VisqolMode(mode), SpeechMapping(mapping))
     if json_out:
-        print_json({"moslqo": moslqo})
+        print_json({"moslqo": score.moslqo, "mode": mode, "mapping": mapping if mode == "speech" else "svr",
+                    "rule": score.rule.value, "rule_applied": score.rule_applied, "gain_db": score.gain_db})
     else:
-        console.print(f"MOS-LQO {moslqo:.3f}")
+        rule = f" (unscorable-pair rule: {score.rule.value}, gain {score.gain_db:+.1f} dB)" if score.rule_applied else ""
+        console.print(f"MOS-LQO {score.moslqo:.3f}{rule}")
 
 
 def light_bank_command(
@@ -176,5 +123,7 @@ def light_bank_command(
 def register(app: typer.Typer) -> None:
     app.command("train")(train_command)
     app.command("light-bank")(light_bank_command)
+    from dslnas.search.cli.evaluate import evaluate_command
+
     app.command("evaluate")(evaluate_command)
     app.command("visqol")(visqol_command)

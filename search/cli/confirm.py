@@ -1,0 +1,98 @@
+"""CLI command ``confirm``: measure front candidates (or one trial's point) on a device, stored beside the prediction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from dslnas.hw_models.runners.artifact import ArtifactFormat
+from dslnas.hw_models.runners.registry import RUNNERS
+from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, print_json, quiet_optuna
+
+if TYPE_CHECKING:
+    from dslnas.search.pareto import FrontPoint, ParetoFront
+    from dslnas.search.records import ConfirmationEntry
+
+
+def confirm_command(
+    study: StudyOpt,
+    storage: StorageOpt = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many front candidates (recommended first).")] = 3,
+    trial: Annotated[Optional[int], typer.Option("--trial", min=0, help="Confirm this trial's point (on the front or not, routed at its recorded threshold) instead of the top-K.")] = None,
+    runner: Annotated[str, typer.Option("--runner", help=f"Device runner: {', '.join(sorted(RUNNERS))}.")] = "local",
+    command: Annotated[Optional[str], typer.Option("--command", help="command runner: template, e.g. \"ssh board run {artifact}\".")] = None,
+    loop_command: Annotated[Optional[str], typer.Option("--loop-command", help="command runner: back-to-back inference (power).")] = None,
+    replay: Annotated[Optional[Path], typer.Option("--replay", help="replay runner: CSV of earlier measurements.")] = None,
+    repeats: Annotated[Optional[int], typer.Option("--repeats", help="local runner: timed runs (>= 50).")] = None,
+    warmup: Annotated[Optional[int], typer.Option("--warmup", help="local runner: untimed runs first.")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="local runner: inference threads.")] = None,
+    timeout_s: Annotated[Optional[float], typer.Option("--timeout-s", help="Per-measurement timeout (s).")] = None,
+    power_meter: Annotated[str, typer.Option("--power-meter", help="none, command or hwmon.")] = "none",
+    power_command: Annotated[Optional[str], typer.Option("--power-command", help="command meter: prints mW.")] = None,
+    hwmon: Annotated[Optional[Path], typer.Option("--hwmon", help="hwmon meter: /sys/class/hwmon/hwmonN folder.")] = None,
+    power_window_s: Annotated[float, typer.Option("--power-window-s", help="Power protocol window (paper: 30 s).")] = 30.0,
+    power_repeats: Annotated[int, typer.Option("--power-repeats", help="Power protocol idle/active pairs (paper: 10).")] = 10,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="Profile calibrated for the measured device (name or YAML); default: compare with the study's prediction.")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="Name of the measured device in the study (default: from the runner).")] = None,
+    fmt: Annotated[ArtifactFormat, typer.Option("--format", help="Artifact format to measure.")] = ArtifactFormat.ONNX,
+    work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="Where artifacts go (default: runs/<study>/confirm).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure the top-K front candidates' (or --trial's) full and light paths on a device (and, on a runner that runs routed
+    programs such as unicorn-arm, the routed mixed run over demo audio); store them beside the prediction."""
+    from dslnas.hw_models.runners.registry import PowerOptions, RunnerOptions, build_runner
+    from dslnas.search.config import DEFAULT_RUNS_ROOT
+    from dslnas.search.confirm import ConfirmSettings, confirm_candidates
+    from dslnas.search.pareto import compute_pareto_front
+    from dslnas.search.storage import load_existing_study, study_dir
+    from dslnas.spaces.errors import UserError
+
+    quiet_optuna()
+    options = RunnerOptions(threads=threads, warmup=warmup, repeats=repeats, timeout_s=timeout_s, command=command,
+                            loop_command=loop_command, csv_path=None if replay is None else str(replay))
+    power = PowerOptions(power_meter, power_command, None if hwmon is None else str(hwmon), power_window_s, power_repeats)
+    device_runner = build_runner(runner, options, power)
+    loaded = load_existing_study(storage, study)
+    points = _chosen_points(compute_pareto_front(loaded), study, top_k, trial)
+    settings = ConfirmSettings(work_dir or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "confirm", device, profile, fmt)
+
+    def show(number: int, entry: "ConfirmationEntry") -> None:
+        if not json_out:
+            console.print(_entry_line(number, entry), highlight=False, markup=False)
+
+    added = confirm_candidates(loaded, points, device_runner, settings, on_entry=show)
+    if json_out:
+        print_json({"study": study, "confirmed": {str(n): [e.to_json() for e in es] for n, es in added.items()}})
+
+
+def _entry_line(number: int, e: "ConfirmationEntry") -> str:
+    head = f"trial {number} {e.path}: predicted {e.predicted_latency_ms:.3f} ms ({e.predicted_profile})"
+    if not e.ok:
+        return f"{head}, not measured: {e.failure}"
+    error = f"{e.error_pct:+.1f} %" if e.error_pct is not None else "no error: prediction is 0"
+    line = f"{head}, measured {e.measured_latency_ms:.3f} ms on {e.device} ({error}, compared: {e.comparison.value})"
+    if e.path == "mixed" and "light_usage" in e.extra:  # the routed run: predicted at the measured light usage
+        x = e.extra
+        line += (f"; routed over {x['segments']} segments: mean, median {x['median_ms']:.3f} / p90 {x['p90_ms']:.3f} ms, "
+                 f"light usage {x['light_usage']:.0%}, {x['switch_backs']} switch-backs, {x['weights']}")
+    return line
+
+
+def _chosen_points(front: "ParetoFront", study: str, top_k: int, trial: int | None) -> "tuple[FrontPoint, ...]":
+    """The front's first ``top_k`` feasible points, or the point of ``trial`` (any completed trial with a record)."""
+    from dslnas.spaces.errors import UserError
+
+    if trial is not None:
+        chosen = tuple(p for p in front.points if p.number == trial)
+        if not chosen:
+            raise UserError(f"study {study!r} has no completed trial {trial} with a record to confirm")
+        return chosen
+    if not front.pareto:
+        raise UserError(f"study {study!r} has no feasible completed trial to confirm")
+    return front.pareto[:top_k]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("confirm")(confirm_command)
