@@ -107,7 +107,7 @@ class LazyGroup(CommandGroup):
             code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                                 standalone_mode=False, **extra)
         except typer.TyperException as err:  # typer's click errors all derive from it
-            print_error(parser_error_line(err))
+            print_error(parser_error_line(err, sys.argv[1:] if args is None else list(args)))
             code = 2
         except typer.Abort:
             print_error("aborted")
@@ -121,13 +121,24 @@ class LazyGroup(CommandGroup):
             formatter.write_dl([(name, entry.help) for name, entry in COMMANDS.items()])
 
 
-def parser_error_line(err: typer.TyperException) -> str:
-    """``dslnas CMD: <the parser's message> (see dslnas CMD --help)``: one line."""
+def parser_error_line(err: typer.TyperException, args: Sequence[str] = ()) -> str:
+    """``dslnas CMD: <the parser's message> (see dslnas CMD --help)``: one line. The command is the error's
+    (the parser raises some, such as an option missing its value, without one), else the one ``args`` name."""
     ctx = getattr(err, "ctx", None)
     message = " ".join(err.format_message().split())
-    if ctx is None:
-        return message
-    return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
+    path = ctx.command_path if ctx is not None else command_path(args)
+    return f"{path}: {message} (see '{path} --help')"
+
+
+def command_path(args: Sequence[str]) -> str:
+    """``dslnas`` and the command (and sub-command) names that ``args`` start with."""
+    path = ["dslnas"]
+    if args and args[0] in COMMANDS:
+        path.append(args[0])
+        subcommands = getattr(load_command(args[0]), "commands", None) or {}
+        if len(args) > 1 and args[1] in subcommands:
+            path.append(args[1])
+    return " ".join(path)
 
 
 app = typer.Typer(cls=LazyGroup, name="dslnas", help=HELP, add_completion=False, pretty_exceptions_enable=False,
