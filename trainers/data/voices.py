@@ -192,13 +192,23 @@ def synthesize(voice: Voice, text: str, delivery: Delivery, wav_path: Path) -> P
     text_path = wav_path.with_suffix(".txt")
     text_path.write_text(text + "\n", encoding="utf-8")
     argv = [executable, *_engine_args(voice, delivery, text_path, wav_path)]
+    return run_to_wav(argv, f"voice {voice.voice_id}: {voice.engine.value}", wav_path)
+
+
+def run_to_wav(argv: list[str], who: str, wav_path: Path, text: str | None = None,
+               timeout_s: float = SYNTH_TIMEOUT_S) -> Path:
+    """Run a synthesiser's argument list (``text`` on its standard input) that writes ``wav_path``.
+
+    Raises:
+        DataError: it fails, runs past ``timeout_s`` or writes no audio (the message starts with ``who``).
+    """
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=SYNTH_TIMEOUT_S, check=False)
+        done = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
-        raise DataError(f"voice {voice.voice_id}: {voice.engine.value} ran past {SYNTH_TIMEOUT_S:g} s") from None
+        raise DataError(f"{who} ran past {timeout_s:g} s") from None
     if done.returncode != 0 or not wav_path.is_file() or wav_path.stat().st_size <= 44:
         reason = " ".join((done.stderr or done.stdout).split())[-200:] or f"exit status {done.returncode}"
-        raise DataError(f"voice {voice.voice_id}: {voice.engine.value} wrote no audio ({reason})")
+        raise DataError(f"{who} wrote no audio ({reason})")
     return wav_path
 
 
