@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import math
 import re
 from pathlib import Path
@@ -12,10 +13,12 @@ import optuna
 import pytest
 
 from dslnas.search.pareto import compute_pareto_front
+from dslnas.search.records import record_from_json, record_to_json
 from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, record_fields_json
 from dslnas.search.report.columns import COLUMNS, PICK_TABLE, TRIAL_TABLE, TRIAL_TABLE_TAIL, csv_columns, csv_row
 from dslnas.search.report.files import write_trials_csv
 from dslnas.search.report.tables import pick_table, trial_table
+from dslnas.spaces.run_config import LightInit
 from study_fixtures import build_demo_study
 
 
@@ -66,3 +69,13 @@ def test_trials_json_names_the_record_fields(study: optuna.Study) -> None:
     done = [trial_json(t) for t in study.get_trials() if t.state is optuna.trial.TrialState.COMPLETE]
     assert done and all(set(t["fields"]) == {f.name for f in RECORD_FIELDS} for t in done)
     assert all(t["fields"]["latency_ms"] == t["record"]["cost"]["latency_ms"]["mixed"] for t in done)
+
+
+@pytest.mark.parametrize("start", [None, LightInit.SLICED])
+def test_record_json_keeps_typed_values(study: optuna.Study, start: LightInit | None) -> None:
+    record = compute_pareto_front(study).points[0].record
+    record = dataclasses.replace(record, light_start=start, switch=dataclasses.replace(record.switch, spearman=math.nan))
+    data = json.loads(json.dumps(record_to_json(record), allow_nan=False))  # strict JSON: no NaN inside
+    assert data["switch"]["spearman"] is None and data["light_start"] == (start and start.value)
+    back = record_from_json(data)
+    assert back.light_start is start and math.isnan(back.switch.spearman)

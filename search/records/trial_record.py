@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dslnas.hw_models.cost import Cost
 from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_PARENT, ATTR_RECORD, ATTR_ROLE
 from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.run_config import LightInit
 from dslnas.spaces.space import Objective
 from dslnas.spaces.errors import UserError
 
@@ -64,8 +65,9 @@ class SweepPoint:
 @dataclass(frozen=True)
 class SwitchQuality:
     """How well the switch routes, from the streaming run: rank correlation of predicted vs actual
-    discrepancy per segment (paper Fig. 7), and the learned router's latency saving as a share of the
-    oracle router's at equal mixed ViSQOL (None where the oracle saves nothing at that quality)."""
+    discrepancy per segment (paper Fig. 7; NaN where undefined, e.g. no spread), and the learned router's
+    latency saving as a share of the oracle router's at equal mixed ViSQOL (None where the oracle saves
+    nothing at that quality)."""
 
     spearman: float
     mae: float
@@ -105,7 +107,7 @@ class TrialRecord:
     visqol_references: dict[str, int] = field(default_factory=dict)
     checkpoint_artifact: str | None = None  # Optuna artifact id of the checkpoint in the study's store (search.artifacts)
     evaluated: dict[str, EvaluatedClass] = field(default_factory=dict)  # per class: the held-out clips scored
-    light_start: str = ""  # how the light tail started training: elastic (the base's bank), sliced, random
+    light_start: LightInit | None = None  # how the light tail started training (None: a codec trained fresh)
 
     @property
     def threshold(self) -> float:
@@ -165,7 +167,7 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "visqol_per_class": {k: asdict(v) for k, v in record.visqol_per_class.items()},
         "sparsity": record.sparsity,
         "transitions_per_s": record.transitions_per_s,
-        "switch": asdict(record.switch),
+        "switch": asdict(record.switch) | {"spearman": _nan_as_none(record.switch.spearman)},
         "cost": record.cost.to_record(),
         "checkpoint": record.checkpoint,
         "sweep": [asdict(p) for p in record.sweep],
@@ -175,7 +177,7 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "checkpoint_artifact": record.checkpoint_artifact,
         "visqol_references": dict(record.visqol_references),
         "evaluated": {k: asdict(v) for k, v in record.evaluated.items()},
-        "light_start": record.light_start,
+        "light_start": LightInit(record.light_start).value if record.light_start else None,
     }
 
 
@@ -188,7 +190,7 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         visqol_per_class={k: PathQuality(**v) for k, v in data["visqol_per_class"].items()},
         sparsity=float(data["sparsity"]),
         transitions_per_s=float(data["transitions_per_s"]),
-        switch=SwitchQuality(**data["switch"]),
+        switch=_switch_quality(data["switch"]),
         cost=Cost.from_record(data["cost"]),
         checkpoint=str(data["checkpoint"]),
         sweep=tuple(SweepPoint(**p) for p in data["sweep"]),
@@ -199,8 +201,19 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         checkpoint_artifact=data.get("checkpoint_artifact"),  # absent in records written before artifact stores
         evaluated={k: EvaluatedClass(int(v["clips"]), float(v["seconds"]), tuple(v["speakers"]))
                    for k, v in data.get("evaluated", {}).items()},  # absent in records written before it
-        light_start=str(data.get("light_start", "")),  # absent in records written before it
+        light_start=LightInit(data["light_start"]) if data.get("light_start") else None,  # absent before it
     )
+
+
+def _nan_as_none(value: float) -> float | None:
+    """A rank correlation in JSON: an undefined one (NaN) is null, never a number."""
+    return None if math.isnan(value) else value
+
+
+def _switch_quality(data: dict[str, Any]) -> SwitchQuality:
+    spearman = data["spearman"]
+    return SwitchQuality(math.nan if spearman is None else float(spearman), float(data["mae"]),
+                         data.get("oracle_saving_fraction"))
 
 
 # -- on an Optuna trial ----------------------------------------------------------------------------
