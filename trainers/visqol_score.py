@@ -1,46 +1,23 @@
-"""ViSQOL MOS-LQO of a degraded signal against its reference (a thin wrapper over visqol-python).
+"""ViSQOL MOS-LQO of a degraded signal against its reference: Google's ViSQOL v3 through visqol-python.
 
-Speech mode (16 kHz, VAD-selected patches, deep-lattice MOS mapper) is the paper's metric; audio mode
-(48 kHz, SVR mapper) is there for music/general audio. Inputs at any rate are resampled to the mode's rate.
+Speech mode (16 kHz, VAD-selected patches; the deep-lattice MOS mapping by default, the exponential one on
+request) is the paper's metric; audio mode (48 kHz, SVR mapping) is there for music and general audio.
+Inputs at any rate are resampled to the mode's rate. With the default settings the scores reproduce
+Google's conformance values (version 333) within 0.02 MOS (``tests/test_visqol_conformance.py``; the
+measured table is in ``docs/visqol.md``). Signals are given to ViSQOL at their own level, as Google's tool
+scores them: ViSQOL's score does depend on the playback level (it floors every gammatone band at -45 dB
+absolute, and the lattice mapping reads the degraded signal's band energies), and that is kept.
 
-**The scoring-level rule** (the one change this wrapper makes to what ViSQOL sees). ViSQOL floors every
-gammatone band at -45 dB absolute, and the speech lattice mapper takes the degraded signal's per-band
-energy as a feature, so below about -30 dBFS RMS the score depends on the playback level rather than the
-damage: a 4 kHz low-pass on pink + brown noise scores 2.19 at -10..-30 dBFS, 2.88 at -40, 3.96 at -50, and
-at -80 dBFS every degraded copy scores about what the identical copy does (4.70 vs 4.71). Quiet "silence" material (room tone at
--75..-55 dBFS) is therefore scored at a fixed level: **a reference whose RMS is below**
-:data:`SCORING_LEVEL_DBFS` **(-26 dBFS, the P.56 nominal level) is scored with reference and degraded both
-multiplied by the one gain that brings the reference's RMS to it**; a louder reference is scored as given
-(scores there do not depend on level). :attr:`VisqolScorer.counts` says for how many distinct references
-the rule applied. ``scoring_level_dbfs=None`` scores at the given level (ViSQOL's own protocol) and raises
-for a reference quieter than :data:`QUIET_REFERENCE_DBFS` (loudest 80 ms frame), which it cannot score.
-
-Other edges (measured with visqol-python 3.8; see ``tests/test_visqol.py``):
-
-* **Identical-looking silence scores 1.000.** ViSQOL maps a mean patch similarity (NSIM) below 0.15 to
-  MOS exactly 1.0, and for noise-like material NSIM compares the exact spectro-temporal fine structure:
-  another realisation of the same noise at the same level scores 1.0. A codec that re-synthesises room
-  tone instead of reproducing it scores 1.0 whatever its level; that is a fact about the codec, which the
-  level rule does not hide.
-* **Minimum length.** A reference shorter than one patch cannot be scored: speech mode needs
-  10,240 samples at 16 kHz (0.64 s; shorter fails with a bare ``IndexError``), audio mode 46,080 samples at
-  48 kHz (0.96 s). This wrapper raises :class:`DataError` saying so before calling the library.
-* **Different lengths** are scored as Google's ViSQOL does: both signals go to the library untrimmed, which
-  aligns the degraded one globally (leading zeros prepended or cut, for codec delay) and matches each
-  reference patch within the degraded signal. ViSQOL only warns beyond a 1 s mismatch; here that is a
-  :class:`DataError` (``max_length_mismatch_s``), as it is a pairing mistake, not a codec.
-* **Digital silence.** An all-zero reference has no level and makes the library divide by zero (NaN): it is
-  not given to ViSQOL. Its score is :data:`MOS_CEILING` (5.0) when the degraded signal is silent too (every
-  sample below half a 16-bit step), else :data:`MOS_FLOOR` (1.0); counted in ``counts.digital_silence``.
-  An all-zero degraded signal against a real reference also gives NaN in the library; it carries nothing
-  of the reference, so this wrapper returns :data:`MOS_FLOOR`.
-* **Output.** The TFLite runtime prints one ``INFO`` line on stderr when the speech model loads; nothing is
-  written to stdout. A non-finite score never leaves :meth:`VisqolScorer.score` (it raises instead).
+**The unscorable-pair rule** (:mod:`dslnas.trainers.visqol_rule`; ``quiet_rule=False`` turns it off): a
+pair with digital silence on either side, or whose reference is too quiet for ViSQOL's score to depend on
+it (a level measured per mode), is not scored as given; each :class:`VisqolScore` says whether it applied,
+:attr:`VisqolScorer.counts` counts the references it took. Lengths further apart than ViSQOL's own 1 s
+tolerance, or shorter than one patch (speech 0.64 s, audio 0.96 s), are a :class:`DataError`; otherwise
+both signals go to ViSQOL untrimmed (it aligns them). See ``docs/visqol.md``.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import math
 import multiprocessing as mp
@@ -49,7 +26,6 @@ import weakref
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,65 +35,13 @@ import torchaudio.functional as audio_fn
 
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data.audio_io import load_audio
+from dslnas.trainers.visqol_rule import (  # the types a score carries, re-exported with the rule's constants
+    MOS_CEILING, MOS_FLOOR, QUIET_AUDIO_DBFS, QUIET_SPEECH_DBFS, LevelRule, ScoringCounts, SpeechMapping, VisqolMode,
+    VisqolScore, levelling_gain_db, loudest_frame_dbfs, silence_score,
+)
 
-MOS_FLOOR = 1.0
-"""The lowest MOS-LQO; the score of an all-zero degraded signal."""
-MOS_CEILING = 5.0
-"""The highest MOS-LQO; the score of digital silence reproduced as digital silence."""
-SCORING_LEVEL_DBFS = -26.0
-"""References quieter than this RMS level (dBFS) are scored raised to it (the scoring-level rule)."""
-QUIET_REFERENCE_DBFS = -65.0
-"""Without the rule, a reference whose loudest 80 ms frame is below this RMS level (dBFS) cannot be scored."""
 DURATION_MISMATCH_TOLERANCE_S = 1.0
 """ViSQOL's own tolerance (``kDurationMismatchTolerance``) for reference and degraded lengths."""
-SILENT_PEAK = 2.0**-16
-"""A signal whose every sample is below this (half a 16-bit step) is digital silence."""
-_WINDOW_S = 0.08  # ViSQOL's analysis window; hop = window / 4
-_MIN_FRAMES = {"speech": 29, "audio": 45}  # first patch offset + one patch (20 or 30 frames)
-
-
-class VisqolMode(str, enum.Enum):
-    """ViSQOL's two models: ``speech`` (16 kHz, lattice mapper) and ``audio`` (48 kHz, SVR mapper)."""
-
-    SPEECH = "speech"
-    AUDIO = "audio"
-
-    @property
-    def sample_rate_hz(self) -> int:
-        """The rate the mode's model was built for; inputs are resampled to it."""
-        return 16_000 if self is VisqolMode.SPEECH else 48_000
-
-    @property
-    def min_samples(self) -> int:
-        """The shortest signal, in samples at :attr:`sample_rate_hz`, that holds one scoring patch."""
-        window = round(_WINDOW_S * self.sample_rate_hz)
-        return window + (_MIN_FRAMES[self.value] - 1) * (window // 4)
-
-
-class LevelRule(str, enum.Enum):
-    """How a reference's level was handled (see the module notes)."""
-
-    AS_GIVEN = "as_given"                # at or above the scoring level (or the rule is off): scored as given
-    LEVELLED = "levelled"                # below it: both signals raised by the reference's gain
-    DIGITAL_SILENCE = "digital_silence"  # all-zero reference: 5.0 if the degraded one is silent too, else 1.0
-
-
-@dataclass(frozen=True)
-class VisqolScore:
-    """One score and how it was reached; ``gain_db`` multiplied both signals (0 unless levelled)."""
-
-    moslqo: float
-    rule: LevelRule
-    gain_db: float = 0.0
-
-
-@dataclass(frozen=True)
-class ScoringCounts:
-    """Distinct references a scorer has scored, and how many of them each rule took."""
-
-    references: int
-    levelled: int
-    digital_silence: int
 
 
 class VisqolScorer:
@@ -125,10 +49,11 @@ class VisqolScorer:
 
     Args:
         mode: speech (the paper's metric) or audio.
-        scoring_level_dbfs: the scoring-level rule's level (dBFS RMS); ``None`` scores at the given level.
+        mapping: speech mode's MOS mapping (lattice, Google's default, or exponential); audio mode has one.
+        quiet_rule: apply the unscorable-pair rule (see the module notes); ``False`` gives every pair to
+            ViSQOL as given (Google's tool exactly) and raises for digital silence, which it cannot score.
         max_length_mismatch_s: how much longer one signal may be than the other; beyond it a DataError.
-        workers: processes :meth:`score_many` scores in; 1 scores
-            in this process. The pool (``forkserver``: no fork of a process with live threads) starts on the
+        workers: processes :meth:`score_many` scores in; 1 scores in this process. The pool (``forkserver``: no fork of a process with live threads) starts on the
             first batch and lives until :meth:`close`; a worker that dies takes the pool down with an error,
             and the next batch starts a new one. Each worker runs numba single-threaded.
     """
@@ -136,14 +61,19 @@ class VisqolScorer:
     def __init__(
         self,
         mode: VisqolMode = VisqolMode.SPEECH,
-        scoring_level_dbfs: float | None = SCORING_LEVEL_DBFS,
+        *,
+        mapping: SpeechMapping = SpeechMapping.LATTICE,
+        quiet_rule: bool = True,
         max_length_mismatch_s: float = DURATION_MISMATCH_TOLERANCE_S,
         workers: int = 1,
     ) -> None:
         if workers < 1:
             raise ValueError(f"ViSQOL workers must be >= 1, got {workers}")
         self.mode = VisqolMode(mode)
-        self.scoring_level_dbfs = scoring_level_dbfs
+        self.mapping = SpeechMapping(mapping)
+        if self.mode is VisqolMode.AUDIO and self.mapping is not SpeechMapping.LATTICE:
+            raise ValueError(f"the {self.mapping.value} mapping is speech mode's; audio mode maps with its SVR")
+        self.quiet_rule = quiet_rule
         self.max_length_mismatch_s = max_length_mismatch_s
         self.workers = workers
         self.seconds = 0.0  # wall time spent in score / score_many
@@ -194,7 +124,7 @@ class VisqolScorer:
     def _submit(self, ref: np.ndarray, deg: np.ndarray) -> Future:
         if self._pool is None:
             method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-            settings = (self.mode, self.scoring_level_dbfs, self.max_length_mismatch_s)
+            settings = (self.mode, self.mapping, self.quiet_rule, self.max_length_mismatch_s)
             self._pool = ProcessPoolExecutor(self.workers, mp.get_context(method), _init_worker, settings)
             weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
         return self._pool.submit(_score_in_worker, ref, deg)
@@ -203,6 +133,11 @@ class VisqolScorer:
     def sample_rate_hz(self) -> int:
         """The rate signals are scored at (the mode's)."""
         return self.mode.sample_rate_hz
+
+    @property
+    def quiet_reference_dbfs(self) -> float:
+        """Below this loudest-frame level (dBFS) a reference is too quiet to score (the mode's measured level)."""
+        return QUIET_AUDIO_DBFS if self.mode is VisqolMode.AUDIO else QUIET_SPEECH_DBFS[self.mapping]
 
     @property
     def counts(self) -> ScoringCounts:
@@ -219,7 +154,7 @@ class VisqolScorer:
     def score_detail(
         self, ref: torch.Tensor | np.ndarray, deg: torch.Tensor | np.ndarray, sample_rate_hz: int
     ) -> VisqolScore:
-        """ViSQOL MOS-LQO of ``deg`` against ``ref`` and the level rule that applied.
+        """ViSQOL MOS-LQO of ``deg`` against ``ref`` and whether the unscorable-pair rule applied.
 
         Args:
             ref: reference ``[T]`` samples, full scale [-1, 1] (a ``[1, T]`` or ``[1, 1, T]`` batch of one
@@ -230,7 +165,7 @@ class VisqolScorer:
         Raises:
             DataError: empty, multi-channel or non-finite input, a non-positive rate, lengths that differ by
                 more than ``max_length_mismatch_s``, a signal shorter than the mode's minimum, or (with
-                ``scoring_level_dbfs=None``) a reference too quiet to score.
+                ``quiet_rule=False``) digital silence on either side, which ViSQOL cannot score.
             RuntimeError: the library returned a non-finite score.
         """
         started = time.perf_counter()
@@ -252,22 +187,25 @@ class VisqolScorer:
         return ref_np, deg_np
 
     def _remember(self, ref_np: np.ndarray, result: VisqolScore) -> None:
-        self._rules[hashlib.blake2b(ref_np.tobytes(), digest_size=16).digest()] = result.rule
+        """Record the rule a reference took; one that took the rule with any degraded signal counts as such."""
+        key = hashlib.blake2b(ref_np.tobytes(), digest_size=16).digest()
+        if result.rule_applied or key not in self._rules:
+            self._rules[key] = result.rule
 
     def _score_prepared(self, ref: np.ndarray, deg: np.ndarray) -> VisqolScore:
         """The score of two checked signals at the mode's rate."""
-        if not np.any(ref):
-            silent = float(np.max(np.abs(deg))) < SILENT_PEAK
-            return VisqolScore(MOS_CEILING if silent else MOS_FLOOR, LevelRule.DIGITAL_SILENCE)
-        gain_db = self._gain_db(ref)
-        rule = LevelRule.LEVELLED if gain_db > 0.0 else LevelRule.AS_GIVEN
-        if not np.any(deg):
-            return VisqolScore(MOS_FLOOR, rule, gain_db)
+        silent = silence_score(ref, deg)
+        if silent is not None:
+            if not self.quiet_rule:
+                raise DataError("ViSQOL cannot score a pair with digital silence on either side (it divides by "
+                                "zero); keep the default quiet_rule to score it by the unscorable-pair rule")
+            return silent
+        gain_db = levelling_gain_db(ref, self.sample_rate_hz, self.quiet_reference_dbfs) if self.quiet_rule else 0.0
         gain = 10.0 ** (gain_db / 20.0)
         moslqo = float(self._visqol().measure_from_arrays(ref * gain, deg * gain, self.sample_rate_hz).moslqo)
         if not math.isfinite(moslqo):
             raise RuntimeError(f"ViSQOL returned a non-finite MOS-LQO ({moslqo}) for finite inputs")
-        return VisqolScore(moslqo, rule, gain_db)
+        return VisqolScore(moslqo, LevelRule.LEVELLED if gain_db > 0.0 else LevelRule.AS_GIVEN, gain_db)
 
     def _prepare(self, audio: torch.Tensor | np.ndarray, name: str, sample_rate_hz: int) -> np.ndarray:
         """Validate one signal and return it as float64 ``[T]`` at the mode's rate."""
@@ -299,27 +237,14 @@ class VisqolScorer:
                 f"of audio, got {length / rate:.2f} s"
             )
 
-    def _gain_db(self, ref: np.ndarray) -> float:
-        """The gain in dB applied to both signals: the scoring-level rule's, or 0 when it is off or not needed."""
-        if self.scoring_level_dbfs is None:
-            loudest_dbfs = loudest_frame_dbfs(ref, self.sample_rate_hz)
-            if loudest_dbfs < QUIET_REFERENCE_DBFS:
-                raise DataError(
-                    f"ViSQOL: reference too quiet to score (loudest 80 ms frame {loudest_dbfs:.1f} dBFS, "
-                    f"below {QUIET_REFERENCE_DBFS:g} dBFS; ViSQOL would give it the same score whatever the "
-                    "degradation); keep the default scoring_level_dbfs to score it level-normalised"
-                )
-            return 0.0
-        rms_dbfs = 10.0 * math.log10(float(np.mean(np.square(ref))))
-        return max(0.0, self.scoring_level_dbfs - rms_dbfs)
-
     def _visqol(self) -> Any:
         """The visqol API for this mode, created on first use."""
         if self._api is None:
             from visqol import VisqolApi  # heavy import (TFLite, scipy), deferred to first use
 
             api = VisqolApi()
-            api.create(mode=self.mode.value, use_lattice_model=self.mode is VisqolMode.SPEECH)
+            lattice = self.mode is VisqolMode.SPEECH and self.mapping is SpeechMapping.LATTICE
+            api.create(mode=self.mode.value, use_lattice_model=lattice)
             self._api = api
         return self._api
 
@@ -332,7 +257,7 @@ _WORKER_SCORER: VisqolScorer | None = None
 """The scorer of a :meth:`VisqolScorer.score_many` pool worker process (set by its initializer)."""
 
 
-def _init_worker(mode: VisqolMode, scoring_level_dbfs: float | None, max_length_mismatch_s: float) -> None:
+def _init_worker(mode: VisqolMode, mapping: SpeechMapping, quiet_rule: bool, max_length_mismatch_s: float) -> None:
     global _WORKER_SCORER
     try:  # the pool is the parallelism: numba's parallel kernels would start a thread per core in every worker
         import numba
@@ -340,7 +265,7 @@ def _init_worker(mode: VisqolMode, scoring_level_dbfs: float | None, max_length_
         numba.set_num_threads(1)
     except ImportError:
         pass
-    _WORKER_SCORER = VisqolScorer(mode, scoring_level_dbfs, max_length_mismatch_s)
+    _WORKER_SCORER = VisqolScorer(mode, mapping=mapping, quiet_rule=quiet_rule, max_length_mismatch_s=max_length_mismatch_s)
 
 
 def _score_in_worker(ref: np.ndarray, deg: np.ndarray) -> VisqolScore:
@@ -348,24 +273,19 @@ def _score_in_worker(ref: np.ndarray, deg: np.ndarray) -> VisqolScore:
     return _WORKER_SCORER._score_prepared(ref, deg)
 
 
-def loudest_frame_dbfs(audio: np.ndarray, sample_rate_hz: int) -> float:
-    """RMS level in dBFS of the loudest 80 ms frame of ``audio`` ``[T]`` (the whole signal if shorter)."""
-    frame = min(max(1, round(_WINDOW_S * sample_rate_hz)), audio.size)
-    n_frames = audio.size // frame
-    frames = audio[: n_frames * frame].reshape(n_frames, frame)
-    power = float(np.max(np.mean(np.square(frames), axis=1)))
-    return 10.0 * math.log10(power) if power > 0 else -math.inf
-
-
 def score_files(
-    ref_path: str | Path, deg_path: str | Path, mode: VisqolMode = VisqolMode.SPEECH
-) -> float:
-    """ViSQOL MOS-LQO of the audio file ``deg_path`` against ``ref_path`` (any rate/channels, see load_audio).
+    ref_path: str | Path,
+    deg_path: str | Path,
+    mode: VisqolMode = VisqolMode.SPEECH,
+    mapping: SpeechMapping = SpeechMapping.LATTICE,
+) -> VisqolScore:
+    """ViSQOL MOS-LQO of the audio file ``deg_path`` against ``ref_path`` (any rate/channels, see load_audio:
+    channels averaged, resampled to the mode's rate) and whether the unscorable-pair rule applied.
 
     Raises:
-        DataError: a file cannot be loaded, or anything :meth:`VisqolScorer.score` rejects.
+        DataError: a file cannot be loaded, or anything :meth:`VisqolScorer.score_detail` rejects.
     """
-    scorer = VisqolScorer(mode)
+    scorer = VisqolScorer(mode, mapping=mapping)
     ref = load_audio(ref_path, scorer.sample_rate_hz)
     deg = load_audio(deg_path, scorer.sample_rate_hz)
-    return scorer.score(ref, deg, scorer.sample_rate_hz)
+    return scorer.score_detail(ref, deg, scorer.sample_rate_hz)
