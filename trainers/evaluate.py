@@ -32,6 +32,7 @@ from dslnas.trainers.stream_eval import (
     SWEEP_QUANTILES, ClipStreamEvaluation, RoutedScore, quantile_thresholds, score_clips,
 )
 from dslnas.trainers.streaming import StreamingEncoder
+from dslnas.trainers.sweep_point import SweepPoint
 from dslnas.trainers.visqol_score import VisqolScorer
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -83,18 +84,6 @@ class GroupSummary:
     warmup_frames_light_per_s: float = float("nan")  # of those, replayed into the light tail
     switch_spearman: float = float("nan")         # rank correlation of predicted vs actual per segment (pooled)
     offline_embedding_l1: float = float("nan")    # diagnostic: mean |streaming - offline mixed embedding|
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    threshold: float
-    light_usage: float
-    visqol_mixed: float
-    light_usage_per_class: dict[str, float]
-    visqol_mixed_per_class: dict[str, float]
-    transitions_per_s: float = float("nan")       # pooled over clips
-    warmup_frames_per_s: float = float("nan")     # pooled over clips
-    warmup_frames_light_per_s: float = float("nan")  # of those, replayed into the light tail
 
 
 @dataclass(frozen=True)

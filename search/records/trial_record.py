@@ -17,6 +17,7 @@ from dslnas.hw_models.cost import Cost
 from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_PARENT, ATTR_RECORD, ATTR_ROLE
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.run_config import LightInit
+from dslnas.trainers.sweep_point import SweepPoint
 from dslnas.spaces.space import Objective
 from dslnas.spaces.errors import UserError
 
@@ -45,21 +46,6 @@ class PathQuality:
     full: float
     light: float
     mixed: float
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One threshold of the sweep on the trained candidate, as the streaming run measured and the cost
-    model priced it (at its own light usage and switch-backs)."""
-
-    threshold: float
-    light_usage: float
-    visqol_mixed: float
-    latency_ms: float
-    power_mw: float
-    light_usage_per_class: dict[str, float]
-    visqol_mixed_per_class: dict[str, float]
-    transitions_per_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -167,11 +153,11 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "visqol_per_class": {k: asdict(v) for k, v in record.visqol_per_class.items()},
         "sparsity": record.sparsity,
         "transitions_per_s": record.transitions_per_s,
-        "switch": asdict(record.switch) | {"spearman": _nan_as_none(record.switch.spearman)},
+        "switch": _nan_as_none(asdict(record.switch)),
         "cost": record.cost.to_record(),
         "checkpoint": record.checkpoint,
-        "sweep": [asdict(p) for p in record.sweep],
-        "oracle_sweep": [asdict(p) for p in record.oracle_sweep],
+        "sweep": [_nan_as_none(asdict(p)) for p in record.sweep],
+        "oracle_sweep": [_nan_as_none(asdict(p)) for p in record.oracle_sweep],
         "timing_s": dict(record.timing_s),
         "execution": record.execution,
         "checkpoint_artifact": record.checkpoint_artifact,
@@ -193,8 +179,8 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         switch=_switch_quality(data["switch"]),
         cost=Cost.from_record(data["cost"]),
         checkpoint=str(data["checkpoint"]),
-        sweep=tuple(SweepPoint(**p) for p in data["sweep"]),
-        oracle_sweep=tuple(SweepPoint(**p) for p in data["oracle_sweep"]),
+        sweep=tuple(_sweep_point(p) for p in data["sweep"]),
+        oracle_sweep=tuple(_sweep_point(p) for p in data["oracle_sweep"]),
         timing_s=dict(data["timing_s"]),
         execution=str(data["execution"]),
         visqol_references={k: int(v) for k, v in data.get("visqol_references", {}).items()},  # absent before rules
@@ -205,15 +191,21 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
     )
 
 
-def _nan_as_none(value: float) -> float | None:
-    """A rank correlation in JSON: an undefined one (NaN) is null, never a number."""
-    return None if math.isnan(value) else value
+def _nan_as_none(figures: dict[str, Any]) -> dict[str, Any]:
+    """Top-level figures in JSON: an undefined one (NaN) is null, never a number (read back as NaN)."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()}
 
 
 def _switch_quality(data: dict[str, Any]) -> SwitchQuality:
-    spearman = data["spearman"]
-    return SwitchQuality(math.nan if spearman is None else float(spearman), float(data["mae"]),
-                         data.get("oracle_saving_fraction"))
+    def figure(value: float | None) -> float:
+        return math.nan if value is None else float(value)
+
+    return SwitchQuality(figure(data["spearman"]), figure(data["mae"]), data.get("oracle_saving_fraction"))
+
+
+def _sweep_point(data: dict[str, Any]) -> SweepPoint:
+    """A stored sweep point (null rates: NaN; records before the one sweep-point type lack the replay rates)."""
+    return SweepPoint(**{k: math.nan if v is None else v for k, v in data.items()})
 
 
 # -- on an Optuna trial ----------------------------------------------------------------------------
