@@ -45,7 +45,8 @@ class Cost:
     that runs it: ``path_latency_ms``, ``path_energy_mj``, ``path_params``. ``unsupported_ops``:
     ``{"<part>:<aten op>": calls}`` the counter could not price (counted as free). ``replays_per_inference``:
     per tail, the warm policy's replayed work per inference as a share of one inference of that tail.
-    ``placement``: multi-unit profiles, the stage -> unit assignment priced (empty on one unit).
+    ``placement``: multi-unit profiles, the stage -> unit assignment priced (empty on one unit). ``routing``:
+    the routing it was priced under (None in records written before it was kept).
     ``counts``: the per-layer counts as the front unit runs them (None where not kept, e.g. in a trial record).
     """
 
@@ -68,6 +69,7 @@ class Cost:
     ram_kib: PassFigures               # full pass, light pass, deployed (both tails' state)
     replays_per_inference: dict[Part, float] = field(default_factory=dict)
     placement: str = ""
+    routing: RoutingSummary | None = None
     counts: EncoderCounts | None = None
 
     @property
@@ -95,6 +97,7 @@ class Cost:
         """The stored shape (a trial record's ``cost``): every field but the per-layer counts, JSON-ready."""
         data = asdict(self.without_counts())
         data.pop("counts")
+        data["routing"] = None if self.routing is None else self.routing.to_json()
         for name in ("path_latency_ms", "path_energy_mj", "path_params", "replays_per_inference"):
             data[name] = {Part(k).value: v for k, v in data[name].items()}
         return data
@@ -106,6 +109,7 @@ class Cost:
         energy is recomputed from the parts)."""
         data = dict(fields)
         data.pop("counts", None)
+        data["routing"] = None if data.get("routing") is None else RoutingSummary.from_json(data["routing"])
         for name in ("latency_ms", "power_mw", "flash_kib", "ram_kib", "energy_per_inference_uj"):
             if isinstance(data.get(name), dict):
                 data[name] = PassFigures(**data[name])
@@ -220,7 +224,7 @@ class ProfileCostModel(CostModel):
             mask_sparsity=routing.mask_sparsity if priced else 0.0, sparsity_priced=priced,
             flash_kib=PassFigures(*flash_kib(on_front)), ram_kib=PassFigures(*ram_kib(on_front)),
             replays_per_inference=replays, placement=best.placement.name if len(self.placements) > 1 else "",
-            counts=on_front,
+            routing=routing, counts=on_front,
         )
 
 

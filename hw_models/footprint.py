@@ -46,4 +46,6 @@ def provenance_text(profile: DeviceProfile) -> str:
         text += f", {prov.cv_folds}-fold CV by candidate: MAPE {prov.cv_mape_pct:.1f}%"
     if prov.clock_mhz is not None and prov.cycles_per_instruction is not None:
         text += f"; assumes {prov.clock_mhz:g} MHz at {prov.cycles_per_instruction:g} cycles per instruction"
+    if any(unit.skips_zero_inputs for unit in profile.units.values()):
+        text += "; zero inputs skipped in the tails' first convs, priced as their MACs cut by the mask's sparsity"
     return text

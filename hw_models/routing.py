@@ -166,3 +166,9 @@ class RoutingSummary:
         return {"light_usage": self.light_usage, "mask_sparsity": self.mask_sparsity,
                 "replayed_frames_per_s": {Part(t).value: v for t, v in self.replayed_frames_per_s.items()},
                 "switch_backs_per_s": self.switch_backs_per_s}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "RoutingSummary":
+        """:meth:`to_json`'s shape read back."""
+        return cls(float(data["light_usage"]), float(data["mask_sparsity"]),
+                   {Part(t): float(v) for t, v in data["replayed_frames_per_s"].items()}, float(data["switch_backs_per_s"]))

@@ -119,7 +119,8 @@ def confirm_candidates(
 def _predicted(record: TrialRecord, model: ProfileCostModel | None, profile: str | None, runner: str,
                device: str, comparison: Comparison) -> dict[str, ConfirmationEntry]:
     """Per path, an entry holding only the prediction side (the measurement is filled in by :func:`_entry`)."""
-    cost = record.cost if model is None else model.predict(record.candidate, RoutingSummary(record.light_usage, record.sparsity))
+    routing = record.cost.routing or RoutingSummary(record.light_usage, record.sparsity)  # records before routings were kept
+    cost = record.cost if model is None else model.predict(record.candidate, routing)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return {
         path: ConfirmationEntry(path, runner, device, now, comparison, profile or record.profile, cost.latency_ms.of(Pass(path)),

@@ -17,14 +17,12 @@ from pathlib import Path
 import torch
 
 from dslnas.hw_models.cost import ProfileCostModel
-from dslnas.hw_models.placement import PlacementObjective
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, build_points
 from dslnas.search.records import EvaluatedClass
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.run_config import DataConfig, RunConfig, TrainConfig
-from dslnas.spaces.space import Objective
 from dslnas.trainers.checkpoint import load_checkpoint
 from dslnas.trainers.codec import build_codec
 from dslnas.trainers.data import Clip, evaluation_clips, load_dataset
@@ -56,8 +54,8 @@ class TrialRunner:
     base_checkpoint: Path
 
     def __post_init__(self) -> None:
-        objective = PlacementObjective.POWER if Objective.POWER_MW in self.config.space.objectives else PlacementObjective.LATENCY
-        self.cost_model = ProfileCostModel(load_profile(self.config.profile), objective=objective)
+        # the default placement rule (cheapest mixed power), as evaluate, cost and confirm price: one price
+        self.cost_model = ProfileCostModel(load_profile(self.config.profile))
         self._eval_clips: list[Clip] | None = None
         self._scorer: VisqolScorer | None = None
 

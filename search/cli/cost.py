@@ -96,6 +96,8 @@ def cost_command(
     profile: Annotated[str, typer.Option("--profile", help="Device profile: a shipped name or a YAML path.")] = DEFAULT_PROFILE,
     light_usage: LightUsageOpt = DEFAULT_LIGHT_USAGE,
     mask_sparsity: Annotated[float, typer.Option("--mask-sparsity", help="Share of zeros in the mask output (see `dslnas evaluate`), priced where the device skips zero inputs.")] = 0.0,
+    full_replays: Annotated[float, typer.Option("--full-replays-per-s", help="Masked base frames per second the warm policy replays into the full tail (see `dslnas evaluate`).")] = 0.0,
+    light_replays: Annotated[float, typer.Option("--light-replays-per-s", help="Masked base frames per second the warm policy replays into the light tail.")] = 0.0,
     switch_depth: DepthOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -103,11 +105,12 @@ def cost_command(
     with memory, real-time factor, the profile's provenance and error band, and whether alpha buys anything;
     on a multi-unit profile, at the cheapest placement (as a search prices it)."""
     from dslnas.hw_models.cost import ProfileCostModel
+    from dslnas.hw_models.counts import Part
     from dslnas.hw_models.profile import load_profile
     from dslnas.hw_models.routing import RoutingSummary
 
     try:
-        routing = RoutingSummary(light_usage, mask_sparsity)
+        routing = RoutingSummary(light_usage, mask_sparsity, {Part.FULL_TAIL: full_replays, Part.LIGHT_TAIL: light_replays})
         candidate = load_candidate(preset, config, switch_depth)
         cost = ProfileCostModel(load_profile(profile)).predict(candidate, routing)
     except UserError as err:
