@@ -10,6 +10,7 @@ import typer
 
 from dslnas.search.cli.common import CommandGroup, JsonOpt, console, print_json, progress_bar
 from dslnas.spaces.errors import UserError
+from dslnas.spaces.labels import SPEECH
 
 data_app = typer.Typer(cls=CommandGroup, help="Audio data: generate a corpus, join corpora.")
 
@@ -73,7 +74,7 @@ def synth_command(
 
         manifest = synthesize_corpus(out, minutes, seed, on_progress=on_progress, voices=voice_ids, options=options)
     labels = Counter(e.label for e in manifest.entries)
-    speakers = sorted({e.speaker for e in manifest.entries if e.label == "speech"})
+    speakers = sorted({e.speaker for e in manifest.entries if e.label == SPEECH})
     seconds = sum(e.seconds for e in manifest.entries)
     if json_out:
         print_json({"out": str(out), "manifest": str(out / "manifest.csv"), "clips": dict(labels), "seconds": seconds,
