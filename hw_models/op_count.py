@@ -13,7 +13,7 @@ counted; convs: ``C_in * C_out * K / groups`` MACs per output frame) with the ex
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn

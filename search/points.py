@@ -26,7 +26,6 @@ from dslnas.trainers.oracle import compare_to_oracle
 
 if TYPE_CHECKING:
     from dslnas.trainers.evaluate import EvaluationResult
-    from dslnas.trainers.evaluate import SweepPoint as EvaluatedPoint
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class CandidatePoints:
         return tuple(p for i, p in enumerate(self.points) if i != self.own)
 
 
-def priced_sweep(evaluated: Sequence["EvaluatedPoint"], price: Pricer,
+def priced_sweep(evaluated: Sequence[SweepPoint], price: Pricer,
                  mask_sparsity: float) -> tuple[tuple[SweepPoint, ...], tuple[Cost, ...]]:
     """The sweep as a deployment runs it: each point priced under its own routing (its light usage, switch-backs
     and warm replays; the evaluation's ``mask_sparsity``), with the cost of each point."""
@@ -54,12 +53,7 @@ def priced_sweep(evaluated: Sequence["EvaluatedPoint"], price: Pricer,
         routing = RoutingSummary.from_stream(p, mask_sparsity)
         cost = price(routing)
         costs.append(cost.without_counts())
-        points.append(SweepPoint(
-            threshold=p.threshold, light_usage=p.light_usage, visqol_mixed=p.visqol_mixed,
-            latency_ms=cost.latency_ms.mixed, power_mw=cost.power_mw.mixed,
-            light_usage_per_class=dict(p.light_usage_per_class), visqol_mixed_per_class=dict(p.visqol_mixed_per_class),
-            transitions_per_s=routing.switch_backs_per_s,
-        ))
+        points.append(p.priced(cost.latency_ms.mixed, cost.power_mw.mixed))
     return tuple(points), tuple(costs)
 
 
@@ -122,10 +116,6 @@ def own_point(records: Sequence[TrialRecord], objectives: Sequence[Objective]) -
     spans = [(max(v[j] for v in values) - lows[j]) or 1.0 for j in range(len(objectives))]
     distance = [math.dist([(x - lo) / s for x, lo, s in zip(v, lows, spans)], [0.0] * len(v)) for v in values]
     return min(routed, key=lambda i: (distance[i], i))
-
-
-def _finite(value: float) -> float:
-    return value if math.isfinite(value) else 0.0
 
 
 def constraint_values(record: TrialRecord, constraints: Constraints) -> dict[str, float]:
