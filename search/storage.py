@@ -145,6 +145,19 @@ def _sqlite_connect_args(url: str) -> dict[str, dict[str, float]]:
     return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if url.startswith("sqlite") else {}
 
 
+def storage_failure(err: BaseException) -> str | None:
+    """One line for a storage that failed under a command (a damaged SQLite file, a lost server), else None."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, sqlalchemy.exc.DBAPIError):
+            cause = str(seen.orig).strip().splitlines() or [type(seen.orig).__name__]
+            return f"the study's storage failed: {cause[0]} (restore a damaged file from a copy)"
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(err, optuna.exceptions.StorageInternalError):
+        return f"the study's storage failed: {(str(err).strip().splitlines() or ['internal error'])[0]}"
+    return None
+
+
 def load_existing_study(url: str | None, study_name: str, root: Path = Path(DEFAULT_RUNS_ROOT)) -> optuna.Study:
     """An existing study (for trials/report/confirm/export); a missing one is a UserError, and nothing is
     written looking for it (no folder, no empty database)."""

@@ -98,6 +98,15 @@ class LazyGroup(CommandGroup):
         except UserError as err:
             print_error(str(err))
             raise typer.Exit(2) from None
+        except OSError as err:  # a full disk, a folder gone: what the system said, on one line
+            print_error(f"{err.strerror or type(err).__name__}" + (f": {err.filename}" if err.filename else ""))
+            raise typer.Exit(1) from None
+        except Exception as err:
+            line = storage_failure(err)
+            if line is None:
+                raise
+            print_error(line)
+            raise typer.Exit(1) from None
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -119,6 +128,15 @@ class LazyGroup(CommandGroup):
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, entry.help) for name, entry in COMMANDS.items()])
+
+
+def storage_failure(err: Exception) -> str | None:
+    """The storage's one line for ``err`` (None when it is not a storage's); optuna loads only if it ran."""
+    if "optuna" not in sys.modules:
+        return None
+    from dslnas.search.storage import storage_failure as of_storage
+
+    return of_storage(err)
 
 
 def parser_error_line(err: typer.TyperException, args: Sequence[str] = ()) -> str:
