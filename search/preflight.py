@@ -7,7 +7,8 @@ audio) wastes them. :func:`preflight` checks, cheaply and in this order, and rai
 
 1. every knob, at the ends of its range and at each of its choices, builds a valid candidate;
 2. the device profile loads and prices the space's base candidate to finite numbers;
-3. the data each training run reads exists and holds audio;
+3. the data each training run reads exists and holds audio, every file's header readable (an unreadable or
+   empty file is named);
 4. the runs folder and the storage can be written (a server URL: its driver imports; no connection).
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -27,6 +28,9 @@ from dslnas.spaces.knobs import Knob, KnobKind
 from dslnas.spaces.space import SearchSpace
 from dslnas.spaces.yaml_io import check_writable_dir, describe_validation_error
 
+if TYPE_CHECKING:
+    from dslnas.trainers.data.check import DataCheck
+
 PREFLIGHT_LIGHT_USAGE = 0.5
 
 
@@ -35,7 +39,7 @@ def preflight(config: SearchConfig) -> None:
     check_space(config.space)
     check_profile(config.profile, config.space)
     for data in _training_data(config):
-        check_data(data)
+        check_data(data, config.space.base.encoder.sample_rate_hz)
     check_writable_dir(config.study_root, "runs folder")
     check_storage(config.storage)
     if config.space.pretrained_base is not None:
@@ -131,10 +135,12 @@ def _training_data(config: SearchConfig) -> list[DataConfig]:
     return found[:1] if found[0] == found[1] else found
 
 
-def check_data(data: DataConfig) -> None:
-    """The data's path exists and holds audio (generated demo audio needs nothing). Cheap: no audio is read."""
+def check_data(data: DataConfig, sample_rate_hz: int | None = None) -> "DataCheck | None":
+    """The data's path exists and holds audio (generated demo audio needs nothing). With ``sample_rate_hz``, every
+    file's header is read too (``trainers.data.check``): an unreadable or empty file is a DataError naming it,
+    and the check (lengths, rates, labels) is returned. Cheap: no audio is read."""
     if data.kind in (DatasetKind.DEMO, DatasetKind.SYNTH):  # generated here (synth: on first use)
-        return
+        return None
     path = Path(str(data.path)).expanduser()
     if not path.exists():
         raise DataError(f"data path {path} does not exist")
@@ -144,6 +150,14 @@ def check_data(data: DataConfig) -> None:
         raise DataError(f"data path {path}: expected a folder of wav/flac for kind '{data.kind.value}', found a file")
     elif not any(_audio_files(path)):
         raise DataError(f"data path {path}: no audio files (*.wav, *.flac) found")
+    if sample_rate_hz is None:
+        return None
+    from dslnas.trainers.data import load_dataset
+    from dslnas.trainers.data.check import check_clips
+    from dslnas.trainers.data.clips import visqol_min_samples
+
+    clips = load_dataset(data, sample_rate_hz, min_samples=1)  # headers only
+    return check_clips(str(path), clips, sample_rate_hz, visqol_min_samples(sample_rate_hz))
 
 
 def _check_csv(data: DataConfig, path: Path) -> None:

@@ -392,3 +392,35 @@ def test_evaluation_clips_are_the_held_out_side_cut_to_eval_clip_seconds() -> No
     assert all(c.num_samples == 48_000 for c in whole)
     assert evaluation_clips(clips, data.model_copy(update={"eval_fraction": 0.0}), 16_000) == []
     assert len(evaluation_clips(clips, data.model_copy(update={"eval_fraction": 0.0}), 16_000, True)) == 8
+
+
+def _clip(clip_id: str, n: int, label: str = "speech", speaker: str | None = None) -> Clip:
+    return Clip(clip_id, torch.full((n,), 0.1), label, speaker)
+
+
+def test_short_clips_are_joined_in_order_within_their_group_and_leftovers_skipped() -> None:
+    from dslnas.trainers.data.clips import join_short_clips
+
+    clips = [_clip("a/1", 300), _clip("long", 1000), _clip("a/2", 400), _clip("b/1", 300, "silence"), _clip("a/3", 200)]
+    out = join_short_clips(clips, 600)
+    assert [c.clip_id for c in out.clips] == ["a/1 + a/2", "long"]  # the joined clip takes its first member's place
+    assert out.clips[0].num_samples == 700 and out.joined == ("a/1", "a/2")
+    assert set(out.skipped) == {"a/3", "b/1"}  # too few left in their group to reach the minimum
+    assert "2 joined into 1 clips" in out.describe(1000) and "2 skipped" in out.describe(1000)
+
+
+def test_a_speaker_groups_short_clips_across_folders_but_never_across_labels() -> None:
+    from dslnas.trainers.data.clips import join_short_clips
+
+    clips = [_clip("x/1", 300, speaker="s"), _clip("y/2", 300, speaker="s"), _clip("z/3", 300, "silence", "s")]
+    out = join_short_clips(clips, 600)
+    assert [c.clip_id for c in out.clips] == ["x/1 + y/2"] and out.skipped == ("z/3",)
+
+
+def test_the_evaluation_set_cuts_each_clip_after_the_short_clip_rule() -> None:
+    from dslnas.trainers.data.clips import evaluation_set
+
+    clips = [_clip("a/1", 300), _clip("a/2", 400), _clip("long", 5000)]
+    chosen = evaluation_set(clips, DataConfig(eval_fraction=0.0, eval_clip_seconds=1.0), 1000,
+                            all_when_none_held_out=True, min_samples=600)
+    assert [c.num_samples for c in chosen.clips] == [700, 1000] and all(c.in_memory for c in chosen.clips)

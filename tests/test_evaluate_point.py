@@ -108,3 +108,30 @@ def test_data_check_reads_headers_only(recordings: Path) -> None:
     assert check.clips == 6 and check.per_label["silence"].clips == 3
     assert math.isclose(check.shortest_s, 0.3) and check.longest_s == 1.0
     assert any("phone-8k.wav" in line for line in check.lines())
+
+
+def test_preflight_reads_every_header_and_names_an_unreadable_file(recordings: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from dslnas.search.preflight import check_data
+    from dslnas.spaces.errors import DataError
+    from dslnas.trainers.data.layout import data_config_for
+
+    check = check_data(data_config_for(recordings), RATE)
+    assert check is not None and check.clips == 6 and check.below_rate == ("speech/phone-8k.wav",)
+    broken = tmp_path / "broken"
+    shutil.copytree(recordings, broken)
+    (broken / "speech" / "bad.wav").write_bytes(b"RIFF not really a wav file")
+    with pytest.raises(DataError, match="bad.wav"):
+        check_data(data_config_for(broken), RATE)
+
+
+def test_search_data_keeps_the_space_evaluation_settings(recordings: Path) -> None:
+    from dslnas.search.cli.search import _user_data
+    from dslnas.spaces.space_presets import load_space
+
+    space = load_space("demo")
+    data = _user_data(recordings, space)
+    settings = space.finetune.data
+    assert data.path == str(recordings) and data.eval_clip_seconds == settings.eval_clip_seconds == 2.0
+    assert (data.eval_fraction, data.seed) == (settings.eval_fraction, settings.seed)

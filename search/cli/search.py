@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import optuna
 
     from dslnas.search.run import SearchStatus
+    from dslnas.spaces.run_config import DataConfig
+    from dslnas.spaces.space import SearchSpace
 
 
 def search_command(
@@ -39,14 +41,13 @@ def search_command(
     the demo space on generated audio, stored under runs/demo/. Exits 1 when every trial of the run failed."""
     from dslnas.search.config import SearchConfig
     from dslnas.search.run import run_search
-    from dslnas.trainers.data.layout import data_config_for
     from dslnas.spaces.space_presets import load_space
 
     quiet_optuna()
     space_obj = load_space(space)
     config = SearchConfig(
         study=study or space_obj.name, space=space_obj, trials=trials, backend=backend, storage=storage,
-        sampler=sampler, seed=seed, data=None if data is None else data_config_for(data), profile=profile, workers=workers,
+        sampler=sampler, seed=seed, data=None if data is None else _user_data(data, space_obj), profile=profile, workers=workers,
         ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
         heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period, artifact_store=artifacts,
     )
@@ -75,6 +76,15 @@ def search_command(
     if not json_out:
         console.print(f"done: {final.complete} complete, {final.failed} failed, front of {final.front_size}. "
                       f"Next: dslnas report --study {config.study}" + (f" --storage {storage}" if storage else ""))
+
+
+def _user_data(path: Path, space: "SearchSpace") -> "DataConfig":
+    """``--data PATH`` with the space's evaluation settings (eval_clip_seconds, eval_fraction, seed) kept."""
+    from dslnas.trainers.data.layout import data_config_for
+
+    settings = space.finetune.data
+    return data_config_for(path, eval_clip_seconds=settings.eval_clip_seconds, eval_fraction=settings.eval_fraction,
+                           seed=settings.seed)
 
 
 def _status_text(status: "SearchStatus") -> str:
