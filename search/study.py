@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from importlib.metadata import version
@@ -19,12 +20,15 @@ from dslnas.search.samplers import make_sampler, sweep_points_per_candidate
 from dslnas.search.storage import HeartbeatSettings, open_storage
 from dslnas.spaces.errors import UserError
 
-def open_study(config: SearchConfig) -> optuna.Study:
+def open_study(config: SearchConfig, worker: int = 0) -> optuna.Study:
     """Create the study or reopen it; a reopened study must search the same space.
 
     Only the process that creates the study records its config and, for the Optuna backend, queues the
     reference point (its sweep holds the full-only baseline) as the first trials, so workers starting together never queue them
     twice (creation is atomic in the storage). Ray passes them to its searcher instead.
+    The sampler's seed is ``config.seed`` for the first process of a new study, and is derived from it, the
+    trials the study holds and ``worker`` otherwise: a resumed study or a second worker does not replay the
+    first process's draws (:func:`sampler_seed`).
     """
     storage = open_storage(
         config.storage, config.study, HeartbeatSettings(config.heartbeat_interval_s, config.grace_period_s),
@@ -39,7 +43,7 @@ def open_study(config: SearchConfig) -> optuna.Study:
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=config.study, storage=storage, sampler=sampler)
         _check_same_space(study, config)
-        return study
+        return _reseeded(study, config, worker)
     study.set_user_attr(STUDY_ATTR_CONFIG, json.loads(config.model_dump_json()))
     study.set_user_attr(STUDY_ATTR_VERSION, version("dslnas"))
     with warnings.catch_warnings():  # set_metric_names is marked experimental
@@ -47,6 +51,23 @@ def open_study(config: SearchConfig) -> optuna.Study:
         study.set_metric_names([o.value for o in config.space.objectives])
     if get_backend(config.backend).queues_references:
         study.enqueue_trial(config.space.reference_point(), user_attrs=role_attrs(Role.REFERENCE))
+    return _reseeded(study, config, worker)
+
+
+def sampler_seed(seed: int, trials_held: int, worker: int) -> int:
+    """``seed`` for the first worker of a new study; else a seed derived from all three (stable, < 2**31)."""
+    if trials_held == 0 and worker == 0:
+        return seed
+    digest = hashlib.blake2b(f"{seed}/{trials_held}/{worker}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def _reseeded(study: optuna.Study, config: SearchConfig, worker: int) -> optuna.Study:
+    held = len(study.get_trials(deepcopy=False, states=tuple(s for s in TrialState if s != TrialState.WAITING)))
+    seed = sampler_seed(config.seed, held, worker)
+    if seed != config.seed:
+        reseeded = config.model_copy(update={"seed": seed})
+        study.sampler = make_sampler(reseeded, trials_per_candidate=sweep_points_per_candidate(config))
     return study
 
 

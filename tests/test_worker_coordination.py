@@ -19,6 +19,7 @@ from dslnas.search.backends import optuna_backend
 from dslnas.search.backends.optuna_backend import _wait_while_others_finish_the_total as must_skip
 from dslnas.search.backends.optuna_backend import _join_workers, make_objective
 from dslnas.search.config import SearchConfig
+from dslnas.search.records import ATTR_FAIL_REASON
 from dslnas.search.storage import ATTR_HEARTBEAT, ATTR_STARTED, SQLITE_BUSY_TIMEOUT_S, open_storage
 from dslnas.search.study import open_study
 from dslnas.spaces.errors import UserError
@@ -131,3 +132,54 @@ def test_sqlite_writes_wait_for_a_busy_file_a_minute(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == SQLITE_BUSY_TIMEOUT_S * 1000
     finally:
         connection.close()
+
+
+def sampled_params(study: optuna.Study, config: SearchConfig, complete: bool = True) -> dict[str, object]:
+    trial = study.ask()
+    config.space.suggest(trial)
+    if complete:
+        study.tell(trial, [3.0, 10.0])
+    return trial.params
+
+
+def test_a_reopened_study_does_not_replay_the_first_processs_draws(tmp_path: Path) -> None:
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'study.db'}", trials=5)
+    first = open_study(config)
+    sampled_params(first, config)  # the queued reference
+    drawn = sampled_params(first, config)
+    assert sampled_params(open_study(config), config) != drawn  # a new process (a resume)
+
+
+def test_workers_opening_a_study_together_draw_differently(tmp_path: Path) -> None:
+    config = config_for(tmp_path, f"sqlite:///{tmp_path / 'study.db'}", trials=5)
+    sampled_params(open_study(config), config)  # the queued reference
+    assert sampled_params(open_study(config, worker=1), config) != sampled_params(open_study(config, worker=2), config)
+
+
+class TrainingStarted(Exception):
+    """Raised by the stand-in runner: the objective went on to train."""
+
+
+class StandInRunner:
+    def run(self, *_: object) -> None:
+        raise TrainingStarted("would train")
+
+
+def test_a_configuration_the_study_has_is_not_trained_again(tmp_path: Path) -> None:
+    config, study = fresh_study(tmp_path, trials=5)
+    params = sampled_params(study, config)
+    study.enqueue_trial(params)  # as a seeded sampler replaying its first draw in a new process
+    study.optimize(make_objective(config, StandInRunner()), n_trials=1)  # type: ignore[arg-type]
+    again = study.get_trials()[-1]
+    assert again.state == optuna.trial.TrialState.PRUNED and again.params == params
+    assert "the same knobs as trial 0" in again.user_attrs[ATTR_FAIL_REASON]
+
+
+def test_a_retry_of_a_failed_configuration_trains(tmp_path: Path) -> None:
+    config, study = fresh_study(tmp_path, trials=5)
+    failed = study.ask()
+    config.space.suggest(failed)
+    study.tell(failed, state=optuna.trial.TrialState.FAIL)
+    study.enqueue_trial(failed.params)
+    study.optimize(make_objective(config, StandInRunner()), n_trials=1, catch=(TrainingStarted,))  # type: ignore[arg-type]
+    assert "would train" in study.get_trials()[-1].user_attrs[ATTR_FAIL_REASON]

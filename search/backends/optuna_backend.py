@@ -44,9 +44,14 @@ def make_objective(config: SearchConfig, runner: TrialRunner, store: Any = None)
                 for key, value in fail_attrs(f"not run: the study holds or is running its {config.trials} trials").items():
                     trial.set_user_attr(key, value)
                 raise optuna.TrialPruned()
+            candidate = config.space.suggest(trial)
+            same = _same_knobs_as(trial.study, trial.number, trial.params)
+            if same is not None:
+                for key, value in fail_attrs(f"not run: the same knobs as trial {same}").items():
+                    trial.set_user_attr(key, value)
+                raise optuna.TrialPruned()
             trial.set_user_attr(ATTR_STARTED, trial.number)
             try:
-                candidate = config.space.suggest(trial)
                 points = runner.run(candidate, f"{trial.number:05d}")
                 values = objective_values(points, config)
                 if store is not None:
@@ -64,6 +69,16 @@ def make_objective(config: SearchConfig, runner: TrialRunner, store: Any = None)
         return values
 
     return objective
+
+
+def _same_knobs_as(study: optuna.Study, number: int, params: dict[str, Any]) -> int | None:
+    """The trained trial (completed, or running and started) with exactly ``params``, if any: a resumed
+    study never trains a configuration twice (a retry of a failed trial is not a duplicate)."""
+    for other in trained_trials(study, (TrialState.COMPLETE, TrialState.RUNNING)):
+        started = other.state == TrialState.COMPLETE or other.user_attrs.get(ATTR_STARTED) == other.number
+        if other.number != number and started and other.params == params:
+            return other.number
+    return None
 
 
 def objective_values(points: CandidatePoints, config: SearchConfig) -> list[float]:
@@ -87,9 +102,11 @@ def recover_stale_trials(study: optuna.Study, config: SearchConfig) -> list[int]
     return fail_stale_journal_trials(study, config.grace_period_s)
 
 
-def run_worker(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: ProgressCallback | None = None) -> None:
-    """One worker: run trials until the study holds ``config.trials`` completed ones (at most ``n_trials``)."""
-    study = open_study(config)
+def run_worker(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: ProgressCallback | None = None,
+               worker: int = 0) -> None:
+    """One worker (``worker``: its index, which seeds its sampler): run trials until the study holds
+    ``config.trials`` completed ones (at most ``n_trials``)."""
+    study = open_study(config, worker)
     store = open_artifact_store(config.artifact_location)
     claim_study_store(study, config.artifact_location)
     recover_stale_trials(study, config)
@@ -159,11 +176,11 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _worker_entry(config_json: str, base_checkpoint: str, n_trials: int) -> None:
+def _worker_entry(config_json: str, base_checkpoint: str, n_trials: int, worker: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     config = SearchConfig.model_validate_json(config_json)
     with torch_threads(config.threads_per_worker(config.workers)):  # K workers share the host's cores
-        run_worker(config, Path(base_checkpoint), n_trials)
+        run_worker(config, Path(base_checkpoint), n_trials, worker=worker)
 
 
 class OptunaBackend(SearchBackend):
@@ -195,8 +212,8 @@ def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_pr
     ctx = mp.get_context("spawn")
     per_worker = -(-n_trials // config.workers)
     procs = [
-        ctx.Process(target=_worker_entry, args=(config.model_dump_json(), str(base_checkpoint), per_worker))
-        for _ in range(config.workers)
+        ctx.Process(target=_worker_entry, args=(config.model_dump_json(), str(base_checkpoint), per_worker, index + 1))
+        for index in range(config.workers)
     ]
     for proc in procs:
         proc.start()
