@@ -4,9 +4,10 @@ Scores fixed (reference, degraded) pairs with Google's ViSQOL (visqol-python, no
 signals are played ever quieter: the reference's loudest 80 ms frame (ViSQOL's analysis window) goes from
 ``--top-dbfs`` down to ``--bottom-dbfs``. ViSQOL matches the degraded signal's level to the reference's and
 floors every gammatone band at -45 dB absolute, so a quiet enough pair is all floor and every degraded copy
-scores alike. Two references: Google's conformance speech ``CA01_01`` (tests/data/visqol) and seeded room
-tone (``trainers.data.scenes.room_tone``), each against four copies: itself, a 3 kHz low-pass, white noise
-at 10 dB SNR and another realisation (for room tone) or a time-reversed copy (for speech). At each level the
+scores alike. Three references: Google's conformance speech ``CA01_01`` (tests/data/visqol), the project's
+seeded formant speech (``generate_demo_clips``) and seeded room tone (``trainers.data.scenes.room_tone``),
+each against four copies: itself, a 3 kHz low-pass, white noise at 10 dB SNR and another realisation (for
+room tone) or a time-reversed copy (for speech). At each level the
 *spread* is the largest minus the smallest of the four scores. The quiet level printed is the highest level
 at and below which every reference's spread stays under ``--tolerance`` (default 0.02 MOS, the conformance
 tolerance): there ViSQOL can no longer tell a perfect copy from a damaged one. Those numbers are
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from dslnas.trainers.data import generate_demo_clips
 from dslnas.trainers.data.audio_io import load_audio
 from dslnas.trainers.data.scenes import room_tone
 from dslnas.trainers.visqol_score import loudest_frame_dbfs
@@ -62,9 +64,11 @@ def _rms(x: np.ndarray) -> float:
 
 
 def references(rate_hz: int, seed: int) -> dict[str, np.ndarray]:
-    """Google's CA01 speech and 3 s of room tone, at ``rate_hz``."""
+    """Google's CA01 speech, 3 s of formant speech and 3 s of room tone, at ``rate_hz``."""
     speech = load_audio(SPEECH_FILE, rate_hz).numpy().astype(np.float64)
-    return {"CA01_speech": speech, "room_tone": room_tone(np.random.default_rng(seed), 3 * rate_hz, rate_hz)}
+    formant = generate_demo_clips(1, 3.0, rate_hz, seed)[0].audio.numpy().astype(np.float64)
+    return {"CA01_speech": speech, "formant_speech": formant,
+            "room_tone": room_tone(np.random.default_rng(seed), 3 * rate_hz, rate_hz)}
 
 
 def sweep(args: argparse.Namespace) -> list[LevelRow]:
@@ -84,7 +88,7 @@ def sweep(args: argparse.Namespace) -> list[LevelRow]:
             rows.append(row)
             if not args.json:
                 cells = "  ".join(f"{k} {v:.3f}" for k, v in scores.items())
-                print(f"{name:12s} loudest {level:6.1f} dBFS (RMS {row.rms_dbfs:6.1f})  {cells}  spread {row.spread:.3f}")
+                print(f"{name:14s} loudest {level:6.1f} dBFS (RMS {row.rms_dbfs:6.1f})  {cells}  spread {row.spread:.3f}")
     return rows
 
 
