@@ -13,8 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.profile import load_profile
@@ -23,15 +22,13 @@ from dslnas.search.points import CandidatePoints, build_points
 from dslnas.search.records import EvaluatedClass
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.run_config import DataConfig, RunConfig, TrainConfig
-from dslnas.trainers.checkpoint import load_checkpoint
-from dslnas.trainers.codec import build_codec
-from dslnas.trainers.data import Clip, evaluation_clips, load_dataset
-from dslnas.trainers.evaluate import evaluate_codec
-from dslnas.trainers.train import train
-from dslnas.trainers.visqol_score import VisqolScorer
+
+if TYPE_CHECKING:  # the training stack (torch) is imported when a trial runs, not by export or the report
+    from dslnas.trainers.data import Clip
+    from dslnas.trainers.visqol_score import VisqolScorer
 
 
-def evaluated_classes(clips: Sequence[Clip], sample_rate_hz: int) -> dict[str, EvaluatedClass]:
+def evaluated_classes(clips: Sequence["Clip"], sample_rate_hz: int) -> dict[str, EvaluatedClass]:
     """:class:`EvaluatedClass` per label of the clips a candidate is scored on."""
     by_label: dict[str, list[Clip]] = {}
     for clip in clips:
@@ -56,17 +53,23 @@ class TrialRunner:
     def __post_init__(self) -> None:
         # the default placement rule (cheapest mixed power), as evaluate, cost and confirm price: one price
         self.cost_model = ProfileCostModel(load_profile(self.config.profile))
-        self._eval_clips: list[Clip] | None = None
-        self._scorer: VisqolScorer | None = None
+        self._eval_clips: list["Clip"] | None = None
+        self._scorer: "VisqolScorer | None" = None
 
-    def scorer(self) -> VisqolScorer:
+    def scorer(self) -> "VisqolScorer":
         """One ViSQOL scorer for this runner's trials, scoring in as many processes as this worker has
         torch threads (its share of the host's cores)."""
+        import torch
+
+        from dslnas.trainers.visqol_score import VisqolScorer
+
         if self._scorer is None:
             self._scorer = VisqolScorer(workers=max(1, torch.get_num_threads()))
         return self._scorer
 
-    def eval_clips(self, data: DataConfig, sample_rate_hz: int, min_samples: int) -> list[Clip]:
+    def eval_clips(self, data: DataConfig, sample_rate_hz: int, min_samples: int) -> list["Clip"]:
+        from dslnas.trainers.data import evaluation_clips, load_dataset
+
         if self._eval_clips is None:
             clips = load_dataset(data, sample_rate_hz, min_samples=min_samples)
             self._eval_clips = evaluation_clips(clips, data, sample_rate_hz, all_when_none_held_out=True)
@@ -75,6 +78,11 @@ class TrialRunner:
     def run(self, candidate: CandidateConfig, trial_key: str) -> CandidatePoints:
         """Fine-tune, evaluate and price ``candidate`` at every swept threshold; the checkpoint goes to
         ``<study>/trials/<trial_key>/``."""
+        from dslnas.trainers.checkpoint import load_checkpoint
+        from dslnas.trainers.codec import build_codec
+        from dslnas.trainers.evaluate import evaluate_codec
+        from dslnas.trainers.train import train
+
         timing: dict[str, float] = {}
         started = time.perf_counter()
         run = RunConfig(candidate=candidate, train=trial_train_config(self.config, self.base_checkpoint))
