@@ -13,7 +13,7 @@ Reported per class: full-path and light-path ViSQOL (v3 speech mode, the scorer 
 since no trained switch comes with the base, the **oracle** router's most light within 0.05 ViSQOL of full
 (it routes by the actual discrepancy: an upper bound on what a trained switch reaches with that light tail).
 
-Run: .venv/bin/python bench/natural_heldout.py [--minutes 1.6] [--clip-seconds 3] [--seed 25] [--json]
+Run: .venv/bin/python bench/natural_heldout.py [--minutes 1.6] [--clip-seconds 3] [--seed 25] [--dry] [--json]
      (about 4 minutes on one core; the corpus is cached under --cache, default /tmp/dslnas-natural-heldout)
 """
 
@@ -46,6 +46,10 @@ CORPUS_OPTIONS = dict(rooms=True, microphones=True, bands="full,telephone,wideba
                       scenes="ambience")
 """``dslnas data synth --voices piper-joe --rooms --microphones --bands full,telephone,wideband,resampled
 --level-dbfs -45,-15 --floor-dbfs -80,-55 --speaker-variants 4 --scenes ambience``."""
+DRY_OPTIONS = dict(level_dbfs="-24,-18", floor_dbfs="-75,-60", speaker_variants=SPEAKER_VARIANTS, scenes="ambience")
+"""``--dry``: the same voices and scenes without room, microphone or channel, speech at the default recipe's
+levels (-24..-18 dBFS over a -75..-60 dBFS floor): separates what the voice costs from what the recording
+costs."""
 SWITCH_DEPTH = 2
 LIGHT_WIDTHS = (8, 16)
 ORACLE_QUANTILES = tuple(i / 20 for i in range(21))
@@ -63,12 +67,12 @@ class ClassRow:
     oracle_visqol_mixed: float
 
 
-def heldout_corpus(cache: Path, minutes: float, seed: int) -> Path:
-    """The held-out corpus folder (made once per minutes and seed)."""
-    folder = cache / f"natural-{minutes:g}min-seed{seed}"
+def heldout_corpus(cache: Path, minutes: float, seed: int, dry: bool = False) -> Path:
+    """The held-out corpus folder (made once per minutes, seed and ``dry``)."""
+    folder = cache / f"natural{'-dry' if dry else ''}-{minutes:g}min-seed{seed}"
     if not (folder / "manifest.csv").is_file():
         synthesize_corpus(folder, minutes, seed, SAMPLE_RATE_HZ, voices=list(VOICES),
-                          options=corpus_options(**CORPUS_OPTIONS))
+                          options=corpus_options(**(DRY_OPTIONS if dry else CORPUS_OPTIONS)))
     return folder
 
 
@@ -114,11 +118,12 @@ def main() -> None:
     parser.add_argument("--clip-seconds", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=25)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dslnas-natural-heldout"))
+    parser.add_argument("--dry", action="store_true", help="no room, microphone or channel (see DRY_OPTIONS)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.perf_counter()
-    folder = heldout_corpus(args.cache, args.minutes, args.seed)
+    folder = heldout_corpus(args.cache, args.minutes, args.seed, args.dry)
     clips = heldout_clips(folder, args.clip_seconds)
     made_s = time.perf_counter() - started
     result = measure_base(clips)

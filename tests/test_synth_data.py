@@ -161,3 +161,16 @@ def test_a_piper_voice_from_its_wheel_speaks_the_same_samples_for_the_same_seed(
     speech = [e for e in first.entries if e.label == "speech"]
     assert speech and {e.speaker for e in speech} == {"piper-joe"}
     assert all((first.root / e.path).read_bytes() == (again.root / e.path).read_bytes() for e in first.entries)
+
+
+def test_a_simulated_room_reverberates_within_the_drawn_rt60_range_and_is_seeded() -> None:
+    from pyroomacoustics.experimental import measure_rt60
+
+    from dslnas.trainers.data.synth_recording import RT60_S, room_impulse_response
+
+    rirs = [room_impulse_response(np.random.default_rng(seed), 16_000) for seed in range(4)]
+    rt60s = [measure_rt60(rir, 16_000, decay_db=30) for rir in rirs]
+    assert all(0.5 * RT60_S[0] <= rt60 <= 1.5 * RT60_S[1] for rt60 in rt60s), rt60s
+    assert len({round(rt60, 3) for rt60 in rt60s}) == len(rt60s)
+    assert np.array_equal(rirs[1], room_impulse_response(np.random.default_rng(1), 16_000))
+    assert all(int(np.argmax(np.abs(rir))) < 0.02 * 16_000 for rir in rirs)  # the direct sound comes first
