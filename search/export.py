@@ -159,17 +159,22 @@ def export_point_routed(point: "PointSource", fmt: str, out_dir: Path) -> Any:
     from dslnas.hw_models.profile import load_profile
     from dslnas.search import export_routed
 
-    checkpoint = point.checkpoint_path
-    if point.dsl_inert:
-        from dslnas.trainers.checkpoint import Checkpoint, save_checkpoint
+    from dslnas.spaces.atomic_io import atomic_folder, relocated
 
-        checkpoint = out_dir / INERT_BASE_FILE
-        save_checkpoint(Checkpoint(run=point.run.model_copy(update={"candidate": point.candidate}),
-                                   model=point.codec().state_dict(), step=0), checkpoint)
-    if fmt == "onnx":
-        return export_routed.export_checkpoint_onnx(checkpoint, out_dir, point.threshold)
-    profile = None if point.profile is None else load_profile(point.profile)
-    return export_routed.export_checkpoint_c(checkpoint, out_dir, point.threshold, profile=profile)
+    with atomic_folder(out_dir) as fresh:  # a killed export leaves the earlier one whole, never a mix of two
+        checkpoint = point.checkpoint_path
+        if point.dsl_inert:
+            from dslnas.trainers.checkpoint import Checkpoint, save_checkpoint
+
+            checkpoint = fresh / INERT_BASE_FILE
+            save_checkpoint(Checkpoint(run=point.run.model_copy(update={"candidate": point.candidate}),
+                                       model=point.codec().state_dict(), step=0), checkpoint)
+        if fmt == "onnx":
+            info = export_routed.export_checkpoint_onnx(checkpoint, fresh, point.threshold)
+        else:
+            profile = None if point.profile is None else load_profile(point.profile)
+            info = export_routed.export_checkpoint_c(checkpoint, fresh, point.threshold, profile=profile)
+    return relocated(info, fresh, Path(out_dir))
 
 
 INERT_BASE_FILE = "base-with-dsl.pt"

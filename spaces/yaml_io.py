@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import pydantic
 import yaml
 
+from dslnas.spaces import atomic_io
 from dslnas.spaces.errors import ConfigError, UserError
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -150,13 +151,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     if path.is_dir():
         raise UserError(f"{path}: is a folder; give a file path to write")
     check_writable_dir(path.parent, f"the folder of {path},")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_io.atomic_write_text(path, text)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"{path}: cannot be written ({err.strerror or type(err).__name__})") from err
 
 

@@ -315,3 +315,28 @@ def test_yaml_writes_are_atomic_and_refuse_folders(tmp_path: Path, under_a_file:
 def test_trials_help_says_the_total() -> None:
     result = CliRunner().invoke(cli, ["search", "--help"])
     assert result.exit_code == 0 and "total" in result.output
+
+
+def test_light_bank_out_a_folder_fails_before_distilling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dslnas.trainers.light_bank as light_bank
+
+    def distil(*_: object, **__: object) -> None:
+        raise AssertionError("distilled before checking --out")
+
+    monkeypatch.setattr(light_bank, "distil_bank", distil)
+    base = write(tmp_path / "base.pt", b"not read before the check")
+    assert_one_error(("light-bank", "--base", str(base), "--out", str(tmp_path)), "is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.pt"]  # no out.tmp left
+
+
+@pytest.mark.parametrize("place", ["read_only_place", "under_a_file"])
+def test_calibrate_out_unwritable_fails_before_measuring(place: str, request: pytest.FixtureRequest,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import dslnas.search.cli.calibrate as calibrate_cli
+
+    def measure(*_: object, **__: object) -> None:
+        raise AssertionError("measured before checking --out")
+
+    monkeypatch.setattr(calibrate_cli, "_run", measure)
+    out = request.getfixturevalue(place) / "profile.yaml"
+    assert_one_error(("calibrate", "--runner", "local", "--out", str(out)), "--out folder")

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from dslnas.spaces.atomic_io import atomic_file
 from dslnas.spaces.candidate import CandidateConfig, EncoderArch
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.dsl import relative_light_loss
@@ -80,10 +81,8 @@ class LightBank:
 
 
 def save_bank(bank: LightBank, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(bank.to_dict(), tmp)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        torch.save(bank.to_dict(), tmp)
 
 
 def load_bank(path: Path) -> LightBank:

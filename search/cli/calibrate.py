@@ -67,14 +67,16 @@ def calibrate_command(
     from dslnas.hw_models.runners.registry import RunnerOptions
     from dslnas.hw_models.runners.replay import write_replay_csv
     from dslnas.spaces.errors import UserError
+    from dslnas.spaces.yaml_io import check_writable_dir
 
     try:
         settings = CalibrationSettings(suite_size=suite_size, folds=folds, seed=seed, fmt=fmt, rounds=rounds,
                                        ranges=SuiteKind(suite).ranges,
                                        kernel_terms=runner == EMULATED if kernel_terms is None else kernel_terms)
         settings.check()
-        if out.suffix.lower() not in (".yaml", ".yml"):
+        if out.suffix.lower() not in (".yaml", ".yml") or out.is_dir():
             raise UserError(f"--out must be a .yaml file, got {out}")
+        check_writable_dir(out.parent, "--out folder")  # before the measurements, not after them
         options = RunnerOptions(threads=threads, repeats=repeats, warmup=warmup, timeout_s=timeout_s, command=command,
                                 csv_path=None if replay is None else str(replay))
         device_runner = _build(runner, options, clock_mhz, cpi)

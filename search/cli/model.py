@@ -101,6 +101,8 @@ def light_bank_command(
     if not base_path.is_file():
         raise UserError(f"--base {name}: no such checkpoint file ({base_path})")
     target = out or bank_path(base_path)
+    if target.is_dir():
+        raise UserError(f"--out {target} is a folder; give the bank's file path")
     check_writable_dir(target.parent, "--out folder" if out else "the base's folder (give --out)")
     depths = chosen.switch_depths
     with progress_bar() as bar:

@@ -22,6 +22,7 @@ from dslnas.search.records import record_to_json, summarise_confirmations
 from dslnas.search.records.fields import record_fields_json
 from dslnas.search.report.columns import csv_columns, csv_row
 from dslnas.search.report.png import write_pngs
+from dslnas.spaces.atomic_io import atomic_file, atomic_write_text
 
 @dataclass(frozen=True)
 class ReportFiles:
@@ -39,9 +40,9 @@ def write_report(study: optuna.Study, out_dir: str | Path) -> ReportFiles:
     history = hypervolume_history(front)
     importance = param_importances(study, front)
     html_path, csv_path, json_path = out / "index.html", out / "trials.csv", out / "pareto.json"
-    html_path.write_text(render_page(front, history, importance), encoding="utf-8")
+    atomic_write_text(html_path, render_page(front, history, importance))  # a killed report leaves the last one
     write_trials_csv(front, csv_path)
-    json_path.write_text(json.dumps(front_to_json(front), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    atomic_write_text(json_path, json.dumps(front_to_json(front), indent=2, allow_nan=False) + "\n")
     pngs = write_pngs(front, history, importance, out / "png")
     return ReportFiles(html_path, csv_path, json_path, tuple(pngs))
 
@@ -51,7 +52,7 @@ def write_trials_csv(front: ParetoFront, path: Path) -> None:
     columns = csv_columns(front)
     rows = [csv_row(p, columns) for p in front.points]
     rows += [{"trial": t.number, "state": t.state.lower(), "role": t.role.value, "reason": t.reason} for t in front.unfinished]
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with atomic_file(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(sorted(rows, key=lambda r: r["trial"]))

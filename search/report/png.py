@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from dslnas.search.pareto import FrontPoint, ParetoFront
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult
 from dslnas.search.report.plots import AXIS_TITLES, PART_COLORS, PARTS, part_ms, value
+from dslnas.spaces.atomic_io import atomic_file
 from dslnas.spaces.space import Objective
 
 DPI = 150
@@ -124,6 +125,7 @@ def write_pngs(front: ParetoFront, history: Sequence[HypervolumeStep], importanc
     paths = []
     for name, fig in figures.items():
         path = out_dir / f"{name}.png"
-        fig.savefig(path, dpi=DPI)
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png")
         paths.append(path)
     return paths
