@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.profile import load_profile
-from dslnas.hw_models.routing import RoutingSummary
+from dslnas.hw_models.routing import Pass, PassFigures, RoutingSummary
 from dslnas.search.points import latency_of_usage, priced_sweep
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.trainers.oracle import compare_to_oracle
@@ -36,6 +36,7 @@ def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, p
     here = compare_to_oracle([_Point(overall.light_usage, overall.visqol_mixed)], oracle,
                              latency_of_usage(price, overall.sparsity))[0] if oracle else None
     fraction = here.saving_fraction if here is not None else math.nan
+    visqol = PassFigures(overall.visqol_full, overall.visqol_light, overall.visqol_mixed)
     return {
         "execution": result.execution.value,
         "state_policy": result.state_policy.value,
@@ -43,9 +44,8 @@ def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, p
         "profile": profile,
         "placement": cost.placement,
         "paths": {
-            "full": {"visqol": overall.visqol_full, "latency_ms": cost.latency_ms.full, "power_mw": cost.power_mw.full},
-            "light": {"visqol": overall.visqol_light, "latency_ms": cost.latency_ms.light, "power_mw": cost.power_mw.light},
-            "mixed": {"visqol": overall.visqol_mixed, "latency_ms": cost.latency_ms.mixed, "power_mw": cost.power_mw.mixed},
+            p.value: {"visqol": visqol.of(p), "latency_ms": cost.latency_ms.of(p), "power_mw": cost.power_mw.of(p)}
+            for p in (Pass.FULL, Pass.LIGHT, Pass.MIXED)
         },
         "light_usage": overall.light_usage,
         "light_usage_per_class": {k: g.light_usage for k, g in result.per_class.items()},
