@@ -87,7 +87,26 @@ def test_unusable_requests_are_one_line_user_errors(study: optuna.Study, trial: 
 def test_export_command_writes_the_yaml(tmp_path: Path, study: optuna.Study, storage_url: str) -> None:
     app = typer.Typer()
     cli_export.register(app)
+    app.command("noop")(lambda: None)  # two commands, so typer keeps the subcommand names
     out = tmp_path / "chosen.yaml"
     result = CliRunner().invoke(app, ["export", "--study", "demo-report", "--storage", storage_url, "--trial", "6", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert load_model(RunConfig, out).provenance["trial"] == 6
+
+
+def test_the_cli_recipe_names_are_the_recipes() -> None:
+    import typing
+
+    assert typing.get_args(cli_export.RecipeName) == tuple(r.value for r in Recipe)
+
+
+def test_confirm_picks_the_named_trial_or_the_top_k(study: optuna.Study) -> None:
+    from dslnas.search.cli.confirm import _chosen_points
+    from dslnas.search.pareto import compute_pareto_front
+
+    front = compute_pareto_front(study)
+    assert [p.number for p in _chosen_points(front, "demo-report", 2, None)] == [p.number for p in front.pareto[:2]]
+    off_front = next(p.number for p in front.points if p not in front.pareto)
+    assert [p.number for p in _chosen_points(front, "demo-report", 2, off_front)] == [off_front]
+    with pytest.raises(UserError, match="no completed trial 5 with a record"):
+        _chosen_points(front, "demo-report", 2, 5)  # trial 5 failed

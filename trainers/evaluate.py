@@ -35,8 +35,7 @@ from dslnas.trainers.streaming import StreamingEncoder
 from dslnas.trainers.sweep_point import SweepPoint
 from dslnas.trainers.visqol_score import VisqolScorer
 
-ProgressCallback = Callable[[str, int, int], None]
-"""``progress(phase, done, total)``: ``phase`` is ``"stream"`` (clips streamed) or ``"visqol"`` (runs scored)."""
+ProgressCallback = Callable[[str, int, int], None]  # (phase: "stream" clips or "visqol" runs, done, total)
 Router = Callable[[ClipStreamEvaluation, float], RoutedScore]
 
 
@@ -132,18 +131,7 @@ def evaluate_codec(
     tau = codec.candidate.dsl.threshold if threshold is None else threshold
     policy = StatePolicy(codec.candidate.dsl.state_policy if state_policy is None else state_policy)
     scorer = scorer or VisqolScorer()
-    codec.eval()
-    stream = StreamingEncoder(codec.encoder)
-    evaluations = []
-    if progress is not None:
-        progress("stream", 0, len(clips))
-    for i, clip in enumerate(clips):
-        evaluations.append(ClipStreamEvaluation(codec, stream, scorer, clip, policy))
-        if progress is not None:
-            progress("stream", i + 1, len(clips))
-    if evaluations and policy is StatePolicy.WARM:  # the composed runs against the segment loop, once
-        first = evaluations[0]  # a pattern with switch-backs whatever the switch predicts
-        first.check_composition(torch.arange(first.base.segments) % 4 >= 2)
+    evaluations = _stream_clips(codec, clips, scorer, policy, progress)
     sweep_t = () if full_only else _thresholds(evaluations, sweep_thresholds, sweep_quantiles, _predicted)
     oracle_t = _thresholds(evaluations, sweep_thresholds, sweep_quantiles, _actual) if oracle and not full_only else ()
     score_clips(evaluations, [
@@ -159,6 +147,24 @@ def evaluate_codec(
         tau, tuple(results), summarise(results), summarise_by_class(results), sweep, oracle_sweep,
         Execution.STREAMING, policy,
     )
+
+
+def _stream_clips(codec: DSLCodec, clips: Sequence[Clip], scorer: VisqolScorer, policy: StatePolicy,
+                  progress: ProgressCallback | None) -> list[ClipStreamEvaluation]:
+    """Every clip streamed once (phase ``"stream"``); ``warm``: composition checked on the first clip."""
+    codec.eval()
+    stream = StreamingEncoder(codec.encoder)
+    evaluations = []
+    for i, clip in enumerate(clips):
+        if progress is not None:
+            progress("stream", i, len(clips))
+        evaluations.append(ClipStreamEvaluation(codec, stream, scorer, clip, policy))
+    if progress is not None:
+        progress("stream", len(clips), len(clips))
+    if evaluations and policy is StatePolicy.WARM:
+        first = evaluations[0]  # a pattern with switch-backs whatever the switch predicts
+        first.check_composition(torch.arange(first.base.segments) % 4 >= 2)
+    return evaluations
 
 
 def _predicted(ev: ClipStreamEvaluation) -> torch.Tensor:

@@ -47,7 +47,6 @@ def confirm_command(
     from dslnas.search.confirm import ConfirmSettings, confirm_candidates
     from dslnas.search.pareto import compute_pareto_front
     from dslnas.search.storage import load_existing_study, study_dir
-    from dslnas.spaces.errors import UserError
 
     quiet_optuna()
     options = RunnerOptions(threads=threads, warmup=warmup, repeats=repeats, timeout_s=timeout_s, command=command,

@@ -48,7 +48,7 @@ def export_command(
         print_json({"path": str(path), "run": run.model_dump(mode="json")})
     else:
         console.print(f"wrote {path} ({run.provenance['recipe']['note']}); train it with: dslnas train --config {path}",
-                      highlight=False, markup=False)
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 def _export_routed(fmt: str, study: str | None, trial: int | None, storage: str | None, checkpoint: str | None,
@@ -73,11 +73,11 @@ def _export_routed(fmt: str, study: str | None, trial: int | None, storage: str 
     elif fmt == "c":
         console.print(f"wrote {info.source_path} and {info.header_path}: threshold {info.threshold:.4g}, "
                       f"{info.state_policy} state, RAM {info.ram_bytes:,} B (state {info.state_bytes:,} + scratch "
-                      f"{info.scratch_bytes:,}), weights {info.weight_bytes:,} B", highlight=False, markup=False)
+                      f"{info.scratch_bytes:,}), weights {info.weight_bytes:,} B", highlight=False, markup=False, soft_wrap=True)
     else:
         console.print(f"wrote front.onnx, full_tail.onnx, light_tail.onnx and routed.json in {info.out_dir}: threshold "
                       f"{info.threshold:.4g}, {info.state_policy} state; the driver (RoutedOnnxEncoder) matches the "
-                      f"streaming runtime within {info.max_abs_diff:.2g}", highlight=False, markup=False)
+                      f"streaming runtime within {info.max_abs_diff:.2g}", highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
