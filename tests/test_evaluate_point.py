@@ -135,3 +135,9 @@ def test_search_data_keeps_the_space_evaluation_settings(recordings: Path) -> No
     settings = space.finetune.data
     assert data.path == str(recordings) and data.eval_clip_seconds == settings.eval_clip_seconds == 2.0
     assert (data.eval_fraction, data.seed) == (settings.eval_fraction, settings.seed)
+
+
+def test_export_c_of_the_shipped_base_routes_nothing_light(tmp_path: Path) -> None:
+    out = _json(["export", "--checkpoint", "pretrained:speech16k", "--format", "c", "--out", str(tmp_path / "c"), "--json"])
+    assert out["threshold"] == 0.0 and out["point"]["dsl_inert"] and out["point"]["kind"] == "pretrained"
+    assert {"dsl_model.c", "dsl_model.h", "base-with-dsl.pt"} <= {p.name for p in (tmp_path / "c").iterdir()}
