@@ -17,7 +17,8 @@ from dslnas.search.records import record_from_json, record_to_json
 from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, record_fields_json
 from dslnas.search.report.columns import COLUMNS, PICK_TABLE, TRIAL_TABLE, TRIAL_TABLE_TAIL, csv_columns, csv_row
 from dslnas.search.report.files import write_trials_csv
-from dslnas.search.report.tables import pick_table, trial_table
+from dslnas.search.records import Comparison, ConfirmationEntry
+from dslnas.search.report.tables import confirmation_table, pick_table, trial_table
 from dslnas.spaces.run_config import LightInit
 from study_fixtures import build_demo_study
 
@@ -49,7 +50,13 @@ def test_a_searched_state_policy_is_one_csv_column(study: optuna.Study, tmp_path
 
 def test_html_rows_have_one_cell_per_title(study: optuna.Study) -> None:
     front = compute_pareto_front(study)
-    for page in (trial_table(front), pick_table([("x", p) for p in front.pareto] + [("none", None)])):
+    entries = tuple(ConfirmationEntry(path, "local", "host", "t", Comparison.RANKING, "demo", 10.0, 5.0,
+                                      measured_latency_ms=None if path == "light" else 11.0, failure="x<y" if path == "light" else None)
+                    for path in ("full", "light"))
+    confirmed = dataclasses.replace(front.points[0], confirmations=entries)
+    confirmations = confirmation_table([confirmed])
+    assert confirmations.count("<tr>") == 3 and "x&lt;y" in confirmations and "+10.0 %" in confirmations
+    for page in (trial_table(front), pick_table([("x", p) for p in front.pareto] + [("none", None)]), confirmations):
         titles = len(re.findall(r"<th>", page))
         for row in re.findall(r"<tr[^>]*>(.*?)</tr>", page)[1:]:
             assert len(re.findall(r"<td", row)) == titles

@@ -31,6 +31,7 @@ class Unit(str, enum.Enum):
     MOS = "MOS-LQO"
     MS = "ms"
     MW = "mW"
+    UJ = "uJ"
     KIB = "KiB"
     PER_S = "1/s"
     SHARE = "share"      # 0..1 (shown as a percentage)

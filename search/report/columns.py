@@ -14,7 +14,7 @@ from typing import Any
 
 from dslnas.hw_models.cost import mix
 from dslnas.search.pareto import FrontPoint, ParetoFront
-from dslnas.search.records import summarise_confirmations
+from dslnas.search.records import PathConfirmation, summarise_confirmations
 from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, json_value
 
 
@@ -92,3 +92,22 @@ def shown(name: str, point: FrontPoint) -> str:
     """The text of one field of ``point`` as the report shows it (not HTML-escaped)."""
     field = COLUMNS[name]
     return field.text(field.read(point))
+
+
+CONFIRMATION_FIELDS: tuple[Field[PathConfirmation], ...] = (
+    Field("path", "path", Unit.NONE, lambda c: c.path),
+    Field("runner", "runner", Unit.NONE, lambda c: c.runner),
+    Field("device", "device", Unit.NONE, lambda c: c.device),
+    Field("comparison", "compared", Unit.NONE, lambda c: c.comparison),
+    Field("runs", "runs", Unit.NONE, lambda c: c.runs, "d"),
+    Field("repeats", "repeats", Unit.NONE, lambda c: c.repeats, "d"),
+    Field("predicted_latency_ms", "predicted (ms)", Unit.MS, lambda c: c.predicted_latency_ms, ".3f"),
+    Field("predicted_profile", "profile", Unit.NONE, lambda c: c.predicted_profile),
+    Field("measured_latency_ms", "measured (ms)", Unit.MS, lambda c: c.measured_latency_ms, ".3f"),
+    Field("error_pct", "error", Unit.PCT, lambda c: c.error_pct, "+.1f", " %"),
+    Field("predicted_energy_uj", "predicted energy (uJ)", Unit.UJ, lambda c: c.predicted_energy_uj, ".2f"),
+    Field("measured_energy_uj", "measured energy (uJ)", Unit.UJ, lambda c: c.measured_energy_uj, ".2f"),
+    Field("energy_error_pct", "energy error", Unit.PCT, lambda c: c.energy_error_pct, "+.1f", " %"),
+    Field("failures", "failures", Unit.NONE, lambda c: tuple(c.failures)),
+)
+"""One on-device confirmation of one path, as the report's confirmation table shows it."""

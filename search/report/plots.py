@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dslnas.search.pareto import FrontPoint, ParetoFront
+from dslnas.search.report.columns import COLUMNS, shown
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult
 from dslnas.spaces.space import Objective
 
@@ -31,13 +32,13 @@ def value(point: FrontPoint, metric: Objective) -> float:
     return point.record.objective_value(metric)
 
 
+HOVER_FIELDS = ("visqol_mixed", "visqol_full", "latency_ms", "power_mw", "light_usage")
+"""The fields a point's hover text lists (titles and formats from the field table)."""
+
+
 def hover(point: FrontPoint) -> str:
-    rec = point.record
-    return (
-        f"<b>trial {point.number}</b> ({html.escape(point.role.value)})<br>{html.escape(point.name)}<br>"
-        f"ViSQOL {rec.visqol_mixed:.3f} (full {rec.visqol_full:.3f})<br>"
-        f"{rec.latency_ms:.2f} ms, {rec.power_mw:.2f} mW<br>light usage {rec.light_usage:.0%}"
-    )
+    lines = "<br>".join(f"{html.escape(COLUMNS[name].title)} {html.escape(shown(name, point))}" for name in HOVER_FIELDS)
+    return f"<b>trial {point.number}</b> ({html.escape(point.role.value)})<br>{html.escape(point.name)}<br>{lines}"
 
 
 def _scatter(points: Sequence[FrontPoint], x: Objective, name: str, marker: dict, mode: str = "markers") -> go.Scatter:

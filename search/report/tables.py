@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from dslnas.search.pareto import FrontPoint, ParetoFront
-from dslnas.search.records import PathConfirmation, summarise_confirmations
-from dslnas.search.report.columns import COLUMNS, PICK_TABLE, TRIAL_TABLE, TRIAL_TABLE_TAIL, knob_columns
+from dslnas.search.records import summarise_confirmations
+from dslnas.search.records.fields import Field
+from dslnas.search.report.columns import COLUMNS, CONFIRMATION_FIELDS, PICK_TABLE, TRIAL_TABLE, TRIAL_TABLE_TAIL, knob_columns
 from dslnas.search.report.metrics import RankAgreement
 
+S = TypeVar("S")
 Cell = tuple[str, float | None]  # (shown text, raw value for sorting; None sorts as text)
 
 
@@ -40,11 +42,15 @@ def _num(value: float | None, spec: str = ".2f", suffix: str = "") -> Cell:
 
 
 def field_cell(name: str, point: FrontPoint) -> Cell:
-    """One field of ``point`` as a cell: escaped text (links and reasons marked up), its number for sorting."""
-    field = COLUMNS[name]
-    value = field.read(point)
+    """One field of ``point`` as a cell (:func:`cell_of`)."""
+    return cell_of(COLUMNS[name], point)
+
+
+def cell_of(field: Field[S], source: S) -> Cell:
+    """A field of ``source`` as a cell: escaped text (links, reasons and failures marked up), its number for sorting."""
+    value = field.read(source)
     text = escape(field.text(value))
-    markup = _MARKUP.get(name)
+    markup = _MARKUP.get(field.name)
     number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     return (markup(value, text) if markup and value is not None else text), number
 
@@ -53,6 +59,7 @@ _MARKUP: dict[str, Callable[[Any, str], str]] = {
     "trial": lambda number, text: f"#{text}",
     "trained_trial": lambda number, text: f'<a href="#trial-{number}">#{text}</a>',
     "reason": lambda value, text: f'<span class="reason">{text}</span>',
+    "failures": lambda failures, text: "<br>".join(escape(f) for f in failures) or "-",
 }
 
 
@@ -71,21 +78,11 @@ def pick_table(rows: Sequence[tuple[str, FrontPoint | None]]) -> str:
 
 
 def confirmation_table(points: Sequence[FrontPoint]) -> str:
-    headers = ("trial", "path", "runner", "device", "compared", "runs", "repeats", "predicted (ms)", "profile",
-               "measured (ms)", "error", "predicted energy (uJ)", "measured energy (uJ)", "energy error", "failures")
-    rows = [("", _confirmation_cells(p, c)) for p in points for c in summarise_confirmations(p.confirmations)]
+    """One row per (trial, path) confirmation: the trial's link, then the :data:`CONFIRMATION_FIELDS`."""
+    headers = ("trial", *(f.title for f in CONFIRMATION_FIELDS))
+    rows = [("", [(f'<a href="#trial-{p.number}">#{p.number}</a>', p.number), *(cell_of(f, c) for f in CONFIRMATION_FIELDS)])
+            for p in points for c in summarise_confirmations(p.confirmations)]
     return table(headers, rows)
-
-
-def _confirmation_cells(point: FrontPoint, c: PathConfirmation) -> list[Cell]:
-    failures = "<br>".join(escape(f) for f in c.failures) or "-"
-    return [
-        (f'<a href="#trial-{point.number}">#{point.number}</a>', point.number), (escape(c.path), None),
-        (escape(c.runner), None), (escape(c.device), None), (escape(c.comparison.value), None), _num(c.runs, "d"),
-        _num(c.repeats, "d"), _num(c.predicted_latency_ms, ".3f"), (escape(c.predicted_profile), None),
-        _num(c.measured_latency_ms, ".3f"), _num(c.error_pct, "+.1f", " %"), _num(c.predicted_energy_uj, ".2f"),
-        _num(c.measured_energy_uj, ".2f"), _num(c.energy_error_pct, "+.1f", " %"), (failures, None),
-    ]
 
 
 def rank_agreement_list(agreements: Sequence[RankAgreement]) -> str:
