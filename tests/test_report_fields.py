@@ -86,3 +86,9 @@ def test_record_json_keeps_typed_values(study: optuna.Study, start: LightInit | 
     assert data["switch"]["spearman"] is None and data["light_start"] == (start and start.value)
     back = record_from_json(data)
     assert back.light_start is start and math.isnan(back.switch.spearman)
+
+
+@pytest.mark.parametrize(("stored", "read"), [("fresh", None), ("", None), ("elastic", LightInit.ELASTIC)])
+def test_records_before_the_light_start_enum_still_read(study: optuna.Study, stored: str, read: LightInit | None) -> None:
+    data = record_to_json(compute_pareto_front(study).points[0].record) | {"light_start": stored}
+    assert record_from_json(data).light_start is read

@@ -187,7 +187,7 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         checkpoint_artifact=data.get("checkpoint_artifact"),  # absent in records written before artifact stores
         evaluated={k: EvaluatedClass(int(v["clips"]), float(v["seconds"]), tuple(v["speakers"]))
                    for k, v in data.get("evaluated", {}).items()},  # absent in records written before it
-        light_start=LightInit(data["light_start"]) if data.get("light_start") else None,  # absent before it
+        light_start=_light_start(data.get("light_start")),
     )
 
 
@@ -201,6 +201,12 @@ def _switch_quality(data: dict[str, Any]) -> SwitchQuality:
         return math.nan if value is None else float(value)
 
     return SwitchQuality(figure(data["spearman"]), figure(data["mae"]), data.get("oracle_saving_fraction"))
+
+
+def _light_start(value: str | None) -> LightInit | None:
+    """A stored light-tail start; None for a fresh codec (records before the enum wrote ``"fresh"``, older ones
+    nothing)."""
+    return None if value in (None, "", "fresh") else LightInit(value)
 
 
 def _sweep_point(data: dict[str, Any]) -> SweepPoint:
