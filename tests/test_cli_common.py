@@ -87,11 +87,13 @@ def test_data_synth_writes_a_labelled_manifest(tmp_path: Path) -> None:
 def test_data_synth_lists_voices_and_names_an_unknown_one(tmp_path: Path) -> None:
     import json
 
+    from dslnas.trainers.data.synth_piper import available_piper_voices
     from dslnas.trainers.data.voices import available_voices
 
     listed = CliRunner().invoke(cli, ["data", "synth", "--voices", "list", "--json"])  # listing needs no --out
     assert listed.exit_code == 0, listed.output
-    assert [v["voice"] for v in json.loads(listed.stdout)] == [v.voice_id for v in available_voices()]
+    installed = [*available_voices(), *available_piper_voices()]
+    assert [v["voice"] for v in json.loads(listed.stdout)] == [v.voice_id for v in installed]
     bad = CliRunner().invoke(cli, ["data", "synth", "--out", str(tmp_path / "y"), "--voices", "flite-nosuch"])
     assert bad.exit_code == 2 and "unknown voice 'flite-nosuch'" in bad.stderr, bad.output
     assert not (tmp_path / "y").exists()
