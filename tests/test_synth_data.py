@@ -174,3 +174,11 @@ def test_a_simulated_room_reverberates_within_the_drawn_rt60_range_and_is_seeded
     assert len({round(rt60, 3) for rt60 in rt60s}) == len(rt60s)
     assert np.array_equal(rirs[1], room_impulse_response(np.random.default_rng(1), 16_000))
     assert all(int(np.argmax(np.abs(rir))) < 0.02 * 16_000 for rir in rirs)  # the direct sound comes first
+
+
+def test_an_unknown_voice_is_an_error_that_lists_the_piper_voices_too(tmp_path: Path) -> None:
+    from dslnas.spaces.errors import UserError
+
+    with pytest.raises(UserError, match="unknown voice 'piper-nosuch'.*piper-joe"):
+        _synth(tmp_path / "c", voices=("piper-nosuch",))
+    assert not (tmp_path / "c").exists()

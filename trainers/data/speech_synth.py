@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dslnas.spaces.errors import UserError
+from dslnas.spaces.errors import UserError, unknown_name
 from dslnas.trainers.data.audio_io import load_audio, save_audio
 from dslnas.trainers.data.clips import SILENCE, SPEECH
 from dslnas.trainers.data.demo_audio import synth_speech
@@ -44,9 +44,11 @@ from dslnas.trainers.data.manifest import Manifest, ManifestEntry
 from dslnas.trainers.data.perturb import perturb_speaker, speaker_variant
 from dslnas.trainers.data.scenes import SCENES, room_tone
 from dslnas.trainers.data.scenes_ambience import ALL_SCENES, TALKER_SCENES, render_any_scene
-from dslnas.trainers.data.synth_piper import PiperVoice, available_piper_voices, piper_voice, speak_piper
+from dslnas.trainers.data.synth_piper import (
+    PIPER_VOICES, PiperVoice, available_piper_voices, piper_voice, speak_piper,
+)
 from dslnas.trainers.data.synth_recording import RecordingOptions, record
-from dslnas.trainers.data.voices import Delivery, Voice, available_voices, select_voices, synthesize
+from dslnas.trainers.data.voices import VOICES, Delivery, Voice, available_voices, select_voices, synthesize
 from dslnas.trainers.data.words import compose_text
 
 ProgressCallback = Callable[[float, float], None]
@@ -174,6 +176,10 @@ def corpus_fingerprint(voices: Sequence[Voice]) -> str:
 def _talkers(voice_ids: Sequence[str] | None, variants: int = 1) -> tuple[list[_Talker], tuple[str, ...]]:
     """The voices named (default: every installed Debian one) as talkers, ``variants`` per voice, or the
     formant talkers with a warning and a note when none is installed."""
+    known = sorted([v.voice_id for v in VOICES] + [p.voice_id for p in PIPER_VOICES])
+    unknown = [v for v in voice_ids or () if v not in known]
+    if unknown:
+        raise unknown_name("voice", unknown[0], known)
     pipers = [piper_voice(v) for v in voice_ids or ()]
     voices = available_voices() if voice_ids is None else select_voices(
         [v for v, p in zip(voice_ids, pipers) if p is None])
