@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import multiprocessing as mp
+import os
 import time
 import weakref
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ import torchaudio.functional as audio_fn
 
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.data.audio_io import load_audio
+from dslnas.trainers.owner_watch import exit_with_owner
 from dslnas.trainers.visqol_rule import (  # the types a score carries, re-exported with the rule's constants
     MOS_CEILING, MOS_FLOOR, QUIET_AUDIO_DBFS, QUIET_SPEECH_DBFS, LevelRule, ScoringCounts, SpeechMapping, VisqolMode,
     VisqolScore, levelling_gain_db, loudest_frame_dbfs, silence_score,
@@ -124,7 +126,7 @@ class VisqolScorer:
     def _submit(self, ref: np.ndarray, deg: np.ndarray) -> Future:
         if self._pool is None:
             method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-            settings = (self.mode, self.mapping, self.quiet_rule, self.max_length_mismatch_s)
+            settings = (self.mode, self.mapping, self.quiet_rule, self.max_length_mismatch_s, os.getpid())
             self._pool = ProcessPoolExecutor(self.workers, mp.get_context(method), _init_worker, settings)
             weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
         return self._pool.submit(_score_in_worker, ref, deg)
@@ -257,8 +259,10 @@ _WORKER_SCORER: VisqolScorer | None = None
 """The scorer of a :meth:`VisqolScorer.score_many` pool worker process (set by its initializer)."""
 
 
-def _init_worker(mode: VisqolMode, mapping: SpeechMapping, quiet_rule: bool, max_length_mismatch_s: float) -> None:
+def _init_worker(mode: VisqolMode, mapping: SpeechMapping, quiet_rule: bool, max_length_mismatch_s: float,
+                 owner_pid: int) -> None:
     global _WORKER_SCORER
+    exit_with_owner(owner_pid)  # a killed search leaves no scoring worker behind
     try:  # the pool is the parallelism: numba's parallel kernels would start a thread per core in every worker
         import numba
 
