@@ -66,11 +66,36 @@ def read_text(path: Path) -> str:
 def yaml_of(text: str, path: Path) -> Any:
     """``yaml.safe_load`` of ``text``; a syntax error is a ConfigError naming the file and line."""
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from err
+    if _expands_beyond(data, MAX_YAML_VALUES):
+        raise ConfigError(f"{path}: expands to more than {MAX_YAML_VALUES:,} values (aliases of aliases?); "
+                          "a config is far smaller")
+    return data
+
+
+MAX_YAML_VALUES = 100_000
+"""The most values a config file may expand to, its aliases counted each time they are used (an alias bomb
+of a few hundred bytes expands to billions, and every reader of it would hang)."""
+
+
+def _expands_beyond(data: Any, limit: int) -> bool:
+    """Whether ``data`` holds more than ``limit`` values once shared (aliased) parts are counted per use;
+    stops counting at the limit, so it is bounded whatever the nesting."""
+    stack, count = [data], 0
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ and nothing written half. CLI cases go through ``CliRunner``; API cases call the
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -340,3 +341,15 @@ def test_calibrate_out_unwritable_fails_before_measuring(place: str, request: py
     monkeypatch.setattr(calibrate_cli, "_run", measure)
     out = request.getfixturevalue(place) / "profile.yaml"
     assert_one_error(("calibrate", "--runner", "local", "--out", str(out)), "--out folder")
+
+
+ALIAS_BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]) + "\n"
+
+
+def test_an_alias_bomb_yaml_is_one_error_line_at_once(tmp_path: Path) -> None:
+    bomb = write(tmp_path / "bomb.yaml", ALIAS_BOMB)
+    assert len(ALIAS_BOMB) < 600
+    started = time.monotonic()
+    assert_one_error(("describe", "--config", str(bomb)), "expands to more than")
+    assert time.monotonic() - started < 30
