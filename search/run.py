@@ -18,7 +18,7 @@ from dslnas.search.base_codec import ensure_base_codec
 from dslnas.search.config import SearchConfig
 from dslnas.search.preflight import preflight
 from dslnas.search.records import role_of
-from dslnas.search.study import open_study
+from dslnas.search.study import open_or_create_study
 
 
 @dataclass(frozen=True)
@@ -83,17 +83,30 @@ def run_search(
     Everything the run will need (profile, data, knob ranges, storage, runs folder) is checked first
     (``search.preflight``), so a mistake costs no training."""
     preflight(config)
-    study = open_study(config)
+    study, created = open_or_create_study(config)
     before = SearchStatus.of(study, config.trials)
     remaining = config.trials - before.complete
     if remaining > 0:
-        base_checkpoint = ensure_base_codec(config, on_step=on_base_step)
+        try:
+            base_checkpoint = ensure_base_codec(config, on_step=on_base_step)
 
-        def report(*_: object) -> None:
-            if on_status is not None:
-                on_status(SearchStatus.of(study, config.trials))
+            def report(*_: object) -> None:
+                if on_status is not None:
+                    on_status(SearchStatus.of(study, config.trials))
 
-        report()
-        # Each failed attempt costs one of the worker's tries: allow some retries, never loop forever.
-        get_backend(config.backend).run(config, base_checkpoint, remaining + 2 * config.workers, on_progress=report)
+            report()
+            # Each failed attempt costs one of the worker's tries: allow some retries, never loop forever.
+            get_backend(config.backend).run(config, base_checkpoint, remaining + 2 * config.workers, on_progress=report)
+        except BaseException:
+            if created:
+                _delete_if_nothing_finished(study)
+            raise
     return SearchOutcome(before, SearchStatus.of(study, config.trials))
+
+
+def _delete_if_nothing_finished(study: optuna.Study) -> None:
+    """Delete a study this run created when the run failed before any trial finished (nothing to keep):
+    a failed first run leaves no empty study behind, and rerunning starts it afresh."""
+    finished = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+    if not study.get_trials(deepcopy=False, states=finished):
+        optuna.delete_study(study_name=study.study_name, storage=study._storage)  # noqa: SLF001 - no public storage

@@ -21,7 +21,12 @@ from dslnas.search.storage import HeartbeatSettings, open_storage
 from dslnas.spaces.errors import UserError
 
 def open_study(config: SearchConfig, worker: int = 0) -> optuna.Study:
-    """Create the study or reopen it; a reopened study must search the same space.
+    """Create the study or reopen it (:func:`open_or_create_study`)."""
+    return open_or_create_study(config, worker)[0]
+
+
+def open_or_create_study(config: SearchConfig, worker: int = 0) -> tuple[optuna.Study, bool]:
+    """Create the study or reopen it, and whether this call created it; a reopened study must search the same space.
 
     Only the process that creates the study records its config and, for the Optuna backend, queues the
     reference point (its sweep holds the full-only baseline) as the first trials, so workers starting together never queue them
@@ -43,7 +48,7 @@ def open_study(config: SearchConfig, worker: int = 0) -> optuna.Study:
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=config.study, storage=storage, sampler=sampler)
         _check_same_space(study, config)
-        return _reseeded(study, config, worker)
+        return _reseeded(study, config, worker), False
     study.set_user_attr(STUDY_ATTR_CONFIG, json.loads(config.model_dump_json()))
     study.set_user_attr(STUDY_ATTR_VERSION, version("dslnas"))
     with warnings.catch_warnings():  # set_metric_names is marked experimental
@@ -51,7 +56,7 @@ def open_study(config: SearchConfig, worker: int = 0) -> optuna.Study:
         study.set_metric_names([o.value for o in config.space.objectives])
     if get_backend(config.backend).queues_references:
         study.enqueue_trial(config.space.reference_point(), user_attrs=role_attrs(Role.REFERENCE))
-    return _reseeded(study, config, worker)
+    return _reseeded(study, config, worker), True
 
 
 def sampler_seed(seed: int, trials_held: int, worker: int) -> int:

@@ -195,3 +195,35 @@ def test_a_search_killed_mid_trial_on_a_journal_file_fails_that_trial_and_the_re
     assert len(killed) == 1 and "heartbeat" in killed[0].user_attrs[ATTR_FAIL_REASON]
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0].number]
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE and retried[0].params == killed[0].params
+
+
+def test_a_first_search_that_fails_before_any_trial_leaves_no_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dslnas.search.run as run_module
+    from dslnas.spaces.errors import UserError
+
+    def broken(config: SearchConfig, on_step: object = None) -> Path:
+        raise UserError("the base codec cannot be trained here")
+
+    monkeypatch.setattr(run_module, "ensure_base_codec", broken)
+    config = SearchConfig(study="fails", space=load_space(str(TINY_SPACE)), trials=2,
+                          runs_root=str(tmp_path / "runs"), storage=f"sqlite:///{tmp_path / 'study.db'}")
+    with pytest.raises(UserError):
+        run_search(config)
+    assert optuna.get_all_study_names(config.storage) == []
+
+
+def test_a_failed_run_keeps_a_study_it_did_not_create(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dslnas.search.run as run_module
+    from dslnas.search.study import open_study
+    from dslnas.spaces.errors import UserError
+
+    def broken(config: SearchConfig, on_step: object = None) -> Path:
+        raise UserError("the base codec cannot be trained here")
+
+    config = SearchConfig(study="kept", space=load_space(str(TINY_SPACE)), trials=2,
+                          runs_root=str(tmp_path / "runs"), storage=f"sqlite:///{tmp_path / 'study.db'}")
+    open_study(config)  # an earlier run (or another node) created it
+    monkeypatch.setattr(run_module, "ensure_base_codec", broken)
+    with pytest.raises(UserError):
+        run_search(config)
+    assert optuna.get_all_study_names(config.storage) == ["kept"]
