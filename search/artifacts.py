@@ -46,6 +46,20 @@ def open_artifact_store(location: str) -> Any:
     return FileSystemArtifactStore(folder)
 
 
+def check_artifact_store(location: str) -> None:
+    """UserError unless the S3 store at ``location`` can be used: its bucket must exist and answer (checked
+    before any training, not after each trained trial)."""
+    if not location.startswith("s3://"):
+        return  # a folder: created when the first trial uploads (preflight writes nothing)
+    store = open_artifact_store(location)
+    base = getattr(store, "_store", store)
+    try:
+        base.client.head_bucket(Bucket=base.bucket)
+    except Exception as err:  # botocore raises ClientError, EndpointConnectionError, NoCredentialsError, ...
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(f"artifact store {location}: bucket {base.bucket!r} cannot be used ({first})") from err
+
+
 def _s3_store(url: str) -> Any:
     try:
         import boto3

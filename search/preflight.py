@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from dslnas.search.artifacts import check_artifact_store
 from dslnas.search.config import SearchConfig
 from dslnas.spaces.run_config import DataConfig, DatasetKind
 from dslnas.spaces.errors import ConfigError, DataError, UserError
@@ -42,6 +43,7 @@ def preflight(config: SearchConfig) -> None:
         check_data(data, config.space.base.encoder.sample_rate_hz)
     check_writable_dir(config.study_root, "runs folder")
     check_storage(config.storage)
+    check_artifact_store(config.artifact_location)
     if config.space.pretrained_base is not None:
         check_pretrained_base(config.space.pretrained_base)
 

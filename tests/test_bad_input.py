@@ -353,3 +353,20 @@ def test_an_alias_bomb_yaml_is_one_error_line_at_once(tmp_path: Path) -> None:
     started = time.monotonic()
     assert_one_error(("describe", "--config", str(bomb)), "expands to more than")
     assert time.monotonic() - started < 30
+
+
+def test_a_missing_s3_bucket_fails_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    config = SearchConfig(study="s3", space=demo_space(), runs_root=str(tmp_path / "runs"),
+                          artifact_store="s3://no-such-bucket/studies")
+    with moto.mock_aws():
+        with pytest.raises(UserError, match="bucket 'no-such-bucket' cannot be used"):
+            preflight(config)
+        boto3.client("s3").create_bucket(Bucket="no-such-bucket")
+        preflight(config)  # the bucket exists now
