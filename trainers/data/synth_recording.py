@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pyroomacoustics as pra
 import torch
 import torchaudio.functional as audio_fn
 from scipy import signal
@@ -102,6 +101,8 @@ def record(
 
 def room_impulse_response(rng: np.random.Generator, sample_rate_hz: int) -> np.ndarray:
     """A drawn room's impulse response ``[L]``, peak 1 (the direct sound)."""
+    import pyroomacoustics as pra  # seconds to import: only corpora with --rooms pay for it
+
     dims_m = rng.uniform((3.0, 2.5, 2.4), (9.0, 7.0, 3.5))
     rt60_s = rng.uniform(*RT60_S)
     absorption, order = pra.inverse_sabine(rt60_s, dims_m)
