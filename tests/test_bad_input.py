@@ -370,3 +370,11 @@ def test_a_missing_s3_bucket_fails_before_training(tmp_path: Path, monkeypatch: 
             preflight(config)
         boto3.client("s3").create_bucket(Bucket="no-such-bucket")
         preflight(config)  # the bucket exists now
+
+
+def test_stream_out_a_folder_or_unwritable_fails_before_the_encode(tmp_path: Path, read_only_place: Path) -> None:
+    audio = write(tmp_path / "in.wav", b"never read")
+    missing = str(tmp_path / "no-such.pt")  # the check comes first: the checkpoint is not even opened
+    assert_one_error(("stream", "--audio", str(audio), "--out", str(tmp_path), "--checkpoint", missing), "is a folder")
+    assert_one_error(("stream", "--audio", str(audio), "--out", str(read_only_place / "x.wav"), "--checkpoint", missing),
+                     "--out folder")

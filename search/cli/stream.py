@@ -37,6 +37,11 @@ def stream_command(
     from dslnas.trainers.stream_file import stream_file
     from dslnas.trainers.streaming import Route
 
+    from dslnas.spaces.yaml_io import check_writable_dir
+
+    if out.is_dir():  # checked before the encode, not after it
+        raise UserError(f"--out {out} is a folder; give the output WAV's path")
+    check_writable_dir(out.parent, "--out folder")
     point = point_from_options(checkpoint, study, trial, storage, threshold)
     if point.dsl_inert and route == "light":
         raise UserError(f"{point.label} is a base codec without a trained DSL: --route light needs a trained point")
