@@ -378,3 +378,25 @@ def test_stream_out_a_folder_or_unwritable_fails_before_the_encode(tmp_path: Pat
     assert_one_error(("stream", "--audio", str(audio), "--out", str(tmp_path), "--checkpoint", missing), "is a folder")
     assert_one_error(("stream", "--audio", str(audio), "--out", str(read_only_place / "x.wav"), "--checkpoint", missing),
                      "--out folder")
+
+
+def test_confirm_exits_non_zero_when_nothing_was_measured(tmp_path: Path) -> None:
+    from study_fixtures import build_demo_study
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    build_demo_study(storage)
+    result = CliRunner().invoke(cli, ["confirm", "--study", "demo-report", "--storage", storage, "--top-k", "1",
+                                      "--runner", "command", "--command", "sh -c 'exit 3'",
+                                      "--work-dir", str(tmp_path / "work")])
+    assert result.exit_code == 1, result.output
+    assert [ln for ln in result.stderr.splitlines() if ln.startswith("error:")] == [
+        "error: nothing was measured on runner 'command' (every run failed; each reason is stored with its trial)"]
+
+
+def test_confirm_work_dir_read_only_fails_before_converting(tmp_path: Path, read_only_place: Path) -> None:
+    from study_fixtures import build_demo_study
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    build_demo_study(storage)
+    assert_one_error(("confirm", "--study", "demo-report", "--storage", storage, "--top-k", "1", "--runner", "local",
+                      "--work-dir", str(read_only_place / "work")), "--work-dir", "not writable")

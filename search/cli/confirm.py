@@ -9,7 +9,7 @@ import typer
 
 from dslnas.hw_models.runners.artifact import ArtifactFormat
 from dslnas.hw_models.runners.registry import RUNNERS
-from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, print_json, quiet_optuna
+from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, fail, print_json, quiet_optuna
 
 if TYPE_CHECKING:
     from dslnas.search.pareto import FrontPoint, ParetoFront
@@ -47,6 +47,7 @@ def confirm_command(
     from dslnas.search.confirm import ConfirmSettings, confirm_candidates
     from dslnas.search.pareto import compute_pareto_front
     from dslnas.search.storage import load_existing_study, study_dir
+    from dslnas.spaces.yaml_io import check_writable_dir
 
     quiet_optuna()
     options = RunnerOptions(threads=threads, warmup=warmup, repeats=repeats, timeout_s=timeout_s, command=command,
@@ -56,6 +57,7 @@ def confirm_command(
     loaded = load_existing_study(storage, study)
     points = _chosen_points(compute_pareto_front(loaded), study, top_k, trial)
     settings = ConfirmSettings(work_dir or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "confirm", device, profile, fmt)
+    check_writable_dir(settings.work_dir, "--work-dir")  # before any conversion or measurement
 
     def show(number: int, entry: "ConfirmationEntry") -> None:
         if not json_out:
@@ -64,6 +66,8 @@ def confirm_command(
     added = confirm_candidates(loaded, points, device_runner, settings, on_entry=show)
     if json_out:
         print_json({"study": study, "confirmed": {str(n): [e.to_json() for e in es] for n, es in added.items()}})
+    if not any(e.ok for entries in added.values() for e in entries):
+        fail(f"nothing was measured on runner {runner!r} (every run failed; each reason is stored with its trial)", 1)
 
 
 def _entry_line(number: int, e: "ConfirmationEntry") -> str:
