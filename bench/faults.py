@@ -12,6 +12,11 @@ RUNNING, and whether the study reached its total. Lost, duplicated and running m
 
     python bench/faults.py                        # sqlite, journal, postgres (if installed) x 1, 2 workers
     python bench/faults.py --storage journal --workers 1 --kills 2 --trials 2
+    python bench/faults.py --full-disk            # sqlite, journal x 1, 2 workers on a small tmpfs (unshare)
+
+A full-disk scenario puts the storage file on a small tmpfs (a mount namespace of its own: ``unshare -rm``)
+nearly filled by a filler file, runs the search until the disk is full, frees the space, reruns the same
+command and counts the same columns ("kills" reads "full disk" when the first run failed on it).
 """
 
 from __future__ import annotations
@@ -156,6 +161,42 @@ def run_scenario(storage: str, url: str, workers: int, kills: list[str], trials:
     return measure(storage, workers, url, study, trials, tuple(landed), before)
 
 
+FREE_BYTES_ON_DISK = 120_000
+"""Room a full-disk scenario's storage file has to grow before the disk is full."""
+
+
+def full_disk_scenario(storage: str, workers: int, trials: int, root: Path, timeout_s: float = 900.0) -> FaultRow:
+    """Run :func:`_full_disk_child` in a mount namespace of its own (the tmpfs lives as long as it)."""
+    cmd = ["unshare", "-rm", sys.executable, __file__, "--full-disk-child", storage, str(workers), str(trials), str(root)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=4 * timeout_s)
+    if out.returncode != 0:
+        raise RuntimeError(f"full-disk scenario {storage} x {workers} failed: {out.stderr.strip()[-500:]}")
+    fields = json.loads(out.stdout.strip().splitlines()[-1])
+    return FaultRow(**{**fields, "phases": tuple(fields["phases"])})
+
+
+def _full_disk_child(storage: str, workers: int, trials: int, root: Path, timeout_s: float = 900.0) -> None:
+    disk = root / f"disk-{storage}-{workers}"
+    disk.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
+    study = f"full-{storage}-{workers}"
+    url = {"sqlite": f"sqlite:///{disk / 'study.db'}", "journal": str(disk / "study.log")}[storage]
+    filler = disk / "filler"
+    filler.write_bytes(b"0" * (shutil.disk_usage(disk).free - FREE_BYTES_ON_DISK))
+    cwd = root / study
+    cwd.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", str(trials),
+           "--study", study, "--storage", url, "--workers", str(workers),
+           "--heartbeat-interval", str(HEARTBEAT_S), "--grace-period", str(GRACE_S)]
+    first = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout_s)
+    before = completed_numbers(url, study)
+    filler.unlink()
+    time.sleep(GRACE_S + 1.5)
+    run_until(cmd, cwd, None, timeout_s)
+    row = measure(storage, workers, url, study, trials, ("full disk",) if first.returncode else (), before)
+    print(json.dumps(row.__dict__))
+
+
 def print_table(rows: list[FaultRow]) -> None:
     head = ("storage", "workers", "kills (phase)", "done before", "done after", "lost", "dup", "orphans", "running", "failed", "finished")
     print(" | ".join(head))
@@ -172,7 +213,20 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=2, help="kills per scenario (phases taken in turn)")
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full-disk", action="store_true", help="the full-disk scenarios (sqlite, journal) instead")
+    parser.add_argument("--full-disk-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.full_disk_child:
+        storage, workers, trials, root = args.full_disk_child
+        _full_disk_child(storage, int(workers), int(trials), Path(root))
+        return
+    if args.full_disk:
+        disk_root = Path(tempfile.mkdtemp(prefix="dslnas-full-disk-"))
+        rows = [full_disk_scenario(s, w, args.trials, disk_root)
+                for s in args.storage or ["sqlite", "journal"] for w in args.workers or [1, 2]]
+        print_table(rows)
+        shutil.rmtree(disk_root, ignore_errors=True)
+        return
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="dslnas-faults-"))
     rows, turn = [], 0
