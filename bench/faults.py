@@ -165,34 +165,40 @@ FREE_BYTES_ON_DISK = 120_000
 """Room a full-disk scenario's storage file has to grow before the disk is full."""
 
 
-def full_disk_scenario(storage: str, workers: int, trials: int, root: Path, timeout_s: float = 900.0) -> FaultRow:
+def full_disk_scenario(storage: str, workers: int, trials: int, root: Path, free_bytes: int = FREE_BYTES_ON_DISK,
+                       timeout_s: float = 900.0) -> FaultRow:
     """Run :func:`_full_disk_child` in a mount namespace of its own (the tmpfs lives as long as it)."""
-    cmd = ["unshare", "-rm", sys.executable, __file__, "--full-disk-child", storage, str(workers), str(trials), str(root)]
+    cmd = ["unshare", "-rm", sys.executable, __file__, "--full-disk-child", storage, str(workers), str(trials), str(root),
+           str(free_bytes)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=4 * timeout_s)
+    print(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "", file=sys.stderr)
     if out.returncode != 0:
         raise RuntimeError(f"full-disk scenario {storage} x {workers} failed: {out.stderr.strip()[-500:]}")
     fields = json.loads(out.stdout.strip().splitlines()[-1])
     return FaultRow(**{**fields, "phases": tuple(fields["phases"])})
 
 
-def _full_disk_child(storage: str, workers: int, trials: int, root: Path, timeout_s: float = 900.0) -> None:
+def _full_disk_child(storage: str, workers: int, trials: int, root: Path, free_bytes: int,
+                     timeout_s: float = 900.0) -> None:
     disk = root / f"disk-{storage}-{workers}"
     disk.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
     study = f"full-{storage}-{workers}"
     url = {"sqlite": f"sqlite:///{disk / 'study.db'}", "journal": str(disk / "study.log")}[storage]
     filler = disk / "filler"
-    filler.write_bytes(b"0" * (shutil.disk_usage(disk).free - FREE_BYTES_ON_DISK))
+    filler.write_bytes(b"0" * (shutil.disk_usage(disk).free - free_bytes))
     cwd = root / study
     cwd.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", str(trials),
            "--study", study, "--storage", url, "--workers", str(workers),
            "--heartbeat-interval", str(HEARTBEAT_S), "--grace-period", str(GRACE_S)]
     first = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout_s)
+    filler.unlink()  # first: even reading a SQLite file needs room for its journal
     before = completed_numbers(url, study)
-    filler.unlink()
     time.sleep(GRACE_S + 1.5)
     run_until(cmd, cwd, None, timeout_s)
+    last_line = (first.stderr.decode(errors="replace").strip().splitlines() or [""])[-1]
+    print(f"first run: exit {first.returncode}: {last_line}", file=sys.stderr)
     row = measure(storage, workers, url, study, trials, ("full disk",) if first.returncode else (), before)
     print(json.dumps(row.__dict__))
 
@@ -214,15 +220,16 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--full-disk", action="store_true", help="the full-disk scenarios (sqlite, journal) instead")
-    parser.add_argument("--full-disk-child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--free-bytes", type=int, default=FREE_BYTES_ON_DISK, help="--full-disk: room left on the disk")
+    parser.add_argument("--full-disk-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.full_disk_child:
-        storage, workers, trials, root = args.full_disk_child
-        _full_disk_child(storage, int(workers), int(trials), Path(root))
+        storage, workers, trials, root, free_bytes = args.full_disk_child
+        _full_disk_child(storage, int(workers), int(trials), Path(root), int(free_bytes))
         return
     if args.full_disk:
         disk_root = Path(tempfile.mkdtemp(prefix="dslnas-full-disk-"))
-        rows = [full_disk_scenario(s, w, args.trials, disk_root)
+        rows = [full_disk_scenario(s, w, args.trials, disk_root, args.free_bytes)
                 for s in args.storage or ["sqlite", "journal"] for w in args.workers or [1, 2]]
         print_table(rows)
         shutil.rmtree(disk_root, ignore_errors=True)
