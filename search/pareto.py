@@ -32,6 +32,7 @@ from optuna.trial import TrialState
 from dslnas.hw_models.cost import Cost
 from dslnas.hw_models.counts import FRONT_PARTS, Part
 from dslnas.search.config import SearchConfig
+from dslnas.search.dominance import dominates, minimised
 from dslnas.search.records import (
     STUDY_ATTR_CONFIG, ConfirmationEntry, Role, TrialRecord, fail_reason, parent_of, record_from_trial, role_of,
     stored_confirmations,
@@ -235,16 +236,6 @@ def _unfinished(trial: optuna.trial.FrozenTrial) -> UnfinishedTrial:
         TrialState.WAITING: "queued", TrialState.PRUNED: "pruned", TrialState.COMPLETE: "completed without a dslnas record",
     }[trial.state]
     return UnfinishedTrial(trial.number, trial.state.name, role_of(trial), dict(trial.params), fail_reason(trial) or default)
-
-
-def minimised(values: Sequence[float], objectives: Sequence[Objective]) -> tuple[float, ...]:
-    """Values with maximised objectives negated, so that lower is better everywhere."""
-    return tuple(-v if o.maximise else v for v, o in zip(values, objectives))
-
-
-def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    """``a`` dominates ``b`` (both minimised): no worse anywhere, better somewhere."""
-    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
 
 
 def _flag_dominated(points: list[FrontPoint], objectives: Sequence[Objective]) -> list[FrontPoint]:

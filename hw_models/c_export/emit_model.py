@@ -45,14 +45,8 @@ def generate(program: Program, threshold: float, policy: str, skip_zero_inputs: 
     for chain in ([program.base] if program.base else []) + list(program.tails.values()):
         check_identifier(chain.name, "chain name")
     weights, plan = WeightTable(), ScratchPlan()
-    functions, hist_floats = [], {}
     chunk = _base_chunk(program, base_chunk_frames)
-    if program.base:
-        text, hist_floats["base"] = emit_chain(program.base, chunk * program.base.hop_frames, weights, plan, False)
-        functions.append(text)
-    for _, tail in sorted(program.tails.items()):
-        text, hist_floats[tail.name] = emit_chain(tail, program.base_frames, weights, plan, skip_zero_inputs)
-        functions.append(text)
+    functions, hist_floats = _emit_chains(program, chunk, weights, plan, skip_zero_inputs)
     dsl_lines = _dsl_weights(program, weights, plan)
     warm = policy == "warm" and len(program.tails) > 1
     warm_frames = max((t.warm_frames() for t in program.tails.values()), default=0) if warm else 0
@@ -61,16 +55,10 @@ def generate(program: Program, threshold: float, policy: str, skip_zero_inputs: 
         fields.append(("warm_window", program.base_channels * warm_frames))
     int_fields = ["last_path"] + (["warm_frames"] if warm_frames else [])
     state_bytes = 4 * (sum(n for _, n in fields) + len(int_fields) + 1)  # + float threshold
-    offsets, total = {}, 0
-    for region in ("S_A", "S_B", "S_CAT"):
-        offsets[region], total = total, total + plan.floats[region]
-    if program.mask or program.base:
-        offsets["S_M"], total = total, total + program.base_channels * program.base_frames
+    scratch, total = _scratch_layout(program, plan)
     macros = _macros(program, threshold, policy, skip_zero_inputs, warm_frames, state_bytes, 4 * max(total, 1),
                      weights.weight_bytes) + [("DSL_BASE_CHUNK_FRAMES", str(chunk))]
     header = _header(program, macros, fields, int_fields)
-    scratch = [f"static float dsl_scratch[{max(total, 1)}];"] + [
-        f"#define {r} (dsl_scratch + {o})" for r, o in offsets.items()]
     model = "\n\n".join([
         "\n".join(weights.lines), "\n".join(dsl_lines), "\n".join(scratch), *functions,
         *_policy_functions(program, policy, warm_frames, hist_floats), _init(fields, int_fields),
@@ -83,6 +71,31 @@ def generate(program: Program, threshold: float, policy: str, skip_zero_inputs: 
         runtime_blocks(model, {"dsl_conv_sparse"} if skip_zero_inputs else set()), model,
     ]) + "\n"
     return GeneratedModel(header, source, state_bytes, 4 * max(total, 1), weights.weight_bytes, warm_frames)
+
+
+def _emit_chains(program: Program, chunk: int, weights: WeightTable, plan: ScratchPlan,
+                 skip_zero_inputs: bool) -> tuple[list[str], dict[str, int]]:
+    """The C function of the base (run over ``chunk`` output frames at a time) and of each tail -> (their
+    texts, history floats per chain)."""
+    functions, hist_floats = [], {}
+    if program.base:
+        text, hist_floats["base"] = emit_chain(program.base, chunk * program.base.hop_frames, weights, plan, False)
+        functions.append(text)
+    for _, tail in sorted(program.tails.items()):
+        text, hist_floats[tail.name] = emit_chain(tail, program.base_frames, weights, plan, skip_zero_inputs)
+        functions.append(text)
+    return functions, hist_floats
+
+
+def _scratch_layout(program: Program, plan: ScratchPlan) -> tuple[list[str], int]:
+    """The scratch regions laid out in one static float array -> (its C lines, floats in all)."""
+    offsets, total = {}, 0
+    for region in ("S_A", "S_B", "S_CAT"):
+        offsets[region], total = total, total + plan.floats[region]
+    if program.mask or program.base:
+        offsets["S_M"], total = total, total + program.base_channels * program.base_frames
+    lines = [f"static float dsl_scratch[{max(total, 1)}];"] + [f"#define {r} (dsl_scratch + {o})" for r, o in offsets.items()]
+    return lines, total
 
 
 def _base_chunk(program: Program, requested: int | None) -> int:

@@ -16,7 +16,8 @@ import optuna
 from optuna.trial import TrialState
 
 from dslnas.search.records import summarise_confirmations
-from dslnas.search.pareto import FrontPoint, ParetoFront, minimised, dominates
+from dslnas.search.dominance import dominates, minimised
+from dslnas.search.pareto import FrontPoint, ParetoFront
 
 REFERENCE_SCALED = 1.1
 MIN_TRIALS_FOR_IMPORTANCE = 5

@@ -127,33 +127,16 @@ def synthesize_corpus(
             voice in ``voices`` is unknown or not installed.
         DataError: a synthesiser failed on a clip (the message names the voice).
     """
-    if not minutes > 0 or sample_rate_hz <= 0:
-        raise UserError(f"need minutes > 0 and a positive sample rate, got {minutes:g} min, {sample_rate_hz} Hz")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise UserError(f"{out_dir}: exists and is not an empty folder; choose another --out or delete it")
+    out_dir = _empty_out_dir(Path(out_dir), minutes, sample_rate_hz)
     talkers, notes = _talkers(voices, options.speaker_variants)
-    scene_ids = sorted(SCENES) if options.scenes is None else sorted(set(options.scenes))
+    plan = _ClipPlan(seed, talkers, sorted(SCENES) if options.scenes is None else sorted(set(options.scenes)))
     target_s = minutes * 60.0 / 2.0
     done = {SPEECH: 0.0, SILENCE: 0.0}
-    counts = {SPEECH: 0, SILENCE: 0}
     entries: list[ManifestEntry] = []
-    speech_order = np.random.default_rng([seed % 2**64, 1]).permutation(len(talkers))
-    scene_order = np.random.default_rng([seed % 2**64, 2]).permutation(len(scene_ids))
     with tempfile.TemporaryDirectory(prefix="dslnas-synth-") as tmp:
         while min(done.values()) < target_s:
-            index = len(entries)
-            rng = np.random.default_rng([seed % 2**64, 0, index])
             label = SPEECH if done[SPEECH] <= done[SILENCE] else SILENCE
-            n_of_label, counts[label] = counts[label], counts[label] + 1
-            if label == SPEECH:
-                talker = talkers[int(speech_order[n_of_label % len(talkers)])]
-                audio = _speech_clip(rng, talker, Path(tmp), sample_rate_hz, options.recording)
-                relative, speaker = f"speech/{talker.speaker}/{index:05d}-{talker.name}.wav", talker.speaker
-            else:
-                speaker = scene_ids[int(scene_order[n_of_label % len(scene_ids)])]
-                audio = _scene_clip(rng, speaker, talkers, Path(tmp), sample_rate_hz, options.recording)
-                relative = f"silence/{speaker}/{index:05d}.wav"
+            relative, speaker, audio = plan.clip(len(entries), label, Path(tmp), sample_rate_hz, options.recording)
             save_audio(out_dir / relative, audio, sample_rate_hz)
             seconds = audio.size / sample_rate_hz
             entries.append(ManifestEntry(relative, label, speaker, round(seconds, 3)))
@@ -163,6 +146,38 @@ def synthesize_corpus(
     manifest = Manifest(out_dir, tuple(entries), notes)
     manifest.write()
     return manifest
+
+
+def _empty_out_dir(out_dir: Path, minutes: float, sample_rate_hz: int) -> Path:
+    """``out_dir`` once the recipe's sizes are checked and it is absent or an empty folder."""
+    if not minutes > 0 or sample_rate_hz <= 0:
+        raise UserError(f"need minutes > 0 and a positive sample rate, got {minutes:g} min, {sample_rate_hz} Hz")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UserError(f"{out_dir}: exists and is not an empty folder; choose another --out or delete it")
+    return out_dir
+
+
+class _ClipPlan:
+    """Which talker or scene the corpus's next clip of a class uses: each class cycles through a seeded order."""
+
+    def __init__(self, seed: int, talkers: list[_Talker], scene_ids: Sequence[str]) -> None:
+        self.seed, self.talkers, self.scene_ids = seed, talkers, scene_ids
+        self.speech_order = np.random.default_rng([seed % 2**64, 1]).permutation(len(talkers))
+        self.scene_order = np.random.default_rng([seed % 2**64, 2]).permutation(len(scene_ids))
+        self.counts = {SPEECH: 0, SILENCE: 0}
+
+    def clip(self, index: int, label: str, tmp: Path, sample_rate_hz: int,
+             recording: RecordingOptions | None) -> tuple[str, str, np.ndarray]:
+        """Clip ``index`` of the corpus, of class ``label`` -> (path relative to the corpus, speaker, audio)."""
+        rng = np.random.default_rng([self.seed % 2**64, 0, index])
+        n_of_label, self.counts[label] = self.counts[label], self.counts[label] + 1
+        if label == SPEECH:
+            talker = self.talkers[int(self.speech_order[n_of_label % len(self.talkers)])]
+            audio = _speech_clip(rng, talker, tmp, sample_rate_hz, recording)
+            return f"speech/{talker.speaker}/{index:05d}-{talker.name}.wav", talker.speaker, audio
+        scene = self.scene_ids[int(self.scene_order[n_of_label % len(self.scene_ids)])]
+        audio = _scene_clip(rng, scene, self.talkers, tmp, sample_rate_hz, recording)
+        return f"silence/{scene}/{index:05d}.wav", scene, audio
 
 
 def corpus_fingerprint(voices: Sequence[Voice]) -> str:
