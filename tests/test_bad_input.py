@@ -275,7 +275,7 @@ def test_a_malformed_checkpoint_is_one_error_line(tmp_path: Path, changes: dict,
 
 def test_a_checkpoint_whose_weights_do_not_fit_its_candidate(tmp_path: Path) -> None:
     ckpt = save_payload(tmp_path / "checkpoint.pt")  # one tensor 'w': not the codec's
-    assert_one_error(("evaluate", "--checkpoint", str(ckpt)), str(ckpt), "do not fit")
+    assert_one_error(("evaluate", "--checkpoint", str(ckpt)), str(ckpt), "does not fit")
 
 
 def test_report_out_on_a_read_only_place(read_only_place: Path) -> None:
