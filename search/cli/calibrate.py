@@ -20,7 +20,7 @@ import typer
 
 from dslnas.hw_models.runners.artifact import ArtifactFormat
 from dslnas.hw_models.runners.registry import RUNNERS
-from dslnas.search.cli.common import JsonOpt, console, fail, print_json, progress_bar
+from dslnas.search.cli.common import JsonOpt, RunnerCommandOpt, RunnerRepeatsOpt, RunnerReplayOpt, RunnerThreadsOpt, RunnerTimeoutOpt, RunnerWarmupOpt, console, fail, print_json, progress_bar
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -44,12 +44,12 @@ def calibrate_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the suite and of the CV split.")] = 0,
     fmt: Annotated[ArtifactFormat, typer.Option("--format", help="Artifact format to measure.")] = ArtifactFormat.ONNX,
     rounds: Annotated[int, typer.Option("--rounds", help="Measure the suite this often; keep each artifact's fastest median.")] = DEFAULT_ROUNDS,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="local: inference threads (default 1).")] = None,
-    repeats: Annotated[Optional[int], typer.Option("--repeats", help="local: timed runs per artifact (>= 50, default 100).")] = None,
-    warmup: Annotated[Optional[int], typer.Option("--warmup", help="local: untimed runs first (default 10).")] = None,
-    command: Annotated[Optional[str], typer.Option("--command", help="command: JSON list or shell-style string with {artifact}, {name}, {format}, {input_shape}.")] = None,
-    timeout_s: Annotated[Optional[float], typer.Option("--timeout-s", help="local/command: seconds per measurement.")] = None,
-    replay: Annotated[Optional[Path], typer.Option("--replay", help="replay: CSV saved by --save-measurements.")] = None,
+    threads: RunnerThreadsOpt = None,
+    repeats: RunnerRepeatsOpt = None,
+    warmup: RunnerWarmupOpt = None,
+    command: RunnerCommandOpt = None,
+    timeout_s: RunnerTimeoutOpt = None,
+    replay: RunnerReplayOpt = None,
     save_measurements: Annotated[Optional[Path], typer.Option("--save-measurements", help="Write the measurements as a replay CSV.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Profile name (default: the --out file's stem).")] = None,
     base_profile: Annotated[str, typer.Option("--base-profile", help="Profile whose power coefficients are copied when no power is measured.")] = DEFAULT_BASE_PROFILE,

@@ -11,6 +11,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -27,6 +28,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 StudyOpt = Annotated[str, typer.Option("--study", help="Study name (letters, digits, '.', '_', '-').")]
 StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Storage URL (default: runs/<study>/optuna.db).")]
 LightUsageOpt = Annotated[float, typer.Option("--light-usage", help="Fraction of segments on the light path, 0..1.")]
+# Device-runner options shared by `confirm` and `calibrate` (one declaration, one help text).
+RunnerCommandOpt = Annotated[Optional[str], typer.Option("--command", help="command runner: JSON list or shell-style string with {artifact}, {name}, {format}, {input_shape}, e.g. \"ssh board run {artifact}\".")]
+RunnerReplayOpt = Annotated[Optional[Path], typer.Option("--replay", help="replay runner: CSV of earlier measurements (saved by calibrate --save-measurements).")]
+RunnerRepeatsOpt = Annotated[Optional[int], typer.Option("--repeats", help="local runner: timed runs per artifact (>= 50, default 100).")]
+RunnerWarmupOpt = Annotated[Optional[int], typer.Option("--warmup", help="local runner: untimed runs first (default 10).")]
+RunnerThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="local runner: inference threads (default 1).")]
+RunnerTimeoutOpt = Annotated[Optional[float], typer.Option("--timeout-s", help="local/command runner: seconds per measurement.")]
 
 
 class CommandGroup(TyperGroup):

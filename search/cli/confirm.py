@@ -9,7 +9,7 @@ import typer
 
 from dslnas.hw_models.runners.artifact import ArtifactFormat
 from dslnas.hw_models.runners.registry import RUNNERS
-from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, fail, print_json, quiet_optuna
+from dslnas.search.cli.common import JsonOpt, RunnerCommandOpt, RunnerRepeatsOpt, RunnerReplayOpt, RunnerThreadsOpt, RunnerTimeoutOpt, RunnerWarmupOpt, StorageOpt, StudyOpt, console, fail, print_json, quiet_optuna
 
 if TYPE_CHECKING:
     from dslnas.search.pareto import FrontPoint, ParetoFront
@@ -22,13 +22,13 @@ def confirm_command(
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many front candidates (recommended first).")] = 3,
     trial: Annotated[Optional[int], typer.Option("--trial", min=0, help="Confirm this trial's point (on the front or not, routed at its recorded threshold) instead of the top-K.")] = None,
     runner: Annotated[str, typer.Option("--runner", help=f"Device runner: {', '.join(sorted(RUNNERS))}.")] = "local",
-    command: Annotated[Optional[str], typer.Option("--command", help="command runner: template, e.g. \"ssh board run {artifact}\".")] = None,
+    command: RunnerCommandOpt = None,
     loop_command: Annotated[Optional[str], typer.Option("--loop-command", help="command runner: back-to-back inference (power).")] = None,
-    replay: Annotated[Optional[Path], typer.Option("--replay", help="replay runner: CSV of earlier measurements.")] = None,
-    repeats: Annotated[Optional[int], typer.Option("--repeats", help="local runner: timed runs (>= 50).")] = None,
-    warmup: Annotated[Optional[int], typer.Option("--warmup", help="local runner: untimed runs first.")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="local runner: inference threads.")] = None,
-    timeout_s: Annotated[Optional[float], typer.Option("--timeout-s", help="Per-measurement timeout (s).")] = None,
+    replay: RunnerReplayOpt = None,
+    repeats: RunnerRepeatsOpt = None,
+    warmup: RunnerWarmupOpt = None,
+    threads: RunnerThreadsOpt = None,
+    timeout_s: RunnerTimeoutOpt = None,
     power_meter: Annotated[str, typer.Option("--power-meter", help="none, command or hwmon.")] = "none",
     power_command: Annotated[Optional[str], typer.Option("--power-command", help="command meter: prints mW.")] = None,
     hwmon: Annotated[Optional[Path], typer.Option("--hwmon", help="hwmon meter: /sys/class/hwmon/hwmonN folder.")] = None,
