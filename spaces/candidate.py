@@ -8,9 +8,10 @@ models are frozen and reject unknown keys; values are range-checked on construct
 from __future__ import annotations
 
 import enum
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 def _refuse_bool(value: Any) -> Any:
@@ -143,11 +144,20 @@ class DecoderUpsample(str, enum.Enum):
     REPEAT = "repeat"
 
 
+CANDIDATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+"""A candidate name: it names export folders and is the command runner's ``{name}`` (which a board's shell
+reads, ``runners.command.SHELL_INERT``), so 1-64 letters, digits and ``_.+-``, starting with a letter or digit.
+C export and the report escape whatever a name holds; this rule keeps names usable everywhere else."""
+STORED = {"stored": True}
+"""Validation context for a candidate read back from storage: its name is kept as written (versions before the
+rule accepted any name, and the report escapes it)."""
+
+
 class CandidateConfig(Frozen):
     """One point of a search: the encoder, its DSL, and the quantizer/decoder around it.
 
-    ``decoder_channel_mult`` scales the decoder's widths over the encoder's; ``decoder_upsample`` picks its
-    upsampling (:class:`DecoderUpsample`). Neither runs on the device.
+    ``name`` follows :data:`CANDIDATE_NAME`. ``decoder_channel_mult`` scales the decoder's widths over the
+    encoder's; ``decoder_upsample`` picks its upsampling (:class:`DecoderUpsample`). Neither runs on the device.
     """
 
     name: str = "candidate"
@@ -158,6 +168,14 @@ class CandidateConfig(Frozen):
     decoder_upsample: DecoderUpsample = DecoderUpsample.TRANSPOSED
 
     model_config = FINITE
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str, info: ValidationInfo) -> str:
+        if CANDIDATE_NAME.fullmatch(name) or (info.context or {}).get("stored"):
+            return name
+        raise ValueError(f"{name!r} is not a candidate name: use 1-64 letters, digits and '_.+-', starting with a "
+                         "letter or digit (it names export folders and the command runner's {name})")
 
     @model_validator(mode="after")
     def _check(self) -> "CandidateConfig":
@@ -193,4 +211,5 @@ class CandidateConfig(Frozen):
     def with_dsl(self, **changes: Any) -> "CandidateConfig":
         """A copy with DSL fields replaced (validated)."""
         dsl = DSLConfig.model_validate({**self.dsl.model_dump(), **changes})
-        return CandidateConfig.model_validate({**self.model_dump(), "dsl": dsl.model_dump()})
+        # the name is this candidate's own (possibly one read back from storage): kept as it is
+        return CandidateConfig.model_validate({**self.model_dump(), "dsl": dsl.model_dump()}, context=STORED)

@@ -130,5 +130,6 @@ def build_demo_study(storage: str, name: str = "demo-report") -> optuna.Study:
     for role, cand, usage, full, mixed in rows:
         add_trial(study, config, make_record(cand, usage, full, mixed), role)
     add_failed(study, config, tiny_candidate("cand-nan", 2, (4, 8, 8), 0.5), f"FloatingPointError: loss became nan {EVIL}")
-    add_trial(study, config, make_record(tiny_candidate(f"evil-{EVIL}", 3, (8, 4), 0.5, 0.5, 1.5), 0.70, 4.41, 4.35))
+    evil = tiny_candidate("evil", 3, (8, 4), 0.5, 0.5, 1.5).model_copy(update={"name": f"evil-{EVIL}"})  # as older versions stored
+    add_trial(study, config, make_record(evil, 0.70, 4.41, 4.35))
     return study

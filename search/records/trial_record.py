@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dslnas.hw_models.cost import Cost
 from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_PARENT, ATTR_RECORD, ATTR_ROLE
-from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.candidate import STORED, CandidateConfig
 from dslnas.spaces.run_config import LightInit
 from dslnas.trainers.sweep_point import SweepPoint
 from dslnas.spaces.space import Objective
@@ -169,7 +169,7 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
 
 def record_from_json(data: dict[str, Any]) -> TrialRecord:
     return TrialRecord(
-        candidate=CandidateConfig.model_validate(data["candidate"]),
+        candidate=CandidateConfig.model_validate(data["candidate"], context=STORED),  # its name as stored
         visqol=PathQuality(**data["visqol"]),
         light_usage=float(data["light_usage"]),
         light_usage_per_class=dict(data["light_usage_per_class"]),
