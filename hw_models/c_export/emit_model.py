@@ -58,6 +58,8 @@ def generate(program: Program, threshold: float, policy: str, skip_zero_inputs: 
     scratch, total = _scratch_layout(program, plan)
     macros = _macros(program, threshold, policy, skip_zero_inputs, warm_frames, state_bytes, 4 * max(total, 1),
                      weights.weight_bytes) + [("DSL_BASE_CHUNK_FRAMES", str(chunk))]
+    macros += [(f"DSL_REPLAY_FRAMES_{t.name.upper()}", str(t.warm_frames() if warm_frames else 0))
+               for _, t in sorted(program.tails.items())]
     header = _header(program, macros, fields, int_fields)
     model = "\n\n".join([
         "\n".join(weights.lines), "\n".join(dsl_lines), "\n".join(scratch), *functions,
@@ -182,7 +184,12 @@ def _header(program: Program, macros: list[tuple[str, str]], fields: list[tuple[
         " * (DSL_PATH_NONE when the program has no tail), or -1 for a force naming a path it lacks.",
         " * predicted_out (may be NULL): the switch's predicted discrepancy (0 without a switch). */",
         "int dsl_process_segment(dsl_state_t *state, const float *pcm, float *embedding_out, int force,",
-        "                        float *predicted_out);", "", "#endif", "",
+        "                        float *predicted_out);",
+        "/* dsl_process_segment in three steps, for a deployment split across cores (front, tail, end). */",
+        "int dsl_front_segment(dsl_state_t *state, const float *pcm, int force, float *predicted_out);",
+        "void dsl_tail_segment(dsl_state_t *state, int path, const float *pcm, float *embedding_out);",
+        "void dsl_end_segment(dsl_state_t *state, int path);",
+        "float *dsl_masked_map(void);", "", "#endif", "",
     ])
 
 
@@ -228,8 +235,32 @@ def _init(fields: list[tuple[str, int]], int_fields: list[str]) -> str:
 
 
 def _process(program: Program, has_switch: bool, hist: dict[str, int], policy: str, warm_frames: int) -> str:
-    feat, ld = ("S_M", "DSL_BASE_FRAMES") if (program.mask or program.base) else ("pcm", "DSL_IN_FRAMES")
-    body = ["    float predicted = 0.0f;", "    int path;"]
+    """``dsl_front_segment`` (base, mask, switch, route), ``dsl_tail_segment`` (the policy and one tail),
+    ``dsl_end_segment`` (warm window, last path) and ``dsl_process_segment`` calling the three in order: a
+    split deployment (``c_export.pair``) calls them on different cores."""
+    masked = [MASKED_MAP] if (program.mask or program.base) else []
+    return "\n\n".join([_front(program, has_switch), _tail(program, hist, policy, warm_frames),
+                        _end(warm_frames), *masked, PROCESS_SEGMENT])
+
+
+MASKED_MAP = """/* The masked map the front leaves for the tail: [DSL_BASE_CHANNELS][DSL_BASE_FRAMES] floats in the scratch. */
+float *dsl_masked_map(void) { return S_M; }"""
+
+
+PROCESS_SEGMENT = """int dsl_process_segment(dsl_state_t *st, const float *pcm, float *embedding_out, int force,
+                        float *predicted_out)
+{
+    int path = dsl_front_segment(st, pcm, force, predicted_out);
+    if (path < 0) return path;
+    dsl_tail_segment(st, path, pcm, embedding_out);
+    dsl_end_segment(st, path);
+    return path;
+}"""
+
+
+def _front(program: Program, has_switch: bool) -> str:
+    ld = "DSL_BASE_FRAMES" if (program.mask or program.base) else "DSL_IN_FRAMES"
+    body = ["    float predicted = 0.0f;", "    int path;", "    (void)st;", "    (void)pcm;"]
     if program.base:
         hop = program.base.hop_frames
         body = ["    int chunk;"] + body + [
@@ -244,23 +275,34 @@ def _process(program: Program, has_switch: bool, hist: dict[str, int], policy: s
         body.append("    predicted = dsl_switch(&L_switch_embed, SWITCH_HEAD_W, SWITCH_HEAD_B, S_M, DSL_BASE_FRAMES, "
                     "DSL_BASE_FRAMES, S_A);")
     body += _choose_path(program)
+    body += ["    if (predicted_out) *predicted_out = predicted;", "    return path;"]
+    signature = ("/* Base, mask and switch on one segment (the masked map left in the scratch); returns the path chosen,\n"
+                 " * or -1 for a force naming a path the program lacks. */\n"
+                 "int dsl_front_segment(dsl_state_t *st, const float *pcm, int force, float *predicted_out)")
+    return "\n".join([signature, "{", *body, "}"])
+
+
+def _tail(program: Program, hist: dict[str, int], policy: str, warm_frames: int) -> str:
+    feat, ld = ("S_M", "DSL_BASE_FRAMES") if (program.mask or program.base) else ("pcm", "DSL_IN_FRAMES")
+    body = ["    (void)st;", "    (void)path;", "    (void)pcm;", "    (void)embedding_out;"]
     for path, tail in sorted(program.tails.items()):
-        switch_back = [f"    if (path == {path} && st->last_path != {path}) "]
         if len(program.tails) > 1 and policy != "stale":
             call = f"dsl_replay_{tail.name}(st, embedding_out);" if warm_frames else f"dsl_reset_{tail.name}(st);"
-            body.append(switch_back[0] + call)
+            body.append(f"    if (path == {path} && st->last_path != {path}) " + call)
         body.append(f"    if (path == {path}) dsl_chain_{tail.name}(st, {feat}, {ld}, DSL_BASE_FRAMES, "
                     "embedding_out, DSL_FRAMES_PER_SEGMENT);")
     if not program.tails and not program.switch:
         body.append("    dsl_copy(embedding_out, DSL_BASE_FRAMES, S_M, DSL_BASE_FRAMES, DSL_BASE_CHANNELS, DSL_BASE_FRAMES);")
-    if not program.tails:
-        body.append("    (void)embedding_out;")
-    if warm_frames:
-        body.append("    dsl_warm_push(st, S_M);")
-    body += ["    st->last_path = path;", "    if (predicted_out) *predicted_out = predicted;", "    return path;"]
-    signature = ("int dsl_process_segment(dsl_state_t *st, const float *pcm, float *embedding_out, int force,\n"
-                 "                        float *predicted_out)")
-    return "\n".join([signature, "{", *body, "}"])
+    head = ("/* The state policy for a tail that did not run on the previous segment, then that one tail on the\n"
+            " * masked map the front left in the scratch (pcm: the input of a program without base or mask). */\n"
+            "void dsl_tail_segment(dsl_state_t *st, int path, const float *pcm, float *embedding_out)")
+    return "\n".join([head, "{", *body, "}"])
+
+
+def _end(warm_frames: int) -> str:
+    push = ["    dsl_warm_push(st, S_M);"] if warm_frames else []
+    return "\n".join(["/* After a segment: keep the masked frames the warm policy replays, remember the path. */",
+                      "void dsl_end_segment(dsl_state_t *st, int path)", "{", *push, "    st->last_path = path;", "}"])
 
 
 def _choose_path(program: Program) -> list[str]:

@@ -29,6 +29,7 @@ RUNNERS: dict[str, str] = {
     "command": "dslnas.hw_models.runners.command:CommandRunner",
     "replay": "dslnas.hw_models.runners.replay:ReplayRunner",
     "unicorn-arm": "dslnas.hw_models.runners.emulated_arm:EmulatedArmRunner",
+    "unicorn-pair": "dslnas.hw_models.runners.pair:PairRunner",
 }
 
 # runner constructor option -> the command-line flag that sets it (for error messages)
