@@ -4,12 +4,9 @@ Dominance is taken in the objectives the study names (directions from :class:`Ob
 feasible trials only (feasible: every stored constraint value <= 0). A point is on the front when it is
 feasible and no feasible point dominates it.
 
-Recommendations, for a product team:
-
-* per latency budget of the search space (``latency_budgets_ms``): the feasible point of best mixed-pass
-  quality whose predicted latency is within the budget (ties: the lower latency);
-* the knee: the front point nearest the ideal point (best value of every objective) once each objective
-  is scaled to 0..1 over the front.
+Recommendations, for a product team (``search.picks``): the best quality per latency budget of the search
+space and the knee of the front, each among the points whose quality loss holds to a tolerance
+(``max_visqol_loss``, judged on the bootstrap interval over clips of ``search.uncertainty``).
 
 Every point is one (trained candidate, threshold) pair: a trained trial carries its own point and its
 other swept thresholds are trials of their own (role ``sweep``, naming their parent). Savings are against
@@ -20,8 +17,6 @@ light); a study without one compares each point with its own full path. The fron
 
 from __future__ import annotations
 
-import enum
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,12 +28,17 @@ from dslnas.hw_models.cost import Cost
 from dslnas.hw_models.counts import FRONT_PARTS, Part
 from dslnas.search.config import SearchConfig
 from dslnas.search.dominance import dominates, minimised
+from dslnas.search.picks import Recommendation, RecommendationKind, ideal_distance, recommendations
 from dslnas.search.records import (
     STUDY_ATTR_CONFIG, ConfirmationEntry, Role, TrialRecord, fail_reason, parent_of, record_from_trial, role_of,
     stored_confirmations,
 )
 from dslnas.spaces.errors import UserError
+from dslnas.search.uncertainty import MAX_VISQOL_LOSS_DEFAULT, PointUncertainty, point_uncertainty
 from dslnas.spaces.space import Objective
+
+__all__ = ["FrontPoint", "ParetoFront", "Recommendation", "RecommendationKind", "Savings", "compute_pareto_front",
+           "minimised", "search_config_of", "savings"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,12 @@ class FrontPoint:
     knobs: dict[str, Any]           # report column -> value, from the space's knob table
     parent: int | None = None       # sweep points: the trained trial whose model they route
     confirmations: tuple[ConfirmationEntry, ...] = ()
+    uncertainty: PointUncertainty | None = None  # bootstrap intervals of the quality lost and the saving
+
+    def holds(self, max_visqol_loss: float) -> bool:
+        """Its quality loss against full-only is at most ``max_visqol_loss`` (upper end of its interval)."""
+        return self.uncertainty.visqol_lost.holds(max_visqol_loss) if self.uncertainty else \
+            self.savings.visqol_lost <= max_visqol_loss
 
     @property
     def trained_trial(self) -> int:
@@ -127,26 +133,6 @@ class UnfinishedTrial:
     reason: str
 
 
-class RecommendationKind(str, enum.Enum):
-    BUDGET = "budget"
-    KNEE = "knee"
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """A point to pick. ``point`` is None when no feasible point meets the budget."""
-
-    kind: RecommendationKind
-    budget_ms: float | None
-    point: FrontPoint | None
-
-    @property
-    def title(self) -> str:
-        if self.kind is RecommendationKind.KNEE:
-            return "Knee of the front (best balance)"
-        return f"Best quality within {self.budget_ms:g} ms"
-
-
 @dataclass(frozen=True)
 class ParetoFront:
     """Everything a report shows about a study, computed by :func:`compute_pareto_front`."""
@@ -159,8 +145,9 @@ class ParetoFront:
     points: tuple[FrontPoint, ...]
     unfinished: tuple[UnfinishedTrial, ...]
     pareto: tuple[FrontPoint, ...]
-    knee: FrontPoint | None
+    knee: FrontPoint | None         # the knee among the points holding to ``max_visqol_loss``
     recommendations: tuple[Recommendation, ...]
+    max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT  # the picks' quality tolerance (MOS-LQO against full-only)
 
     @property
     def baseline(self) -> FrontPoint | None:
@@ -199,39 +186,46 @@ def search_config_of(study: optuna.Study) -> SearchConfig:
     return SearchConfig.model_validate(data)
 
 
-def compute_pareto_front(study: optuna.Study) -> ParetoFront:
-    """Flag every completed trial (feasible, dominated), pick the front, its knee and the recommendations."""
+def compute_pareto_front(study: optuna.Study, max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT) -> ParetoFront:
+    """Flag every completed trial (feasible, dominated), pick the front, its knee and the recommendations (among
+    the points losing at most ``max_visqol_loss`` ViSQOL against full-only, interval considered)."""
+    if not max_visqol_loss >= 0:
+        raise UserError(f"max_visqol_loss must be >= 0 (got {max_visqol_loss})")
     config = search_config_of(study)
     objectives = config.space.objectives
     trials = study.get_trials(deepcopy=False)
     records = {t.number: r for t in trials if t.state == TrialState.COMPLETE and (r := record_from_trial(t)) is not None}
+    low = {n: r.fidelity_steps for n, r in records.items() if r.low_fidelity}  # multi-fidelity rungs: never on the front
+    records = {n: r for n, r in records.items() if n not in low}
     baseline = next(((t.number, records[t.number]) for t in trials if t.number in records and role_of(t) is Role.BASELINE), None)
     confirmed = study.user_attrs
     raw = [_point(t, records[t.number], config, baseline, confirmed) for t in trials if t.number in records]
-    unfinished = [_unfinished(t) for t in trials if t.number not in records]
+    unfinished = [_unfinished(t, low.get(t.number)) for t in trials if t.number not in records]
     points = _flag_dominated(raw, objectives)
     front = [p for p in points if p.on_front]
-    knee = _knee(front, objectives)
     budgets = tuple(sorted(config.space.latency_budgets_ms))
-    recommendations = _recommendations(points, budgets, knee)
+    recs = recommendations(points, objectives, budgets, max_visqol_loss)
+    knee = next((r.point for r in recs if r.kind is RecommendationKind.KNEE), None)
     return ParetoFront(
         study.study_name, objectives, budgets, config.profile, tuple(config.space.columns(config.space.base)),
-        tuple(points), tuple(unfinished),
-        _ranked(front, recommendations, objectives), knee, recommendations,
+        tuple(points), tuple(unfinished), _ranked(front, recs, objectives), knee, recs, max_visqol_loss,
     )
 
 
 def _point(trial: optuna.trial.FrozenTrial, record: TrialRecord, config: SearchConfig,
            baseline: tuple[int, TrialRecord] | None, study_attrs: dict[str, Any]) -> FrontPoint:
+    saved = savings(record, baseline)
+    anchor_ms = baseline[1].latency_ms if baseline is not None else record.cost.latency_ms.full
     return FrontPoint(
         trial.number, tuple(record.objective_value(o) for o in config.space.objectives), dict(trial.constraints),
-        False, role_of(trial), dict(trial.params), record, savings(record, baseline),
+        False, role_of(trial), dict(trial.params), record, saved,
         config.space.columns(record.candidate), parent_of(trial), stored_confirmations(study_attrs, trial.number),
+        point_uncertainty(record, baseline[1] if baseline else None, saved.visqol_lost, anchor_ms),
     )
 
 
-def _unfinished(trial: optuna.trial.FrozenTrial) -> UnfinishedTrial:
-    default = {
+def _unfinished(trial: optuna.trial.FrozenTrial, fidelity_steps: int | None = None) -> UnfinishedTrial:
+    default = f"low fidelity: fine-tuned {fidelity_steps} steps (a multi-fidelity rung), not fully trained" if fidelity_steps else {
         TrialState.FAIL: "failed (no reason recorded)", TrialState.RUNNING: "still running",
         TrialState.WAITING: "queued", TrialState.PRUNED: "pruned", TrialState.COMPLETE: "completed without a dslnas record",
     }[trial.state]
@@ -247,25 +241,9 @@ def _flag_dominated(points: list[FrontPoint], objectives: Sequence[Objective]) -
     return flagged
 
 
-def _ideal_distance(front: Sequence[FrontPoint], objectives: Sequence[Objective]) -> dict[int, float]:
-    """Each front point's Euclidean distance to the ideal point, objectives scaled to 0..1 over the front."""
-    values = {p.number: minimised(p.values, objectives) for p in front}
-    lows = [min(v[i] for v in values.values()) for i in range(len(objectives))]
-    highs = [max(v[i] for v in values.values()) for i in range(len(objectives))]
-    spans = [(h - lo) or 1.0 for lo, h in zip(lows, highs)]
-    return {n: math.dist([(x - lo) / s for x, lo, s in zip(v, lows, spans)], [0.0] * len(v)) for n, v in values.items()}
-
-
-def _knee(front: Sequence[FrontPoint], objectives: Sequence[Objective]) -> FrontPoint | None:
-    if not front:
-        return None
-    distance = _ideal_distance(front, objectives)
-    return min(front, key=lambda p: (distance[p.number], p.number))
-
-
 def _ranked(front: Sequence[FrontPoint], recs: Sequence[Recommendation], objectives: Sequence[Objective]) -> tuple[FrontPoint, ...]:
     first = list(dict.fromkeys(r.point.number for r in recs if r.point is not None and r.point.on_front))
-    distance = _ideal_distance(front, objectives) if front else {}
+    distance = ideal_distance(front, objectives) if front else {}
     rest = sorted((p for p in front if p.number not in first), key=lambda p: (distance[p.number], p.number))
     by_number = {p.number: p for p in front}
     return tuple([by_number[n] for n in first] + rest)
@@ -288,13 +266,3 @@ def savings(record: TrialRecord, baseline: tuple[int, TrialRecord] | None) -> Sa
 def _pct(part: float, whole: float) -> float:
     return part / whole * 100.0 if whole else float("nan")
 
-
-def _recommendations(points: Sequence[FrontPoint], budgets: Sequence[float], knee: FrontPoint | None) -> tuple[Recommendation, ...]:
-    recs = []
-    for budget in budgets:
-        fits = [p for p in points if p.feasible and p.record.latency_ms <= budget]
-        best = max(fits, key=lambda p: (p.record.visqol_mixed, -p.record.latency_ms), default=None)
-        recs.append(Recommendation(RecommendationKind.BUDGET, budget, best))
-    if knee is not None:
-        recs.append(Recommendation(RecommendationKind.KNEE, None, knee))
-    return tuple(recs)

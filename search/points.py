@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from dslnas.hw_models.cost import Cost, Pricer
 from dslnas.hw_models.routing import RoutingSummary
-from dslnas.search.records import EvaluatedClass, PathQuality, SweepPoint, SwitchQuality, TrialRecord
+from dslnas.search.records import ClipScore, EvaluatedClass, PathQuality, SweepPoint, SwitchQuality, TrialRecord
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.space import Constraints, Objective
 from dslnas.trainers.oracle import compare_to_oracle
@@ -99,10 +99,20 @@ def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", pri
             visqol_references=dict(visqol_references or {}),
             evaluated=dict(evaluated_classes or {}),
             light_start=light_start,
+            clips=clip_scores(evaluation, point),
         ))
     for record in records:
         record.check_finite()
     return CandidatePoints(tuple(records), own_point(records, objectives))
+
+
+def clip_scores(evaluation: "EvaluationResult", point: SweepPoint) -> tuple[ClipScore, ...]:
+    """Each evaluated clip at ``point`` (its per-clip scores are in the evaluation's clip order); empty for a
+    point evaluated without them."""
+    if len(point.visqol_mixed_per_clip) != len(evaluation.clips):
+        return ()
+    return tuple(ClipScore(c.clip_id, c.label, c.duration_s, c.visqol_full, mixed, usage) for c, mixed, usage in
+                 zip(evaluation.clips, point.visqol_mixed_per_clip, point.light_usage_per_clip))
 
 
 def own_point(records: Sequence[TrialRecord], objectives: Sequence[Objective]) -> int:

@@ -17,6 +17,7 @@ over the parts the cost model prices; the mixed pass is the usage-weighted mean,
 from __future__ import annotations
 
 import json
+import random
 
 import optuna
 from optuna.trial import TrialState, create_trial
@@ -24,7 +25,7 @@ from optuna.trial import TrialState, create_trial
 from dslnas.search.config import SearchConfig
 from dslnas.hw_models.cost import Cost, PassFigures, mix
 from dslnas.search.records import (
-    STUDY_ATTR_CONFIG, EvaluatedClass, PathQuality, Role, SweepPoint, SwitchQuality, TrialRecord, fail_attrs, record_attrs, role_attrs,
+    STUDY_ATTR_CONFIG, ClipScore, EvaluatedClass, PathQuality, Role, SweepPoint, SwitchQuality, TrialRecord, fail_attrs, record_attrs, role_attrs,
 )
 from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig
 from dslnas.search.points import constraint_values
@@ -62,8 +63,25 @@ def make_cost(usage: float, scale: float = 1.0) -> Cost:
     )
 
 
+CLIP_LABELS = ("silence",) * 4 + ("speech",) * 4
+
+
+def clip_noise(name: str, spread: float) -> tuple[float, ...]:
+    """Per-clip ViSQOL offsets of mean exactly zero (one fixed draw per candidate name), for bootstrap intervals."""
+    rng = random.Random(name)
+    raw = [rng.uniform(-spread, spread) for _ in CLIP_LABELS]
+    return tuple(r - sum(raw) / len(raw) for r in raw)
+
+
+def make_clips(name: str, usage: float, visqol_full: float, visqol_mixed: float, spread: float) -> tuple[ClipScore, ...]:
+    """Eight held-out clips whose means are the record's (the full path's noise is the baseline's: same clips)."""
+    full, mixed = clip_noise("full", 0.02), clip_noise(name, spread) if usage > 0 else clip_noise("full", 0.02)
+    return tuple(ClipScore(f"{label}-{i}", label, 2.0, visqol_full + f, visqol_mixed + m, usage)
+                 for i, (label, f, m) in enumerate(zip(CLIP_LABELS, full, mixed)))
+
+
 def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, visqol_mixed: float,
-                checkpoint_artifact: str | None = None) -> TrialRecord:
+                checkpoint_artifact: str | None = None, clip_spread: float = 0.04) -> TrialRecord:
     cost = make_cost(usage)
     sweep = tuple(
         SweepPoint(
@@ -86,6 +104,7 @@ def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, vi
         evaluated={"silence": EvaluatedClass(3, 6.0, ("clicks",)),
                    "speech": EvaluatedClass(11, 22.0, (EVIL, *(f"talker-{k}" for k in range(10))))},
         light_start="elastic",
+        clips=make_clips(candidate.name, usage, visqol_full, visqol_mixed, clip_spread),
     )
 
 

@@ -37,11 +37,11 @@ def test_front_flags_dominated_and_infeasible_points(study: optuna.Study) -> Non
     assert [t.number for t in front.unfinished] == [5] and EVIL in front.unfinished[0].reason
     assert front.baseline.number == 1 and front.baseline.role is Role.BASELINE
     assert front.reference.number == 0
-    assert front.knee.number == 0
+    assert compute_pareto_front(study, max_visqol_loss=0.2).knee.number == 0
 
 
 def test_recommendations_pick_best_quality_per_budget_and_the_knee(study: optuna.Study) -> None:
-    front = compute_pareto_front(study)
+    front = compute_pareto_front(study, max_visqol_loss=0.2)
     picks = [(r.kind, r.budget_ms, r.point.number if r.point else None) for r in front.recommendations]
     assert picks == [(RecommendationKind.BUDGET, 10.0, None), (RecommendationKind.BUDGET, 11.0, 2),
                      (RecommendationKind.BUDGET, 12.0, 0), (RecommendationKind.KNEE, None, 0)]
@@ -96,8 +96,9 @@ def test_report_files(tmp_path: Path, study: optuna.Study) -> None:
     assert float(rows[2]["latency_ms"]) == pytest.approx(10.836)
 
     data = json.loads(files.json.read_text())
-    assert data["pareto"] == [p.number for p in front.pareto] and data["knee"] == 0
-    assert [r["trial"] for r in data["recommendations"]] == [None, 2, 0, 0]
+    assert data["pareto"] == [p.number for p in front.pareto] and data["knee"] == 1 and data["max_visqol_loss"] == 0.05
+    assert [(r["trial"], r["over_tolerance"]) for r in data["recommendations"]] == [(None, None), (None, 2), (None, 0), (1, 0)]
+    assert data["points"][2]["uncertainty"]["visqol_lost"]["clips"] == 8
     assert {p["trial"]: p["on_front"] for p in data["points"]} == {0: True, 1: True, 2: True, 3: False, 4: False, 6: True}
     assert sorted(p.name for p in files.pngs) == sorted(
         ["pareto_latency.png", "pareto_power.png", "threshold_sweep.png", "hypervolume.png", "cost_breakdown.png", "importance.png"])

@@ -231,6 +231,8 @@ def _sweep_point(evaluations: list[ClipStreamEvaluation], tau: float, router: Ro
         transitions_per_s=sum(r.switch_backs for _, r in scored) / seconds,
         warmup_frames_per_s=sum(r.warmup_frames for _, r in scored) / seconds,
         warmup_frames_light_per_s=sum(r.warmup_frames_light for _, r in scored) / seconds,
+        visqol_mixed_per_clip=tuple(float(r.visqol_mos) for _, r in scored),
+        light_usage_per_clip=tuple(float(r.light_usage) for _, r in scored),
     )
 
 

@@ -25,6 +25,8 @@ class SweepPoint:
     warmup_frames_light_per_s: float = math.nan  # of those, replayed into the light tail
     latency_ms: float = math.nan                 # mixed pass, priced under this routing
     power_mw: float = math.nan                   # mixed pass, priced under this routing
+    visqol_mixed_per_clip: tuple[float, ...] = ()  # [clips] in the evaluation's clip order (bootstrap intervals)
+    light_usage_per_clip: tuple[float, ...] = ()   # [clips] share of each clip's segments routed light
 
     def priced(self, latency_ms: float, power_mw: float) -> "SweepPoint":
         """This point with its mixed-pass price."""

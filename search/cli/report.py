@@ -8,12 +8,18 @@ from typing import Annotated, Optional
 import typer
 
 from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, print_json, quiet_optuna
+from dslnas.search.uncertainty import MAX_VISQOL_LOSS_DEFAULT
+
+MaxVisqolLossOpt = Annotated[float, typer.Option(
+    "--max-visqol-loss", min=0.0, help="Quality tolerance of the picks: the most ViSQOL (MOS-LQO) a pick may lose against "
+    "full-only, judged on the upper end of its 95% bootstrap interval over the scored clips.")]
 
 
 def report_command(
     study: StudyOpt,
     storage: StorageOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default: runs/<study>/report).")] = None,
+    max_visqol_loss: MaxVisqolLossOpt = MAX_VISQOL_LOSS_DEFAULT,
     json_out: JsonOpt = False,
 ) -> None:
     """Write the Pareto report: index.html (self-contained), trials.csv, pareto.json and png/."""
@@ -31,7 +37,7 @@ def report_command(
     check_writable_dir(folder, "report folder")
     loaded = load_existing_study(storage, study)
     try:
-        files = write_report(loaded, folder)
+        files = write_report(loaded, folder, max_visqol_loss)
     except OSError as err:
         raise UserError(f"report folder {folder} cannot be written ({err.strerror or type(err).__name__})") from err
     if json_out:

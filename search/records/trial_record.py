@@ -71,6 +71,19 @@ class EvaluatedClass:
 
 
 @dataclass(frozen=True)
+class ClipScore:
+    """One held-out clip at this point: ViSQOL of the full path and of the routed (mixed) run, and the share of
+    its segments routed light. The clips behind the bootstrap intervals of ``search.uncertainty``."""
+
+    clip_id: str
+    label: str
+    seconds: float
+    visqol_full: float
+    visqol_mixed: float
+    light_usage: float
+
+
+@dataclass(frozen=True)
 class TrialRecord:
     """Everything one finished trial measured. Units are in the names; usage and sparsity are 0..1."""
 
@@ -94,6 +107,14 @@ class TrialRecord:
     checkpoint_artifact: str | None = None  # Optuna artifact id of the checkpoint in the study's store (search.artifacts)
     evaluated: dict[str, EvaluatedClass] = field(default_factory=dict)  # per class: the held-out clips scored
     light_start: LightInit | None = None  # how the light tail started training (None: a codec trained fresh)
+    clips: tuple[ClipScore, ...] = ()     # per held-out clip at this point (empty in records written before it)
+    # fine-tune steps when fewer than the space's (a multi-fidelity rung, search.fidelity): never fully trained,
+    # never on the front or exported; None: the space's whole fine-tune
+    fidelity_steps: int | None = None
+
+    @property
+    def low_fidelity(self) -> bool:
+        return self.fidelity_steps is not None
 
     @property
     def threshold(self) -> float:
@@ -164,6 +185,8 @@ def record_to_json(record: TrialRecord) -> dict[str, Any]:
         "visqol_references": dict(record.visqol_references),
         "evaluated": {k: asdict(v) for k, v in record.evaluated.items()},
         "light_start": LightInit(record.light_start).value if record.light_start else None,
+        "clips": [asdict(c) for c in record.clips],
+        "fidelity_steps": record.fidelity_steps,
     }
 
 
@@ -188,6 +211,8 @@ def record_from_json(data: dict[str, Any]) -> TrialRecord:
         evaluated={k: EvaluatedClass(int(v["clips"]), float(v["seconds"]), tuple(v["speakers"]))
                    for k, v in data.get("evaluated", {}).items()},  # absent in records written before it
         light_start=_light_start(data.get("light_start")),
+        clips=tuple(ClipScore(**c) for c in data.get("clips", [])),  # absent in records written before it
+        fidelity_steps=data.get("fidelity_steps"),  # absent in records written before multi-fidelity: full
     )
 
 
@@ -211,7 +236,7 @@ def _light_start(value: str | None) -> LightInit | None:
 
 def _sweep_point(data: dict[str, Any]) -> SweepPoint:
     """A stored sweep point (null rates: NaN; records before the one sweep-point type lack the replay rates)."""
-    return SweepPoint(**{k: math.nan if v is None else v for k, v in data.items()})
+    return SweepPoint(**{k: math.nan if v is None else tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 # -- on an Optuna trial ----------------------------------------------------------------------------

@@ -9,21 +9,23 @@ space that searches the state policy): each column is written once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from dslnas.hw_models.cost import mix
+from dslnas.hw_models.cost import Pass, mix
 from dslnas.search.pareto import FrontPoint, ParetoFront
 from dslnas.search.records import PathConfirmation, summarise_confirmations
 from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, json_value
+from dslnas.search.uncertainty import Interval
+from dslnas.spaces.labels import REPORTED_CLASSES
 
 
 def measured_ms(point: FrontPoint) -> dict[str, float]:
     """Latest device's measured latency per path, and the mixed pass at the trial's light usage."""
     done = [c for c in summarise_confirmations(point.confirmations) if c.measured_latency_ms is not None]
     by_path = {c.path: c.measured_latency_ms for c in done if c.device == done[-1].device} if done else {}
-    if "full" in by_path and "light" in by_path:
-        by_path["mixed"] = mix(by_path["full"], by_path["light"], point.record.light_usage).mixed
+    if Pass.FULL in by_path and Pass.LIGHT in by_path:
+        by_path[Pass.MIXED] = mix(by_path[Pass.FULL], by_path[Pass.LIGHT], point.record.light_usage).mixed
     return by_path
 
 
@@ -34,8 +36,39 @@ def why_not(point: FrontPoint) -> str:
     return "dominated" if point.dominated else ""
 
 
-def _measured(path: str) -> Field[FrontPoint]:
-    return Field(f"measured_latency_{path}_ms", f"measured {path} (ms)", Unit.MS, lambda p: measured_ms(p).get(path), ".3f")
+def _interval(point: FrontPoint, which: str) -> Interval | None:
+    """The point's bootstrap interval ``which`` (``visqol_lost``, ``latency_saved_pct`` or ``visqol_lost_<class>``)."""
+    u = point.uncertainty
+    if u is None:
+        return None
+    if which.startswith("visqol_lost_") and which.removeprefix("visqol_lost_") in u.visqol_lost_per_class:
+        return u.visqol_lost_per_class[which.removeprefix("visqol_lost_")]
+    return getattr(u, which, None)
+
+
+def interval_text(interval: Interval | None, spec: str = "+.3f") -> str | None:
+    """``low .. high`` of a known interval (None: no per-clip scores)."""
+    return f"{interval.low:{spec}} .. {interval.high:{spec}}" if interval is not None and interval.known else None
+
+
+def _bound(which: str, end: str) -> Callable[[FrontPoint], float | None]:
+    return lambda p: getattr(i, end) if (i := _interval(p, which)) is not None and i.known else None
+
+
+def _noise(p: FrontPoint) -> bool | None:
+    i = _interval(p, "visqol_lost")
+    return i.within_noise if i is not None and i.known else None
+
+
+def _class_lost(label: str) -> tuple[Field[FrontPoint], ...]:
+    name = f"visqol_lost_{label}"
+    return (Field(name, f"{label} quality lost", Unit.MOS, lambda p: (i := _interval(p, name)) and i.mean, "+.3f"),
+            Field(f"{name}_95", f"{label} lost, 95% interval", Unit.MOS, lambda p: interval_text(_interval(p, name))))
+
+
+def _measured(path: Pass) -> Field[FrontPoint]:
+    return Field(f"measured_latency_{path.value}_ms", f"measured {path.value} (ms)", Unit.MS,
+                 lambda p: measured_ms(p).get(path), ".3f")
 
 
 POINT_FIELDS: tuple[Field[FrontPoint], ...] = (
@@ -51,11 +84,19 @@ POINT_FIELDS: tuple[Field[FrontPoint], ...] = (
     Field("latency_saved_pct", "latency saved", Unit.PCT, lambda p: p.savings.latency_saved_pct, ".1f", " %"),
     Field("power_saved_pct", "power saved", Unit.PCT, lambda p: p.savings.power_saved_pct, ".1f", " %"),
     Field("visqol_lost", "quality lost", Unit.MOS, lambda p: p.savings.visqol_lost, "+.3f"),
+    Field("visqol_lost_95", "quality lost, 95% interval", Unit.MOS, lambda p: interval_text(_interval(p, "visqol_lost"))),
+    Field("visqol_lost_low", "quality lost, low", Unit.MOS, _bound("visqol_lost", "low"), "+.3f"),
+    Field("visqol_lost_high", "quality lost, high", Unit.MOS, _bound("visqol_lost", "high"), "+.3f"),
+    Field("within_noise", "loss within clip noise", Unit.NONE, _noise),
+    *(f for label in REPORTED_CLASSES for f in _class_lost(label)),
+    Field("latency_saved_95", "latency saved, 95% interval", Unit.PCT,
+          lambda p: interval_text(_interval(p, "latency_saved_pct"), ".1f")),
+    Field("scored_clips", "scored clips", Unit.NONE, lambda p: p.uncertainty.visqol_lost.clips if p.uncertainty else None, "d"),
     Field("params_full_pass", "params full pass", Unit.NONE, lambda p: p.size.full_pass_params, ",d"),
     Field("params_light_pass", "params light pass", Unit.NONE, lambda p: p.size.light_pass_params, ",d"),
     Field("trained_trial", "trained by", Unit.NONE, lambda p: p.trained_trial, "d"),
     Field("constraints", "constraints", Unit.NONE, lambda p: json.dumps(p.constraints)),
-    *(_measured(path) for path in ("full", "light", "mixed")),
+    *(_measured(path) for path in (Pass.FULL, Pass.LIGHT, Pass.MIXED)),
 )
 COLUMNS: dict[str, Field[FrontPoint]] = field_table(POINT_FIELDS)
 
@@ -69,8 +110,8 @@ TRIAL_TABLE: tuple[str, ...] = (
 )
 TRIAL_TABLE_TAIL: tuple[str, ...] = ("measured_latency_full_ms", "measured_latency_light_ms", "measured_latency_mixed_ms")
 PICK_TABLE: tuple[str, ...] = (
-    "latency_ms", "latency_saved_pct", "power_mw", "power_saved_pct", "visqol_mixed", "visqol_lost",
-    "light_usage_silence", "light_usage_speech", "params_full_pass", "params_light_pass",
+    "latency_ms", "latency_saved_pct", "latency_saved_95", "power_mw", "power_saved_pct", "visqol_mixed", "visqol_lost",
+    "visqol_lost_95", "visqol_lost_silence_95", "visqol_lost_speech_95", "light_usage_silence", "light_usage_speech", "params_full_pass", "params_light_pass",
 )
 
 

@@ -22,6 +22,7 @@ from dslnas.search.records import record_to_json, summarise_confirmations
 from dslnas.search.records.fields import record_fields_json
 from dslnas.search.report.columns import csv_columns, csv_row
 from dslnas.search.report.png import write_pngs
+from dslnas.search.uncertainty import LEVEL, MAX_VISQOL_LOSS_DEFAULT
 from dslnas.spaces.atomic_io import atomic_file, atomic_write_text
 
 @dataclass(frozen=True)
@@ -32,11 +33,11 @@ class ReportFiles:
     pngs: tuple[Path, ...]
 
 
-def write_report(study: optuna.Study, out_dir: str | Path) -> ReportFiles:
-    """Compute the front of ``study`` and write every report file under ``out_dir``."""
+def write_report(study: optuna.Study, out_dir: str | Path, max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT) -> ReportFiles:
+    """Compute the front of ``study`` (picks within ``max_visqol_loss``) and write every report file under ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    front = compute_pareto_front(study)
+    front = compute_pareto_front(study, max_visqol_loss)
     history = hypervolume_history(front)
     importance = param_importances(study, front)
     html_path, csv_path, json_path = out / "index.html", out / "trials.csv", out / "pareto.json"
@@ -67,10 +68,7 @@ def front_to_json(front: ParetoFront) -> dict[str, Any]:
         "latency_budgets_ms": list(front.latency_budgets_ms),
         "pareto": [p.number for p in front.pareto],
         "knee": front.knee.number if front.knee else None,
-        "recommendations": [
-            {"kind": r.kind.value, "title": r.title, "budget_ms": r.budget_ms, "trial": r.point.number if r.point else None}
-            for r in front.recommendations
-        ],
+        **picks_json(front),
         "points": [_point_json(p) for p in front.points],
         "unfinished": [asdict(t) | {"role": t.role.value} for t in front.unfinished],
     })
@@ -83,4 +81,28 @@ def _point_json(p: FrontPoint) -> dict[str, Any]:
         "savings": asdict(p.savings), "size": asdict(p.size), "record": record_to_json(p.record),
         "fields": record_fields_json(p.record),
         "confirmations": [c.to_json() for c in summarise_confirmations(p.confirmations)],
+        "uncertainty": uncertainty_json(p),
     }
+
+
+def picks_json(front: ParetoFront) -> dict[str, Any]:
+    """The tolerance and the recommendations (each with the point the tolerance excluded, if any)."""
+    return {
+        "max_visqol_loss": front.max_visqol_loss,
+        "confidence": LEVEL,
+        "recommendations": [
+            {"kind": r.kind.value, "title": r.title, "budget_ms": r.budget_ms, "trial": r.point.number if r.point else None,
+             "over_tolerance": r.over_tolerance.number if r.over_tolerance else None}
+            for r in front.recommendations
+        ],
+    }
+
+
+def uncertainty_json(p: FrontPoint) -> dict[str, Any] | None:
+    """The point's bootstrap intervals (quality lost overall and per class, latency saved), None without any."""
+    u = p.uncertainty
+    if u is None:
+        return None
+    return {"visqol_lost": asdict(u.visqol_lost) | {"within_noise": u.visqol_lost.within_noise},
+            "visqol_lost_per_class": {k: asdict(v) | {"within_noise": v.within_noise} for k, v in u.visqol_lost_per_class.items()},
+            "latency_saved_pct": asdict(u.latency_saved_pct)}

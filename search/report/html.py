@@ -15,12 +15,13 @@ from importlib.metadata import version
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from dslnas.search.records import Comparison, EvaluatedClass
-from dslnas.search.pareto import ParetoFront, Recommendation
+from dslnas.search.records import Comparison, EvaluatedClass, Role
+from dslnas.search.pareto import FrontPoint, ParetoFront, Recommendation, RecommendationKind
 from dslnas.search.report.columns import COLUMNS, shown
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
 from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
 from dslnas.search.report.tables import confirmation_table, pick_table, rank_agreement_list, trial_table
+from dslnas.search.uncertainty import LEVEL
 from dslnas.spaces.labels import REPORTED_CLASSES
 from dslnas.spaces.space import Objective
 
@@ -107,6 +108,7 @@ def _picks(front: ParetoFront) -> str:
     if not front.points:
         return "<section><h2>What to pick</h2><p>No completed trial yet: nothing to recommend.</p></section>"
     items = "".join(_sentence(r, front) for r in front.recommendations)
+    items = f'<li class="tolerance">{_tolerance_text(front)}</li>{items}'
     fastest_first = sorted(front.pareto, key=lambda p: p.record.latency_ms)
     return (
         f'<section><h2>What to pick</h2><ul class="picks">{items}</ul>'
@@ -117,25 +119,68 @@ def _picks(front: ParetoFront) -> str:
     )
 
 
+def _tolerance_text(front: ParetoFront) -> str:
+    """How the picks hold to the quality tolerance, in words."""
+    return (f"Every pick loses at most {front.max_visqol_loss:g} ViSQOL against full-only with {LEVEL:.0%} confidence "
+            f"(the upper end of a bootstrap interval over the scored clips; <code>--max-visqol-loss</code> sets it). "
+            "Quality lost is full-only minus the point: positive is worse.")
+
+
+def _excluded(rec: Recommendation) -> str:
+    """What the tolerance excluded from this pick (empty when nothing)."""
+    q = rec.over_tolerance
+    if q is None:
+        return ""
+    ci = shown("visqol_lost_95", q)
+    return (f' <span class="excluded">Without the tolerance it would be <a href="#trial-{q.number}">trial {q.number}</a> '
+            f"({escape(shown('latency_ms', q))} ms, {escape(shown('latency_saved_pct', q))} less latency), which loses "
+            f"{escape(shown('visqol_lost', q))} ViSQOL{escape(f' (95% interval {ci})' if ci != '-' else '')}.</span>")
+
+
+def _quality(p: FrontPoint, f: dict[str, str]) -> str:
+    """The quality clause: the loss, its interval and per class, or "within clip noise"."""
+    u = p.uncertainty
+    if p.role is Role.BASELINE:
+        return f"ViSQOL {f['visqol_mixed']}: this is the full-only baseline itself (no routed point holds to the tolerance)"
+    if u is not None and u.visqol_lost.within_noise:
+        lost = f"its difference to full-only ({f['visqol_lost']}, interval {f['visqol_lost_95']}) is within clip noise"
+    elif p.savings.visqol_lost > 0:
+        lost = f"{f['visqol_lost'].lstrip('+')} lower than full-only (95% interval {f['visqol_lost_95']})"
+    else:
+        lost = f"no lower than full-only (interval {f['visqol_lost_95']})"
+    per_class = "; ".join(f"{label} {f[f'visqol_lost_{label}']} ({f[f'visqol_lost_{label}_95']})" for label in REPORTED_CLASSES
+                          if u is not None and label in u.visqol_lost_per_class)
+    clips = f" over {u.visqol_lost.clips} clips" if u is not None and u.visqol_lost.known else " (no per-clip scores recorded)"
+    return f"ViSQOL {f['visqol_mixed']}, {lost}{clips}" + (f"; lost per class: {per_class}" if per_class else "")
+
+
+def _no_pick(rec: Recommendation, front: ParetoFront) -> str:
+    """Why a recommendation has no point: nothing within the budget, or nothing there within the tolerance."""
+    if rec.kind is RecommendationKind.KNEE:
+        return f"no point on the front loses at most {front.max_visqol_loss:g} ViSQOL."
+    if rec.over_tolerance is not None:
+        return f"no feasible candidate within {rec.budget_ms:g} ms loses at most {front.max_visqol_loss:g} ViSQOL."
+    fastest = min((p for p in front.points if p.feasible), key=lambda p: p.record.latency_ms, default=None)
+    tail = f" The fastest feasible candidate, trial {fastest.number}, needs {shown('latency_ms', fastest)} ms." if fastest else ""
+    return f"no feasible candidate is predicted to run within {rec.budget_ms:g} ms.{tail}"
+
+
 def _sentence(rec: Recommendation, front: ParetoFront) -> str:
     """One "what to pick" line; every figure in it is a field of the report's columns, formatted as declared."""
     title = escape(rec.title)
     if rec.point is None:
-        fastest = min((p for p in front.points if p.feasible), key=lambda p: p.record.latency_ms, default=None)
-        tail = f" The fastest feasible candidate, trial {fastest.number}, needs {shown('latency_ms', fastest)} ms." if fastest else ""
-        return f"<li><b>{title}:</b> no feasible candidate is predicted to run within {rec.budget_ms:g} ms.{tail}</li>"
+        return f"<li><b>{title}:</b> {_no_pick(rec, front)}{_excluded(rec)}</li>"
     p, size = rec.point, rec.point.size
     f = {name: escape(shown(name, p)) for name in COLUMNS}
-    quality = (f"ViSQOL {f['visqol_mixed']}, {f['visqol_lost'].lstrip('+')} lower than full-only" if p.savings.visqol_lost > 0
-               else f"ViSQOL {f['visqol_mixed']}, no lower than full-only")
+    quality = _quality(p, f)
     usage = ", ".join(f"{shown(f'light_usage_{label}', p)} of {label}" for label in REPORTED_CLASSES
                       if p.record.light_usage_per_class.get(label) is not None)
     return (
         f'<li><b>{title}:</b> <a href="#trial-{p.number}">trial {p.number}</a> ({escape(p.name)}): '
         f"{f['latency_ms']} ms and {f['power_mw']} mW, that is {f['latency_saved_pct']} less latency and "
-        f"{f['power_saved_pct']} less power than full-only; {quality}. The light path takes {usage or 'no labelled'} segments "
+        f"{f['power_saved_pct']} less power than full-only (latency saved, 95% interval: {f['latency_saved_95']} %); {quality}. The light path takes {usage or 'no labelled'} segments "
         f"({f['light_usage']} overall). Model size: {f['params_full_pass']} parameters on the full pass, "
-        f"{f['params_light_pass']} on the light pass (after the switch: {size.full_tail_params:,} vs {size.light_tail_params:,}).</li>"
+        f"{f['params_light_pass']} on the light pass (after the switch: {size.full_tail_params:,} vs {size.light_tail_params:,}).{_excluded(rec)}</li>"
     )
 
 

@@ -1,0 +1,122 @@
+"""How sure a front point's quality loss and saving are: bootstrap intervals over the held-out clips.
+
+A point's ViSQOL is a mean over a few clips; the difference to the full-only anchor can be clip noise. Each
+interval resamples the clips with replacement (:data:`RESAMPLES` times, a fixed seed: the same study gives the
+same report) and takes the central :data:`LEVEL` share of the resampled means. When the anchor scored the same
+clips (same ids, same order: the full-only baseline of a study, or the point's own full path) the differences
+are paired clip by clip; otherwise the two means are resampled independently.
+
+One sign convention: ``lost`` is the anchor's ViSQOL minus the point's (positive: the point is worse).
+A quality tolerance is held when the interval's upper end is at most the tolerance (the loss is at most the
+tolerance with :data:`LEVEL` confidence); a point without per-clip scores holds it on its mean alone and says
+so (``clips == 0``). The latency saving's interval resamples the clips' light usage and prices it on the line
+between the point's full and light pass (its switch-back and replay cost held at the point's own).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dslnas.search.records import TrialRecord
+
+RESAMPLES = 2000
+LEVEL = 0.95
+SEED = 0
+MAX_VISQOL_LOSS_DEFAULT = 0.05
+"""The default quality tolerance of a pick (MOS-LQO): the ViSQOL a routed run may lose against full-only and
+still count as equal quality (``trainers.evaluate.EQUAL_QUALITY_TOLERANCE``, the paper's 4.50 vs 4.51)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean and its bootstrap interval (``low``..``high``; NaN without per-clip scores) over ``clips`` clips."""
+
+    mean: float
+    low: float
+    high: float
+    clips: int
+    paired: bool
+
+    @property
+    def known(self) -> bool:
+        return self.clips > 0 and math.isfinite(self.low)
+
+    @property
+    def within_noise(self) -> bool:
+        """The interval holds zero: the difference cannot be told from clip noise."""
+        return self.known and self.low <= 0.0 <= self.high
+
+    def holds(self, tolerance: float) -> bool:
+        """At most ``tolerance`` with :data:`LEVEL` confidence (the mean alone where no interval is known)."""
+        return (self.high if self.known else self.mean) <= tolerance + 1e-12
+
+
+@dataclass(frozen=True)
+class PointUncertainty:
+    """A point's quality lost against its anchor (overall and per class) and its latency saving, with intervals."""
+
+    visqol_lost: Interval
+    visqol_lost_per_class: dict[str, Interval]
+    latency_saved_pct: Interval
+
+
+def _bootstrap(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """[RESAMPLES] means of ``values`` [N] resampled with replacement."""
+    picks = rng.integers(0, len(values), size=(RESAMPLES, len(values)))
+    return values[picks].mean(axis=1)
+
+
+def _interval(mean: float, resampled: np.ndarray, clips: int, paired: bool) -> Interval:
+    tail = (1.0 - LEVEL) / 2 * 100
+    low, high = np.percentile(resampled, [tail, 100 - tail])
+    return Interval(mean, float(low), float(high), clips, paired)
+
+
+def loss_interval(anchor: Sequence[float], anchor_ids: Sequence[str], point: Sequence[float],
+                  point_ids: Sequence[str], mean_lost: float) -> Interval:
+    """``mean_lost`` (anchor minus point) with its bootstrap interval over the clips (paired when the ids match)."""
+    if not anchor or not point:
+        return Interval(mean_lost, math.nan, math.nan, 0, False)
+    rng = np.random.default_rng(SEED)
+    a, p = np.asarray(anchor, dtype=float), np.asarray(point, dtype=float)
+    if list(anchor_ids) == list(point_ids):
+        return _interval(mean_lost, _bootstrap(a - p, rng), len(p), True)
+    return _interval(mean_lost, _bootstrap(a, rng) - _bootstrap(p, rng), len(p), False)
+
+
+def point_uncertainty(record: TrialRecord, anchor: TrialRecord | None, lost: float,
+                      anchor_latency_ms: float) -> PointUncertainty:
+    """``record``'s intervals against the anchor record (None: its own full path), ``lost`` its mean loss."""
+    mine = record.clips
+    theirs = [(c.clip_id, c.visqol_mixed) for c in anchor.clips] if anchor is not None else \
+        [(c.clip_id, c.visqol_full) for c in mine]
+    overall = loss_interval([v for _, v in theirs], [i for i, _ in theirs], [c.visqol_mixed for c in mine],
+                            [c.clip_id for c in mine], lost)
+    per_class = {}
+    for label in sorted({c.label for c in mine}):
+        ids = {c.clip_id for c in mine if c.label == label}
+        a = [(i, v) for i, v in theirs if i in ids]
+        p = [c for c in mine if c.label == label]
+        mean = float(np.mean([v for _, v in a]) - np.mean([c.visqol_mixed for c in p])) if a else math.nan
+        per_class[label] = loss_interval([v for _, v in a], [i for i, _ in a], [c.visqol_mixed for c in p],
+                                         [c.clip_id for c in p], mean)
+    return PointUncertainty(overall, per_class, _saving_interval(record, anchor_latency_ms))
+
+
+def _saving_interval(record: TrialRecord, anchor_latency_ms: float) -> Interval:
+    """The latency saving (% of the anchor's) with the clips' light usage resampled."""
+    saved = (anchor_latency_ms - record.latency_ms) / anchor_latency_ms * 100.0 if anchor_latency_ms else math.nan
+    clips = record.clips
+    if not clips or not math.isfinite(saved):
+        return Interval(saved, math.nan, math.nan, 0, False)
+    full, light = record.cost.latency_ms.full, record.cost.latency_ms.light
+    overhead = record.latency_ms - (full + (light - full) * record.light_usage)  # switch-backs, replays
+    usage = np.asarray([c.light_usage for c in clips], dtype=float)
+    resampled = _bootstrap(usage, np.random.default_rng(SEED))  # the record's usage is the mean over clips
+    latency = full + (light - full) * resampled + overhead
+    return _interval(saved, (anchor_latency_ms - latency) / anchor_latency_ms * 100.0, len(clips), True)
+
