@@ -45,7 +45,8 @@ class Cost:
     that runs it: ``path_latency_ms``, ``path_energy_mj``, ``path_params``. ``unsupported_ops``:
     ``{"<part>:<aten op>": calls}`` the counter could not price (counted as free). ``replays_per_inference``:
     per tail, the warm policy's replayed work per inference as a share of one inference of that tail.
-    ``placement``: multi-unit profiles, the stage -> unit assignment priced (empty on one unit). ``routing``:
+    ``placement``: multi-unit profiles, the stage -> unit assignment priced (empty on one unit), with the bytes
+it sends across the link and the wake-ups of a tail's unit per second of audio. ``routing``:
     the routing it was priced under (None in records written before it was kept).
     ``counts``: the per-layer counts as the front unit runs them (None where not kept, e.g. in a trial record).
     """
@@ -69,6 +70,8 @@ class Cost:
     ram_kib: PassFigures               # full pass, light pass, deployed (both tails' state)
     replays_per_inference: dict[Part, float] = field(default_factory=dict)
     placement: str = ""
+    link_bytes_per_s: float = 0.0      # placement: mixed bytes across the link per second of audio (0 on one unit)
+    wakeups_per_s: float = 0.0         # placement: wake-ups per second of a unit running a tail away from the front
     routing: RoutingSummary | None = None
     counts: EncoderCounts | None = None
 
@@ -128,6 +131,8 @@ class Cost:
             "profile": self.profile,
             "unit": self.unit,
             "placement": self.placement,
+            "link_bytes_per_s": self.link_bytes_per_s,
+            "wakeups_per_s": self.wakeups_per_s,
             "light_usage": self.light_usage,
             "latency_ms": self.latency_ms.to_json(),
             "power_mw": self.power_mw.to_json(),
@@ -191,8 +196,8 @@ def as_routing(routing: RoutingSummary | float) -> RoutingSummary:
 
 
 class ProfileCostModel(CostModel):
-    """Prices on a :class:`DeviceProfile`: on one unit (``unit``, or a profile of one unit), or at the
-    cheapest placement by ``objective`` over all of a multi-unit profile's units."""
+    """Prices on a :class:`DeviceProfile`: on one unit (``unit``, or a profile of one unit), at the profile's
+    pinned placement, or at the cheapest placement by ``objective`` over all of a multi-unit profile's units."""
 
     def __init__(self, profile: DeviceProfile, unit: str | None = None,
                  objective: PlacementObjective = PlacementObjective.POWER) -> None:
@@ -200,8 +205,10 @@ class ProfileCostModel(CostModel):
         self.unit_name = unit or profile.default_unit
         self.unit = profile.unit(self.unit_name)
         self.objective = objective
-        one_unit = unit is not None or len(profile.units) < 2
-        self.placements = (Placement(self.unit_name, self.unit_name, self.unit_name),) if one_unit else all_placements(profile)
+        self.one_unit = unit is not None or len(profile.units) < 2
+        pinned = profile.placement
+        self.placements = ((Placement(self.unit_name, self.unit_name, self.unit_name),) if self.one_unit else
+                           (Placement(pinned.front, pinned.light, pinned.full),) if pinned else all_placements(profile))
 
     @property
     def name(self) -> str:
@@ -223,7 +230,9 @@ class ProfileCostModel(CostModel):
             latency_error_pct=self.profile.provenance.cv_mape_pct,
             mask_sparsity=routing.mask_sparsity if priced else 0.0, sparsity_priced=priced,
             flash_kib=PassFigures(*flash_kib(on_front)), ram_kib=PassFigures(*ram_kib(on_front)),
-            replays_per_inference=replays, placement=best.placement.name if len(self.placements) > 1 else "",
+            replays_per_inference=replays, placement="" if self.one_unit else best.placement.name,
+            link_bytes_per_s=best.link_bytes_per_inference.mixed * counts.inferences_per_s,
+            wakeups_per_s=best.wakeups_per_inference.mixed * counts.inferences_per_s,
             routing=routing, counts=on_front,
         )
 

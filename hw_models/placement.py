@@ -10,11 +10,13 @@ whenever that is smaller than the dense map.
 Each unit prices the parts after its own rewrites: a unit that skips zero inputs runs each tail's first conv
 on ``1 - mask_sparsity`` of its MACs; a unit that runs the quantizer adds its codeword search to the switch.
 
-Per pass (full or light): ``latency = front + transfers + tail`` (sequential), ``energy = front + tail +
-link``; mixed = usage-weighted mean (:func:`~dslnas.hw_models.routing.mix`) plus the warm policy's replays:
+Per pass (full or light): ``latency = front + transfers + wake-up + tail`` (sequential), ``energy = front +
+tail + link + wake-up`` (a unit running a tail away from the front sleeps between the segments routed to
+it and is woken for each: the unit's ``wake_ms`` / ``wake_uj``; the message carries the link's
+``header_bytes`` beside the masked map); mixed = usage-weighted mean (:func:`~dslnas.hw_models.routing.mix`) plus the warm policy's replays:
 ``r`` tail inferences per inference (:meth:`RoutingSummary.replays_per_inference`) add ``r`` times that
 tail's latency and energy on its unit, and, for a tail on another unit, ``r`` transfers of the mask output
-(replays send no embedding back). Power = the static power of every unit the placement uses + energy *
+(replays ride in the resuming segment's message: bytes, no transfer of their own, no embedding back). Power = the static power of every unit the placement uses + energy *
 inferences per second.
 """
 
@@ -80,10 +82,12 @@ class PlacementCost:
     link_bytes_per_inference: PassFigures
     path_latency_ms: dict[Part, float]
     path_energy_mj: dict[Part, float]
+    wakeups_per_inference: PassFigures = PassFigures(0.0, 0.0, 0.0)
 
     def to_json(self) -> dict[str, Any]:
         return {"placement": self.placement.name, "latency_ms": self.latency_ms.to_json(),
-                "power_mw": self.power_mw.to_json(), "link_bytes_per_inference": self.link_bytes_per_inference.to_json()}
+                "power_mw": self.power_mw.to_json(), "link_bytes_per_inference": self.link_bytes_per_inference.to_json(),
+                "wakeups_per_inference": self.wakeups_per_inference.to_json()}
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ class PlacementPricer:
         usage, rate = self.routing.light_usage, self.counts.inferences_per_s
         passes = {tail: self._pass(placement, tail) for tail in TAIL_PARTS}
         replay = [self._replay(placement, tail) for tail in TAIL_PARTS]
-        extra_ms, extra_mj = sum(ms for ms, _ in replay), sum(mj for _, mj in replay)
+        extra_ms, extra_mj = sum(r[0] for r in replay), sum(r[1] for r in replay)
         latency = mix(passes[Part.FULL_TAIL][0], passes[Part.LIGHT_TAIL][0], usage)
         energy_mj = mix(passes[Part.FULL_TAIL][1], passes[Part.LIGHT_TAIL][1], usage)
         energy_mj = replace(energy_mj, mixed=energy_mj.mixed + extra_mj)
@@ -205,8 +209,9 @@ class PlacementPricer:
             placement, replace(latency, mixed=latency.mixed + extra_ms),
             PassFigures(*(power_mw(static, e, rate) for e in (energy_mj.full, energy_mj.light, energy_mj.mixed))),
             PassFigures(*(1e3 * e for e in (energy_mj.full, energy_mj.light, energy_mj.mixed))),
-            mix(passes[Part.FULL_TAIL][2], passes[Part.LIGHT_TAIL][2], usage),
-            {p: self.ms[placement.unit_of(p)][p] for p in PATHS}, {p: self.mj[placement.unit_of(p)][p] for p in PATHS})
+            _plus(mix(passes[Part.FULL_TAIL][2], passes[Part.LIGHT_TAIL][2], usage), sum(r[2] for r in replay)),
+            {p: self.ms[placement.unit_of(p)][p] for p in PATHS}, {p: self.mj[placement.unit_of(p)][p] for p in PATHS},
+            mix(*(float(placement.unit_of(t) != placement.front) for t in TAIL_PARTS), usage))
 
     def _pass(self, placement: Placement, tail: Part) -> tuple[float, float, float]:
         """(latency_ms, energy_mj, link_bytes) of one pass through ``tail``."""
@@ -215,20 +220,23 @@ class PlacementPricer:
         mj = sum(self.mj[front_unit][p] for p in FRONT_PARTS) + self.mj[tail_unit][tail]
         if tail_unit == front_unit:
             return ms, mj, 0.0
-        ms_link, mj_link = self._transfer(placement, self.cut_bytes + self.back_bytes, transfers=2)
-        return ms + ms_link, mj + mj_link, float(self.cut_bytes + self.back_bytes)
+        sent = self.cut_bytes + self._link(placement).header_bytes + self.back_bytes
+        ms_link, mj_link = self._transfer(placement, sent, transfers=2)
+        unit = self.profile.units[tail_unit]  # asleep between the segments routed to it: woken for this one
+        return ms + ms_link + unit.wake_ms, mj + mj_link + unit.wake_uj * 1e-3, float(sent)
 
-    def _replay(self, placement: Placement, tail: Part) -> tuple[float, float]:
-        """(latency_ms, energy_mj) per inference of the warm replays into ``tail``."""
+    def _replay(self, placement: Placement, tail: Part) -> tuple[float, float, float]:
+        """(latency_ms, energy_mj, link bytes) per inference of the warm replays into ``tail``; on another unit
+        the replayed frames ride in the message of the segment that resumes the tail (bytes, no transfer)."""
         share = self.replays[tail]
         if not share:
-            return 0.0, 0.0
+            return 0.0, 0.0, 0.0
         unit = placement.unit_of(tail)
-        ms, mj = self.ms[unit][tail], self.mj[unit][tail]
+        ms, mj, sent = self.ms[unit][tail], self.mj[unit][tail], 0.0
         if unit != placement.front:
-            ms_link, mj_link = self._transfer(placement, self.cut_bytes, transfers=1)
-            ms, mj = ms + ms_link, mj + mj_link
-        return share * ms, share * mj
+            ms_link, mj_link = self._transfer(placement, self.cut_bytes, transfers=0)
+            ms, mj, sent = ms + ms_link, mj + mj_link, float(self.cut_bytes)
+        return share * ms, share * mj, share * sent
 
     def _transfer(self, placement: Placement, sent: int, transfers: int) -> tuple[float, float]:
         """(latency_ms, energy_mj) of sending ``sent`` bytes in ``transfers`` transfers across the link."""
@@ -239,6 +247,10 @@ class PlacementPricer:
         if self.profile.link is None:
             raise ConfigError(f"profile '{self.profile.name}' has no link, so placement {placement.name} cannot be priced")
         return self.profile.link
+
+
+def _plus(figures: PassFigures, mixed_extra: float) -> PassFigures:
+    return replace(figures, mixed=figures.mixed + mixed_extra)
 
 
 def measure_mask_sparsity(encoder: "DSLEncoder", audio: "torch.Tensor") -> float:

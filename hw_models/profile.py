@@ -86,6 +86,10 @@ class ComputeUnit(_Frozen):
     runs_quantizer: bool = False
     # how `export --format c` builds for this unit (None: no target known, the build file uses the host's cc)
     c_target: CTarget | None = None
+    # Waking this unit from its sleep state for a segment whose tail it runs away from the front (it sleeps
+    # between such segments): latency and dynamic energy per wake-up. 0: no wake-up priced (always awake).
+    wake_ms: NonNeg = 0.0
+    wake_uj: NonNeg = 0.0
 
     def require_ops(self, op_types: Iterable[str], where: str) -> None:
         """Raise ConfigError naming the first op type this unit has no latency coefficients for."""
@@ -104,6 +108,8 @@ class LinkSpec(_Frozen):
     bandwidth_bytes_per_s: Positive
     per_transfer_ms: NonNeg = 0.0
     pj_per_byte: NonNeg = 0.0
+    # fixed bytes each message to the tail's unit carries beside the masked map (a mailbox header)
+    header_bytes: Annotated[int, Field(ge=0)] = 0
 
 
 class Provenance(_Frozen):
@@ -127,8 +133,19 @@ class Provenance(_Frozen):
     notes: str = ""
 
 
+class PinnedPlacement(_Frozen):
+    """The units a deployment runs the front (base + mask + switch), the light tail and the full tail on."""
+
+    front: str
+    light: str
+    full: str
+
+
 class DeviceProfile(_Frozen):
-    """A calibrated device: named compute units (the ``default_unit`` runs a whole encoder) and a link."""
+    """A calibrated device: named compute units (the ``default_unit`` runs a whole encoder) and a link.
+
+    ``placement``: a multi-unit deployment whose parts sit on fixed units (e.g. the front on the always-on
+    core that hears the audio); None: every placement is priced and the cheapest is taken."""
 
     name: str
     description: str = ""
@@ -136,11 +153,15 @@ class DeviceProfile(_Frozen):
     default_unit: str
     units: dict[str, ComputeUnit]
     link: LinkSpec | None = None
+    placement: PinnedPlacement | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "DeviceProfile":
         if self.default_unit not in self.units:
             raise ValueError(f"default_unit '{self.default_unit}' is not one of units ({', '.join(self.units)})")
+        unknown = [u for u in (self.placement.model_dump().values() if self.placement else ()) if u not in self.units]
+        if unknown:
+            raise ValueError(f"placement names unit '{unknown[0]}', not one of units ({', '.join(self.units)})")
         return self
 
     def unit(self, name: str | None = None) -> ComputeUnit:
