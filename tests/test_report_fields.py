@@ -12,11 +12,15 @@ from pathlib import Path
 import optuna
 import pytest
 
+from dslnas.hw_models.counts import PATHS, Part
+from dslnas.hw_models.routing import Pass
 from dslnas.search.pareto import compute_pareto_front
 from dslnas.search.records import record_from_json, record_to_json
 from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, record_fields_json
 from dslnas.search.report.columns import COLUMNS, PICK_TABLE, TRIAL_TABLE, TRIAL_TABLE_TAIL, csv_columns, csv_row
+from dslnas.search.report.columns import measured_ms
 from dslnas.search.report.files import write_trials_csv
+from dslnas.search.report.plots import cost_figure, part_ms
 from dslnas.search.records import Comparison, ConfirmationEntry
 from dslnas.search.report.tables import confirmation_table, pick_table, trial_table
 from dslnas.spaces.run_config import LightInit
@@ -92,3 +96,24 @@ def test_record_json_keeps_typed_values(study: optuna.Study, start: LightInit | 
 def test_records_before_the_light_start_enum_still_read(study: optuna.Study, stored: str, read: LightInit | None) -> None:
     data = record_to_json(compute_pareto_front(study).points[0].record) | {"light_start": stored}
     assert record_from_json(data).light_start is read
+
+
+def test_each_pass_bar_stacks_the_front_parts_and_its_own_tail(study: optuna.Study) -> None:
+    front = compute_pareto_front(study)
+    assert [t.name for t in cost_figure(front).data] == ["base", "mask", "switch", "full tail", "light tail"]
+    for point in front.pareto:
+        cost = point.record.cost
+        for run, latency_ms in ((Pass.FULL, cost.latency_ms.full), (Pass.LIGHT, cost.latency_ms.light)):
+            assert sum(part_ms(point, part, run) for part in PATHS) == pytest.approx(latency_ms)
+        assert part_ms(point, Part.LIGHT_TAIL, Pass.FULL) == 0.0 < part_ms(point, Part.LIGHT_TAIL, Pass.LIGHT)
+
+
+def test_measured_columns_mix_the_measured_passes_at_the_trials_usage(study: optuna.Study) -> None:
+    point = compute_pareto_front(study).points[0]
+    entries = tuple(ConfirmationEntry(path.value, "local", "host", "t", Comparison.RANKING, "demo", 10.0, 5.0,
+                                      measured_latency_ms=ms) for path, ms in ((Pass.FULL, 12.0), (Pass.LIGHT, 8.0)))
+    measured = measured_ms(dataclasses.replace(point, confirmations=entries))
+    usage = point.record.light_usage
+    assert measured == {Pass.FULL: 12.0, Pass.LIGHT: 8.0, Pass.MIXED: pytest.approx(12.0 * (1 - usage) + 8.0 * usage)}
+    confirmed = dataclasses.replace(point, confirmations=entries)
+    assert [COLUMNS[f"measured_latency_{p.value}_ms"].read(confirmed) for p in (Pass.FULL, Pass.LIGHT)] == [12.0, 8.0]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from dslnas.hw_models.routing import Pass
 from dslnas.hw_models.runners.artifact import ArtifactFormat
 from dslnas.hw_models.runners.registry import RUNNERS
 from dslnas.search.cli.common import JsonOpt, RunnerCommandOpt, RunnerRepeatsOpt, RunnerReplayOpt, RunnerThreadsOpt, RunnerTimeoutOpt, RunnerWarmupOpt, StorageOpt, StudyOpt, console, fail, print_json, quiet_optuna
@@ -76,7 +77,7 @@ def _entry_line(number: int, e: "ConfirmationEntry") -> str:
         return f"{head}, not measured: {e.failure}"
     error = f"{e.error_pct:+.1f} %" if e.error_pct is not None else "no error: prediction is 0"
     line = f"{head}, measured {e.measured_latency_ms:.3f} ms on {e.device} ({error}, compared: {e.comparison.value})"
-    if e.path == "mixed" and "light_usage" in e.extra:  # the routed run: predicted at the measured light usage
+    if e.path == Pass.MIXED and "light_usage" in e.extra:  # the routed run: predicted at the measured light usage
         x = e.extra
         line += (f"; routed over {x['segments']} segments: mean, median {x['median_ms']:.3f} / p90 {x['p90_ms']:.3f} ms, "
                  f"light usage {x['light_usage']:.0%}, {x['switch_backs']} switch-backs, {x['weights']}")

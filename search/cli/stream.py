@@ -35,7 +35,7 @@ def stream_command(
 
     from dslnas.spaces.candidate import StatePolicy
     from dslnas.trainers.stream_file import stream_file
-    from dslnas.trainers.streaming import Route
+    from dslnas.trainers.streaming import Route, Tail
 
     from dslnas.spaces.yaml_io import check_writable_dir
 
@@ -43,7 +43,7 @@ def stream_command(
         raise UserError(f"--out {out} is a folder; give the output WAV's path")
     check_writable_dir(out.parent, "--out folder")
     point = point_from_options(checkpoint, study, trial, storage, threshold)
-    if point.dsl_inert and route == "light":
+    if point.dsl_inert and Route(route) is Route.LIGHT:
         raise UserError(f"{point.label} is a base codec without a trained DSL: --route light needs a trained point")
     describe_point(point)
     policy = None if state_policy is None else StatePolicy(state_policy)
@@ -51,7 +51,7 @@ def stream_command(
     if json_out:
         print_json({**asdict(result), "point": point.to_json()})
         return
-    routes = "".join("L" if r == "light" else "F" for r in result.routes)
+    routes = "".join("L" if Tail(r) is Tail.LIGHT else "F" for r in result.routes)
     console.print(f"{result.segments} segments of {result.segment_ms:g} ms, threshold {result.threshold:.3g}, "
                   f"{result.state_policy} state: light {result.light_usage:.0%}, {result.transitions} switch-backs "
                   f"({result.transitions_per_s:.2f}/s), mask sparsity {result.mask_sparsity:.0%}", highlight=False)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dslnas.hw_models.counts import PATHS, TAIL_PARTS, Part
+from dslnas.hw_models.routing import Pass
 from dslnas.search.pareto import FrontPoint, ParetoFront
 from dslnas.search.report.columns import COLUMNS, shown
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult
@@ -23,8 +25,10 @@ AXIS_TITLES = {
     Objective.LATENCY_MS: "predicted latency, mixed pass (ms)",
     Objective.POWER_MW: "predicted power, mixed pass (mW)",
 }
-PARTS = ("base", "mask", "switch", "full", "light")
-PART_COLORS = {"base": "#4c72b0", "mask": "#8172b2", "switch": "#ccb974", "full": "#c44e52", "light": "#55a868"}
+PART_COLORS = {Part.BASE: "#4c72b0", Part.MASK: "#8172b2", Part.SWITCH: "#ccb974", Part.FULL_TAIL: "#c44e52",
+               Part.LIGHT_TAIL: "#55a868"}
+TAIL_OF = {Pass.FULL: Part.FULL_TAIL, Pass.LIGHT: Part.LIGHT_TAIL}
+"""The tail each bar's pass runs (both run the front parts)."""
 LAYOUT = dict(template="plotly_white", height=430, margin=dict(l=60, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.18))
 
 
@@ -117,20 +121,25 @@ def importance_figure(importance: ImportanceResult) -> go.Figure:
 def cost_figure(front: ParetoFront) -> go.Figure:
     """Predicted latency per part for each Pareto candidate's full and light pass (stacked bars)."""
     fig = go.Figure()
-    bars = [(p, tail) for p in front.pareto for tail in ("full", "light")]
-    labels = [f"#{p.number} {tail} pass" for p, tail in bars]
-    for part in PARTS:
-        ys = [part_ms(p, part, tail) for p, tail in bars]
-        fig.add_trace(go.Bar(x=labels, y=ys, name=f"{part} tail" if part in ("full", "light") else part,
+    bars = [(p, run) for p in front.pareto for run in TAIL_OF]
+    labels = [f"#{p.number} {run.value} pass" for p, run in bars]
+    for part in PATHS:
+        ys = [part_ms(p, part, run) for p, run in bars]
+        fig.add_trace(go.Bar(x=labels, y=ys, name=part_label(part),
                              marker_color=PART_COLORS[part], customdata=[p.number for p, _ in bars],
-                             hovertemplate="%{x}<br>" + part + ": %{y:.3f} ms<extra></extra>"))
+                             hovertemplate="%{x}<br>" + part.value + ": %{y:.3f} ms<extra></extra>"))
     fig.update_layout(title="Predicted latency per part (both passes run base, mask and switch)",
                       yaxis_title="latency per inference (ms)", barmode="stack", **LAYOUT)
     return fig
 
 
-def part_ms(point: FrontPoint, part: str, tail: str) -> float:
-    """Latency of ``part`` in the ``tail`` pass: the other tail is not run."""
-    if part in ("full", "light") and part != tail:
+def part_label(part: Part) -> str:
+    """A part's legend entry ("full tail", "mask")."""
+    return f"{part.value} tail" if part in TAIL_PARTS else part.value
+
+
+def part_ms(point: FrontPoint, part: Part, run: Pass) -> float:
+    """Latency of ``part`` in the ``run`` pass (full or light): the other pass's tail is not run."""
+    if part in TAIL_PARTS and part is not TAIL_OF[run]:
         return 0.0
     return point.record.cost.path_latency_ms[part]

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from dslnas.hw_models.counts import PATHS
 from dslnas.search.pareto import FrontPoint, ParetoFront
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult
-from dslnas.search.report.plots import AXIS_TITLES, PART_COLORS, PARTS, part_ms, value
+from dslnas.search.report.plots import AXIS_TITLES, PART_COLORS, TAIL_OF, part_label, part_ms, value
 from dslnas.spaces.atomic_io import atomic_file
 from dslnas.spaces.space import Objective
 
@@ -98,12 +99,12 @@ def importance_png(importance: ImportanceResult) -> Figure:
 def cost_png(front: ParetoFront) -> Figure:
     fig = _new(max(6.0, 1.1 * len(front.pareto) + 3), 4.2)
     ax = fig.add_subplot()
-    bars = [(p, tail) for p in front.pareto for tail in ("full", "light")]
-    labels = [f"#{p.number}\n{tail}" for p, tail in bars]
+    bars = [(p, run) for p in front.pareto for run in TAIL_OF]
+    labels = [f"#{p.number}\n{run.value}" for p, run in bars]
     bottom = [0.0] * len(bars)
-    for part in PARTS:
-        heights = [part_ms(p, part, tail) for p, tail in bars]
-        ax.bar(labels, heights, bottom=bottom, color=PART_COLORS[part], label=part if part not in ("full", "light") else f"{part} tail")
+    for part in PATHS:
+        heights = [part_ms(p, part, run) for p, run in bars]
+        ax.bar(labels, heights, bottom=bottom, color=PART_COLORS[part], label=part_label(part))
         bottom = [b + h for b, h in zip(bottom, heights)]
     ax.set(ylabel="latency per inference (ms)", title="Predicted latency per part")
     ax.legend(fontsize=8)
