@@ -3,7 +3,8 @@
 # speech synthesisers the generated corpus speaks with (flite, festival + three English festvox voices,
 # espeak-ng), and the Cortex-A32 cross compiler the emulated ARM board builds with (gcc-arm-linux-gnueabihf; the
 # emulator itself, unicorn, comes from PyPI), and for the exported C's example program the armhf C library
-# (libc6-dev-armhf-cross) and qemu-arm (qemu-user) that runs it (tests/test_c_build_qemu.py). Never fails the build: a test whose server, browser or synthesiser is absent is skipped with
+# (libc6-dev-armhf-cross) and qemu-arm (qemu-user) that runs it (tests/test_c_build_qemu.py), and LLVM's llvm-mc and
+# llvm-mca (package llvm), whose scheduling models give the emulated boards their cycles (hw_models/runners/cycle_model.py). Never fails the build: a test whose server, browser or synthesiser is absent is skipped with
 # the reason printed (the corpus itself falls back to formant synthesis, with a warning).
 set -u
 need=()
@@ -20,6 +21,7 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || need+=(gcc-arm-linux-gnueabihf)
 [ -e /usr/arm-linux-gnueabihf/lib/crt1.o ] || need+=(libc6-dev-armhf-cross)
 command -v qemu-arm >/dev/null 2>&1 || need+=(qemu-user)
+{ command -v llvm-mca && command -v llvm-mc; } >/dev/null 2>&1 || need+=(llvm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: cannot install ${need[*]} (not root or no apt-get); those tests will be skipped" >&2

@@ -1,10 +1,12 @@
 """Cross-validated accuracy of the latency model on the x86 host (`local`) and the emulated Cortex-A32 (`unicorn-arm`).
 
 For each runner, runs the same calibration as `dslnas calibrate --runner NAME` (seeded suite, ONNX, 5-fold CV
-by held-out candidate; local: 1 thread, fastest of 2 rounds; unicorn-arm: instruction counts, deterministic,
-so one round) and prints JSON side by side: the held-out MAPE and the share within +-5 % / +-10 % (nn-Meter's
-figures) for the full/light passes, with and without the C conv kernel terms (`latency_model.KERNEL_TERMS`,
-refitted on the same measurements), per part, the in-sample fit and the wall time. Then, unless --no-presets,
+by held-out candidate; local: 1 thread, fastest of 2 rounds; unicorn-arm: cycles from LLVM's scheduling model,
+deterministic, so one round) and prints JSON side by side: the held-out MAPE and the share within +-5 % / +-10 %
+(nn-Meter's figures) for the full/light passes, with and without the kernel terms (`latency_model.KERNEL_TERMS`,
+refitted on the same measurements), without each ELU's measured share of negative inputs (every share set to
+`counts.ASSUMED_NEGATIVE_SHARE`), on the emulated board also refitted on its instruction counts (CPI 1, what
+it timed before cycles), per part, the in-sample fit and the wall time. Then, unless --no-presets,
 the profile prices the `paper` and `demo` presets with the DSL at every switch depth (candidates outside the
 suite) and those passes are measured too. The host is shared and noisy: its figures move by a few points
 from run to run; the emulated board's do not.
@@ -20,14 +22,15 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from dslnas.hw_models.calibrate import (
     DEFAULT_FOLDS, DEFAULT_ROUNDS, DEFAULT_SUITE_SIZE, CalibrationResult, CalibrationSettings, calibrated_profile,
-    cross_validate, host_description, run_calibration, write_profile,
+    cross_validate, host_description, run_calibration, suite_counts, write_profile,
 )
-from dslnas.hw_models.calibration_suite import PASS_PARTS, SuiteKind, export_suite, measure_suite
+from dslnas.hw_models.calibration_suite import PASS_PARTS, CalibrationSample, SuiteKind, export_suite, measure_suite
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.runners.artifact import ArtifactFormat
 from dslnas.hw_models.latency_model import FitStats, fit_stats
@@ -76,7 +79,7 @@ def _bench_runner(name: str, args: argparse.Namespace) -> dict:
         write_replay_csv(result.measurements, args.save_measurements)
     if emulated:
         machine = runner.description
-        profile = calibrated_profile(result, "a32-emulated-bench", machine, name, load_profile("a32-paper"),
+        profile = calibrated_profile(result, "a32-emulated", machine, name, load_profile("a32-paper"),
                                      clock_mhz=runner.clock_mhz, cpi=runner.cpi)
     else:
         runtime = next((m.extra["runtime"] for m in result.measurements if "runtime" in m.extra), "?")
@@ -87,9 +90,23 @@ def _bench_runner(name: str, args: argparse.Namespace) -> dict:
     report = _report(result, machine, args, wall_s)
     other = cross_validate(list(result.samples), args.folds, args.seed, settings.groups, not settings.kernel_terms)
     report["cv_passes_" + ("without" if settings.kernel_terms else "with") + "_kernel_terms"] = _figures(other.headline)
+    for label, samples in _variants(result, emulated, runner).items():
+        report[label] = _figures(cross_validate(samples, args.folds, args.seed, settings.groups, settings.kernel_terms).headline)
     if not args.no_presets:
         report["presets_all_switch_depths"] = _figures(_preset_accuracy(profile, runner, rounds))
     return report
+
+
+def _variants(result: CalibrationResult, emulated: bool, runner: DeviceRunner) -> dict[str, list[CalibrationSample]]:
+    """The same measurements refitted without the ELU shares, and (emulated board) on instruction counts."""
+    flat = [replace(s, layers=tuple(replace(x, negative_input_share=None) for x in s.layers)) for s in result.samples]
+    variants = {"cv_passes_without_elu_shares": flat}
+    if emulated:  # one sample per measurement, in the same order (calibration_suite.suite_samples)
+        per_ms = 1.0 / (runner.clock_mhz * 1e3)
+        variants["cv_passes_instructions_cpi1"] = [
+            replace(s, latency_ms=float(np.median(m.extra["instructions_per_segment"])) * per_ms)
+            for s, m in zip(result.samples, result.measurements)]
+    return variants
 
 
 def _preset_accuracy(profile: DeviceProfile, runner: DeviceRunner, rounds: int) -> FitStats:
@@ -97,14 +114,14 @@ def _preset_accuracy(profile: DeviceProfile, runner: DeviceRunner, rounds: int) 
     presets = [candidate_preset(name) for name in ("paper", "demo")]
     candidates = [move_switch(base, depth).model_copy(update={"name": f"{base.name}-d{depth}"})
                   for base in presets for depth in range(1, base.encoder.n_blocks + 1)]
-    model = ProfileCostModel(profile)
+    model = ProfileCostModel(profile)  # priced with each ELU's share on the measured audio, as the suite was
     with tempfile.TemporaryDirectory(prefix="dslnas-bench-presets-") as tmp:
         planned = export_suite(candidates, tmp, ArtifactFormat.ONNX, PASS_PARTS)
         measurements, _ = measure_suite(runner, planned, rounds)
     measured = {m.artifact: m.latency_ms_median for m in measurements}
     pairs = []
     for candidate in candidates:
-        cost = model.predict(candidate, light_usage=0.5)
+        cost = model.predict_counts(suite_counts(candidate), 0.5)
         for part, predicted in (("full", cost.latency_ms.full), ("light", cost.latency_ms.light)):
             key = f"{candidate.name}-{part}:onnx"
             if key in measured:

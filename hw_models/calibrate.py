@@ -32,9 +32,11 @@ import numpy as np
 from scipy.optimize import nnls
 
 from dslnas.hw_models.calibration_suite import (
-    PASS_PARTS, CalibrationSample, SuiteRanges, calibration_suite, export_suite, measure_suite,
+    PASS_PARTS, CalibrationSample, SuiteRanges, calibration_suite, candidate_seed, export_suite, measure_suite,
     planned_suite_artifacts, suite_samples,
 )
+from dslnas.hw_models.counts import EncoderCounts
+from dslnas.spaces.candidate import CandidateConfig
 from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportPart
 from dslnas.hw_models.latency_model import (
     KERNEL_TERMS, TERMS, FitStats, fit_stats, kernel_term_counts, latency_ms, layer_features,
@@ -240,7 +242,7 @@ def run_calibration(
     suite = calibration_suite(settings.suite_size, settings.seed, settings.ranges)
     counts = {}
     for i, candidate in enumerate(suite):
-        counts[candidate.name] = count_candidate(candidate)
+        counts[candidate.name] = suite_counts(candidate)
         report("count", i + 1, len(suite), candidate.name)
     if isinstance(runner, ReplayRunner):  # replays look artifacts up by key: nothing to write
         planned = planned_suite_artifacts(suite, settings.fmt, settings.parts)
@@ -258,6 +260,14 @@ def run_calibration(
     cv = cross_validate(samples, settings.folds, settings.seed, settings.groups, settings.kernel_terms)
     return CalibrationResult(settings, latency, fit, cv, tuple(samples), tuple(measurements), tuple(failures),
                              time.perf_counter() - start)
+
+
+def suite_counts(candidate: CandidateConfig) -> EncoderCounts:
+    """A suite candidate counted, its ELU layers carrying their share of negative inputs on the audio the
+    emulated board streams, with the weights ``export_suite`` seeds (``elu_stats``)."""
+    from dslnas.hw_models.elu_stats import suite_negative_shares, with_negative_shares
+
+    return with_negative_shares(count_candidate(candidate), suite_negative_shares(candidate, candidate_seed(candidate)))
 
 
 def _status(result: MeasureResult) -> str:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BYTES_PER_ELEMENT = 4  # fp32 deployment, whatever dtype the trace ran in
+# The share of an ELU's inputs below zero (where the C ELU runs expf) assumed where none was measured: a
+# pre-activation symmetric about zero, as fresh weights give (the calibration suite's measured mean is ~0.5).
+ASSUMED_NEGATIVE_SHARE = 0.5
 
 
 class Part(str, enum.Enum):
@@ -39,6 +42,8 @@ class LayerCount:
     ``macs_per_inference``: multiply-accumulates (MAC op types only). ``elementwise_ops_per_inference``:
     element operations (element-wise op types only). ``act_bytes_per_inference``: fp32 activation bytes
     read plus written. ``params``: weights this call reads (a weight used twice counts twice here).
+    ``negative_input_share``: for an ``elu``, the measured share of its inputs below zero (None: not measured;
+    :mod:`dslnas.hw_models.elu_stats`), which sets how often the exported C ELU runs ``expf``.
     """
 
     name: str
@@ -47,6 +52,13 @@ class LayerCount:
     act_bytes_per_inference: int
     params: int
     elementwise_ops_per_inference: int = 0
+    negative_input_share: float | None = None
+
+    @property
+    def negative_inputs_per_inference(self) -> float:
+        """Inputs below zero per inference (an ``elu``'s ``expf`` calls): ops x the measured or assumed share."""
+        share = ASSUMED_NEGATIVE_SHARE if self.negative_input_share is None else self.negative_input_share
+        return self.elementwise_ops_per_inference * share
 
     @property
     def ops_per_inference(self) -> int:

@@ -15,7 +15,9 @@ the number of frames it is then used for.
 (``c_export/dsl_runtime.c``, ``dsl_conv_dense``) executes besides MACs: it blocks four output frames per
 pass, so it pays a loop overhead per (output channel, frame pass, input channel) -- ``conv.rows`` -- and
 runs the ``n_out % 4`` leftover frames unblocked, at a higher cost per MAC -- ``conv.remainder_macs``;
-``conv.frames`` counts (output channel, frame pass) pairs. A kernel term's count goes in the ``ops``
+``conv.frames`` counts (output channel, frame pass) pairs; ``elu.negatives`` counts the ELU inputs below zero
+(each an ``expf`` call in the C ELU: the layer's elements x its measured share of negative inputs,
+``LayerCount.negative_inputs_per_inference``). A kernel term's count goes in the ``ops``
 feature of its key (``ns_per_op`` of ``latency["conv.rows"]`` is ns per row pass). The counts need the conv's
 shape, which :func:`conv_geometry` recovers from the counted layer and the ``pad`` before it (see there).
 A profile without these keys prices exactly as before.
@@ -34,7 +36,7 @@ from dslnas.hw_models.counts import BYTES_PER_ELEMENT, LayerCount
 from dslnas.hw_models.profile import OpLatency
 
 TERMS = ("ns_per_op", "ns_per_act_byte", "ns_per_weight_byte", "us_per_layer")
-KERNEL_TERMS = ("conv.rows", "conv.remainder_macs", "conv.frames")
+KERNEL_TERMS = ("conv.rows", "conv.remainder_macs", "conv.frames", "elu.negatives")
 FRAME_BLOCK = 4  # output frames per register-blocked pass of dsl_conv_dense
 _TERM_TO_MS = np.array([1e-6, 1e-6, 1e-6, 1e-3])  # coefficient unit * feature -> milliseconds
 
@@ -165,8 +167,10 @@ def _divisors(n: int) -> list[int]:
 
 
 def kernel_term_counts(layers: Sequence[LayerCount]) -> dict[str, float]:
-    """Counts of :data:`KERNEL_TERMS` over ``layers`` (one inference), from each conv's geometry."""
+    """Counts of :data:`KERNEL_TERMS` over ``layers`` (one inference), from each conv's geometry and each
+    ELU's negative inputs."""
     counts = dict.fromkeys(KERNEL_TERMS, 0.0)
+    counts["elu.negatives"] = float(sum(layer.negative_inputs_per_inference for layer in layers if layer.op_type == "elu"))
     for geometry in conv_geometry(layers):
         if geometry is None:
             continue

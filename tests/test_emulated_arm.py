@@ -129,8 +129,11 @@ def test_runner_measures_onnx_and_torchscript_alike(demo_artifacts):
         onnx, script = results[(part, "onnx")], results[(part, "torchscript")]
         assert onnx.extra["instructions_per_segment"] == script.extra["instructions_per_segment"], part
         assert onnx.runner == "unicorn-arm" and onnx.repeats == 2
-        median = float(np.median(onnx.extra["instructions_per_segment"]))
+        assert onnx.extra["cycles_per_segment"] == script.extra["cycles_per_segment"], part
+        median = float(np.median(onnx.extra["cycles_per_segment"]))
         assert onnx.latency_ms_median == pytest.approx(median / (DEFAULT_CLOCK_MHZ * 1e3))
+        assert onnx.extra["instructions_total"] == sum(onnx.extra["instructions_per_segment"])
+        assert 1.0 < onnx.extra["cycles_per_instruction"] < 10.0, part  # in-order scalar float code stalls
     full, light = results[("full", "onnx")], results[("light", "onnx")]
     assert full.latency_ms_median > light.latency_ms_median > results[("light_tail", "onnx")].latency_ms_median
     assert full.extra["path"] == PATH_FULL and light.extra["path"] == PATH_LIGHT and full.extra["code_bytes"] > 0
@@ -140,9 +143,12 @@ def test_runner_measures_onnx_and_torchscript_alike(demo_artifacts):
 def test_runner_clock_and_cpi_scale_the_latency(demo_artifacts):
     artifact = demo_artifacts[("light_tail", "onnx")]
     slow = EmulatedArmRunner(clock_mhz=600.0, cpi=2.0, segments=1).measure(artifact)
-    fast = EmulatedArmRunner(segments=1).measure(artifact)
-    assert slow.extra["instructions_per_segment"] == fast.extra["instructions_per_segment"]
-    assert slow.latency_ms_median == pytest.approx(4 * fast.latency_ms_median)
+    proxy = EmulatedArmRunner(cpi=1.0, segments=1).measure(artifact)
+    cycles = EmulatedArmRunner(segments=1).measure(artifact)
+    assert slow.extra["instructions_per_segment"] == proxy.extra["instructions_per_segment"] == cycles.extra["instructions_per_segment"]
+    assert slow.latency_ms_median == pytest.approx(4 * proxy.latency_ms_median)
+    assert "cycles_per_segment" not in proxy.extra and proxy.extra["cpi"] == 1.0
+    assert cycles.latency_ms_median == pytest.approx(proxy.latency_ms_median * cycles.extra["cycles_per_instruction"])
 
 
 def test_runner_failures_name_the_artifact(demo_artifacts, tmp_path):

@@ -4,11 +4,13 @@ The ELF (``c_export.toolchain.build_arm_image``) is loaded segment by segment at
 flat RAM region with a stack above it; VFP/NEON are switched on (CPACR cp10/cp11 full access, FPEXC.EN).
 A call sets ``r0`` and ``lr = dsl_bm_halt`` and runs until the core reaches ``dsl_bm_halt``.
 
-Instruction counting is exact for this image: a basic-block hook adds each executed block's size, and the
-image is ARM state only (checked at load: no Thumb function symbols), so instructions = bytes / 4. That is
-executed instructions of the real compiled code, not cycles: no pipeline, caches or memory latency. The
-hook is a four-line C function built once per process with the host gcc and handed to Unicorn's C API (a
-Python hook costs ~20x the emulation itself); without gcc the same count comes from a Python hook.
+Per call the core records every executed block, keyed by ``(address, size)``, with how often it ran
+(:meth:`EmulatedArmCore.executed_blocks`). Instruction counting is exact for this image: the image is ARM
+state only (checked at load: no Thumb function symbols), so instructions = bytes / 4. Given a
+:class:`~dslnas.hw_models.runners.cycle_model.CycleModel`, each call also estimates cycles from the blocks
+(LLVM's scheduling model, weighted by the counts; ``EmulatedSegment.cycles``). The hook is a small C
+function (an open-addressing table of blocks) built once per process with the host gcc and handed to
+Unicorn's C API (a Python hook costs ~20x the emulation itself); without gcc a Python hook does the same.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from elftools.elf.elffile import ELFFile
@@ -28,20 +31,44 @@ from unicorn import arm_const as arm
 
 from dslnas.hw_models.c_export.program import CExportError
 
+if TYPE_CHECKING:
+    from dslnas.hw_models.runners.cycle_model import CycleModel
+
 ARM_INSTRUCTION_BYTES = 4
 STACK_BYTES = 1 << 20
 PAGE = 0x1000
 IO_SYMBOLS = ("dsl_io_in", "dsl_io_out", "dsl_io_predicted", "dsl_io_path", "dsl_bm_init", "dsl_bm_segment", "dsl_bm_halt")
 CPACR_CP10_CP11_FULL = 0xF << 20
 FPEXC_EN = 1 << 30
+BLOCK_SLOTS = 1 << 16  # distinct (address, size) blocks one call can record; a model runs a few hundred
 BLOCK_COUNTER_C = """#include <stdint.h>
-void dsl_count_block(void *uc, uint64_t address, uint32_t size, void *total)
+#define SLOTS %d
+typedef struct { uint64_t address, size, count; } slot_t;
+typedef struct { uint64_t total_bytes, overflow; slot_t slots[SLOTS]; } table_t;
+void dsl_count_block(void *uc, uint64_t address, uint32_t size, void *user)
 {
+    table_t *t = (table_t *)user;
+    uint64_t h = (address >> 1) ^ (address >> 13);
     (void)uc;
-    (void)address;
-    *(uint64_t *)total += size;
+    t->total_bytes += size;
+    for (uint32_t i = 0; i < SLOTS; i++) {
+        slot_t *s = &t->slots[(h + i) & (SLOTS - 1)];
+        if (s->count == 0) { s->address = address; s->size = size; }
+        if (s->address == address && s->size == size) { s->count++; return; }
+    }
+    t->overflow++;
 }
-"""
+""" % BLOCK_SLOTS
+
+
+class _Slot(ctypes.Structure):
+    _fields_ = [("address", ctypes.c_uint64), ("size", ctypes.c_uint64), ("count", ctypes.c_uint64)]
+
+
+class _BlockTable(ctypes.Structure):
+    """What the C hook fills (its ``table_t``)."""
+
+    _fields_ = [("total_bytes", ctypes.c_uint64), ("overflow", ctypes.c_uint64), ("slots", _Slot * BLOCK_SLOTS)]
 
 
 @functools.cache
@@ -102,23 +129,27 @@ def load_image(path: str | Path) -> ArmImage:
 
 @dataclass(frozen=True)
 class EmulatedSegment:
-    """One ``dsl_process_segment`` call on the emulated core: path, predicted, output ``[C, F]``, instructions."""
+    """One ``dsl_process_segment`` call on the emulated core: path, predicted, output ``[C, F]``, instructions,
+    and the estimated cycles (None without a cycle model)."""
 
     path: int
     predicted: float
     output: np.ndarray
     instructions: int
+    cycles: float | None = None
 
 
 class EmulatedArmCore:
     """A fresh core with ``image`` loaded; ``init()`` then ``segment(...)`` per segment, in stream order.
 
     ``native``: count blocks with the compiled hook when it can be built (``counter`` says which one runs).
+    ``cycle_model``: also estimate each call's cycles (``last_cycles``; ``EmulatedSegment.cycles``).
     """
 
     def __init__(self, image: ArmImage, in_floats: int, out_shape: tuple[int, int], timeout_s: float = 600.0,
-                 native: bool = True) -> None:
+                 native: bool = True, cycle_model: "CycleModel | None" = None) -> None:
         self.image, self.in_floats, self.out_shape, self.timeout_s = image, in_floats, out_shape, timeout_s
+        self.cycle_model, self.last_cycles = cycle_model, None
         self._uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
         self._uc.ctl_set_cpu_model(arm.UC_CPU_ARM_MAX)  # ARMv8-A AArch32 with VFP/NEON (as a Cortex-A32)
         ram = _round_up(image.end, PAGE) + STACK_BYTES
@@ -128,7 +159,9 @@ class EmulatedArmCore:
             self._uc.mem_write(address, data)  # the rest of each segment (.bss) is already zero
         self._uc.reg_write(arm.UC_ARM_REG_C1_C0_2, self._uc.reg_read(arm.UC_ARM_REG_C1_C0_2) | CPACR_CP10_CP11_FULL)
         self._uc.reg_write(arm.UC_ARM_REG_FPEXC, FPEXC_EN)
-        self._block_bytes = ctypes.c_uint64(0)
+        self._table = _BlockTable()
+        self._python_blocks: dict[tuple[int, int], int] = {}
+        self._code: dict[tuple[int, int], bytes] = {}
         self.counter = self._hook_native() if native else None
         if self.counter is None:
             self._uc.hook_add(UC_HOOK_BLOCK, self._count_block)
@@ -143,7 +176,7 @@ class EmulatedArmCore:
         handle = uc_hook_h()
         status = uclib.uc_hook_add(self._uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK,
                                    ctypes.cast(lib.dsl_count_block, ctypes.c_void_p),
-                                   ctypes.c_void_p(ctypes.addressof(self._block_bytes)), ctypes.c_uint64(1),
+                                   ctypes.c_void_p(ctypes.addressof(self._table)), ctypes.c_uint64(1),
                                    ctypes.c_uint64(0))
         if status != 0:
             return None
@@ -151,7 +184,25 @@ class EmulatedArmCore:
         return "native"
 
     def _count_block(self, uc: Uc, address: int, size: int, user_data: object) -> None:
-        self._block_bytes.value += size
+        key = (address, size)
+        self._python_blocks[key] = self._python_blocks.get(key, 0) + 1
+
+    def executed_blocks(self) -> dict[tuple[int, int], int]:
+        """The last call's executed blocks: ``{(address, size in bytes): times run}``."""
+        if self.counter == "python":
+            return dict(self._python_blocks)
+        if self._table.overflow:
+            raise CExportError(f"more than {BLOCK_SLOTS} distinct blocks in one call: the block table is full")
+        counts = np.frombuffer(self._table.slots, dtype=np.uint64).reshape(BLOCK_SLOTS, 3)
+        used = counts[counts[:, 2] > 0]
+        return {(int(a), int(n)): int(c) for a, n, c in used}
+
+    def executed_code(self) -> list[tuple[bytes, int]]:
+        """The last call's executed blocks as ``(code bytes, times run)``, what a cycle model reads."""
+        blocks = self.executed_blocks()
+        for key in blocks.keys() - self._code.keys():
+            self._code[key] = bytes(self._uc.mem_read(*key))
+        return [(self._code[key], n) for key, n in blocks.items()]
 
     def call(self, symbol: str, r0: int = 0) -> tuple[int, int]:
         """Run ``symbol(r0)`` to its return; returns ``(r0 after the call, instructions executed)``."""
@@ -159,7 +210,8 @@ class EmulatedArmCore:
         self._uc.reg_write(arm.UC_ARM_REG_SP, self._stack_top)
         self._uc.reg_write(arm.UC_ARM_REG_LR, halt)
         self._uc.reg_write(arm.UC_ARM_REG_R0, r0 & 0xFFFFFFFF)
-        self._block_bytes.value = 0
+        ctypes.memset(ctypes.addressof(self._table), 0, ctypes.sizeof(self._table))
+        self._python_blocks.clear()
         try:
             self._uc.emu_start(self.image.symbols[symbol], halt, timeout=int(self.timeout_s * 1e6))
         except UcError as err:
@@ -168,7 +220,10 @@ class EmulatedArmCore:
         if self._uc.reg_read(arm.UC_ARM_REG_PC) != halt:
             raise CExportError(f"emulated {symbol} did not return within {self.timeout_s:g} s")
         result = self._uc.reg_read(arm.UC_ARM_REG_R0)
-        return result - (1 << 32) if result & 0x80000000 else result, self._block_bytes.value // ARM_INSTRUCTION_BYTES
+        block_bytes = sum(size * n for (_, size), n in self.executed_blocks().items())
+        if self.cycle_model is not None:
+            self.last_cycles = self.cycle_model.estimate(self.executed_code()).cycles
+        return result - (1 << 32) if result & 0x80000000 else result, block_bytes // ARM_INSTRUCTION_BYTES
 
     def init(self) -> int:
         """``dsl_init``; returns the instructions it took."""
@@ -186,7 +241,8 @@ class EmulatedArmCore:
         n_out = self.out_shape[0] * self.out_shape[1]
         out = np.frombuffer(bytes(self._uc.mem_read(self.image.symbols["dsl_io_out"], 4 * n_out)), "<f4")
         predicted = np.frombuffer(bytes(self._uc.mem_read(self.image.symbols["dsl_io_predicted"], 4)), "<f4")[0]
-        return EmulatedSegment(path, float(predicted), out.reshape(self.out_shape).copy(), instructions)
+        return EmulatedSegment(path, float(predicted), out.reshape(self.out_shape).copy(), instructions,
+                               self.last_cycles if self.cycle_model is not None else None)
 
 
 def _round_up(value: int, step: int) -> int:
