@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from dslnas.spaces.candidate import CandidateConfig, Frozen, NonNegFloat, PosInt
 from dslnas.spaces.presets import candidate_preset
+from dslnas.spaces.synth_config import SynthOptions
 from dslnas.spaces.yaml_io import deep_merge
 
 
@@ -38,6 +39,7 @@ class DataConfig(Frozen):
     demo_clips: PosInt = 24
     demo_clip_seconds: Annotated[float, Field(gt=0.0)] = 2.0
     synth_minutes: Annotated[float, Field(gt=0.0)] = 2.0  # synth: corpus size (path: its cache folder, optional)
+    synth: SynthOptions | None = None  # synth: natural-corpus options (spaces/synth_config.py); None: default recipe
     eval_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.25
     eval_clip_seconds: Annotated[float, Field(ge=1.0)] | None = None  # held-out clips cut to their first N s
     seed: int = 0
@@ -46,6 +48,8 @@ class DataConfig(Frozen):
     def _check(self) -> "DataConfig":
         if self.kind not in (DatasetKind.DEMO, DatasetKind.SYNTH) and not self.path:
             raise ValueError(f"data.path is required for kind '{self.kind.value}'")
+        if self.synth is not None and self.kind is not DatasetKind.SYNTH:
+            raise ValueError(f"data.synth applies to kind 'synth' only, not '{self.kind.value}'")
         return self
 
 

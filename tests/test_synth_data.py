@@ -182,3 +182,68 @@ def test_an_unknown_voice_is_an_error_that_lists_the_piper_voices_too(tmp_path: 
     with pytest.raises(UserError, match="unknown voice 'piper-nosuch'.*piper-joe"):
         _synth(tmp_path / "c", voices=("piper-nosuch",))
     assert not (tmp_path / "c").exists()
+
+
+@needs_flite
+def test_a_run_config_synth_corpus_takes_the_natural_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslnas.spaces.run_config import RunConfig
+    from dslnas.spaces.yaml_io import load_model
+
+    monkeypatch.setenv("DSLNAS_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "run.yaml").write_text(
+        "train:\n  data:\n    kind: synth\n    synth_minutes: 0.15\n    seed: 3\n    synth:\n"
+        "      voices: [flite-slt]\n      bands: [telephone]\n      level_dbfs: [-40, -35]\n"
+        "      floor_dbfs: none\n      scenes: [fan]\n")
+    cfg = load_model(RunConfig, tmp_path / "run.yaml").train.data
+    clips = load_dataset(cfg, 16_000, 400)
+    (folder,) = (tmp_path / "cache").glob("corpus-0.15min-seed3-*-n*")  # a name of its own, beside the default's
+    speech = [c.audio.double().numpy() for c in clips if c.label == "speech"]
+    assert speech and all(-40.2 <= _dbfs(x) <= -34.8 and _share_above_hz(x, 4000.0) < 1e-4 for x in speech)
+    assert {c.speaker for c in clips} == {"slt", "fan"} and (folder / "manifest.csv").is_file()
+
+
+@pytest.mark.parametrize(("synth", "match"), [
+    ("{bands: [radio]}", r"data\.synth: unknown band 'radio'"),
+    ("{scenes: [zoo]}", r"data\.synth: unknown scene 'zoo'"),
+    ("{voices: [nosuch]}", r"data\.synth\.voices: unknown voice 'nosuch'"),
+])
+def test_a_bad_data_synth_name_is_a_one_line_error_before_anything_is_spoken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synth: str, match: str,
+) -> None:
+    import yaml
+
+    from dslnas.spaces.errors import ConfigError
+
+    monkeypatch.setenv("DSLNAS_CACHE", str(tmp_path))
+    cfg = DataConfig(kind="synth", synth=yaml.safe_load(synth))
+    with pytest.raises(ConfigError, match=match) as caught:
+        load_dataset(cfg, 16_000, 400)
+    assert "\n" not in str(caught.value) and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("data", "match"), [
+    ("{kind: synth, synth: {level_dbfs: [-10, -40]}}", "level_dbfs"),
+    ("{kind: synth, synth: {speaker_variants: 0}}", "speaker_variants"),
+    ("{kind: synth, synth: {colour: red}}", "colour"),
+    ("{kind: demo, synth: {rooms: true}}", "kind 'synth' only"),
+])
+def test_a_bad_data_synth_value_is_a_one_line_error_on_load(tmp_path: Path, data: str, match: str) -> None:
+    from dslnas.spaces.errors import UserError
+    from dslnas.spaces.run_config import RunConfig
+    from dslnas.spaces.yaml_io import load_model
+
+    (tmp_path / "run.yaml").write_text(f"train:\n  data: {data}\n")
+    with pytest.raises(UserError, match=match) as caught:
+        load_model(RunConfig, tmp_path / "run.yaml")
+    assert "\n" not in str(caught.value)
+
+
+def test_the_default_synth_options_keep_the_default_corpus_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslnas.spaces.synth_config import SynthOptions
+    from dslnas.trainers.data.datasets import synth_cache_dir
+
+    monkeypatch.setenv("DSLNAS_CACHE", str(tmp_path))
+    default = synth_cache_dir(2.0, 1, ())
+    assert synth_cache_dir(2.0, 1, (), SynthOptions()) == default
+    rooms, phone = (synth_cache_dir(2.0, 1, (), SynthOptions(**kw)) for kw in ({"rooms": True}, {"bands": ("telephone",)}))
+    assert len({default, rooms, phone}) == 3 and rooms.name.startswith(default.name + "-n")

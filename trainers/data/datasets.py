@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dslnas.spaces.run_config import DataConfig, DatasetKind
-from dslnas.spaces.errors import DataError, unknown_name
+from dslnas.spaces.synth_config import SynthOptions
+from dslnas.spaces.errors import ConfigError, DataError, UserError, unknown_name
 from dslnas.trainers.data.audio_io import AUDIO_SUFFIXES, is_audio_file, open_span
 from dslnas.trainers.data.audioset import audioset_label, load_audioset, read_audioset_csv
 from dslnas.trainers.data.clips import SPEECH, UNKNOWN, Clip, ShortClipWarning
@@ -109,40 +110,79 @@ def load_demo(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
 
 
 def load_synth(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
-    """The corpus ``synthesize_corpus`` speaks for ``cfg.seed`` and ``cfg.synth_minutes``, made once into
-    ``cfg.path`` (default: ``synth_cache_dir``) and read from its manifest afterwards. Workers starting
-    together wait for the first to finish (a file lock); a half-made corpus is never read."""
+    """The corpus ``synthesize_corpus`` speaks for ``cfg.seed``, ``cfg.synth_minutes`` and ``cfg.synth`` (the
+    natural options; checked before anything is spoken), made once into ``cfg.path`` (default:
+    ``synth_cache_dir``) and read from its manifest afterwards. Workers starting together wait for the first
+    to finish (a file lock); a half-made corpus is never read.
+
+    Raises:
+        ConfigError: a ``data.synth`` value that ``data synth`` refuses (the message names the key).
+    """
     import fcntl
     import shutil
 
     from dslnas.trainers.data.speech_synth import synthesize_corpus
 
+    options = synth_corpus_options(cfg.synth)
     voices = available_voices()  # asked once: the cache name and the corpus made under it speak with the same
-    folder = Path(cfg.path).expanduser() if cfg.path else synth_cache_dir(cfg.synth_minutes, cfg.seed, voices)
+    if cfg.synth is not None and cfg.synth.voices is not None:
+        voice_ids: list[str] | None = list(cfg.synth.voices)
+    else:
+        voice_ids = [voice.voice_id for voice in voices] if voices else None
+    folder = Path(cfg.path).expanduser() if cfg.path else synth_cache_dir(cfg.synth_minutes, cfg.seed, voices, cfg.synth)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / MANIFEST_FILE).exists():
             partial = folder.with_name(folder.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            voice_ids = [voice.voice_id for voice in voices] if voices else None
-            synthesize_corpus(partial, cfg.synth_minutes, cfg.seed, sample_rate_hz, voices=voice_ids)
+            synthesize_corpus(partial, cfg.synth_minutes, cfg.seed, sample_rate_hz, voices=voice_ids, options=options)
             partial.rename(folder)
     return load_manifest(cfg.model_copy(update={"path": str(folder / MANIFEST_FILE)}), sample_rate_hz)
 
 
-def synth_cache_dir(minutes: float, seed: int, voices: Sequence[Voice] | None = None) -> Path:
+def synth_corpus_options(synth: SynthOptions | None) -> CorpusOptions:
+    """``data.synth`` as :class:`.speech_synth.CorpusOptions` (``None``: the default recipe's).
+
+    Raises:
+        ConfigError: a band, scene or voice name, or a span, that ``data synth`` refuses (names ``data.synth``).
+    """
+    from dslnas.trainers.data.speech_synth import CorpusOptions
+    from dslnas.trainers.data.synth_options import corpus_options
+    from dslnas.trainers.data.synth_piper import PIPER_VOICES
+    from dslnas.trainers.data.voices import VOICES
+
+    if synth is None:
+        return CorpusOptions()
+    known = {voice.voice_id for voice in (*VOICES, *PIPER_VOICES)}
+    unknown = [voice for voice in synth.voices or () if voice not in known]
+    if unknown:
+        raise ConfigError(f"data.synth.voices: unknown voice {unknown[0]!r} (dslnas data synth --voices list)")
+    spans = {key: None if span is None else span if isinstance(span, str) else f"{span[0]},{span[1]}"
+             for key, span in (("level_dbfs", synth.level_dbfs), ("floor_dbfs", synth.floor_dbfs))}
+    try:
+        return corpus_options(
+            rooms=synth.rooms, microphones=synth.microphones, speaker_variants=synth.speaker_variants,
+            bands=None if synth.bands is None else ",".join(synth.bands),
+            scenes=None if synth.scenes is None else ",".join(synth.scenes), **spans)
+    except UserError as err:
+        raise ConfigError(str(err).replace("data synth: ", "data.synth: ", 1)) from None
+
+
+def synth_cache_dir(minutes: float, seed: int, voices: Sequence[Voice] | None = None,
+                    synth: SynthOptions | None = None) -> Path:
     """Where a generated corpus is kept: ``$DSLNAS_CACHE`` (default ``~/.cache/dslnas``)
     ``/corpus-<minutes>min-seed<seed>-<fingerprint>``, the fingerprint naming ``voices`` (default: the
     installed ones) and the corpus recipe (:func:`.speech_synth.corpus_fingerprint`), so a new voice table
-    makes a new corpus."""
+    makes a new corpus; natural options (``synth``, unless default) add ``-n<their fingerprint>``."""
     import os
 
     from dslnas.trainers.data.speech_synth import corpus_fingerprint
 
     root = Path(os.environ.get("DSLNAS_CACHE", "~/.cache/dslnas")).expanduser()
     fingerprint = corpus_fingerprint(available_voices() if voices is None else voices)
-    return root / f"corpus-{minutes:g}min-seed{seed}-{fingerprint}"
+    natural = "" if synth is None or synth.is_default() else f"-n{synth.fingerprint()}"
+    return root / f"corpus-{minutes:g}min-seed{seed}-{fingerprint}{natural}"
 
 
 def load_folder(cfg: DataConfig, sample_rate_hz: int) -> list[Clip]:
