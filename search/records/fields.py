@@ -34,6 +34,7 @@ class Unit(str, enum.Enum):
     UJ = "uJ"
     KIB = "KiB"
     PER_S = "1/s"
+    BYTES_PER_S = "B/s"
     SHARE = "share"      # 0..1 (shown as a percentage)
     PCT = "%"
     RATIO = "ratio"
@@ -107,6 +108,8 @@ RECORD_FIELDS: tuple[Field[TrialRecord], ...] = (
     Field("latency_error_pct", "latency error band", Unit.PCT, lambda r: r.cost.latency_error_pct, ".1f", " %"),
     Field("profile_provenance", "profile", Unit.NONE, lambda r: r.cost.provenance),
     Field("placement", "placement", Unit.NONE, lambda r: r.cost.placement or "one unit"),
+    Field("link_bytes_per_s", "link bytes /s", Unit.BYTES_PER_S, lambda r: r.cost.link_bytes_per_s, ",.0f"),
+    Field("wakeups_per_s", "wake-ups /s", Unit.PER_S, lambda r: r.cost.wakeups_per_s, ".1f"),
 )
 """What one trial record measured, in the order CSV and JSON list it."""
 

@@ -105,7 +105,7 @@ TRIAL_TABLE: tuple[str, ...] = (
     "trial", "state", "role", "candidate", "reason", "feasible", "on_front", "visqol_mixed", "visqol_full", "latency_ms",
     "power_mw", "light_usage", "light_usage_silence", "light_usage_speech", "mask_sparsity", "threshold", "trained_trial",
     "light_start", "transitions_per_s", "switch_spearman", "oracle_saving_fraction", "flash_kib", "ram_kib",
-    "real_time_factor", "placement",
+    "real_time_factor", "placement", "link_bytes_per_s", "wakeups_per_s",
 )
 TRIAL_TABLE_TAIL: tuple[str, ...] = ("measured_latency_full_ms", "measured_latency_light_ms", "measured_latency_mixed_ms")
 PICK_TABLE: tuple[str, ...] = (
