@@ -19,6 +19,7 @@ import platform
 import shutil
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,8 @@ def run_with_workers(space: str, workers: int, trials: int, root: Path, base_ckp
     loaded = optuna.load_study(study_name=study, storage=config.storage)
     done = trained_trials(loaded)
     points = len(loaded.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
-    timing = [record_from_trial(t).timing_s for t in done]
-    split = {k: round(float(np.mean([t[k] for t in timing])), 2) for k in ("train", "evaluate", "visqol", "cost")}
+    timing = [asdict(record_from_trial(t).timing) for t in done]
+    split = {k.removesuffix("_s"): round(float(np.mean([t[k] for t in timing])), 2) for k in timing[0]}
     return {"workers": workers, "trained_candidates": len(done), "front_points": points, "wall_s": round(wall_s, 1),
             "seconds_per_trained_candidate": split, "points_per_trained_candidate": round(points / len(done), 1),
             "visqol_s_per_point": round(split["visqol"] * len(done) / points, 2),

@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING
 
 from dslnas.hw_models.cost import Cost, Pricer
 from dslnas.hw_models.routing import RoutingSummary
-from dslnas.search.records import ClipScore, EvaluatedClass, PathQuality, SweepPoint, SwitchQuality, TrialRecord
+from dslnas.search.records import (
+    ClipScore, EvaluatedClass, PathQuality, SweepPoint, SwitchQuality, TrialRecord, TrialTiming, VisqolRules,
+)
 from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.run_config import LightInit
 from dslnas.spaces.space import Constraints, Objective
 from dslnas.trainers.oracle import compare_to_oracle
 
@@ -63,25 +66,39 @@ def latency_of_usage(price: Pricer, mask_sparsity: float) -> Callable[[float], f
     return lambda usage: price(RoutingSummary(usage, mask_sparsity)).latency_ms.mixed
 
 
+def point_candidate(candidate: CandidateConfig, threshold: float) -> CandidateConfig:
+    """``candidate`` at one swept threshold, named after it (``<name>-t<threshold>``)."""
+    return candidate.with_dsl(threshold=max(threshold, 0.0)).model_copy(update={"name": f"{candidate.name}-t{threshold:.3g}"})
+
+
+def oracle_fractions(sweep: Sequence[SweepPoint], oracle: Sequence[SweepPoint],
+                     latency_ms: Callable[[float], float]) -> list[float | None]:
+    """Per sweep point, the learned router's latency saving as a share of the oracle router's at equal mixed
+    ViSQOL (``trainers.oracle``); None where the oracle saves nothing there, or without an oracle sweep."""
+    if not oracle:
+        return [None] * len(sweep)
+    return [f.saving_fraction if math.isfinite(f.saving_fraction) else None
+            for f in compare_to_oracle(sweep, oracle, latency_ms)]
+
+
 def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", price: Pricer, checkpoint: Path,
-                 timing_s: dict[str, float], objectives: Sequence[Objective],
-                 visqol_references: dict[str, int] | None = None,
-                 evaluated_classes: dict[str, EvaluatedClass] | None = None, light_start: str = "") -> CandidatePoints:
+                 timing: TrialTiming, objectives: Sequence[Objective], rules: VisqolRules | None = None,
+                 evaluated_classes: dict[str, EvaluatedClass] | None = None,
+                 light_start: LightInit | None = None) -> CandidatePoints:
     """One record per sweep point of ``evaluation`` (which must have a sweep), each priced by ``price`` under its
-    routing, the own point chosen."""
+    routing, the own point chosen; ``timing``, ``rules`` (None: not counted) and ``light_start`` (None: a codec
+    trained fresh) are the trained candidate's, shared by its points."""
     if not evaluation.sweep:
         raise ValueError("the evaluation has no threshold sweep: a candidate's points come from its sweep")
     overall = evaluation.overall
     sweep, costs = priced_sweep(evaluation.sweep, price, overall.sparsity)
     oracle, _ = priced_sweep(evaluation.oracle_sweep, price, overall.sparsity)
-    fractions = compare_to_oracle(sweep, oracle, latency_of_usage(price, overall.sparsity)) if oracle else ()
+    fractions = oracle_fractions(sweep, oracle, latency_of_usage(price, overall.sparsity))
     per_class_quality = {k: (g.visqol_full, g.visqol_light) for k, g in evaluation.per_class.items()}
     records = []
-    for i, (point, cost) in enumerate(zip(sweep, costs)):
-        fraction = fractions[i].saving_fraction if fractions else math.nan
+    for point, cost, fraction in zip(sweep, costs, fractions):
         records.append(TrialRecord(
-            candidate=candidate.with_dsl(threshold=max(point.threshold, 0.0)).model_copy(
-                update={"name": f"{candidate.name}-t{point.threshold:.3g}"}),
+            candidate=point_candidate(candidate, point.threshold),
             visqol=PathQuality(overall.visqol_full, overall.visqol_light, point.visqol_mixed),
             light_usage=point.light_usage,
             light_usage_per_class=dict(point.light_usage_per_class),
@@ -89,14 +106,13 @@ def build_points(candidate: CandidateConfig, evaluation: "EvaluationResult", pri
                               for k, (full, light) in per_class_quality.items()},
             sparsity=overall.sparsity,
             transitions_per_s=point.transitions_per_s,
-            switch=SwitchQuality(overall.switch_spearman, overall.switch_mae,
-                                 fraction if math.isfinite(fraction) else None),
+            switch=SwitchQuality(overall.switch_spearman, overall.switch_mae, fraction),
             cost=cost,
             checkpoint=str(checkpoint),
             sweep=sweep,
             oracle_sweep=oracle,
-            timing_s={k: round(v, 3) for k, v in timing_s.items()},
-            visqol_references=dict(visqol_references or {}),
+            timing=timing,
+            visqol_rules=rules,
             evaluated=dict(evaluated_classes or {}),
             light_start=light_start,
             clips=clip_scores(evaluation, point),

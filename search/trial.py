@@ -19,7 +19,7 @@ from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, build_points
-from dslnas.search.records import EvaluatedClass
+from dslnas.search.records import EvaluatedClass, TrialTiming, VisqolRules
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.run_config import DataConfig, RunConfig, TrainConfig
 
@@ -103,8 +103,8 @@ class TrialRunner:
         started = time.perf_counter()
         price = self.cost_model.pricer(candidate)
         timing["cost"] = time.perf_counter() - started  # counting; each sweep point is priced in build_points
-        counts = scorer.counts
-        rules = {"scored": counts.references, "levelled": counts.levelled, "digital_silence": counts.digital_silence}
+        rules = VisqolRules(scorer.counts.references, scorer.counts.levelled, scorer.counts.digital_silence)
         evaluated = evaluated_classes(clips, candidate.encoder.sample_rate_hz)
-        return build_points(candidate, evaluation, price, result.checkpoint_path, timing, self.config.space.objectives,
+        timing_s = TrialTiming(*(round(timing[k], 3) for k in ("train", "evaluate", "visqol", "cost")))
+        return build_points(candidate, evaluation, price, result.checkpoint_path, timing_s, self.config.space.objectives,
                             rules, evaluated, result.light_start)

@@ -25,9 +25,11 @@ from optuna.trial import TrialState, create_trial
 from dslnas.search.config import SearchConfig
 from dslnas.hw_models.cost import Cost, PassFigures, mix
 from dslnas.search.records import (
-    STUDY_ATTR_CONFIG, ClipScore, EvaluatedClass, PathQuality, Role, SweepPoint, SwitchQuality, TrialRecord, fail_attrs, record_attrs, role_attrs,
+    STUDY_ATTR_CONFIG, ClipScore, EvaluatedClass, PathQuality, Role, SweepPoint, SwitchQuality, TrialRecord, TrialTiming, VisqolRules, fail_attrs,
+    record_attrs, role_attrs,
 )
 from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch, QuantizerConfig
+from dslnas.spaces.run_config import LightInit
 from dslnas.search.points import constraint_values
 from dslnas.spaces.space_presets import demo_space
 
@@ -100,10 +102,10 @@ def make_record(candidate: CandidateConfig, usage: float, visqol_full: float, vi
         visqol_per_class={"speech": PathQuality(visqol_full, visqol_mixed - 0.4, visqol_mixed)},
         sparsity=0.4, transitions_per_s=2.0 * usage * (1 - usage), switch=SwitchQuality(0.7, 0.05, 0.8), cost=cost,
         checkpoint="runs/x/trials/00000/checkpoint.pt", sweep=sweep, oracle_sweep=(),
-        timing_s={"train": 30.0, "evaluate": 3.0, "visqol": 5.0, "cost": 0.2}, checkpoint_artifact=checkpoint_artifact,
+        timing=TrialTiming(30.0, 3.0, 5.0, 0.2), checkpoint_artifact=checkpoint_artifact,
         evaluated={"silence": EvaluatedClass(3, 6.0, ("clicks",)),
                    "speech": EvaluatedClass(11, 22.0, (EVIL, *(f"talker-{k}" for k in range(10))))},
-        light_start="elastic",
+        light_start=LightInit.ELASTIC, visqol_rules=VisqolRules(14, 3, 1),
         clips=make_clips(candidate.name, usage, visqol_full, visqol_mixed, clip_spread),
     )
 

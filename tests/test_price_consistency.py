@@ -31,7 +31,7 @@ from dslnas.search.cli import app
 from dslnas.search.confirm import ConfirmSettings, _measure_mixed, _predicted, measured_routing
 from dslnas.search.evaluation_summary import evaluation_summary
 from dslnas.search.points import build_points
-from dslnas.search.records import Comparison, TrialRecord
+from dslnas.search.records import Comparison, TrialRecord, TrialTiming
 from dslnas.spaces.presets import candidate_preset
 from dslnas.spaces.space import Objective
 from dslnas.spaces.yaml_io import dump_model
@@ -122,7 +122,7 @@ def _confirmed(record: TrialRecord, profile: str, tmp_path: Path) -> tuple:
 def test_every_caller_prices_the_same_routing_alike(profile: str, routing: RoutingSummary, tmp_path: Path) -> None:
     direct = ProfileCostModel(load_profile(profile)).predict(CANDIDATE, routing)
     price = ProfileCostModel(load_profile(profile)).pricer(CANDIDATE)
-    points = build_points(CANDIDATE, _evaluation(routing), price, tmp_path / "ckpt", {},
+    points = build_points(CANDIDATE, _evaluation(routing), price, tmp_path / "ckpt", TrialTiming(0.0, 0.0, 0.0, 0.0),
                           (Objective.VISQOL, Objective.LATENCY_MS))
     record = points.points[1]
     summary = evaluation_summary(_evaluation(routing), CANDIDATE, profile)

@@ -15,7 +15,7 @@ import pytest
 from dslnas.hw_models.counts import PATHS, Part
 from dslnas.hw_models.routing import Pass
 from dslnas.search.pareto import compute_pareto_front
-from dslnas.search.records import record_from_json, record_to_json
+from dslnas.search.records import STORED_FIELDS, record_from_json, record_to_json
 from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, record_fields_json
 from dslnas.search.report.columns import COLUMNS, PICK_TABLE, TRIAL_TABLE, TRIAL_TABLE_TAIL, csv_columns, csv_row
 from dslnas.search.report.columns import measured_ms
@@ -74,12 +74,24 @@ def test_an_undefined_spearman_stays_undefined(study: optuna.Study) -> None:
     assert record_fields_json(point.record)["visqol_mixed"] == point.record.visqol_mixed
 
 
-def test_trials_json_names_the_record_fields(study: optuna.Study) -> None:
+def test_every_field_is_in_the_json_and_the_csv_and_nothing_else_is(study: optuna.Study, tmp_path: Path) -> None:
+    """trials --json and pareto.json: the field table's names exactly, beside the stored record (the stored table's
+    keys exactly); the CSV: every declared column once, nothing undeclared."""
     from dslnas.search.cli.search import trial_json
+    from dslnas.search.report.files import front_to_json
 
+    names = [f.name for f in RECORD_FIELDS]
     done = [trial_json(t) for t in study.get_trials() if t.state is optuna.trial.TrialState.COMPLETE]
-    assert done and all(set(t["fields"]) == {f.name for f in RECORD_FIELDS} for t in done)
+    assert done and all(list(t["fields"]) == names for t in done)
+    assert all(list(t["record"]) == [f.name for f in STORED_FIELDS] for t in done)
     assert all(t["fields"]["latency_ms"] == t["record"]["cost"]["latency_ms"]["mixed"] for t in done)
+    front = compute_pareto_front(study)
+    assert all(list(p["fields"]) == names for p in front_to_json(front)["points"])
+    write_trials_csv(front, tmp_path / "trials.csv")
+    with (tmp_path / "trials.csv").open() as f:
+        header = next(csv.reader(f))
+    assert len(header) == len(set(header)) and set(names) <= set(header)
+    assert header == list(COLUMNS) + [c for c in front.knob_columns if c not in COLUMNS]
 
 
 @pytest.mark.parametrize("start", [None, LightInit.SLICED])

@@ -61,7 +61,8 @@ def test_optuna_search_records_every_trial_and_starts_from_the_references(tmp_pa
         assert t.values == [record.visqol_mixed, record.latency_ms]
         assert [p.threshold for p in record.sweep] == [0.0, 0.5, 1.0]
         assert Path(record.checkpoint).exists()
-        assert set(record.timing_s) == {"train", "evaluate", "visqol", "cost"}
+        assert record.timing.train_s > 0 and record.timing.evaluate_s > 0 and record.timing.visqol_s > 0
+        assert record.visqol_rules is not None and record.visqol_rules.scored > 0
         assert record.cost.latency_ms.light < record.cost.latency_ms.full
         assert record.execution == "streaming"
         assert set(record.evaluated) == set(record.visqol_per_class)  # what each class's quality was scored on

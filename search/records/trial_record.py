@@ -1,25 +1,24 @@
-"""What a search trial records, as a typed value, and how it maps onto an Optuna trial.
+"""What a search trial records, as typed values, and the roles and failures an Optuna trial carries.
 
 Every backend (Optuna workers, Ray Tune) writes trials into an Optuna storage through these helpers,
 so reports, confirmation and export read one format whichever backend ran. The record travels as an
-Optuna user attribute (JSON); :func:`record_to_json` / :func:`record_from_json` are the only code that
-knows that JSON, and :func:`record_from_trial` reads a trial's record back as typed values.
+Optuna user attribute (JSON); ``search.records.stored`` is the only code that knows that JSON (one entry
+per attribute of :class:`TrialRecord`).
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dslnas.hw_models.cost import Cost
-from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_PARENT, ATTR_RECORD, ATTR_ROLE
-from dslnas.spaces.candidate import STORED, CandidateConfig
+from dslnas.search.records.attrs import ATTR_FAIL_REASON, ATTR_PARENT, ATTR_ROLE
+from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.run_config import LightInit
-from dslnas.trainers.sweep_point import SweepPoint
 from dslnas.spaces.space import Objective
-from dslnas.spaces.errors import UserError
+from dslnas.trainers.sweep_point import SweepPoint
 
 if TYPE_CHECKING:
     import optuna
@@ -84,6 +83,27 @@ class ClipScore:
 
 
 @dataclass(frozen=True)
+class VisqolRules:
+    """Distinct reference clips ViSQOL scored for a candidate, and how many of them its rule for quiet material
+    took (``trainers.visqol_rule``): ``levelled`` to -26 dBFS first, or ``digital_silence`` (never sent to ViSQOL)."""
+
+    scored: int
+    levelled: int
+    digital_silence: int
+
+
+@dataclass(frozen=True)
+class TrialTiming:
+    """Where a trained candidate's wall time went (every point of its sweep shares it): fine-tuning, the
+    streaming evaluation (waiting on ViSQOL excluded), waiting on ViSQOL, and counting for the cost model."""
+
+    train_s: float
+    evaluate_s: float
+    visqol_s: float
+    cost_s: float
+
+
+@dataclass(frozen=True)
 class TrialRecord:
     """Everything one finished trial measured. Units are in the names; usage and sparsity are 0..1."""
 
@@ -99,11 +119,9 @@ class TrialRecord:
     checkpoint: str
     sweep: tuple[SweepPoint, ...]         # every threshold of the trained candidate (this point among them)
     oracle_sweep: tuple[SweepPoint, ...]  # the oracle router's curve on the same candidate
-    timing_s: dict[str, float]            # train, evaluate, visqol, cost
+    timing: TrialTiming
     execution: str = "streaming"
-    # ViSQOL's rules for quiet material (trainers.visqol_score): distinct references scored, levelled to
-    # -26 dBFS (quiet), or digital silence (never sent to ViSQOL)
-    visqol_references: dict[str, int] = field(default_factory=dict)
+    visqol_rules: VisqolRules | None = None  # None: records written before the rules were counted
     checkpoint_artifact: str | None = None  # Optuna artifact id of the checkpoint in the study's store (search.artifacts)
     evaluated: dict[str, EvaluatedClass] = field(default_factory=dict)  # per class: the held-out clips scored
     light_start: LightInit | None = None  # how the light tail started training (None: a codec trained fresh)
@@ -163,100 +181,7 @@ class TrialRecord:
                 raise ValueError(f"trial produced a non-finite {name} ({value})")
 
 
-# -- JSON: the storage format ----------------------------------------------------------------------
-
-def record_to_json(record: TrialRecord) -> dict[str, Any]:
-    return {
-        "candidate": record.candidate.model_dump(mode="json"),
-        "visqol": asdict(record.visqol),
-        "light_usage": record.light_usage,
-        "light_usage_per_class": dict(record.light_usage_per_class),
-        "visqol_per_class": {k: asdict(v) for k, v in record.visqol_per_class.items()},
-        "sparsity": record.sparsity,
-        "transitions_per_s": record.transitions_per_s,
-        "switch": _nan_as_none(asdict(record.switch)),
-        "cost": record.cost.to_record(),
-        "checkpoint": record.checkpoint,
-        "sweep": [_nan_as_none(asdict(p)) for p in record.sweep],
-        "oracle_sweep": [_nan_as_none(asdict(p)) for p in record.oracle_sweep],
-        "timing_s": dict(record.timing_s),
-        "execution": record.execution,
-        "checkpoint_artifact": record.checkpoint_artifact,
-        "visqol_references": dict(record.visqol_references),
-        "evaluated": {k: asdict(v) for k, v in record.evaluated.items()},
-        "light_start": LightInit(record.light_start).value if record.light_start else None,
-        "clips": [asdict(c) for c in record.clips],
-        "fidelity_steps": record.fidelity_steps,
-    }
-
-
-def record_from_json(data: dict[str, Any]) -> TrialRecord:
-    return TrialRecord(
-        candidate=CandidateConfig.model_validate(data["candidate"], context=STORED),  # its name as stored
-        visqol=PathQuality(**data["visqol"]),
-        light_usage=float(data["light_usage"]),
-        light_usage_per_class=dict(data["light_usage_per_class"]),
-        visqol_per_class={k: PathQuality(**v) for k, v in data["visqol_per_class"].items()},
-        sparsity=float(data["sparsity"]),
-        transitions_per_s=float(data["transitions_per_s"]),
-        switch=_switch_quality(data["switch"]),
-        cost=Cost.from_record(data["cost"]),
-        checkpoint=str(data["checkpoint"]),
-        sweep=tuple(_sweep_point(p) for p in data["sweep"]),
-        oracle_sweep=tuple(_sweep_point(p) for p in data["oracle_sweep"]),
-        timing_s=dict(data["timing_s"]),
-        execution=str(data["execution"]),
-        visqol_references={k: int(v) for k, v in data.get("visqol_references", {}).items()},  # absent before rules
-        checkpoint_artifact=data.get("checkpoint_artifact"),  # absent in records written before artifact stores
-        evaluated={k: EvaluatedClass(int(v["clips"]), float(v["seconds"]), tuple(v["speakers"]))
-                   for k, v in data.get("evaluated", {}).items()},  # absent in records written before it
-        light_start=_light_start(data.get("light_start")),
-        clips=tuple(ClipScore(**c) for c in data.get("clips", [])),  # absent in records written before it
-        fidelity_steps=data.get("fidelity_steps"),  # absent in records written before multi-fidelity: full
-    )
-
-
-def _nan_as_none(figures: dict[str, Any]) -> dict[str, Any]:
-    """Top-level figures in JSON: an undefined one (NaN) is null, never a number (read back as NaN)."""
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()}
-
-
-def _switch_quality(data: dict[str, Any]) -> SwitchQuality:
-    def figure(value: float | None) -> float:
-        return math.nan if value is None else float(value)
-
-    return SwitchQuality(figure(data["spearman"]), figure(data["mae"]), data.get("oracle_saving_fraction"))
-
-
-def _light_start(value: str | None) -> LightInit | None:
-    """A stored light-tail start; None for a fresh codec (records before the enum wrote ``"fresh"``, older ones
-    nothing)."""
-    return None if value in (None, "", "fresh") else LightInit(value)
-
-
-def _sweep_point(data: dict[str, Any]) -> SweepPoint:
-    """A stored sweep point (null rates: NaN; records before the one sweep-point type lack the replay rates)."""
-    return SweepPoint(**{k: math.nan if v is None else tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-
 # -- on an Optuna trial ----------------------------------------------------------------------------
-
-def record_attrs(record: TrialRecord) -> dict[str, Any]:
-    """The user attributes that store ``record`` on a trial."""
-    return {ATTR_RECORD: record_to_json(record)}
-
-
-def record_from_trial(trial: "optuna.trial.FrozenTrial") -> TrialRecord | None:
-    """The record stored on ``trial``, or None (failed or still running trials have none)."""
-    data = trial.user_attrs.get(ATTR_RECORD)
-    if not data:
-        return None
-    try:
-        return record_from_json(data)
-    except (KeyError, TypeError, ValueError) as err:
-        raise UserError(f"trial {trial.number}'s record was written by another dslnas version "
-                        f"({type(err).__name__}: {err}); rerun the search into a new --study") from None
-
 
 def role_attrs(role: Role, parent: int | None = None) -> dict[str, Any]:
     """The user attributes that record a trial's role (and, for sweep points, the trained trial they share)."""

@@ -77,10 +77,10 @@ def _meta(front: ParetoFront) -> str:
         alpha = ("The mask's sparsity is priced: this device skips zero inputs." if cost.sparsity_priced
                  else "The compression weight alpha buys nothing on this device (its runtime does not skip the mask's zeros).")
         how = f" The profile is {escape(cost.provenance)}.{band} {alpha}"
-        refs = front.points[0].record.visqol_references
-        if refs:
-            how += (f" ViSQOL scored {refs.get('scored', 0)} reference clips per candidate; {refs.get('levelled', 0)} quiet ones "
-                    f"were levelled to -26 dBFS first and {refs.get('digital_silence', 0)} were digital silence (scored without ViSQOL).")
+        rules = front.points[0].record.visqol_rules
+        if rules is not None:
+            how += (f" ViSQOL scored {rules.scored} reference clips per candidate; {rules.levelled} quiet ones "
+                    f"were levelled to -26 dBFS first and {rules.digital_silence} were digital silence (scored without ViSQOL).")
         how += _evaluated_sentence(front.points[0].record.evaluated)
     return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Quality and costs come from the streaming '
             f"run that skips the unused tail, each point at its own threshold. Costs predicted for the "
