@@ -53,11 +53,13 @@ def move_switch(candidate: "CandidateConfig", depth: int) -> "CandidateConfig":
 
 def load_candidate(preset: str | None, config: Path | None, switch_depth: int | None) -> "CandidateConfig":
     """The candidate named by exactly one of ``preset`` / ``config``, its DSL moved when asked."""
+    from dslnas.spaces.footprint import check_buildable
     from dslnas.spaces.presets import candidate_preset
 
     if (preset is None) == (config is None):
         raise UserError("give exactly one of --preset NAME or --config FILE")
     candidate = candidate_preset(preset) if preset is not None else _candidate_from_file(config)
+    check_buildable(candidate, f"--config {config}" if config is not None else f"--preset {preset}")  # before any torch allocation
     return candidate if switch_depth is None else move_switch(candidate, switch_depth)
 
 

@@ -21,12 +21,14 @@ def train_command(
 ) -> None:
     """Train a candidate codec with its DSL; checkpoints resume when rerun with the same --out."""
     from dslnas.spaces.errors import UserError
+    from dslnas.spaces.footprint import check_buildable
     from dslnas.spaces.overrides import apply_overrides
     from dslnas.spaces.run_config import RunConfig
     from dslnas.spaces.yaml_io import check_writable_dir, load_model
     from dslnas.trainers.train import train
 
     run = apply_overrides(load_model(RunConfig, config), overrides or ())
+    check_buildable(run.candidate, f"--config {config}")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder (checkpoint.pt goes inside it)")
     check_writable_dir(out, "--out folder")
