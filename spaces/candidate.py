@@ -105,11 +105,16 @@ class DSLConfig(Frozen):
     so ``len == n_blocks - switch_depth + 1``.
     ``threshold``: a segment whose predicted discrepancy is below it takes the light path; 0 = full only.
     ``state_policy``: the causal history an idle tail resumes with in the streaming runtime.
+    ``switch_hidden``: the switch head's width. ``light_residual_units``: residual units per light-tail block
+    (the first ones of the encoder's ``residual_dilations``; 0: only the strided conv); ``light_kernel``: the
+    light tail's residual kernel. None: as the full tail (the encoder's).
     """
 
     switch_depth: PosInt = 3
     light_widths: tuple[PosInt, ...] = (9, 10)
     switch_hidden: PosInt = 8
+    light_residual_units: Annotated[int, BeforeValidator(_refuse_bool), Field(ge=0)] | None = None
+    light_kernel: PosInt | None = None
     alpha: NonNegFloat = 1e-4  # next to no zeros with the identity-start mask (bench/alpha_sparsity.py)
     beta: NonNegFloat = 1.0
     threshold: NonNegFloat = 0.3
@@ -195,7 +200,29 @@ class CandidateConfig(Frozen):
                     f"dsl.light_widths[{i}] is {light}, wider than the full path's {full} there "
                     f"(a light path must not be wider than the full one)"
                 )
+        units = self.dsl.light_residual_units
+        if units is not None and units > len(self.encoder.residual_dilations):
+            raise ValueError(f"dsl.light_residual_units is {units}, more than the encoder's "
+                             f"{len(self.encoder.residual_dilations)} residual_dilations (a light unit takes its dilation)")
         return self
+
+    @property
+    def light_dilations(self) -> tuple[int, ...]:
+        """The light tail's residual dilations per block: the first ``dsl.light_residual_units`` of the encoder's."""
+        units = self.dsl.light_residual_units
+        dilations = self.encoder.residual_dilations
+        return dilations if units is None else dilations[:units]
+
+    @property
+    def light_kernel(self) -> int:
+        """The light tail's residual kernel (the encoder's unless ``dsl.light_kernel`` sets one)."""
+        return self.dsl.light_kernel or self.encoder.residual_kernel
+
+    @property
+    def light_tail_as_full(self) -> bool:
+        """Whether the light tail has the full tail's layer structure (only its widths differ)."""
+        return (self.light_dilations == self.encoder.residual_dilations
+                and self.light_kernel == self.encoder.residual_kernel)
 
     @property
     def full_tail_widths(self) -> tuple[int, ...]:

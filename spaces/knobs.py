@@ -10,7 +10,12 @@ base candidate's value is used.
 
 A ``per_entry`` declaration (the light widths) is one knob per entry of a tuple field, ``<name>_<i>``; an
 entry is *active* only when the candidate needs it (``light_widths`` has ``n_blocks - switch_depth + 1``
-entries), so define-by-run samplers never see a width the sampled depth does not use.
+entries), so define-by-run samplers never see a width the sampled depth does not use. With the space's
+``widths_per_depth`` the entries are per depth and layer, ``<name>_d<depth>_<i>``, active only at their
+switch depth, each offering the choices its layer admits (no wider than the full path there): entry 0 at
+depth 1 and at depth 2 are different layers, so a model of the front learns each layer's width apart.
+Ray Tune's fixed ``param_space`` holds every knob; a sample's inactive ones are dropped
+(``SearchSpace.used_params``) before the candidate is built and before the record is stored.
 
 Nothing here imports Optuna or Ray at module level: they are imported by the functions that need them.
 """
@@ -51,8 +56,9 @@ class KnobDecl:
 class Knob:
     """One concrete searched parameter. ``choices`` for categorical knobs, ``low``/``high``/``log`` otherwise.
 
-    ``entry``: the index into a tuple target (per-entry knobs), else None. ``active(params)``: whether the
-    knob applies given the values sampled so far (always True except for per-entry knobs).
+    ``entry``: the index into a tuple target (per-entry knobs), else None; ``depth``: the switch depth a
+    per-depth entry belongs to, else None. ``active(params)``: whether the knob applies given the values
+    sampled so far (always True except for per-entry knobs: an entry the depth has, of that depth).
     """
 
     name: str
@@ -63,6 +69,7 @@ class Knob:
     high: float = 0.0
     log: bool = False
     entry: int | None = None
+    depth: int | None = None
     grid_points: int = 2
     active: Callable[[Mapping[str, Any]], bool] = lambda params: True
 

@@ -1,7 +1,8 @@
 """The search space: which DSL knobs a study varies, and what it optimises.
 
-Knobs: switch depth, light-path widths (one per light-tail entry), compression weight alpha (log
-scale), beta (log scale) and, optionally, the tails' state policy. The routing threshold tau is not a
+Knobs: switch depth, light-path widths (one per light-tail entry; with ``widths_per_depth`` one per depth
+and layer), compression weight alpha (log scale), beta (log scale) and, optionally, the tails' state
+policy, the switch head's width and the light tail's residual units and kernel. The routing threshold tau is not a
 knob: training never reads it, so every trained candidate is swept over thresholds taken from its own
 predicted-discrepancy distribution (``sweep_thresholds`` sets explicit ones). Each knob is one annotated
 field below (see
@@ -13,16 +14,17 @@ fine-tune per trial).
 
 Adding a knob is its field here plus the ``CandidateConfig`` field it sets, e.g.::
 
-    switch_hidden: Annotated[tuple[PosInt, ...] | None, KnobDecl("switch_hidden", "dsl.switch_hidden")] = None
+    segment_frames: Annotated[tuple[PosInt, ...] | None, KnobDecl("segment_frames", "dsl.segment_frames")] = None
 """
 
 from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import ConfigDict, Field, NonNegativeInt, StrictInt, field_validator, model_validator
 
 from dslnas.spaces.candidate import CandidateConfig, Frozen, PosInt, StatePolicy
 from dslnas.spaces.run_config import Trainable, TrainConfig
@@ -96,6 +98,11 @@ class SearchSpace(Frozen):
     alpha: Annotated[FloatRange, KnobDecl("alpha", "dsl.alpha")]
     beta: Annotated[FloatRange, KnobDecl("beta", "dsl.beta")]
     state_policies: Annotated[tuple[StatePolicy, ...] | None, KnobDecl("state_policy", "dsl.state_policy")] = None
+    switch_hidden: Annotated[tuple[PosInt, ...] | None, KnobDecl("switch_hidden", "dsl.switch_hidden")] = None
+    light_residual_units: Annotated[tuple[NonNegativeInt, ...] | None,
+                                    KnobDecl("light_residual_units", "dsl.light_residual_units", column="light_units")] = None
+    light_kernels: Annotated[tuple[PosInt, ...] | None, KnobDecl("light_kernel", "dsl.light_kernel")] = None
+    widths_per_depth: bool = False             # light widths per (depth, layer): knobs light_width_d<depth>_<i>
     sweep_thresholds: tuple[float, ...] = ()   # empty: quantiles of each candidate's predicted discrepancy
     oracle: bool = True                        # also sweep the oracle router (the bound routing can reach)
     # A shipped base (``pretrained:speech16k``) or a checkpoint path to insert every DSL into; None: the study
@@ -115,9 +122,12 @@ class SearchSpace(Frozen):
                              "(sweep_thresholds sets explicit thresholds)")
         return data
 
-    @field_validator("switch_depths", "light_width_choices", "objectives")
+    @field_validator("switch_depths", "light_width_choices", "objectives", "switch_hidden", "light_residual_units",
+                     "light_kernels", "state_policies")
     @classmethod
-    def _non_empty(cls, value: tuple) -> tuple:
+    def _non_empty(cls, value: tuple | None) -> tuple | None:
+        if value is None:
+            return value
         if not value:
             raise ValueError("must offer at least one choice")
         if len(set(value)) != len(value):
@@ -139,6 +149,12 @@ class SearchSpace(Frozen):
             raise ValueError(f"latency_budgets_ms must be > 0, got {list(self.latency_budgets_ms)}")
         if self.finetune.trainable is Trainable.DECODER:
             raise ValueError("finetune.trainable 'decoder' trains no DSL: use dsl, dsl+tail or all")
+        if self.widths_per_depth:
+            for depth in self.switch_depths:
+                for i, full in enumerate(self._full_widths(depth)):
+                    if min(self.light_width_choices) > full:
+                        raise ValueError(f"light_width_choices offer no width <= {full}, the full path's at entry {i} "
+                                         f"of switch depth {depth}")
         reference = self.reference_point()
         for knob in self.knobs():
             if knob.name in reference and not knob.admits(reference[knob.name]):
@@ -153,10 +169,13 @@ class SearchSpace(Frozen):
     def max_light_entries(self) -> int:
         return self.base.encoder.n_blocks - min(self.switch_depths) + 1
 
-    def light_entries(self, params: dict[str, Any]) -> int:
+    def light_entries(self, params: Mapping[str, Any]) -> int:
         """Light-tail widths a point needs: ``n_blocks - switch_depth + 1``."""
         depth = int(params.get("switch_depth", self.base.dsl.switch_depth))
         return self.base.encoder.n_blocks - depth + 1
+
+    def _full_widths(self, depth: int) -> tuple[int, ...]:
+        return self.base.with_dsl(switch_depth=depth, light_widths=(1,) * (self.base.encoder.n_blocks - depth + 1)).full_tail_widths
 
     def knob_declarations(self) -> list[tuple[str, KnobDecl]]:
         """(field name, declaration) of every searched field, in declaration order."""
@@ -172,15 +191,25 @@ class SearchSpace(Frozen):
         rows: list[Knob] = []
         for field_name, decl in self.knob_declarations():
             value = getattr(self, field_name)
-            if decl.per_entry:
+            if decl.per_entry and self.widths_per_depth:  # each layer offers the widths it admits
+                rows += [self._knob(f"{decl.name}_d{d}_{i}", decl, tuple(c for c in value if c <= full), entry=i, depth=d)
+                         for d in self.switch_depths for i, full in enumerate(self._full_widths(d))]
+            elif decl.per_entry:
                 rows += [self._knob(f"{decl.name}_{i}", decl, value, entry=i) for i in range(self.max_light_entries)]
             else:
                 rows.append(self._knob(decl.name, decl, value))
         return tuple(rows)
 
-    def _knob(self, name: str, decl: KnobDecl, value: Any, entry: int | None = None) -> Knob:
-        active = (lambda params: True) if entry is None else (lambda params: entry < self.light_entries(params))
-        common = {"name": name, "target": decl.target, "entry": entry, "grid_points": decl.grid_points, "active": active}
+    def _active(self, entry: int | None, depth: int | None) -> Callable[[Mapping[str, Any]], bool]:
+        if entry is None:
+            return lambda params: True
+        if depth is None:
+            return lambda params: entry < self.light_entries(params)
+        return lambda params: int(params.get("switch_depth", self.base.dsl.switch_depth)) == depth
+
+    def _knob(self, name: str, decl: KnobDecl, value: Any, entry: int | None = None, depth: int | None = None) -> Knob:
+        common = {"name": name, "target": decl.target, "entry": entry, "depth": depth, "grid_points": decl.grid_points,
+                  "active": self._active(entry, depth)}
         if isinstance(value, FloatRange):
             return Knob(kind=KnobKind.FLOAT, low=value.low, high=value.high, log=value.log, **common)
         if isinstance(value, IntRange):
@@ -244,7 +273,7 @@ class SearchSpace(Frozen):
             value = get_target(data, knob.target)
             if knob.entry is None:
                 params[knob.name] = value
-            elif knob.entry < len(value):
+            elif knob.entry < len(value) and knob.depth in (None, candidate.dsl.switch_depth):
                 params[knob.name] = value[knob.entry]
         return params
 

@@ -1,4 +1,4 @@
-"""Named search spaces (``demo``, ``paper``) and loading a space from YAML.
+"""Named search spaces (``demo``, ``wide``, ``paper``) and loading a space from YAML.
 
 A space YAML is a :class:`SearchSpace` mapping; ``extends: other.yaml`` and ``base: <preset name>``
 keep ablations short, e.g.::
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dslnas.spaces.candidate import StatePolicy
 from dslnas.spaces.run_config import DataConfig, DatasetKind, TrainConfig
 from dslnas.spaces.errors import unknown_name
 from dslnas.spaces.presets import candidate_preset, demo_candidate, paper_candidate
@@ -27,20 +28,58 @@ buys nothing, so the low end is the candidates' default (1e-4, which base traini
 the map is mostly zeros."""
 
 
+def _demo_data() -> DataConfig:
+    return DataConfig(kind=DatasetKind.SYNTH, synth_minutes=2.0, seed=1, eval_fraction=0.3, eval_clip_seconds=2.0)
+
+
 def demo_space() -> SearchSpace:
     """What ``dslnas search`` runs with no arguments: DSLs inserted into the shipped ``speech16k`` base and
-    trained DSL-only on a small corpus spoken here (made once and cached: ``data.kind: synth``)."""
-    data = DataConfig(kind=DatasetKind.SYNTH, synth_minutes=2.0, seed=1, eval_fraction=0.3, eval_clip_seconds=2.0)
+    trained DSL-only on a small corpus spoken here (made once and cached: ``data.kind: synth``).
+
+    Knobs: switch depth 1-3, a light width per depth and layer (4-16, what the shipped light-tail bank
+    serves, so every trial starts from it), the switch head's width, alpha and beta: 84 width
+    configurations x 3 heads x two continuous weights, more than a demo's few candidates cover."""
+    data = _demo_data()
     return SearchSpace(
         name="demo",
         base=demo_candidate(),
         pretrained_base="pretrained:speech16k",
         switch_depths=(1, 2, 3),
         light_width_choices=(4, 8, 12, 16),
+        widths_per_depth=True,
+        switch_hidden=(4, 8, 16),
         alpha=FloatRange(low=ALPHA_LOW, high=ALPHA_HIGH, log=True),
         beta=FloatRange(low=0.1, high=3.0, log=True),
         base_train=TrainConfig(steps=800, batch_size=8, crop_seconds=0.5, data=data),  # only without a pretrained base
         finetune=TrainConfig(steps=150, batch_size=8, crop_seconds=0.32, data=data, learning_rate=3e-3),
+        objectives=(Objective.VISQOL, Objective.LATENCY_MS),
+        constraints=Constraints(max_visqol_drop=0.5),
+        latency_budgets_ms=(4.0, 5.0, 6.0),
+    )
+
+
+def wide_space() -> SearchSpace:
+    """For real searches on the ``speech16k`` base: every DSL knob the trainer honours. Light widths per
+    depth and layer up to the full path's (2-32), the light tail's residual units (0-2) and kernel (3, 5,
+    7), the switch head's width, the state policy, alpha and beta; a 400-step fine-tune. A light tail
+    wider than 16 or shaped unlike the full tail has no bank prefix and starts sliced (``train.light_init``)."""
+    base = demo_candidate().with_dsl(light_residual_units=2, light_kernel=5)  # explicit: the knobs' reference
+    data = _demo_data()
+    return SearchSpace(
+        name="wide",
+        base=base.model_copy(update={"name": "wide"}),
+        pretrained_base="pretrained:speech16k",
+        switch_depths=(1, 2, 3),
+        light_width_choices=(2, 4, 6, 8, 12, 16, 24, 32),
+        widths_per_depth=True,
+        alpha=FloatRange(low=ALPHA_LOW, high=ALPHA_HIGH, log=True),
+        beta=FloatRange(low=0.1, high=3.0, log=True),
+        state_policies=(StatePolicy.WARM, StatePolicy.RESET, StatePolicy.STALE),
+        switch_hidden=(4, 8, 16, 32),
+        light_residual_units=(0, 1, 2),
+        light_kernels=(3, 5, 7),
+        base_train=TrainConfig(steps=800, batch_size=8, crop_seconds=0.5, data=data),
+        finetune=TrainConfig(steps=400, batch_size=8, crop_seconds=0.32, data=data, learning_rate=3e-3),
         objectives=(Objective.VISQOL, Objective.LATENCY_MS),
         constraints=Constraints(max_visqol_drop=0.5),
         latency_budgets_ms=(4.0, 5.0, 6.0),
@@ -65,7 +104,7 @@ def paper_space() -> SearchSpace:
     )
 
 
-SPACE_PRESETS: dict[str, Callable[[], SearchSpace]] = {"demo": demo_space, "paper": paper_space}
+SPACE_PRESETS: dict[str, Callable[[], SearchSpace]] = {"demo": demo_space, "wide": wide_space, "paper": paper_space}
 
 
 def load_space(name_or_path: str) -> SearchSpace:

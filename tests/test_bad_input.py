@@ -124,7 +124,7 @@ def test_preflight_rejects_a_knob_range_that_yields_invalid_candidates(tmp_path:
 
 def test_preflight_rejects_a_width_choice_wider_than_the_full_path_at_some_depth(tmp_path: Path) -> None:
     # demo: stem 8 channels, blocks (16, 24, 32); a width of 20 is too wide for entry 0 at depth 1 (16)
-    space = demo_space().model_copy(update={"light_width_choices": (4, 8, 20)})
+    space = demo_space().model_copy(update={"light_width_choices": (4, 8, 20), "widths_per_depth": False})  # shared entries
     with pytest.raises(ConfigError, match=r"light_width_0 = 20 with switch_depth = 1 .*light_widths\[0\] is 20, wider than the full path's 16"):
         preflight(SearchConfig(space=space, runs_root=str(tmp_path)))
 

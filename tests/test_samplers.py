@@ -11,7 +11,8 @@ from dslnas.spaces.space_presets import demo_space
 
 def _asks_like_the_first_candidate(trials_per_candidate: int) -> int:
     """Store one trained candidate's sweep (its points share the knob values) in a study sampled by TPE, then
-    ask 16 times: how many asks repeat its categorical knobs (switch depth, light widths)."""
+    ask 16 times: how many of the asks' categorical knob values (switch depth, light widths, switch head)
+    repeat its own (summed over knobs: the demo space has too many for whole repeats to show)."""
     config = SearchConfig(space=demo_space(), seed=0)
     dists = config.space.optuna_distributions()
     study = optuna.create_study(directions=["maximize", "minimize"],
@@ -22,7 +23,7 @@ def _asks_like_the_first_candidate(trials_per_candidate: int) -> int:
         study.add_trial(optuna.trial.create_trial(params=first.params, distributions=dists, values=[2.0 - 0.01 * i, 5.0 - 0.1 * i]))
     asks = [study.ask(dists).params for _ in range(16)]
     categorical = [k for k, d in dists.items() if isinstance(d, optuna.distributions.CategoricalDistribution)]
-    return sum(all(p.get(k) == first.params.get(k) for k in categorical) for p in asks)
+    return sum(sum(p.get(k) == first.params.get(k) for k in categorical) for p in asks)
 
 
 def test_tpe_stays_random_for_its_start_up_candidates_whatever_their_sweep_size() -> None:
@@ -30,7 +31,7 @@ def test_tpe_stays_random_for_its_start_up_candidates_whatever_their_sweep_size(
     assert sweep_points_per_candidate(SearchConfig(space=demo_space())) == 12
     random_start_up = _asks_like_the_first_candidate(sweep_points_per_candidate(SearchConfig(space=demo_space())))
     modelling = _asks_like_the_first_candidate(1)  # counted in trials: start-up over after 3
-    assert modelling > random_start_up  # a modelling TPE samples around the one candidate it has
+    assert modelling > 1.5 * random_start_up  # a modelling TPE samples around the one candidate it has
 
 
 def test_explicit_sweep_thresholds_set_the_points_per_candidate() -> None:

@@ -14,7 +14,7 @@ from dslnas.spaces.space import FloatRange, SearchSpace
 from dslnas.spaces.space_presets import demo_space, load_space
 
 
-@pytest.mark.parametrize("name", ["demo", "paper"])
+@pytest.mark.parametrize("name", ["demo", "wide", "paper"])
 def test_optuna_trial_and_ray_params_yield_the_same_candidate(name: str) -> None:
     space = load_space(name)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
@@ -24,7 +24,7 @@ def test_optuna_trial_and_ray_params_yield_the_same_candidate(name: str) -> None
         trial = study.ask()
         from_optuna = space.suggest(trial)
         # Ray's sample carries every width entry; the unused ones must not matter.
-        ray_params = {**{k: space.light_width_choices[-1] for k in ray_space}, **trial.params}
+        ray_params = {**{k.name: k.first for k in space.knobs()}, **trial.params}
         assert space.candidate_from_params(ray_params) == from_optuna
         study.tell(trial, 0.0)
 
@@ -71,31 +71,31 @@ def test_state_policy_is_a_knob_when_a_space_offers_several() -> None:
     assert seen == {StatePolicy.WARM, StatePolicy.RESET}
 
 
-class SpaceWithSwitchHidden(SearchSpace):
-    """The README's worked example: one more searched knob is one annotated field."""
+class SpaceWithSegmentFrames(SearchSpace):
+    """The module's worked example: one more searched knob is one annotated field."""
 
-    switch_hidden: Annotated[tuple[int, ...] | None, KnobDecl("switch_hidden", "dsl.switch_hidden")] = None
+    segment_frames: Annotated[tuple[int, ...] | None, KnobDecl("segment_frames", "dsl.segment_frames")] = None
 
 
 def test_a_knob_declared_once_reaches_every_derived_view() -> None:
     base = demo_space()
-    space = SpaceWithSwitchHidden(**{**dict(base), "switch_hidden": (4, 8)})
+    space = SpaceWithSegmentFrames(**{**dict(base), "segment_frames": (5, 10)})
     names = [k.name for k in space.knobs()]
-    assert "switch_hidden" in names and "switch_hidden" not in [k.name for k in base.knobs()]
-    assert space.optuna_distributions()["switch_hidden"].choices == (4, 8)
-    assert space.grid()["switch_hidden"] == [4, 8]
-    assert "switch_hidden" in space.ray_param_space()
+    assert "segment_frames" in names and "segment_frames" not in [k.name for k in base.knobs()]
+    assert space.optuna_distributions()["segment_frames"].choices == (5, 10)
+    assert space.grid()["segment_frames"] == [5, 10]
+    assert "segment_frames" in space.ray_param_space()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     trial = study.ask()
     candidate = space.suggest(trial)
-    assert candidate.dsl.switch_hidden == trial.params["switch_hidden"]
+    assert candidate.dsl.segment_frames == trial.params["segment_frames"]
     assert space.params_of(candidate) == trial.params
-    assert space.columns(candidate)["switch_hidden"] == candidate.dsl.switch_hidden
+    assert space.columns(candidate)["segment_frames"] == candidate.dsl.segment_frames
 
 
 @pytest.mark.parametrize(("update", "problem"), [
     ({"alpha": FloatRange(low=2.0, high=5.0, log=True)}, "dsl.alpha (0.0001) is outside the space's alpha [2, 5]"),
-    ({"light_width_choices": (4, 12)}, "outside the space's light_width_0 [4, 12]"),
+    ({"light_width_choices": (4, 12)}, "outside the space's light_width_d2_0 [4, 12]"),
 ])
 def test_a_base_outside_its_own_space_is_refused_before_any_trial(update: dict, problem: str) -> None:
     """The reference trial runs the base candidate's own knobs: a range that excludes them is a config error."""

@@ -14,8 +14,9 @@ so what is priced, exported and measured does not change, only where training st
 
 The bank lives next to its base as ``<base>.light.pt`` (:func:`bank_path`), holds the base file's SHA-256
 (a bank made for another base is ignored with a warning) and is read with ``weights_only=True``. It covers
-a candidate when it has its depth, every width is at most the bank's, and the first width is below the
-base's channels (a light tail at the base's width has no entry conv to take a prefix of; those start sliced).
+a candidate when it has its depth, every width is at most the bank's, the first width is below the
+base's channels (a light tail at the base's width has no entry conv to take a prefix of; those start sliced)
+and its light tail has the full tail's residual units and kernel (others start sliced).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class LightBank:
         depth, widths = candidate.dsl.switch_depth, candidate.dsl.light_widths
         big = self.widths.get(depth)
         return (big is not None and len(big) == len(widths) and all(w <= b for w, b in zip(widths, big))
-                and widths[0] != candidate.encoder.channels_after(depth))
+                and widths[0] != candidate.encoder.channels_after(depth) and candidate.light_tail_as_full)
 
     def to_dict(self) -> dict:
         return {"format": BANK_FORMAT, "base_sha256": self.base_sha256, "width_choices": list(self.width_choices),

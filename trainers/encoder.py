@@ -18,24 +18,28 @@ from dslnas.trainers.blocks import CausalConv1d, EncoderBlock
 from dslnas.trainers.dsl import Mask, Switch, mix_by_segment, route_light
 
 
-def build_tail(arch: EncoderArch, depth: int, widths: tuple[int, ...]) -> nn.Sequential:
+def build_tail(arch: EncoderArch, depth: int, widths: tuple[int, ...], kernel: int | None = None,
+               dilations: tuple[int, ...] | None = None) -> nn.Sequential:
     """A tail of blocks ``depth..n_blocks-1`` plus the projection, at the given widths (the light path).
 
     ``widths[0]`` is the width the first residual units run at (a 1x1 entry conv adapts the base channels
-    when they differ) and ``widths[j + 1]`` is the output width of tail block ``j``.
+    when they differ) and ``widths[j + 1]`` is the output width of tail block ``j``. ``kernel`` and
+    ``dilations``: the residual units' kernel and dilations (None: the encoder's).
     """
     base_channels = arch.channels_after(depth)
     layers: list[nn.Module] = []
     if widths[0] != base_channels:
         layers.append(nn.Conv1d(base_channels, widths[0], 1))
     for j, block in enumerate(range(depth, arch.n_blocks)):
-        layers.append(_block(arch, widths[j], widths[j + 1], block))
+        layers.append(_block(arch, widths[j], widths[j + 1], block, kernel, dilations))
     layers += [nn.ELU(), CausalConv1d(widths[-1], arch.embedding_dim, arch.final_kernel)]
     return nn.Sequential(*layers)
 
 
-def _block(arch: EncoderArch, in_ch: int, out_ch: int, index: int) -> EncoderBlock:
-    return EncoderBlock(in_ch, out_ch, arch.block_strides[index], arch.residual_kernel, arch.residual_dilations)
+def _block(arch: EncoderArch, in_ch: int, out_ch: int, index: int, kernel: int | None = None,
+           dilations: tuple[int, ...] | None = None) -> EncoderBlock:
+    return EncoderBlock(in_ch, out_ch, arch.block_strides[index], kernel or arch.residual_kernel,
+                        arch.residual_dilations if dilations is None else dilations)
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class DSLEncoder(nn.Module):
         base_hop = math.prod(arch.block_strides[:depth])
         self.base_frames_per_segment = candidate.segment_samples // base_hop
         self.switch = Switch(arch.channels_after(depth), dsl.switch_hidden, self.base_frames_per_segment)
-        self.light_tail = build_tail(arch, depth, dsl.light_widths)
+        self.light_tail = build_tail(arch, depth, dsl.light_widths, candidate.light_kernel, candidate.light_dilations)
 
     @property
     def base(self) -> nn.Sequential:

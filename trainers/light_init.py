@@ -7,7 +7,8 @@ read the stream) use most (L1 norm of their input columns), in their original or
 copied with the kept rows and columns. The 1x1 entry conv a light tail has when its first width is below
 the base's channels becomes the selection of the kept base channels. This is structured magnitude
 pruning used as an initialisation: distillation (``L_light``) then starts from the full tail's features
-instead of noise.
+instead of noise. A light tail with fewer residual units per block keeps the first ones; one with another
+residual kernel keeps the most recent taps (``_copy_taps``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,24 @@ def _kept(consumers: list[nn.Conv1d], width: int, ordered: bool = False) -> torc
     return top if ordered else torch.sort(top).values
 
 
+def _units(block: EncoderBlock) -> list[ResidualUnit]:
+    return [u for u in block if isinstance(u, ResidualUnit)]
+
+
+def _copy_taps(dst: nn.Conv1d, src: nn.Conv1d, kept: torch.Tensor) -> None:
+    """``_copy`` of a residual conv whose kernel may differ: a shorter light kernel keeps the full kernel's
+    last (most recent, causal) taps; a longer one gets the full kernel in its last taps and zeros before."""
+    k_dst, k_src = dst.kernel_size[0], src.kernel_size[0]
+    if k_dst == k_src:
+        _copy(dst, src, kept, kept)
+        return
+    weight = src.weight.detach()[kept][:, kept]
+    dst.weight.zero_()
+    taps = min(k_dst, k_src)
+    dst.weight[..., k_dst - taps:] = weight[..., k_src - taps:]
+    dst.bias.copy_(src.bias.detach()[kept])
+
+
 def _copy(dst: nn.Conv1d, src: nn.Conv1d, rows: torch.Tensor | None, cols: torch.Tensor) -> None:
     weight = src.weight.detach()[:, cols] if rows is None else src.weight.detach()[rows][:, cols]
     dst.weight.copy_(weight)
@@ -62,9 +81,8 @@ def slice_light_tail(encoder: DSLEncoder, ordered: bool = False) -> None:
         entry.bias.zero_()
     for j, (src, dst) in enumerate(zip(full_blocks, light_blocks)):
         inside, out = streams[j], streams[j + 1]
-        for su, du in zip(src, dst):
-            if isinstance(su, ResidualUnit):
-                _copy(du.conv, su.conv, inside, inside)
-                _copy(du.pointwise, su.pointwise, inside, inside)
+        for su, du in zip(_units(src), _units(dst)):  # a light tail with fewer units keeps the first ones
+            _copy_taps(du.conv, su.conv, inside)
+            _copy(du.pointwise, su.pointwise, inside, inside)
         _copy(dst[-1], src[-1], out, inside)
     _copy(light[-1], full[-1], None, streams[-1])

@@ -146,7 +146,7 @@ def encoder_of(model: nn.Module) -> DSLEncoder:
 def _check_same_architecture(built: CandidateConfig, given: CandidateConfig) -> None:
     def shape(c: CandidateConfig) -> tuple:
         d = c.dsl
-        return c.encoder, d.switch_depth, d.light_widths, d.switch_hidden, d.segment_frames
+        return c.encoder, d.switch_depth, d.light_widths, d.switch_hidden, d.segment_frames, c.light_dilations, c.light_kernel
 
     if shape(built) != shape(given):
         raise CExportError(f"candidate {given.name!r} does not describe the model's encoder (built from {built.name!r})")
