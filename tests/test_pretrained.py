@@ -168,3 +168,43 @@ def test_the_mask_threshold_trains_only_where_alpha_asks_for_zeros(alpha: float,
         chosen = {id(p) for params in parameter_groups(codec, trainable).values() for p in params}
         assert (id(codec.encoder.mask.threshold) in chosen) is trained
         assert id(codec.encoder.mask.scale) in chosen
+
+
+def test_confirm_measures_a_shipped_base_full_path_beside_its_prediction(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from dslnas.hw_models.cost import ProfileCostModel
+    from dslnas.hw_models.profile import load_profile
+    from dslnas.search.cli import app
+    from dslnas.search.point_source import resolve_point
+
+    point = resolve_point("pretrained:speech16k")
+    replay = tmp_path / "measured.csv"
+    replay.write_text(f"artifact,latency_ms\n{point.candidate.name}-full:onnx,7.5\n")
+    result = CliRunner().invoke(app, ["confirm", "--checkpoint", "pretrained:speech16k", "--runner", "replay", "--replay",
+                                      str(replay), "--work-dir", str(tmp_path / "work"), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    (full,) = payload["confirmed"]  # a base's DSL is inert: its full path only
+    predicted = ProfileCostModel(load_profile("a32-paper")).predict(point.candidate, 0.0).latency_ms.full
+    assert (full["path"], full["measured_latency_ms"], payload["stored"]) == ("full", 7.5, False)
+    assert full["predicted_latency_ms"] == pytest.approx(predicted) and full["predicted_profile"] == "a32-paper"
+    assert full["error_pct"] == pytest.approx((7.5 - predicted) / predicted * 100)
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["--checkpoint", "pretrained:speech16k", "--study", "demo"], "without --study"),
+    (["--runner", "replay"], "--checkpoint"),
+    (["--checkpoint", "pretrained:nosuch"], "nosuch"),
+])
+def test_confirm_checkpoint_misuse_is_a_one_line_error(tmp_path: Path, args: list[str], match: str) -> None:
+    from typer.testing import CliRunner
+
+    from dslnas.search.cli import app
+
+    replay = tmp_path / "m.csv"
+    replay.write_text("artifact,latency_ms\nx-full:onnx,1\n")
+    result = CliRunner().invoke(app, ["confirm", "--replay", str(replay), "--runner", "replay", *args])
+    assert result.exit_code == 2 and match in result.output and len(result.output.strip().splitlines()) == 1, result.output

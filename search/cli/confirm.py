@@ -10,15 +10,19 @@ import typer
 from dslnas.hw_models.routing import Pass
 from dslnas.hw_models.runners.artifact import ArtifactFormat
 from dslnas.hw_models.runners.registry import RUNNERS
-from dslnas.search.cli.common import JsonOpt, RunnerCommandOpt, RunnerRepeatsOpt, RunnerReplayOpt, RunnerThreadsOpt, RunnerTimeoutOpt, RunnerWarmupOpt, StorageOpt, StudyOpt, console, fail, print_json, quiet_optuna
+from dslnas.search.cli.common import JsonOpt, RunnerCommandOpt, RunnerRepeatsOpt, RunnerReplayOpt, RunnerThreadsOpt, RunnerTimeoutOpt, RunnerWarmupOpt, StorageOpt, console, fail, print_json, quiet_optuna
+from dslnas.search.cli.point import CheckpointOpt
 
 if TYPE_CHECKING:
     from dslnas.search.pareto import FrontPoint, ParetoFront
+    from dslnas.hw_models.runners.base import DeviceRunner
+    from dslnas.search.confirm import ConfirmSettings
     from dslnas.search.records import ConfirmationEntry
 
 
 def confirm_command(
-    study: StudyOpt,
+    study: Annotated[Optional[str], typer.Option("--study", help="Study name: confirm its front (or --trial's point).")] = None,
+    checkpoint: CheckpointOpt = None,
     storage: StorageOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many front candidates (recommended first).")] = 3,
     trial: Annotated[Optional[int], typer.Option("--trial", min=0, help="Confirm this trial's point (on the front or not, routed at its recorded threshold) instead of the top-K.")] = None,
@@ -55,6 +59,10 @@ def confirm_command(
                             loop_command=loop_command, csv_path=None if replay is None else str(replay))
     power = PowerOptions(power_meter, power_command, None if hwmon is None else str(hwmon), power_window_s, power_repeats)
     device_runner = build_runner(runner, options, power)
+    if checkpoint is not None or study is None:
+        _confirm_checkpoint(checkpoint, study, trial, device_runner, ConfirmSettings(work_dir or Path("."), device, profile, fmt),
+                            json_out, work_dir_given=work_dir is not None)
+        return
     loaded = load_existing_study(storage, study)
     points = _chosen_points(compute_pareto_front(loaded), study, top_k, trial)
     settings = ConfirmSettings(work_dir or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "confirm", device, profile, fmt)
@@ -62,7 +70,7 @@ def confirm_command(
 
     def show(number: int, entry: "ConfirmationEntry") -> None:
         if not json_out:
-            console.print(_entry_line(number, entry), highlight=False, markup=False)
+            console.print(_entry_line(f"trial {number}", entry), highlight=False, markup=False)
 
     added = confirm_candidates(loaded, points, device_runner, settings, on_entry=show)
     if json_out:
@@ -71,8 +79,8 @@ def confirm_command(
         fail(f"nothing was measured on runner {runner!r} (every run failed; each reason is stored with its trial)", 1)
 
 
-def _entry_line(number: int, e: "ConfirmationEntry") -> str:
-    head = f"trial {number} {e.path}: predicted {e.predicted_latency_ms:.3f} ms ({e.predicted_profile})"
+def _entry_line(who: str, e: "ConfirmationEntry") -> str:
+    head = f"{who} {e.path}: predicted {e.predicted_latency_ms:.3f} ms ({e.predicted_profile})"
     if not e.ok:
         return f"{head}, not measured: {e.failure}"
     error = f"{e.error_pct:+.1f} %" if e.error_pct is not None else "no error: prediction is 0"
@@ -82,6 +90,36 @@ def _entry_line(number: int, e: "ConfirmationEntry") -> str:
         line += (f"; routed over {x['segments']} segments: mean, median {x['median_ms']:.3f} / p90 {x['p90_ms']:.3f} ms, "
                  f"light usage {x['light_usage']:.0%}, {x['switch_backs']} switch-backs, {x['weights']}")
     return line
+
+
+def _confirm_checkpoint(checkpoint: str | None, study: str | None, trial: int | None, runner: "DeviceRunner",
+                        settings: "ConfirmSettings", json_out: bool, work_dir_given: bool) -> None:
+    """``--checkpoint pretrained:NAME`` (or a checkpoint file): its paths measured beside the prediction, printed,
+    not stored (``search.confirm_point``)."""
+    from dataclasses import replace
+
+    from dslnas.search.cli.point import describe_point, point_from_options
+    from dslnas.search.confirm_point import confirm_point, default_work_dir as work_dir_of
+    from dslnas.spaces.errors import UserError
+    from dslnas.spaces.yaml_io import check_writable_dir
+
+    if checkpoint is None:
+        raise UserError("give --study S (its front, or --trial N's point) or --checkpoint (pretrained:NAME or a checkpoint file)")
+    if study is not None or trial is not None:
+        raise UserError("--checkpoint confirms that codec alone: give it without --study and --trial")
+    point = point_from_options(checkpoint, None, None, None)
+    settings = settings if work_dir_given else replace(settings, work_dir=work_dir_of(point))
+    check_writable_dir(settings.work_dir, "--work-dir")  # before any conversion or measurement
+    if not json_out:
+        describe_point(point)
+    entries = confirm_point(point, runner, settings)
+    if json_out:
+        print_json({"point": point.to_json(), "stored": False, "confirmed": [e.to_json() for e in entries]})
+    else:
+        for entry in entries:
+            console.print(_entry_line(point.label, entry), highlight=False, markup=False)
+    if not any(e.ok for e in entries):
+        fail(f"nothing was measured on runner {runner.name!r}: " + "; ".join(f"{e.path}: {e.failure}" for e in entries), 1)
 
 
 def _chosen_points(front: "ParetoFront", study: str, top_k: int, trial: int | None) -> "tuple[FrontPoint, ...]":
