@@ -88,7 +88,7 @@ def test_export_writes_every_part_in_every_format(artifacts):
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("fmt", [f.value for f in ArtifactFormat])
 @pytest.mark.parametrize("part", [p.value for p in ExportPart])
 def test_artifact_matches_eager_module(codec, artifacts, part, fmt):
     module, shape = part_modules(codec.encoder)[ExportPart(part)]
@@ -118,7 +118,7 @@ def test_check_artifact_rejects_a_different_module(codec, artifacts):
         check_artifact(artifacts[("full", "onnx")], light_module)
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("fmt", [f.value for f in ArtifactFormat])
 def test_local_runner_reports_median_and_spread(artifacts, fmt):
     result = LocalRunner(warmup=2, repeats=50).measure(artifacts[("full", fmt)])
     assert result.artifact == f"tiny-full:{fmt}" and result.runner == "local" and result.repeats == 50
