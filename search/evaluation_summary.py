@@ -49,7 +49,7 @@ def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, p
         },
         "light_usage": overall.light_usage,
         "light_usage_per_class": {k: g.light_usage for k, g in result.per_class.items()},
-        "visqol_per_class": {k: {"full": g.visqol_full, "light": g.visqol_light, "mixed": g.visqol_mixed}
+        "visqol_per_class": {k: PassFigures(g.visqol_full, g.visqol_light, g.visqol_mixed).to_json()
                              for k, g in result.per_class.items()},
         "transitions_per_s": overall.transitions_per_s,
         "mask_sparsity": overall.sparsity,

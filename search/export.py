@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from dslnas.hw_models.routing import PassFigures
 from dslnas.search.artifacts import STUDY_ATTR_ARTIFACT_STORE, checkpoint_of
 from dslnas.search.config import SearchConfig
 from dslnas.search.pareto import search_config_of
@@ -138,7 +139,7 @@ def _provenance(study: optuna.Study, trial: optuna.trial.FrozenTrial, record: Tr
             "light_usage": record.light_usage,
             "latency_ms": asdict(cost.latency_ms),
             "power_mw": asdict(cost.power_mw),
-            "visqol": {"full": record.visqol_full, "light": record.visqol_light, "mixed": record.visqol_mixed},
+            "visqol": PassFigures(record.visqol_full, record.visqol_light, record.visqol_mixed).to_json(),
             "at_exported_threshold": asdict(sweep_point) if sweep_point else None,
         },
         "measured": [c.to_json() for c in summarise_confirmations(stored_confirmations(study.user_attrs, trial.number))],
