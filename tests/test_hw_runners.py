@@ -245,6 +245,7 @@ def _contract_factories(tmp_path: Path, board: list[str], artifact: Artifact) ->
         "command": lambda: get_runner("command", command=board),
         "replay": lambda: get_runner("replay", csv_path=csv_path),
         "unicorn-arm": lambda: get_runner("unicorn-arm", segments=2),
+        "unicorn-pair": lambda: get_runner("unicorn-pair", segments=2),
     }
 
 

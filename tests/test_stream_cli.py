@@ -55,10 +55,20 @@ def test_automatic_routes_follow_the_switch_at_the_threshold(files: tuple[Path, 
     assert forced["light_usage"] == 1.0
     predicted = forced["predicted"]
     tau = sorted(predicted)[len(predicted) // 2]
-    auto = _stream(ckpt, audio, tmp_path / "a.wav", "--threshold", str(tau))
+    auto = _stream(ckpt, audio, tmp_path / "a.wav", "--threshold", str(tau), "--plot", str(tmp_path / "routes.png"))
     assert auto["routes"] == ["light" if p < tau else "full" for p in predicted]
     backs = sum(a == "light" and b == "full" for a, b in zip(auto["routes"], auto["routes"][1:]))
     assert auto["transitions"] == backs and 0 < auto["light_usage"] < 1
+    png = Path(auto["plot"])  # the routing timeline of what was streamed
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 10_000
+
+
+def test_stream_plot_into_a_folder_is_one_error_line(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ckpt, audio = files
+    result = CliRunner().invoke(cli, ["stream", "--checkpoint", str(ckpt), "--audio", str(audio), "--out",
+                                      str(tmp_path / "o.wav"), "--plot", str(tmp_path)])
+    assert result.exit_code != 0 and "--plot" in result.stderr and "is a folder" in result.stderr
+    assert not (tmp_path / "o.wav").exists()
 
 
 def test_export_c_writes_the_routed_encoder_of_a_checkpoint(files: tuple[Path, Path], tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ def report_command(
     storage: StorageOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default: runs/<study>/report).")] = None,
     max_visqol_loss: MaxVisqolLossOpt = MAX_VISQOL_LOSS_DEFAULT,
+    audio: Annotated[bool, typer.Option("--audio/--no-audio", help="Listening section: held-out clips as original, full path and routed output for the baseline, the knee and each budget pick (WAVs in listen/), and the knee's routing timelines.")] = True,
+    clips_per_class: Annotated[int, typer.Option("--clips-per-class", min=1, max=10, help="--audio: held-out clips per class.")] = 2,
     json_out: JsonOpt = False,
 ) -> None:
     """Write the Pareto report: index.html (self-contained), trials.csv, pareto.json and png/."""
@@ -37,7 +39,7 @@ def report_command(
     check_writable_dir(folder, "report folder")
     loaded = load_existing_study(storage, study)
     try:
-        files = write_report(loaded, folder, max_visqol_loss)
+        files = write_report(loaded, folder, max_visqol_loss, clips_per_class if audio else 0)
     except OSError as err:
         raise UserError(f"report folder {folder} cannot be written ({err.strerror or type(err).__name__})") from err
     if json_out:

@@ -27,6 +27,7 @@ def stream_command(
     threshold: ThresholdOpt = None,
     route: Annotated[RouteName, typer.Option("--route", help="auto: the switch decides; full / light: force every segment.")] = "auto",
     state_policy: Annotated[Optional[StatePolicyName], typer.Option("--state-policy", help="History of a tail that sat idle (default: the candidate's).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG of the routing timeline: waveform, the switch's prediction against the threshold, the path per segment, switch-backs and the oracle's choice at the same light usage.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Encode and decode a file segment by segment as a deployment would: routes, light usage, switch-backs.
@@ -42,14 +43,24 @@ def stream_command(
     if out.is_dir():  # checked before the encode, not after it
         raise UserError(f"--out {out} is a folder; give the output WAV's path")
     check_writable_dir(out.parent, "--out folder")
+    if plot is not None:
+        if plot.is_dir():
+            raise UserError(f"--plot {plot} is a folder; give the PNG's path")
+        check_writable_dir(plot.parent, "--plot folder")
     point = point_from_options(checkpoint, study, trial, storage, threshold)
     if point.dsl_inert and Route(route) is Route.LIGHT:
         raise UserError(f"{point.label} is a base codec without a trained DSL: --route light needs a trained point")
     describe_point(point)
     policy = None if state_policy is None else StatePolicy(state_policy)
-    result = stream_file(point.codec(), audio, out, point.threshold, Route(route), policy)
+    codec = point.codec()
+    result = stream_file(codec, audio, out, point.threshold, Route(route), policy)
+    if plot is not None:
+        from dslnas.search.report.listen import file_timeline
+        from dslnas.search.report.timeline import timeline_png
+
+        timeline_png(file_timeline(codec, audio, result), plot)
     if json_out:
-        print_json({**asdict(result), "point": point.to_json()})
+        print_json({**asdict(result), "point": point.to_json(), "plot": None if plot is None else str(plot)})
         return
     routes = "".join("L" if Tail(r) is Tail.LIGHT else "F" for r in result.routes)
     console.print(f"{result.segments} segments of {result.segment_ms:g} ms, threshold {result.threshold:.3g}, "
@@ -58,7 +69,7 @@ def stream_command(
     console.print(f"routes (L light, F full): {routes}", highlight=False, markup=False)
     if result.max_abs_diff_to_offline is not None:
         console.print(f"max |streamed - offline full| = {result.max_abs_diff_to_offline:.2e}", highlight=False)
-    console.print(f"wrote {result.output_path}", highlight=False, markup=False)
+    console.print(f"wrote {result.output_path}" + (f" and {plot}" if plot is not None else ""), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

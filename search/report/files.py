@@ -33,15 +33,22 @@ class ReportFiles:
     pngs: tuple[Path, ...]
 
 
-def write_report(study: optuna.Study, out_dir: str | Path, max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT) -> ReportFiles:
-    """Compute the front of ``study`` (picks within ``max_visqol_loss``) and write every report file under ``out_dir``."""
+def write_report(study: optuna.Study, out_dir: str | Path, max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT,
+                 audio_clips_per_class: int = 0) -> ReportFiles:
+    """Compute the front of ``study`` (picks within ``max_visqol_loss``) and write every report file under ``out_dir``;
+    ``audio_clips_per_class`` > 0: also the listening section (``listen/``: WAVs and the knee's timelines)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     front = compute_pareto_front(study, max_visqol_loss)
     history = hypervolume_history(front)
     importance = param_importances(study, front)
+    listening = None
+    if audio_clips_per_class > 0:
+        from dslnas.search.report.listen import study_listening  # streams clips: torch only when asked
+
+        listening = study_listening(study, front, out, audio_clips_per_class)
     html_path, csv_path, json_path = out / "index.html", out / "trials.csv", out / "pareto.json"
-    atomic_write_text(html_path, render_page(front, history, importance))  # a killed report leaves the last one
+    atomic_write_text(html_path, render_page(front, history, importance, listening))  # a killed report leaves the last one
     write_trials_csv(front, csv_path)
     atomic_write_text(json_path, json.dumps(front_to_json(front), indent=2, allow_nan=False) + "\n")
     pngs = write_pngs(front, history, importance, out / "png")

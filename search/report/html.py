@@ -18,6 +18,8 @@ from plotly.offline import get_plotlyjs
 from dslnas.search.records import Comparison, EvaluatedClass, Role
 from dslnas.search.pareto import FrontPoint, ParetoFront, Recommendation, RecommendationKind
 from dslnas.search.report.columns import COLUMNS, shown
+from dslnas.search.report.listen import Listening
+from dslnas.search.report.listen_html import listening_html
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
 from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
 from dslnas.search.report.tables import confirmation_table, pick_table, rank_agreement_list, trial_table
@@ -32,7 +34,8 @@ h1{margin-bottom:.2rem} .meta{color:#666;margin-top:0} section{margin:2rem 0}
 table{border-collapse:collapse;font-size:.85rem;width:100%} th,td{border-bottom:1px solid #ddd;padding:.3rem .45rem;text-align:left}
 table.sortable th{cursor:pointer;background:#f4f6f8;position:sticky;top:0} table.sortable th:hover{background:#e3e8ee}
 tr.front td:first-child{border-left:4px solid #1f77b4} tr.infeasible{color:#a33} tr.failed{color:#888}
-tr:target{background:#fff3c4} .reason{display:inline-block;min-width:14rem;max-width:24rem} .caption{color:#555;font-size:.9rem} .scroll{overflow-x:auto}
+tr:target{background:#fff3c4} .player{margin:.2rem 0} .player audio{height:2rem;width:15rem;display:block} img.timeline{max-width:100%}
+.reason{display:inline-block;min-width:14rem;max-width:24rem} .caption{color:#555;font-size:.9rem} .scroll{overflow-x:auto}
 """
 
 # Sort a table by the clicked column (numbers by data-v), and jump to a trial's row from a plot click.
@@ -52,11 +55,12 @@ window.addEventListener("load", () => document.querySelectorAll(".js-plotly-plot
 """
 
 
-def render_page(front: ParetoFront, history: Sequence[HypervolumeStep], importance: ImportanceResult) -> str:
-    """The whole page as one string."""
+def render_page(front: ParetoFront, history: Sequence[HypervolumeStep], importance: ImportanceResult,
+                listening: Listening | None = None) -> str:
+    """The whole page as one string (``listening``: the audio players and the knee's routing timelines)."""
     title = f"dslnas report: {escape(front.study_name)}"
     parts = [
-        f"<h1>{title}</h1>", _meta(front), _picks(front), _confirmations(front),
+        f"<h1>{title}</h1>", _meta(front), _picks(front), listening_html(listening) if listening else "", _confirmations(front),
         _figures_section(front, history, importance), _trials_section(front),
     ]
     return (
@@ -77,10 +81,10 @@ def _meta(front: ParetoFront) -> str:
         alpha = ("The mask's sparsity is priced: this device skips zero inputs." if cost.sparsity_priced
                  else "The compression weight alpha buys nothing on this device (its runtime does not skip the mask's zeros).")
         how = f" The profile is {escape(cost.provenance)}.{band} {alpha}"
-        rules = front.points[0].record.visqol_rules
-        if rules is not None:
-            how += (f" ViSQOL scored {rules.scored} reference clips per candidate; {rules.levelled} quiet ones "
-                    f"were levelled to -26 dBFS first and {rules.digital_silence} were digital silence (scored without ViSQOL).")
+        refs = front.points[0].record.visqol_references
+        if refs:
+            how += (f" ViSQOL scored {refs.get('scored', 0)} reference clips per candidate; {refs.get('levelled', 0)} quiet ones "
+                    f"were levelled to -26 dBFS first and {refs.get('digital_silence', 0)} were digital silence (scored without ViSQOL).")
         how += _evaluated_sentence(front.points[0].record.evaluated)
     return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Quality and costs come from the streaming '
             f"run that skips the unused tail, each point at its own threshold. Costs predicted for the "
