@@ -193,9 +193,19 @@ def _measure_mixed(point: "FrontPoint", runner: RoutedRunner, settings: ConfirmS
         predicted_energy_uj=cost.energy_per_inference_uj.mixed,
         measured_latency_ms=run.mean_ms, measured_latency_ms_p10=run.percentile_ms(10),
         measured_latency_ms_p90=run.percentile_ms(90), repeats=len(run.paths),
-        error_pct=error_pct(run.mean_ms, cost.latency_ms.mixed),
+        error_pct=error_pct(run.mean_ms, cost.latency_ms.mixed), **_measured_energy(run, cost),
         extra=_mixed_extra(run, routing, cost, record, weights),
     )
+
+
+def _measured_energy(run: "RoutedRun", cost: Cost) -> dict[str, float]:
+    """Energy per segment where the runner reports it (``unicorn-pair``: stand-in power x measured busy time),
+    compared with the mixed pass's prediction."""
+    measured = run.extra.get("energy_uj_per_segment_mean")
+    if measured is None:
+        return {}
+    return {"measured_energy_uj": float(measured),
+            "energy_error_pct": error_pct(float(measured), cost.energy_per_inference_uj.mixed)}
 
 
 def measured_routing(run: "RoutedRun", encoder: "DSLEncoder", mask_sparsity: float) -> RoutingSummary:
@@ -221,6 +231,9 @@ def _mixed_extra(run: "RoutedRun", routing: RoutingSummary, cost: Cost, record: 
             "threshold": dsl.threshold, "state_policy": str(getattr(dsl.state_policy, "value", dsl.state_policy)),
             "weights": weights, "trial_light_usage": record.light_usage, "routing": routing.to_json(),
             "replays_per_inference": {t.value: v for t, v in cost.replays_per_inference.items()},
+            "predicted_placement": cost.placement,
+            "predicted_link_bytes_per_segment": cost.link_bytes_per_s / cost.inferences_per_s,
+            "predicted_wakeups_per_segment": cost.wakeups_per_s / cost.inferences_per_s,
             **{k: v for k, v in run.extra.items() if k != "instructions"}}
 
 

@@ -17,9 +17,7 @@ from pathlib import Path
 
 from dslnas.hw_models.c_export.export import CExportInfo
 from dslnas.hw_models.c_export.program import PATH_FULL, PATH_LIGHT, CExportError
-from dslnas.hw_models.c_export.toolchain import (
-    ARM_BAREMETAL_FLAGS, ARM_CC, ARM_CFLAGS, HOST_CFLAGS, _compile, missing_compiler, package_file,
-)
+from dslnas.hw_models.c_export.toolchain import ARM_CC, ARM_CFLAGS, HOST_CFLAGS, build_baremetal_elf
 from dslnas.hw_models.profile import CTarget
 
 # A Cortex-M33 with its single-precision FPU, Thumb-2, bare metal (the always-on core).
@@ -48,25 +46,13 @@ def check_splittable(info: CExportInfo) -> None:
 def build_pair_images(info: CExportInfo, out_dir: str | Path | None = None) -> PairImages:
     """Cross-compile ``info``'s model twice: the front image for the M33, the full-tail image for the A32."""
     check_splittable(info)
-    problem = missing_compiler(ARM_CC)
-    if problem:
-        raise CExportError(problem)
     folder = Path(out_dir) if out_dir else info.source_path.parent
     images = PairImages(folder / "dsl_pair_front_m33.elf", folder / "dsl_pair_full_a32.elf")
     for flags, role, elf in ((M33_CFLAGS, ROLE_FRONT, images.front), (ARM_CFLAGS, ROLE_FULL, images.full)):
-        _compile([ARM_CC, *flags, *ARM_BAREMETAL_FLAGS, f"-DDSL_PAIR_ROLE={role}", "-I", str(info.header_path.parent),
-                  "-T", str(package_file("arm_baremetal.ld")), str(info.source_path),
-                  str(package_file("arm_baremetal.c")), str(package_file("pair_baremetal.c")), "-o", str(elf)])
+        build_baremetal_elf(info, flags, elf, ("pair_baremetal.c",), (f"-DDSL_PAIR_ROLE={role}",))
     return images
 
 
 def build_m33_image(info: CExportInfo, out_path: str | Path | None = None) -> Path:
     """One whole program (any exported part) for the M33 alone, with the single-core harness ``dsl_bm_segment``."""
-    problem = missing_compiler(ARM_CC)
-    if problem:
-        raise CExportError(problem)
-    elf = Path(out_path) if out_path else info.source_path.with_name("dsl_model_m33.elf")
-    _compile([ARM_CC, *M33_CFLAGS, *ARM_BAREMETAL_FLAGS, "-I", str(info.header_path.parent),
-              "-T", str(package_file("arm_baremetal.ld")), str(info.source_path),
-              str(package_file("arm_baremetal.c")), "-o", str(elf)])
-    return elf
+    return build_baremetal_elf(info, M33_CFLAGS, Path(out_path) if out_path else info.source_path.with_name("dsl_model_m33.elf"))

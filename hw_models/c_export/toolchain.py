@@ -89,13 +89,19 @@ def run_host_timer(timer: Path, info: CExportInfo, segments: np.ndarray, repeats
 
 def build_arm_image(info: CExportInfo, out_path: str | Path | None = None) -> Path:
     """Cross-compile the model with the bare-metal harness into a static ARM ELF; returns its path."""
+    return build_baremetal_elf(info, ARM_CFLAGS, Path(out_path) if out_path else info.source_path.with_name("dsl_model_arm.elf"))
+
+
+def build_baremetal_elf(info: CExportInfo, cflags: Sequence[str], elf: Path, harness: Sequence[str] = (),
+                        defines: Sequence[str] = ()) -> Path:
+    """The model, ``arm_baremetal.c`` and the ``harness`` files shipped here, cross-compiled with ``cflags`` bare
+    metal at the linker script's address into ``elf``; CExportError without the cross compiler."""
     problem = missing_compiler(ARM_CC)
     if problem:
         raise CExportError(problem)
-    elf = Path(out_path) if out_path else info.source_path.with_name("dsl_model_arm.elf")
-    _compile([ARM_CC, *ARM_CFLAGS, *ARM_BAREMETAL_FLAGS, "-I", str(info.header_path.parent),
+    _compile([ARM_CC, *cflags, *ARM_BAREMETAL_FLAGS, *defines, "-I", str(info.header_path.parent),
               "-T", str(package_file("arm_baremetal.ld")), str(info.source_path),
-              str(package_file("arm_baremetal.c")), "-o", str(elf)])
+              str(package_file("arm_baremetal.c")), *(str(package_file(name)) for name in harness), "-o", str(elf)])
     return elf
 
 

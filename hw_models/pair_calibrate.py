@@ -1,0 +1,134 @@
+"""Fit a two-core profile (``a32-m33-pair``) on routed runs of the ``unicorn-pair`` runner.
+
+Each unit is fitted like ``dslnas calibrate`` fits one (``calibrate.fit_latency``: per op group, the C conv
+kernel terms, relative error, non-negative) on the parts it ran in the pair runs: ``m33`` on each run's
+front (base + mask + switch, median over segments) and light tail (median over light segments that follow a
+light one: no replay), ``a32`` on the full tail (median over full segments that follow a full one); and
+cross-validated by candidate. The link is a line through the full segments' ``(bytes both ways, encode +
+decode + doorbells ms)``: ``2 * per_transfer_ms + bytes / bandwidth``. Power, the wake-up and the doorbell
+are the runner's datasheet stand-ins (``runners.pair.PairStandIns``), copied in and labelled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from dslnas.hw_models.c_export.pair import MAILBOX_HEADER_BYTES
+from dslnas.hw_models.calibrate import cross_validate, fit_latency
+from dslnas.hw_models.calibration_suite import CalibrationSample
+from dslnas.hw_models.counts import FRONT_PARTS, EncoderCounts, Part
+from dslnas.hw_models.profile import (
+    ComputeUnit, DeviceProfile, LinkSpec, OpLatency, PinnedPlacement, PowerCoefficients, Provenance,
+)
+from dslnas.hw_models.runners.pair import PairStandIns
+from dslnas.hw_models.runners.routed import PATH_FULL, PATH_LIGHT, RoutedRun
+from dslnas.spaces.errors import UserError
+
+PAIR_PROFILE = "a32-m33-pair"
+
+
+@dataclass(frozen=True)
+class PairSample:
+    """One candidate's counted parts and one routed pair run of it (``name``: the candidate, CV folds by it)."""
+
+    name: str
+    counts: EncoderCounts
+    run: RoutedRun
+
+
+def _median_ms(run: RoutedRun, parts: tuple[str, ...], path: int | None, clock_mhz: float, steady: bool = False) -> float:
+    """Median over the run's segments (of ``path``; ``steady``: whose previous segment took it too) of the
+    parts' instructions / clock in ms; NaN when no segment qualifies."""
+    per_part = run.extra["instructions_per_part"]
+    rows = [i for i, p in enumerate(run.paths) if (path is None or p == path)
+            and (not steady or (i > 0 and run.paths[i - 1] == p))]
+    if not rows:
+        return float("nan")
+    return float(np.median([sum(per_part[q][i] for q in parts) for i in rows])) / (clock_mhz * 1e3)
+
+
+def unit_samples(samples: list[PairSample], s: PairStandIns) -> dict[str, list[CalibrationSample]]:
+    """Per unit (``m33``, ``a32``), one calibration sample per part each run measured on it."""
+    out: dict[str, list[CalibrationSample]] = {"m33": [], "a32": []}
+    for sample in samples:
+        name, paths = sample.name, sample.counts.paths
+        front = _median_ms(sample.run, ("front",), None, s.m33_clock_mhz)
+        out["m33"].append(CalibrationSample(name, "front", tuple(l for p in FRONT_PARTS for l in paths[p].layers), front))
+        for unit, part, parts, path, clock in (("m33", Part.LIGHT_TAIL, ("light",), PATH_LIGHT, s.m33_clock_mhz),
+                                               ("a32", Part.FULL_TAIL, ("full",), PATH_FULL, s.a32_clock_mhz)):
+            ms = _median_ms(sample.run, parts, path, clock, steady=True)
+            if np.isfinite(ms):
+                out[unit].append(CalibrationSample(name, part.value, paths[part].layers, ms))
+    for unit, rows in out.items():
+        if len({r.candidate for r in rows}) < 2:
+            raise UserError(f"the pair calibration needs runs of >= 2 candidates with steady {unit} parts")
+    return out
+
+
+def fit_units(samples: list[PairSample], s: PairStandIns, folds: int = 5) -> dict[str, tuple[dict[str, OpLatency], str]]:
+    """Per unit: the fitted coefficients and a line saying how well they fit (in-sample and k-fold by candidate)."""
+    fitted = {}
+    for unit, rows in unit_samples(samples, s).items():
+        coefficients, stats = fit_latency(rows, kernel_terms=True)
+        k = min(folds, len({r.candidate for r in rows}))
+        cv = cross_validate(rows, k, kernel_terms=True).stats()
+        fitted[unit] = (coefficients, f"{unit}: {len(rows)} parts, in-sample MAPE {stats.mape_pct:.1f}%; {k}-fold CV by "
+                                      f"candidate MAPE {cv.mape_pct:.1f}%, {100 * cv.within_5pct_share:.0f}% within 5%")
+    return fitted
+
+
+def fit_link(samples: list[PairSample], s: PairStandIns) -> LinkSpec:
+    """The link's line through the full segments' (bytes both ways, encode + decode + doorbells ms)."""
+    sent, ms = [], []
+    for sample in samples:
+        parts, extra = sample.run.extra["instructions_per_part"], sample.run.extra
+        for i, path in enumerate(sample.run.paths):
+            if path == PATH_FULL:
+                sent.append(extra["link_bytes_to_full_core"][i] + extra["link_bytes_back"][i])
+                ms.append(parts["encode"][i] / (s.m33_clock_mhz * 1e3) + parts["decode"][i] / (s.a32_clock_mhz * 1e3)
+                          + 2 * s.doorbell_ms)
+    if len(set(sent)) < 2:
+        raise UserError("fitting the link needs full segments with at least two different message sizes")
+    slope, intercept = np.polyfit(np.array(sent, float), np.array(ms, float), 1)
+    if not (slope > 0 and intercept >= 0):
+        raise UserError(f"the link fit is not physical: {slope:.3g} ms/byte, {intercept:.3g} ms fixed")
+    return LinkSpec(description="shared-SRAM mailbox: M33 encodes (sparse when smaller), A32 decodes, a doorbell "
+                                "interrupt each way (fitted on emulated runs; doorbell and pJ/byte: datasheet stand-ins)",
+                    bandwidth_bytes_per_s=1e3 / slope, per_transfer_ms=intercept / 2, pj_per_byte=s.link_pj_per_byte,
+                    header_bytes=MAILBOX_HEADER_BYTES)
+
+
+def _completed(own: dict[str, OpLatency], other: dict[str, OpLatency], clock_ratio: float) -> dict[str, OpLatency]:
+    """``own`` plus the op types only ``other`` was fitted on, scaled by ``clock_ratio`` (other's clock / own's):
+    a unit must price every part (``placement.path_latencies_ms``), though the pinned placement never runs
+    those parts on it."""
+    borrowed = {op: OpLatency(**{k: v * clock_ratio for k, v in c.model_dump().items()})
+                for op, c in other.items() if op not in own}
+    return dict(sorted({**own, **borrowed}.items()))
+
+
+def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns(), folds: int = 5) -> DeviceProfile:
+    """The calibrated pair profile: ``m33`` (always-on: front, light tail) and ``a32`` (full tail), the link."""
+    fitted = fit_units(samples, s, folds)
+    ratio = s.m33_clock_mhz / s.a32_clock_mhz
+    fitted = {"m33": (_completed(fitted["m33"][0], fitted["a32"][0], 1 / ratio), fitted["m33"][1]),
+              "a32": (_completed(fitted["a32"][0], fitted["m33"][0], ratio), fitted["a32"][1])}
+    m33 = ComputeUnit(description=f"emulated Cortex-M33 @ {s.m33_clock_mhz:g} MHz (Thumb-2, FPv5-SP), always on",
+                      clock_mhz=s.m33_clock_mhz, latency=fitted["m33"][0],
+                      power=PowerCoefficients(static_mw=s.m33_static_mw, active_mw=s.m33_active_mw))
+    a32 = ComputeUnit(description=f"emulated Cortex-A32 @ {s.a32_clock_mhz:g} MHz, asleep between full segments",
+                      clock_mhz=s.a32_clock_mhz, latency=fitted["a32"][0], wake_ms=s.wake_ms, wake_uj=s.wake_uj,
+                      power=PowerCoefficients(static_mw=s.a32_static_mw, active_mw=s.a32_active_mw))
+    notes = (f"fitted on {len(samples)} routed pair runs (instructions x CPI 1 / clock): {fitted['m33'][1]}; "
+             f"{fitted['a32'][1]}; op types one unit never ran are the other's scaled by the clock ratio; link fitted on the full segments' encode + decode time vs bytes. STAND-INS "
+             f"(datasheets, not measured): active / static power, the A32 wake-up ({s.wake_ms:g} ms, {s.wake_uj:g} "
+             f"uJ), the doorbell ({s.doorbell_ms:g} ms), {s.link_pj_per_byte:g} pJ/byte; see docs/placement.md")
+    provenance = Provenance(device="emulated Cortex-M33 + Cortex-A32 pair (Unicorn), mailbox link", runner="unicorn-pair",
+                            date=dt.date.today().isoformat(), n_samples=len(samples), notes=notes)
+    return DeviceProfile(name=PAIR_PROFILE, description="always-on Cortex-M33 (front, light tail) + Cortex-A32 (full "
+                         "tail, woken per full segment), emulated; calibrated by hw_models.pair_calibrate",
+                         provenance=provenance, default_unit="m33", units={"m33": m33, "a32": a32},
+                         link=fit_link(samples, s), placement=PinnedPlacement(front="m33", light="m33", full="a32"))

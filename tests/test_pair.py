@@ -1,0 +1,111 @@
+"""The routed C export split at the DSL across an emulated Cortex-M33 and Cortex-A32 (``unicorn-pair``), and its price.
+
+Routes and embeddings as PyTorch's (warm policy, switch-backs included), link bytes falling as the mask's
+sparsity rises, the A32 woken only for full segments, and the pair profile pricing link bytes and wake-ups
+through the one price (``ProfileCostModel.predict_counts``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_c_export import mixed_threshold, offline, routed_reference, segment_audio
+from test_emulated_arm import TINY
+
+from dslnas.hw_models.c_export import PATH_FULL, PATH_LIGHT, export_c
+from dslnas.hw_models.c_export.toolchain import ARM_CC, missing_compiler
+from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.op_count import count_candidate
+from dslnas.hw_models.profile import load_profile
+from dslnas.hw_models.routing import RoutingSummary
+from dslnas.hw_models.placement import measure_mask_sparsity
+from dslnas.hw_models.runners.pair import PairRunner
+from dslnas.hw_models.runners.pair_stream import PairStream
+from dslnas.search.confirm import measured_routing
+from dslnas.trainers.codec import build_codec
+
+ATOL = 1e-4
+LATENCY_TOLERANCE = 0.05
+needs_arm = pytest.mark.skipif(missing_compiler(ARM_CC) is not None, reason=f"needs {missing_compiler(ARM_CC)}")
+
+
+def _encoder(mask_threshold: float = 0.0):
+    torch.manual_seed(0)
+    encoder = build_codec(TINY).encoder.eval()
+    with torch.no_grad():
+        encoder.mask.threshold.fill_(mask_threshold)
+    return encoder
+
+
+def _routed(encoder, tmp_path, segments):
+    ref = offline(encoder, segments)
+    info = export_c(encoder, None, tmp_path, mixed_threshold(ref["predicted"]), state_policy="warm")
+    return ref, info, PairRunner().run_routed(info, segments)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny encoder routed on the pair over 6 segments: (encoder, segments, offline reference, export, run)."""
+    if missing_compiler(ARM_CC) is not None:
+        pytest.skip(f"needs {missing_compiler(ARM_CC)}")
+    encoder, segments = _encoder(), segment_audio(TINY, 6)
+    return (encoder, segments, *_routed(encoder, tmp_path_factory.mktemp("pair"), segments))
+
+
+def test_pair_routes_and_embeds_as_pytorch_and_wakes_only_for_full_segments(tiny_run):
+    encoder, segments, ref, info, run = tiny_run
+    paths = np.array(run.paths)
+    np.testing.assert_array_equal(paths, np.where(ref["predicted"] < info.threshold, PATH_LIGHT, PATH_FULL))
+    assert PATH_LIGHT in paths and PATH_FULL in paths
+    stream = PairStream(info)
+    for seg, want in zip(segments, routed_reference(encoder, ref, paths, "warm")):
+        assert float(np.abs(stream.segment(seg.reshape(-1)).output - want).max()) <= ATOL
+    parts, extra = run.extra["instructions_per_part"], run.extra
+    full = paths == PATH_FULL
+    assert extra["wakeups"] == int(full.sum())
+    for name in ("encode", "decode", "full"):
+        assert all((np.array(parts[name]) > 0) == full), name
+    assert all((np.array(parts["light"]) > 0) == ~full)
+    assert all((np.array(extra["link_bytes_to_full_core"]) > 0) == full)
+    assert min(parts["front"]) > 0
+
+
+def test_the_pair_profile_predicts_a_measured_routed_run(tiny_run):
+    """What ``dslnas confirm --runner unicorn-pair --profile a32-m33-pair`` compares, on a candidate the profile
+    was not calibrated on: the price under the run's measured routing against the run."""
+    encoder, segments, _, _, run = tiny_run
+    sparsity = measure_mask_sparsity(encoder, torch.from_numpy(segments.reshape(1, 1, -1)))
+    counts = count_candidate(encoder)
+    cost = ProfileCostModel(load_profile("a32-m33-pair")).predict_counts(counts, measured_routing(run, encoder, sparsity))
+    print(f"\npair tiny point: measured {run.mean_ms:.4f} ms, predicted {cost.latency_ms.mixed:.4f} ms; energy "
+          f"{run.extra['energy_uj_per_segment_mean']:.3f} / {cost.energy_per_inference_uj.mixed:.3f} uJ; link bytes "
+          f"{run.extra['link_bytes_per_segment_mean']:.1f} / {cost.link_bytes_per_s / counts.inferences_per_s:.1f}")
+    assert cost.latency_ms.mixed == pytest.approx(run.mean_ms, rel=LATENCY_TOLERANCE)
+    assert cost.energy_per_inference_uj.mixed == pytest.approx(run.extra["energy_uj_per_segment_mean"], rel=0.05)
+    assert cost.link_bytes_per_s / counts.inferences_per_s == pytest.approx(run.extra["link_bytes_per_segment_mean"],
+                                                                            rel=0.05)
+    assert cost.wakeups_per_s / counts.inferences_per_s == pytest.approx(run.extra["wakeups"] / len(run.paths))
+
+
+@needs_arm
+def test_link_bytes_fall_when_the_mask_is_sparser(tmp_path):
+    segments = segment_audio(TINY, 6)
+    sent = {}
+    for threshold in (0.0, 0.3):
+        _, _, run = _routed(_encoder(threshold), tmp_path / f"t{threshold}", segments)
+        sent[threshold] = [b for b, p in zip(run.extra["link_bytes_to_full_core"], run.paths) if p == PATH_FULL]
+    assert np.mean(sent[0.3]) < np.mean(sent[0.0])
+
+
+def test_pair_profile_prices_link_bytes_from_sparsity_and_wakeups_per_full_segment():
+    profile = load_profile("a32-m33-pair")
+    assert profile.placement is not None and profile.units[profile.placement.full].wake_ms > 0
+    model, counts = ProfileCostModel(profile), count_candidate(TINY)
+    dense, sparse = (model.predict_counts(counts, RoutingSummary(0.3, s)) for s in (0.0, 0.9))
+    assert sparse.link_bytes_per_s < dense.link_bytes_per_s
+    assert sparse.energy_per_inference_uj.mixed < dense.energy_per_inference_uj.mixed
+    assert dense.wakeups_per_s == pytest.approx(0.7 * counts.inferences_per_s)
+    assert dense.placement == "front@m33,light@m33,full@a32"
+    all_light = model.predict_counts(counts, RoutingSummary(1.0, 0.0))
+    assert all_light.wakeups_per_s == 0 and all_light.link_bytes_per_s == 0
