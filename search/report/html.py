@@ -18,6 +18,7 @@ from plotly.offline import get_plotlyjs
 from dslnas.search.records import Comparison, EvaluatedClass, Role
 from dslnas.search.pareto import FrontPoint, ParetoFront, Recommendation, RecommendationKind
 from dslnas.search.report.columns import COLUMNS, shown
+from dslnas.search.report.history import candidate_history, history_caption, history_figure
 from dslnas.search.report.listen import Listening
 from dslnas.search.report.listen_html import listening_html
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
@@ -81,10 +82,10 @@ def _meta(front: ParetoFront) -> str:
         alpha = ("The mask's sparsity is priced: this device skips zero inputs." if cost.sparsity_priced
                  else "The compression weight alpha buys nothing on this device (its runtime does not skip the mask's zeros).")
         how = f" The profile is {escape(cost.provenance)}.{band} {alpha}"
-        refs = front.points[0].record.visqol_references
-        if refs:
-            how += (f" ViSQOL scored {refs.get('scored', 0)} reference clips per candidate; {refs.get('levelled', 0)} quiet ones "
-                    f"were levelled to -26 dBFS first and {refs.get('digital_silence', 0)} were digital silence (scored without ViSQOL).")
+        rules = front.points[0].record.visqol_rules
+        if rules is not None:
+            how += (f" ViSQOL scored {rules.scored} reference clips per candidate; {rules.levelled} quiet ones "
+                    f"were levelled to -26 dBFS first and {rules.digital_silence} were digital silence (scored without ViSQOL).")
         how += _evaluated_sentence(front.points[0].record.evaluated)
     return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Quality and costs come from the streaming '
             f"run that skips the unused tail, each point at its own threshold. Costs predicted for the "
@@ -217,6 +218,8 @@ def _figures_section(front: ParetoFront, history: Sequence[HypervolumeStep], imp
         ("Cost breakdown", _figure_html(cost_figure(front), "fig-cost"), "Per-part predicted latency of each front candidate."),
         ("Hypervolume over trials", _figure_html(hypervolume_figure(history), "fig-hypervolume"),
          "How much of the objective space the feasible trials so far dominate; flat stretches found nothing new."),
+        ("Search history", _figure_html(history_figure(steps := candidate_history(front)), "fig-history"),
+         history_caption(steps)),
     ]
     if importance.by_objective:
         blocks.append(("Knob importance", _figure_html(importance_figure(importance), "fig-importance"), ""))

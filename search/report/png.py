@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from dslnas.hw_models.counts import PATHS
 from dslnas.search.pareto import FrontPoint, ParetoFront
+from dslnas.search.report.history import candidate_history, history_png
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult
 from dslnas.search.report.plots import AXIS_TITLES, PART_COLORS, TAIL_OF, part_label, part_ms, value
 from dslnas.spaces.atomic_io import atomic_file
@@ -119,6 +120,7 @@ def write_pngs(front: ParetoFront, history: Sequence[HypervolumeStep], importanc
         "pareto_power": pareto_png(front, Objective.POWER_MW),
         "threshold_sweep": sweep_png(front),
         "hypervolume": hypervolume_png(history),
+        "search_history": history_png(candidate_history(front)),
         "cost_breakdown": cost_png(front),
     }
     if importance.by_objective:
