@@ -158,10 +158,19 @@ def main() -> None:
     parser.add_argument("--eval-fraction", type=float, default=0.1, help="corpus share scored (the space's: 0.3)")
     parser.add_argument("--oracle", action="store_true", help="also sweep the oracle router (off: it does not score)")
     parser.add_argument("--png", default="search-efficiency.png")
-    parser.add_argument("--json", default=None, help="also write every run's history here")
+    parser.add_argument("--json", default=None, help="write every run here (after each run: a killed bench keeps them)")
+    parser.add_argument("--from-json", default=None, help="only summarise the runs a previous --json holds")
     parser.add_argument("--runs-root", default=None, help="keep the studies here (default: a temporary folder)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    runs = load_runs(Path(args.from_json)) if args.from_json else collect(args)
+    summary = summarise(runs, args.max_candidates, Path(args.png))
+    summary.update(space=args.space, finetune_steps=args.steps, eval_fraction=args.eval_fraction, seeds=args.seeds,
+                   max_candidates=args.max_candidates)
+    print(json.dumps(summary, indent=2))
+
+
+def collect(args: argparse.Namespace) -> list[Run]:
     space = bench_space(args.space, args.steps, args.eval_fraction, args.oracle)
     if MULTI_FIDELITY in args.samplers and importlib.util.find_spec("dslnas.search.fidelity_run") is None:
         print("mf: the multi-fidelity search (search/fidelity_run.py) has not landed: not run", file=sys.stderr)
@@ -173,20 +182,33 @@ def main() -> None:
         for seed in args.seeds:
             for sampler in args.samplers:
                 runs.append(run_one(space, sampler, seed, args.max_candidates, root, meter))
-                print(f"done {sampler} seed {seed}: {len(runs[-1].candidates)} candidates, "
-                      f"{runs[-1].cpu_s:.0f} CPU-s, {runs[-1].wall_s:.0f} s", file=sys.stderr, flush=True)
+                print(f"done {sampler} seed {seed}: {len(runs[-1].candidates)} candidates, {runs[-1].cpu_s:.0f} CPU-s, "
+                      f"{runs[-1].wall_s:.0f} s, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps({"machine": machine(), "runs": [asdict(r) for r in runs]}, indent=1))
+    return runs
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+
+
+def load_runs(path: Path) -> list[Run]:
+    raw = json.loads(path.read_text())["runs"]
+    return [Run(r["sampler"], r["seed"], tuple(Candidate(c["number"], tuple(tuple(v) for v in c["points"]), c["cpu_s"],
+                                                         c["full_fidelity"], c["knobs"]) for c in r["candidates"]),
+                r["cpu_s"], r["wall_s"]) for r in raw]
+
+
+def summarise(runs: list[Run], max_candidates: int, png: Path) -> dict:
+    """Print the table, draw the curves, -> the summary (goals included)."""
     scale = scaler(runs)
     histories = {(r.sampler, r.seed): history(r, scale) for r in runs}
-    summary = report(histories, args.max_candidates, depths_tried(runs))
-    summary["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end"
-    summary.update(space=args.space, finetune_steps=args.steps, eval_fraction=args.eval_fraction, seeds=args.seeds,
-                   max_candidates=args.max_candidates)
-    write_png(histories, Path(args.png))
-    print(f"wrote {args.png}", file=sys.stderr)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in runs],
-                                               "histories": {f"{s}/{d}": h for (s, d), h in histories.items()}}, indent=1))
-    print(json.dumps(summary, indent=2))
+    summary = report(histories, max_candidates, depths_tried(runs))
+    summary["machine"] = machine() + " at the end"
+    write_png(histories, png)
+    print(f"wrote {png}", file=sys.stderr)
+    return summary
 
 
 if __name__ == "__main__":

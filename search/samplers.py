@@ -7,6 +7,10 @@ candidate and the sampler would then sample around that one candidate. TPE and G
 :data:`STARTUP_CANDIDATES` candidates before they model the front (the study's enqueued reference DSL,
 where there is one, is the first of them); NSGA-II's generation is :data:`NSGA2_POPULATION_CANDIDATES`.
 
+Conditional knobs (a light width exists only at its switch depth): TPE models them jointly per group of
+knobs that occur together (``multivariate=True, group=True``: one group per depth's widths); GP and NSGA-II
+model only the knobs every trial has (Optuna's intersection search space) and draw a depth's widths at random.
+
 TPE, NSGA-II and GP honour the constraints each trial sets (``Trial.set_constraint``, or the
 ``constraints_func`` they are built with); random and grid ignore them (the report still marks infeasible
 points). An unknown name is a UserError listing the valid ones.
@@ -34,7 +38,7 @@ NSGA2_POPULATION_CANDIDATES = 4
 def _tpe(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
-    return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, constraints_func=constraints,
+    return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True, constraints_func=constraints,
                                       n_startup_trials=STARTUP_CANDIDATES * trials_per_candidate)
 
 
