@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from dslnas.search.fidelity import FidelityConfig
 from dslnas.spaces.candidate import Frozen, PosInt
-from dslnas.spaces.run_config import DataConfig
+from dslnas.spaces.run_config import DataConfig, LRSchedule
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.space import SearchSpace
 
@@ -52,6 +53,8 @@ class SearchConfig(Frozen):
     artifact_store: str | None = None
     # torch threads per worker process (default: this host's cores / local workers; Ray: cpus_per_trial).
     torch_threads: PosInt | None = None
+    # Pareto successive halving on the fine-tune's steps (search.fidelity); None: every candidate fully fine-tuned.
+    fidelity: FidelityConfig | None = None
 
     @field_validator("study")
     @classmethod
@@ -71,6 +74,17 @@ class SearchConfig(Frozen):
         from dslnas.search.samplers import check_sampler_name
 
         return check_sampler_name(value)
+
+    @model_validator(mode="after")
+    def _fidelity_fits_the_space(self) -> "SearchConfig":
+        finetune = self.space.finetune
+        if self.fidelity is not None and self.fidelity.full_steps != finetune.steps:
+            raise ValueError(f"fidelity.rungs_steps must end at the space's finetune.steps ({finetune.steps}), "
+                             f"got {list(self.fidelity.rungs_steps)}")
+        if self.fidelity is not None and LRSchedule(finetune.lr_schedule) is not LRSchedule.CONSTANT:
+            raise ValueError("fidelity needs finetune.lr_schedule constant: a rung continued from a shorter run "
+                             "would not follow the full run's cosine schedule")
+        return self
 
     @property
     def artifact_location(self) -> str:

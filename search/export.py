@@ -110,8 +110,12 @@ def _finished_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTria
     if trial.state != TrialState.COMPLETE:
         reason = fail_reason(trial)
         raise UserError(f"trial {number} is {trial.state.name.lower()}" + (f": {reason}" if reason else "") + "; pick a completed trial")
-    if record_from_trial(trial) is None:
+    record = record_from_trial(trial)
+    if record is None:
         raise UserError(f"trial {number} completed without a dslnas record; pick another trial")
+    if record.low_fidelity:
+        raise UserError(f"trial {number} is a low-fidelity rung (fine-tuned {record.fidelity_steps} steps, not the "
+                        "space's whole fine-tune); pick a fully trained trial from the front")
     return trial
 
 
@@ -162,6 +166,9 @@ def export_point_routed(point: "PointSource", fmt: str, out_dir: Path) -> Any:
 
     from dslnas.spaces.atomic_io import atomic_folder, relocated
 
+    if point.record is not None and point.record.low_fidelity:
+        raise UserError(f"{point.label} is a low-fidelity rung (fine-tuned {point.record.fidelity_steps} steps, not "
+                        "the space's whole fine-tune); pick a fully trained trial from the front")
     with atomic_folder(out_dir) as fresh:  # a killed export leaves the earlier one whole, never a mix of two
         checkpoint = point.checkpoint_path
         if point.dsl_inert:

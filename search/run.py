@@ -16,8 +16,11 @@ from optuna.trial import TrialState
 from dslnas.search.backends import get_backend
 from dslnas.search.base_codec import ensure_base_codec
 from dslnas.search.config import SearchConfig
+from dslnas.search.fidelity_state import stored_correlations
 from dslnas.search.preflight import preflight
-from dslnas.search.records import role_of
+from dslnas.search.dominance import dominates
+from dslnas.search.fidelity import RungCorrelation
+from dslnas.search.records import record_from_trial, role_of
 from dslnas.search.study import open_or_create_study
 
 
@@ -35,9 +38,12 @@ class SearchStatus:
 
     @staticmethod
     def of(study: optuna.Study, target: int) -> "SearchStatus":
-        trials = [t for t in study.get_trials(deepcopy=False) if role_of(t).trained]
+        """Counts of trained trials (``complete``: fully fine-tuned ones; a multi-fidelity rung's are not) and
+        the front over the fully fine-tuned points."""
+        full = [t for t in study.get_trials(deepcopy=False) if not _low_fidelity(t)]
+        trials = [t for t in full if role_of(t).trained]
         count = lambda state: sum(t.state == state for t in trials)  # noqa: E731
-        front = study.best_trials if count(TrialState.COMPLETE) else []
+        front = _front(study, full) if count(TrialState.COMPLETE) else []
         names = study.metric_names or [f"value{i}" for i in range(len(study.directions))]
         best = None
         if front:
@@ -48,12 +54,27 @@ class SearchStatus:
                             count(TrialState.RUNNING), target, len(front), best)
 
 
+def _low_fidelity(trial: optuna.trial.FrozenTrial) -> bool:
+    record = record_from_trial(trial) if trial.state == TrialState.COMPLETE else None
+    return record is not None and record.low_fidelity
+
+
+def _front(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The non-dominated feasible COMPLETE ``trials`` (Optuna's ``best_trials`` over these trials only)."""
+    signs = [-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in study.directions]
+    done = [t for t in trials if t.state == TrialState.COMPLETE and all(c <= 0 for c in t.constraints.values())]
+    values = {t.number: [s * v for s, v in zip(signs, t.values)] for t in done}
+    return [t for t in done if not any(dominates(values[o.number], values[t.number]) for o in done)]
+
+
 @dataclass(frozen=True)
 class SearchOutcome:
-    """What one ``run_search`` call did: the study's status before and after."""
+    """What one ``run_search`` call did: the study's status before and after, and for a multi-fidelity
+    search the rank correlation per rung of low- against full-fidelity order (``search.fidelity``)."""
 
     before: SearchStatus
     after: SearchStatus
+    rank_correlation: tuple[RungCorrelation, ...] = ()
 
     @property
     def completed_now(self) -> int:
@@ -101,7 +122,8 @@ def run_search(
             if created:
                 _delete_if_nothing_finished(study)
             raise
-    return SearchOutcome(before, SearchStatus.of(study, config.trials))
+    correlation = stored_correlations(study) if config.fidelity is not None else ()
+    return SearchOutcome(before, SearchStatus.of(study, config.trials), correlation)
 
 
 def _delete_if_nothing_finished(study: optuna.Study) -> None:

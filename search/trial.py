@@ -9,9 +9,10 @@ own routing (light usage, mask sparsity, warm replays; at its cheapest placement
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,18 +76,29 @@ class TrialRunner:
             self._eval_clips = evaluation_clips(clips, data, sample_rate_hz, all_when_none_held_out=True)
         return self._eval_clips
 
-    def run(self, candidate: CandidateConfig, trial_key: str) -> CandidatePoints:
+    def run(self, candidate: CandidateConfig, trial_key: str, steps: int | None = None,
+            start_from: Path | None = None) -> CandidatePoints:
         """Fine-tune, evaluate and price ``candidate`` at every swept threshold; the checkpoint goes to
-        ``<study>/trials/<trial_key>/``."""
+        ``<study>/trials/<trial_key>/``.
+
+        ``steps`` (a multi-fidelity rung, ``search.fidelity``): fine-tune that many steps instead of the space's,
+        continuing from ``start_from`` (the previous rung's checkpoint, copied in; its step, optimizer and random
+        states resume exactly); the records then carry ``fidelity_steps`` when it is fewer than the space's."""
         from dslnas.trainers.checkpoint import load_checkpoint
         from dslnas.trainers.codec import build_codec
         from dslnas.trainers.evaluate import evaluate_codec
-        from dslnas.trainers.train import train
+        from dslnas.trainers.train import CHECKPOINT_NAME, train
 
         timing: dict[str, float] = {}
         started = time.perf_counter()
-        run = RunConfig(candidate=candidate, train=trial_train_config(self.config, self.base_checkpoint))
-        result = train(run, self.config.study_root / "trials" / trial_key)
+        recipe = trial_train_config(self.config, self.base_checkpoint)
+        full_steps = recipe.steps
+        run = RunConfig(candidate=candidate, train=recipe if steps is None else recipe.model_copy(update={"steps": steps}))
+        out_dir = self.config.study_root / "trials" / trial_key
+        if start_from is not None and not (out_dir / CHECKPOINT_NAME).exists():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(start_from, out_dir / CHECKPOINT_NAME)
+        result = train(run, out_dir)
         timing["train"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -106,5 +118,11 @@ class TrialRunner:
         rules = VisqolRules(scorer.counts.references, scorer.counts.levelled, scorer.counts.digital_silence)
         evaluated = evaluated_classes(clips, candidate.encoder.sample_rate_hz)
         timing_s = TrialTiming(*(round(timing[k], 3) for k in ("train", "evaluate", "visqol", "cost")))
-        return build_points(candidate, evaluation, price, result.checkpoint_path, timing_s, self.config.space.objectives,
-                            rules, evaluated, result.light_start)
+        points = build_points(candidate, evaluation, price, result.checkpoint_path, timing_s, self.config.space.objectives,
+                              rules, evaluated, result.light_start)
+        return points if run.train.steps >= full_steps else at_fidelity(points, run.train.steps)
+
+
+def at_fidelity(points: CandidatePoints, steps: int) -> CandidatePoints:
+    """``points`` marked as trained ``steps`` fine-tune steps only (a low-fidelity rung)."""
+    return CandidatePoints(tuple(replace(r, fidelity_steps=steps) for r in points.points), points.own)

@@ -18,6 +18,9 @@ from pg_server import INSTALL_HINT, postgres_server
 
 from dslnas.search.config import SearchConfig
 from dslnas.search.backends import BACKENDS
+from dslnas.search.fidelity import FidelityConfig
+from dslnas.search.fidelity_state import rung_results, stored_brackets
+from dslnas.search.pareto import compute_pareto_front
 from dslnas.search.records import ATTR_RECORD, ATTR_ROLE, Role, TrialRecord, record_from_trial, role_of
 from dslnas.search.run import run_search
 from dslnas.spaces.space_presets import load_space
@@ -55,6 +58,31 @@ def test_every_backend_leaves_the_same_record_fields(backend: str, tmp_path: Pat
         assert record.candidate.dsl == sampled.dsl.model_copy(update={"threshold": record.threshold})  # its swept point
         assert record.candidate.encoder == sampled.encoder and record.candidate.quantizer == sampled.quantizer
         assert record.cost.latency_ms.light < record.cost.latency_ms.full
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_every_backend_runs_the_pareto_multi_fidelity_search(backend: str, tmp_path: Path) -> None:
+    """A bracket of 2 at 1 fine-tune step, the Pareto-better one continued to 2 (2 workers: rung jobs in
+    parallel); the demoted candidate's points stay in the study, marked, and off the front."""
+    config = SearchConfig(study=f"sh-{backend}", space=load_space(str(TINY_SPACE)), trials=2, backend=backend,
+                          storage=f"sqlite:///{tmp_path / 'study.db'}", runs_root=str(tmp_path / "runs"), workers=2,
+                          fidelity=FidelityConfig(rungs_steps=(1, 2), eta=2, bracket_size=2))
+    if backend == "ray":
+        ray = pytest.importorskip("ray")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert run_search(config).after.complete == 2  # the reference and the bracket's finalist
+    finally:
+        if backend == "ray":
+            ray.shutdown()
+    study = optuna.load_study(study_name=config.study, storage=config.storage)
+    [bracket] = stored_brackets(study)
+    assert len(rung_results(study, 0, 0)) == 2 and len(bracket.promoted[0]) == 1
+    demoted = (set(bracket.members) - set(bracket.promoted[0])).pop()
+    low = [t for t in study.get_trials() if (r := record_from_trial(t)) is not None and r.low_fidelity]
+    assert demoted in {t.number for t in low} and all(record_from_trial(t).fidelity_steps == 1 for t in low)
+    front = compute_pareto_front(study)
+    assert front.pareto and all(not p.record.low_fidelity for p in front.points)
 
 
 @pytest.fixture(scope="module")

@@ -190,6 +190,12 @@ class OptunaBackend(SearchBackend):
 
     def run(self, config: SearchConfig, base_checkpoint: Path, max_attempts: int,
             on_progress: ProgressCallback | None = None) -> None:
+        if config.fidelity is not None:  # Pareto successive halving (search.fidelity_run); jobs in local processes
+            from dslnas.search.fidelity_run import LocalJobs, run_fidelity
+
+            with torch_threads(config.threads_per_worker(1)):  # workers > 1: each job process sets its own
+                run_fidelity(config, base_checkpoint, LocalJobs(config, base_checkpoint), on_progress)
+            return
         run_optuna(config, base_checkpoint, max_attempts, on_progress)
 
 

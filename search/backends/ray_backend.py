@@ -140,7 +140,57 @@ class RayBackend(SearchBackend):
 
     def run(self, config: SearchConfig, base_checkpoint: Path, max_attempts: int,
             on_progress: ProgressCallback | None = None) -> None:
+        if config.fidelity is not None:  # Tune's schedulers take one metric: Pareto halving drives Ray tasks
+            from dslnas.search.fidelity_run import run_fidelity
+
+            run_fidelity(config, base_checkpoint, RayJobs(config, base_checkpoint), on_progress)
+            return
         run_ray(config, base_checkpoint, max_attempts, on_progress)
+
+
+class RayJobs:
+    """Multi-fidelity rung jobs as Ray tasks (``cpus_per_trial`` / ``gpus_per_trial`` each), locally or on the
+    cluster at ``config.ray_address``; a rung's jobs run at once, up to what the cluster holds."""
+
+    def __init__(self, config: SearchConfig, base_checkpoint: Path) -> None:
+        self.config, self.base_checkpoint = config, base_checkpoint
+
+    def run(self, jobs: Any) -> Any:
+        import ray
+
+        from dslnas.search.fidelity_run import failure_text
+
+        if not jobs:
+            return
+        _init_ray(self.config)
+        task = ray.remote(num_cpus=self.config.cpus_per_trial, num_gpus=self.config.gpus_per_trial)(_ray_job)
+        pending = {task.remote(self.config.model_dump_json(), str(self.base_checkpoint), job): job for job in jobs}
+        while pending:
+            [done], _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(done)
+            try:
+                yield job, ray.get(done)
+            except Exception as err:  # a task's exception arrives wrapped (RayTaskError): recorded, the search goes on
+                yield job, failure_text(getattr(err, "cause", None) or err)
+
+
+def _ray_job(config_json: str, base_checkpoint: str, job: Any) -> CandidatePoints:
+    """Runs inside a Ray worker: one rung job with this task's CPUs as torch threads."""
+    import torch
+
+    from dslnas.search.fidelity_run import run_job
+
+    config = SearchConfig.model_validate_json(config_json)
+    torch.set_num_threads(config.torch_threads or max(1, int(config.cpus_per_trial)))
+    return run_job(config, Path(base_checkpoint), job)
+
+
+def _init_ray(config: SearchConfig) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False,
+                 num_cpus=None if config.ray_address else max(1, int(config.cpus_per_trial * config.workers)))
 
 
 def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial: ProgressCallback | None = None) -> None:
@@ -153,9 +203,7 @@ def run_ray(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_trial
     open_artifact_store(config.artifact_location)  # created (or found) before any worker writes to it
     claim_study_store(study, config.artifact_location)
     n_done = len(trained_trials(study))
-    if not ray.is_initialized():
-        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False,
-                 num_cpus=None if config.ray_address else max(1, int(config.cpus_per_trial * config.workers)))
+    _init_ray(config)
     objectives = config.space.objectives
     references = []
     points, rewards = _evaluated_points(study, config)

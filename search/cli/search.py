@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -16,6 +17,7 @@ from dslnas.search.uncertainty import MAX_VISQOL_LOSS_DEFAULT
 if TYPE_CHECKING:
     import optuna
 
+    from dslnas.search.fidelity import FidelityConfig
     from dslnas.search.run import SearchStatus
     from dslnas.spaces.run_config import DataConfig
     from dslnas.spaces.space import SearchSpace
@@ -29,6 +31,10 @@ def search_command(
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default: the space's name).")] = None,
     sampler: Annotated[str, typer.Option("--sampler", help=f"Optuna sampler: {', '.join(SAMPLERS)}.")] = "tpe",
     seed: Annotated[int, typer.Option("--seed", help="Sampler seed (training seeds are in the space's recipes).")] = 0,
+    fidelity: Annotated[str, typer.Option("--fidelity", help="full: every candidate gets the whole fine-tune; sh: Pareto successive halving on the fine-tune's steps (docs/search.md).")] = "full",
+    rungs: Annotated[Optional[str], typer.Option("--rungs", help="--fidelity sh: fine-tune steps per rung, comma-separated, ending at the space's finetune.steps (default: steps/eta^2, steps/eta, steps).")] = None,
+    eta: Annotated[int, typer.Option("--eta", min=2, help="--fidelity sh: each rung keeps 1/eta of its candidates.")] = 3,
+    bracket_size: Annotated[Optional[int], typer.Option("--bracket-size", min=1, help="--fidelity sh: candidates entering a bracket's first rung (default eta^(rungs-1): one finalist).")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac or an AudioSet-style CSV (default: generated demo audio).")] = None,
     profile: Annotated[str, typer.Option("--profile", help="Device profile name or YAML used to price candidates.")] = "a32-paper",
     workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel trials (processes for optuna, concurrent trials for ray).")] = 1,
@@ -52,6 +58,7 @@ def search_command(
         sampler=sampler, seed=seed, data=None if data is None else _user_data(data, space_obj), profile=profile, workers=workers,
         ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
         heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period, artifact_store=artifacts,
+        fidelity=_fidelity(fidelity, rungs, eta, bracket_size, space_obj),
     )
     console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · {backend}/{sampler} · storage {storage or config.runs_root + '/' + config.study + '/optuna.db'}")
     with progress_bar() as bar:
@@ -71,13 +78,43 @@ def search_command(
         on_status(outcome.after)
     final = outcome.after
     if json_out:
-        print_json({**final.__dict__, "completed_now": outcome.completed_now, "failed_now": outcome.failed_now})
+        print_json({**final.__dict__, "completed_now": outcome.completed_now, "failed_now": outcome.failed_now,
+                    "rank_correlation": [{**r.__dict__, "spearman": None if math.isnan(r.spearman) else r.spearman}
+                                         for r in outcome.rank_correlation]})
+    for row in () if json_out else outcome.rank_correlation:
+        console.print(f"low vs full fidelity, {row.text()}")
     if outcome.all_failed:
         fail(f"all {outcome.failed_now} trial(s) of this run failed; see why with: dslnas trials --study {config.study}"
              + (f" --storage {storage}" if storage else ""), code=1)
     if not json_out:
         console.print(f"done: {final.complete} complete, {final.failed} failed, front of {final.front_size}. "
                       f"Next: dslnas report --study {config.study}" + (f" --storage {storage}" if storage else ""))
+
+
+def _fidelity(kind: str, rungs: str | None, eta: int, bracket_size: int | None, space: "SearchSpace") -> "FidelityConfig | None":
+    """The ``--fidelity`` options as a config (None for ``full``); one UserError line for anything unusable."""
+    from pydantic import ValidationError
+
+    from dslnas.search.fidelity import FidelityConfig, FidelityKind, default_rungs
+    from dslnas.spaces.errors import UserError, unknown_name
+
+    if kind not in {k.value for k in FidelityKind}:
+        raise unknown_name("--fidelity", kind, [k.value for k in FidelityKind])
+    if FidelityKind(kind) is FidelityKind.FULL:
+        if rungs is not None or bracket_size is not None:
+            raise UserError("--rungs and --bracket-size apply to --fidelity sh only")
+        return None
+    full_steps = space.finetune.steps
+    try:
+        steps = tuple(int(x) for x in rungs.split(",")) if rungs else default_rungs(full_steps, eta)
+        config = FidelityConfig(rungs_steps=steps, eta=eta, bracket_size=bracket_size)
+    except ValueError as err:  # pydantic's ValidationError is one
+        why = err.errors()[0]["msg"] if isinstance(err, ValidationError) else "expected comma-separated step counts"
+        raise UserError(f"--rungs {rungs!r}: {why}") from None
+    if steps[-1] != full_steps or space.finetune.lr_schedule.value != "constant":
+        raise UserError(f"--fidelity sh: the rungs must end at the space's finetune.steps ({full_steps}), got "
+                        f"{list(steps)}, and the fine-tune's lr_schedule must be constant")
+    return config
 
 
 def _user_data(path: Path, space: "SearchSpace") -> "DataConfig":

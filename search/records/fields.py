@@ -98,6 +98,7 @@ RECORD_FIELDS: tuple[Field[TrialRecord], ...] = (
     Field("mask_sparsity", "mask zeros", Unit.SHARE, lambda r: r.sparsity, ".0%"),
     Field("threshold", "threshold", Unit.NONE, lambda r: r.threshold, ".3g"),
     Field("light_start", "light tail start", Unit.NONE, lambda r: r.light_start),
+    Field("fidelity_steps", "fine-tune steps (low fidelity)", Unit.NONE, lambda r: r.fidelity_steps),
     Field("transitions_per_s", "switch-backs /s", Unit.PER_S, lambda r: r.transitions_per_s, ".2f"),
     Field("switch_spearman", "switch Spearman", Unit.RATIO, lambda r: r.switch.spearman, ".2f"),
     Field("oracle_saving_fraction", "share of oracle saving", Unit.SHARE, lambda r: r.switch.oracle_saving_fraction, ".0%"),
