@@ -14,6 +14,7 @@ since no trained switch comes with the base, the **oracle** router's most light 
 (it routes by the actual discrepancy: an upper bound on what a trained switch reaches with that light tail).
 
 Run: .venv/bin/python bench/natural_heldout.py [--minutes 1.6] [--clip-seconds 3] [--seed 25] [--dry] [--json]
+     [--base pretrained:speech16k | FILE] [--full-only]
      (about 4 minutes on one core; the corpus is cached under --cache, default /tmp/dslnas-natural-heldout)
 """
 
@@ -87,14 +88,15 @@ def heldout_clips(folder: Path, clip_seconds: float) -> list[Clip]:
     return clips
 
 
-def measure_base(clips: list[Clip]) -> EvaluationResult:
-    """The shipped base with the bank's light tail at depth 2, widths (8, 16), streamed and scored."""
+def measure_base(clips: list[Clip], base: str = "pretrained:speech16k", full_only: bool = False) -> EvaluationResult:
+    """``base`` (default the shipped one) with the bank's light tail at depth 2, widths (8, 16), streamed and
+    scored; ``full_only``: the full path only (a candidate base whose bank is not made yet)."""
     candidate = candidate_preset("demo").with_dsl(switch_depth=SWITCH_DEPTH, light_widths=LIGHT_WIDTHS)
-    run = RunConfig(candidate=candidate, train=TrainConfig(init_checkpoint="pretrained:speech16k"))
+    run = RunConfig(candidate=candidate, train=TrainConfig(init_checkpoint=base))
     codec, start = initial_codec_and_start(run)
-    print(f"base speech16k, DSL at depth {SWITCH_DEPTH}, light widths {LIGHT_WIDTHS}, light tail: "
-          f"{start.value if start else 'none'}", flush=True)
-    return evaluate_codec(codec, clips, sweep_quantiles=ORACLE_QUANTILES, oracle=True)
+    print(f"base {base}, DSL at depth {SWITCH_DEPTH}, light widths {LIGHT_WIDTHS}, light tail: "
+          f"{start.value if start else 'none'}{' (full path only)' if full_only else ''}", flush=True)
+    return evaluate_codec(codec, clips, sweep_quantiles=ORACLE_QUANTILES, oracle=True, full_only=full_only)
 
 
 def oracle_point(result: EvaluationResult) -> SweepPoint | None:
@@ -119,6 +121,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=25)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dslnas-natural-heldout"))
     parser.add_argument("--dry", action="store_true", help="no room, microphone or channel (see DRY_OPTIONS)")
+    parser.add_argument("--base", default="pretrained:speech16k", help="the base: pretrained:NAME or a slim base file")
+    parser.add_argument("--full-only", action="store_true", help="score the full path only (no light, no oracle)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -126,7 +130,7 @@ def main() -> None:
     folder = heldout_corpus(args.cache, args.minutes, args.seed, args.dry)
     clips = heldout_clips(folder, args.clip_seconds)
     made_s = time.perf_counter() - started
-    result = measure_base(clips)
+    result = measure_base(clips, args.base, args.full_only)
     rows = class_rows(result)
     if args.json:
         print(json.dumps({"corpus": str(folder), "clips": len(clips), "rows": [asdict(r) for r in rows],
