@@ -1,6 +1,8 @@
 """Calibrate the emulated pair profile (``hw_models/profiles/a32-m33-pair.yaml``) and print predicted vs measured.
 
-    .venv/bin/python bench/pair_profile.py [--write]
+    .venv/bin/python bench/pair_profile.py [--write] [--skip-zero]
+
+``--skip-zero``: exports whose tails' first convs skip the mask's zeros; fits ``a32-m33-pair-skip.yaml``.
 
 The tiny calibration suite (``calibration_suite(SUITE, 0, TINY_RANGES)``, fresh seeded weights), each
 candidate's mask threshold raised to one of several sparsities, streamed over noise whose loudness alternates
@@ -26,14 +28,14 @@ from dslnas.hw_models.calibration_suite import TINY_RANGES, calibration_suite
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.op_count import count_candidate
 from dslnas.hw_models.pair_calibrate import PairSample, fit_pair_profile
-from dslnas.hw_models.placement import measure_mask_sparsity
+from dslnas.hw_models.placement import measure_mask_sparsity, with_sparse_tail_inputs
 from dslnas.hw_models.runners.pair import PairRunner
 from dslnas.search.confirm import measured_routing
 from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch
 from dslnas.spaces.yaml_io import atomic_write_text
 from dslnas.trainers.codec import build_codec
 
-OUT = Path(__file__).resolve().parents[1] / "hw_models" / "profiles" / "a32-m33-pair.yaml"
+PROFILES = Path(__file__).resolve().parents[1] / "hw_models" / "profiles"
 SEGMENTS = 10
 SUITE = 16
 MASK_THRESHOLDS = (0.0, 0.05, 0.2)
@@ -51,7 +53,7 @@ def noise(cand: CandidateConfig, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).standard_normal((SEGMENTS, cand.segment_samples)) * gains[:, None]).astype(np.float32)
 
 
-def pair_run(cand: CandidateConfig, mask_threshold: float, work: Path):
+def pair_run(cand: CandidateConfig, mask_threshold: float, work: Path, skip: bool):
     """(counts, routed run, mask sparsity, encoder) of one candidate on the pair."""
     torch.manual_seed(0)
     encoder = build_codec(cand).encoder.eval()
@@ -60,26 +62,30 @@ def pair_run(cand: CandidateConfig, mask_threshold: float, work: Path):
         audio = torch.from_numpy(noise(cand).reshape(1, 1, -1))
         predicted = encoder.switch(encoder.mask(encoder.base(audio)))[0].numpy()
     sparsity = measure_mask_sparsity(encoder, audio)
-    info = export_c(encoder, cand, work / f"{cand.name}-{mask_threshold:g}", float(np.median(predicted)), state_policy="warm")
+    info = export_c(encoder, cand, work / f"{cand.name}-{mask_threshold:g}", float(np.median(predicted)),
+                    state_policy="warm", skip_zero_inputs=skip)
     run = PairRunner().run_routed(info, noise(cand))
-    return count_candidate(encoder), run, sparsity, encoder
+    counts = count_candidate(encoder)
+    return with_sparse_tail_inputs(counts, sparsity) if skip else counts, counts, run, sparsity, encoder
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help=f"write the fitted profile to {OUT}")
+    parser.add_argument("--write", action="store_true", help=f"write the fitted profile into {PROFILES}")
+    parser.add_argument("--skip-zero", action="store_true", help="exports that skip the mask's zeros in the tails")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        suite = [pair_run(c, MASK_THRESHOLDS[i % len(MASK_THRESHOLDS)], Path(tmp))
+        suite = [pair_run(c, MASK_THRESHOLDS[i % len(MASK_THRESHOLDS)], Path(tmp), args.skip_zero)
                  for i, c in enumerate(calibration_suite(SUITE, 0, TINY_RANGES))]
-        held_out = [pair_run(candidate(channels, f"pair{channels}"), threshold, Path(tmp))
+        held_out = [pair_run(candidate(channels, f"pair{channels}"), threshold, Path(tmp), args.skip_zero)
                     for channels in (4, 8) for threshold in MASK_THRESHOLDS]
-    profile = fit_pair_profile([PairSample(e.candidate.name, c, r) for c, r, _, e in suite])
+    profile = fit_pair_profile([PairSample(e.candidate.name, fit, r) for fit, _, r, _, e in suite],
+                               skips_zero_inputs=args.skip_zero)
     print(profile.provenance.notes)
     model = ProfileCostModel(profile)
     runs = held_out
     print("candidate  sparsity  light  measured_ms  predicted_ms  err%  measured_uJ  predicted_uJ  link_B/seg(meas/pred)")
-    for counts, run, sparsity, encoder in runs:
+    for _, counts, run, sparsity, encoder in runs:
         cost = model.predict_counts(counts, measured_routing(run, encoder, sparsity))
         energy = run.extra["energy_uj_per_segment_mean"]
         link_pred = cost.link_bytes_per_s / counts.inferences_per_s
@@ -88,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{cost.energy_per_inference_uj.mixed:12.3f}  {run.extra['link_bytes_per_segment_mean']:.0f}/{link_pred:.0f}")
     if args.write:
         header = "# Written by `.venv/bin/python bench/pair_profile.py --write` (hw_models.pair_calibrate).\n"
-        atomic_write_text(OUT, header + profile_yaml(profile))
-        print(f"wrote {OUT}")
+        out = PROFILES / f"{profile.name}.yaml"
+        atomic_write_text(out, header.replace("--write", "--write" + (" --skip-zero" if args.skip_zero else ""))
+                          + profile_yaml(profile))
+        print(f"wrote {out}")
     return 0
 
 

@@ -110,17 +110,23 @@ def _completed(own: dict[str, OpLatency], other: dict[str, OpLatency], clock_rat
     return dict(sorted({**own, **borrowed}.items()))
 
 
-def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns(), folds: int = 5) -> DeviceProfile:
-    """The calibrated pair profile: ``m33`` (always-on: front, light tail) and ``a32`` (full tail), the link."""
+def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns(), folds: int = 5,
+                     skips_zero_inputs: bool = False) -> DeviceProfile:
+    """The calibrated pair profile: ``m33`` (always-on: front, light tail) and ``a32`` (full tail), the link.
+
+    ``skips_zero_inputs``: the runs were of exports that skip the mask's zeros in each tail's first conv, and
+    the samples' counts say so (``placement.with_sparse_tail_inputs`` at each run's sparsity): both units
+    then price alpha in cycles (profile ``a32-m33-pair-skip``)."""
     fitted = fit_units(samples, s, folds)
     ratio = s.m33_clock_mhz / s.a32_clock_mhz
     fitted = {"m33": (_completed(fitted["m33"][0], fitted["a32"][0], 1 / ratio), fitted["m33"][1]),
               "a32": (_completed(fitted["a32"][0], fitted["m33"][0], ratio), fitted["a32"][1])}
     m33 = ComputeUnit(description=f"emulated Cortex-M33 @ {s.m33_clock_mhz:g} MHz (Thumb-2, FPv5-SP), always on",
-                      clock_mhz=s.m33_clock_mhz, latency=fitted["m33"][0],
+                      clock_mhz=s.m33_clock_mhz, latency=fitted["m33"][0], skips_zero_inputs=skips_zero_inputs,
                       power=PowerCoefficients(static_mw=s.m33_static_mw, active_mw=s.m33_active_mw))
     a32 = ComputeUnit(description=f"emulated Cortex-A32 @ {s.a32_clock_mhz:g} MHz, asleep between full segments",
                       clock_mhz=s.a32_clock_mhz, latency=fitted["a32"][0], wake_ms=s.wake_ms, wake_uj=s.wake_uj,
+                      skips_zero_inputs=skips_zero_inputs,
                       power=PowerCoefficients(static_mw=s.a32_static_mw, active_mw=s.a32_active_mw))
     notes = (f"fitted on {len(samples)} routed pair runs (instructions x CPI 1 / clock): {fitted['m33'][1]}; "
              f"{fitted['a32'][1]}; op types one unit never ran are the other's scaled by the clock ratio; link fitted on the full segments' encode + decode time vs bytes. STAND-INS "
@@ -128,7 +134,9 @@ def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns()
              f"uJ), the doorbell ({s.doorbell_ms:g} ms), {s.link_pj_per_byte:g} pJ/byte; see docs/placement.md")
     provenance = Provenance(device="emulated Cortex-M33 + Cortex-A32 pair (Unicorn), mailbox link", runner="unicorn-pair",
                             date=dt.date.today().isoformat(), n_samples=len(samples), notes=notes)
-    return DeviceProfile(name=PAIR_PROFILE, description="always-on Cortex-M33 (front, light tail) + Cortex-A32 (full "
-                         "tail, woken per full segment), emulated; calibrated by hw_models.pair_calibrate",
+    name = PAIR_PROFILE + ("-skip" if skips_zero_inputs else "")
+    return DeviceProfile(name=name, description="always-on Cortex-M33 (front, light tail) + Cortex-A32 (full "
+                         "tail, woken per full segment), emulated; calibrated by hw_models.pair_calibrate"
+                         + ("; the tails' first convs skip the mask's zeros" if skips_zero_inputs else ""),
                          provenance=provenance, default_unit="m33", units={"m33": m33, "a32": a32},
                          link=fit_link(samples, s), placement=PinnedPlacement(front="m33", light="m33", full="a32"))
