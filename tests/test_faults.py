@@ -227,3 +227,28 @@ def test_a_failed_run_keeps_a_study_it_did_not_create(tmp_path: Path, monkeypatc
     with pytest.raises(UserError):
         run_search(config)
     assert optuna.get_all_study_names(config.storage) == ["kept"]
+
+
+@pytest.mark.parametrize("race", ["before the first write", "between the reason and the state"])
+def test_two_workers_failing_the_same_dead_trial_at_once_queue_one_retry(tmp_path: Path, race: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers (two storages on one journal: two worker ids) both list the dead trial as stale before either
+    fails it; the journal's replay orders their writes, so only the first fails it and queues its retry."""
+    trial = _journal_study(tmp_path).ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    _journal_study(tmp_path)._storage.set_trial_user_attr(trial._trial_id, ATTR_HEARTBEAT, time.time() - 10.0)
+    first, second = _journal_study(tmp_path), _journal_study(tmp_path)
+    hook = "set_trial_user_attr" if race == "before the first write" else "set_trial_state_values"
+    real = getattr(second._storage, hook)
+    interleaved: list[int] = []
+
+    def the_other_worker_goes_first(*args: object, **kwargs: object) -> object:
+        if not interleaved:
+            interleaved.extend(fail_stale_journal_trials(first, grace_period_s=3))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(second._storage, hook, the_other_worker_goes_first)
+    assert fail_stale_journal_trials(second, grace_period_s=3) == [] and interleaved == [trial.number]
+    trials = _journal_study(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[1].system_attrs["failed_trial"] == trial.number and trials[1].params == trials[0].params

@@ -121,3 +121,13 @@ def test_a_file_longer_than_the_limit_is_one_error_line_before_any_encode(tmp_pa
     with pytest.raises(DataError, match=r"long.wav: 0.00 h of audio; stream takes at most"):
         stream_module.stream_file(build_codec(TINY), audio, tmp_path / "out.wav")
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_visqol_refuses_a_file_over_its_limit_from_the_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dslnas.trainers import visqol_score
+
+    short, long = noise_wav(tmp_path / "short.wav", 1.0, 16_000), noise_wav(tmp_path / "long.wav", 3.0, 16_000)
+    monkeypatch.setattr(visqol_score, "MAX_FILE_SECONDS", 2.0)
+    monkeypatch.setattr(visqol_score, "load_audio", None)  # a read of the audio would fail on it
+    line = one_error_line(["visqol", str(short), str(long)])
+    assert "long.wav: 3 s of audio; ViSQOL scores at most 2 s per file" in line

@@ -35,13 +35,14 @@ import torch
 import torchaudio.functional as audio_fn
 
 from dslnas.spaces.errors import DataError
-from dslnas.trainers.data.audio_io import load_audio
+from dslnas.trainers.data.audio_io import load_audio, open_span
 from dslnas.trainers.owner_watch import exit_with_owner
 from dslnas.trainers.visqol_rule import (  # the types a score carries, re-exported with the rule's constants
     MOS_CEILING, MOS_FLOOR, QUIET_AUDIO_DBFS, QUIET_SPEECH_DBFS, LevelRule, ScoringCounts, SpeechMapping, VisqolMode,
     VisqolScore, levelling_gain_db, loudest_frame_dbfs, silence_score,
 )
 
+MAX_FILE_SECONDS = 600.0  # score_files: ViSQOL holds a pair whole, ~1.5 MB/s of audio (bench/long_audio_memory.py)
 DURATION_MISMATCH_TOLERANCE_S = 1.0
 """ViSQOL's own tolerance (``kDurationMismatchTolerance``) for reference and degraded lengths."""
 
@@ -289,6 +290,9 @@ def score_files(
     Raises:
         DataError: a file cannot be loaded, or anything :meth:`VisqolScorer.score_detail` rejects.
     """
+    for span in (open_span(ref_path, 1), open_span(deg_path, 1)):  # headers only, before any audio is read
+        if span.file_frames > MAX_FILE_SECONDS * span.file_rate_hz:
+            raise DataError(f"{span.path}: {span.file_frames / span.file_rate_hz:.0f} s of audio; ViSQOL scores at most {MAX_FILE_SECONDS:.0f} s per file")
     scorer = VisqolScorer(mode, mapping=mapping)
     ref = load_audio(ref_path, scorer.sample_rate_hz)
     deg = load_audio(deg_path, scorer.sample_rate_hz)
