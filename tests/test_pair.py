@@ -109,3 +109,29 @@ def test_pair_profile_prices_link_bytes_from_sparsity_and_wakeups_per_full_segme
     assert dense.placement == "front@m33,light@m33,full@a32"
     all_light = model.predict_counts(counts, RoutingSummary(1.0, 0.0))
     assert all_light.wakeups_per_s == 0 and all_light.link_bytes_per_s == 0
+
+
+@pytest.mark.slow  # ~40 s of CPU: the demo study's candidate on the M33 (full, light) and the pair
+@needs_arm
+def test_confirm_on_the_pair_reports_each_part_the_link_and_the_energy(tmp_path):
+    """``confirm_candidates`` with the pair runner and profile: full / light on the M33 alone, and the routed run
+    with its parts, link bytes and wake-ups beside the prediction at the profile's pinned placement."""
+    from study_fixtures import build_demo_study
+
+    from dslnas.search.confirm import ConfirmSettings, confirm_candidates
+    from dslnas.search.pareto import compute_pareto_front
+
+    study = build_demo_study(f"sqlite:///{tmp_path / 'optuna.db'}")
+    point = min(compute_pareto_front(study).pareto, key=lambda p: p.record.cost.latency_ms.full)
+    settings = ConfirmSettings(tmp_path / "work", profile="a32-m33-pair", mixed_clips=1, mixed_clip_seconds=0.25)
+    full, light, mixed = confirm_candidates(study, [point], PairRunner(segments=1), settings)[point.number]
+    assert full.ok and light.ok and full.measured_latency_ms > light.measured_latency_ms
+    assert mixed.ok, mixed.failure
+    extra = mixed.extra
+    assert extra["predicted_placement"] == "front@m33,light@m33,full@a32"
+    assert set(extra["instructions_per_part"]) == {"front", "light", "encode", "decode", "full"}
+    assert extra["wakeups"] == len(extra["link_bytes_to_full_core"]) - extra["light_segments"]
+    assert mixed.measured_energy_uj is not None and mixed.energy_error_pct is not None
+    print(f"\nconfirm on the pair: latency error {mixed.error_pct:+.1f}%, energy error {mixed.energy_error_pct:+.1f}%, "
+          f"link bytes {extra['link_bytes_per_segment_mean']:.0f} measured / "
+          f"{extra['predicted_link_bytes_per_segment']:.0f} predicted per segment")
