@@ -28,7 +28,7 @@ from dslnas.search.backends.base import ProgressCallback
 from dslnas.search.config import SearchConfig
 from dslnas.search.fidelity import RungCorrelation, pareto_order, promote, rank_correlations
 from dslnas.search.fidelity_state import (
-    Bracket, curve_of, fail_orphans, fidelity_attrs, finalist_curves, full_fidelity_trained, rung_results,
+    Bracket, claim_schedule, curve_of, fail_orphans, fidelity_attrs, finalist_curves, full_fidelity_trained, rung_results,
     save_bracket, store_correlations, stored_brackets,
 )
 from dslnas.search.points import CandidatePoints, constraint_values
@@ -81,6 +81,7 @@ def run_fidelity(config: SearchConfig, base_checkpoint: Path, jobs: JobRunner,
     study = open_study(config)
     open_artifact_store(config.artifact_location)
     claim_study_store(study, config.artifact_location)
+    claim_schedule(study, config)
     fail_orphans(study)
     driver = _Driver(study, config, jobs, on_progress)
     driver.run_queued()

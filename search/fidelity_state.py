@@ -23,11 +23,13 @@ from dslnas.search.config import SearchConfig
 from dslnas.search.fidelity import Curve, RungCorrelation
 from dslnas.search.dominance import minimised
 from dslnas.search.records import fail_attrs, parent_of, record_from_trial, role_of
+from dslnas.spaces.errors import UserError
 
 ATTR_FIDELITY = "dslnas.fidelity"          # trial: {"bracket": b, "rung": r, "lineage": n}
 ATTR_ORPHAN = "dslnas.fidelity_orphan"     # trial: failed because its driver stopped (its rung reruns it)
 BRACKET_PREFIX = "dslnas.fidelity.bracket-"
 STUDY_ATTR_CORRELATION = "dslnas.fidelity.rank_correlation"
+STUDY_ATTR_SCHEDULE = "dslnas.fidelity.schedule"  # the FidelityConfig the brackets were made with
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,18 @@ class Bracket:
     def from_json(number: int, data: dict[str, Any]) -> "Bracket":
         return Bracket(number, tuple(data["members"]), {int(k): dict(v) for k, v in data["params"].items()},
                        tuple(tuple(o) for o in data["orders"]), tuple(tuple(p) for p in data["promoted"]))
+
+
+def claim_schedule(study: optuna.Study, config: SearchConfig) -> None:
+    """Record the study's fidelity schedule; a study whose brackets used another one is a UserError."""
+    assert config.fidelity is not None
+    mine = config.fidelity.model_dump(mode="json")
+    stored = study.user_attrs.get(STUDY_ATTR_SCHEDULE)
+    if stored is None:
+        study.set_user_attr(STUDY_ATTR_SCHEDULE, mine)
+    elif stored != mine:
+        raise UserError(f"study {study.study_name!r} runs brackets with fidelity {stored}; pass the same "
+                        "--rungs/--eta/--bracket-size or pick another --study")
 
 
 def save_bracket(study: optuna.Study, bracket: Bracket) -> None:

@@ -118,3 +118,27 @@ def test_bracket_state_round_trips_through_the_study(tmp_path: Path) -> None:
     loaded = optuna.load_study(study_name="b", storage=study._storage)
     assert stored_brackets(loaded) == [bracket.decided([4, 3, 5], [4]), Bracket(1, (9,), {9: {"alpha": 0.5}})]
     assert stored_brackets(loaded)[0].members_at(1) == (4,)
+
+
+def test_cli_fidelity_options_become_a_config_or_one_error_line() -> None:
+    from dslnas.search.cli.search import _fidelity
+
+    space = load_space(str(TINY_SPACE))  # finetune.steps 2
+    assert _fidelity("full", None, 3, None, space) is None
+    assert _fidelity("sh", None, 2, None, space) == FidelityConfig(rungs_steps=(1, 2), eta=2)
+    for kind, rungs, match in (("bogus", None, "unknown --fidelity"), ("sh", "1,3", "must end at"),
+                               ("sh", "2,1", "increase strictly"), ("sh", "a,b", "comma-separated"),
+                               ("full", "1,2", "apply to --fidelity sh only")):
+        with pytest.raises(UserError, match=match):
+            _fidelity(kind, rungs, 2, None, space)
+
+
+def test_a_study_keeps_its_fidelity_schedule(tmp_path: Path) -> None:
+    from dslnas.search.fidelity_state import claim_schedule
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="f", directions=["maximize"])
+    space = load_space(str(TINY_SPACE))
+    claim_schedule(study, SearchConfig(space=space, fidelity=FidelityConfig(rungs_steps=(1, 2), eta=2)))
+    claim_schedule(study, SearchConfig(space=space, fidelity=FidelityConfig(rungs_steps=(1, 2), eta=2)))
+    with pytest.raises(UserError, match="same --rungs"):
+        claim_schedule(study, SearchConfig(space=space, fidelity=FidelityConfig(rungs_steps=(1, 2), eta=3)))
