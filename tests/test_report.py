@@ -115,6 +115,8 @@ def test_report_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["html"].endswith("index.html")
     assert (tmp_path / "r" / "index.html").is_file()
+    page = (tmp_path / "r" / "index.html").read_text()  # --audio by default: the fixture's checkpoints do not exist
+    assert "Not heard: the held-out clips of trial 1 could not be loaded: trial 1&#x27;s checkpoint" in page
 
 
 def test_a_study_without_a_search_config_is_a_user_error() -> None:

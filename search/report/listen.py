@@ -184,11 +184,14 @@ def study_listening(study: "optuna.Study", front: ParetoFront, out_dir: Path, pe
     anchor = front.knee or front.baseline
     if anchor is None:
         return Listening((), (), {}, (), None, ("no completed point to listen to",))
-    point = study_point(study, anchor.number)
-    rate, cfg = point.candidate.encoder.sample_rate_hz, point.default_data
-    indexed = load_dataset(cfg, rate, min_samples=1)
-    minimum = max(visqol_min_samples(rate), point.candidate.segment_samples)
-    held = evaluation_set(indexed, cfg, rate, min_samples=minimum).clips
+    try:
+        point = study_point(study, anchor.number)
+        rate, cfg = point.candidate.encoder.sample_rate_hz, point.default_data
+        indexed = load_dataset(cfg, rate, min_samples=1)
+        minimum = max(visqol_min_samples(rate), point.candidate.segment_samples)
+        held = evaluation_set(indexed, cfg, rate, min_samples=minimum).clips
+    except (UserError, OSError) as err:  # said on the page: the report itself is still written
+        return Listening((), (), {}, (), None, (f"the held-out clips of trial {anchor.number} could not be loaded: {err}",))
     return write_listening(front, choose_clips(held, per_class), lambda p: study_point(study, p.number).codec(), out_dir)
 
 
