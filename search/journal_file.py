@@ -6,7 +6,8 @@ operations in it are lost), and the next append glues a whole operation to the t
 that is not JSON: from then on every read of the study fails.
 
 - :class:`SafeJournalFileBackend` truncates the file back to its size before the write when the write
-  fails, so a full disk leaves no torn bytes (the caller gets the ``OSError``);
+  fails, so a full disk leaves no torn bytes; the caller gets :class:`JournalDiskFull` (a UserError: one
+  ``error:`` line naming the file and "disk full") for a full disk or quota, the ``OSError`` otherwise;
 - :func:`set_aside_torn_tail` runs when a journal is opened: a torn last line (no end, or not JSON), or the
   torn prefix of a line glued to a complete operation by an earlier version, is copied to a side file
   ``<journal>.torn-<UTC time>`` and removed from the journal, with a one-line warning. Only bytes of
@@ -15,6 +16,7 @@ that is not JSON: from then on every read of the study fails.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -43,9 +45,18 @@ class SafeJournalFileBackend(JournalFileBackend):
                     f.write(text)
                     f.flush()
                     os.fsync(f.fileno())
-            except OSError:
+            except OSError as err:
                 os.truncate(self._file_path, size_bytes)  # shrinking needs no free space
+                if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise JournalDiskFull(f"journal file {self._file_path}: disk full ({err.strerror}); the write "
+                                          "was taken back, nothing completed is lost: free some space and rerun "
+                                          "the same command to continue") from err
                 raise
+
+
+class JournalDiskFull(UserError, OSError):
+    """A journal write that a full disk refused (taken back: the file is as it was before it). An OSError too,
+    so code that outlives a failed write (the heartbeat thread) treats it as one."""
 
 
 @dataclass(frozen=True)

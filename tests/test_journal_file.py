@@ -113,9 +113,11 @@ def test_a_write_on_a_full_disk_leaves_the_journal_as_it_was(tmp_path: Path, mon
     study = journal_study(path)
     before = path.read_bytes()
     monkeypatch.setattr(journal_file, "open", lambda *a, **k: FullDiskFile(open(*a, **k)), raising=False)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(journal_file.JournalDiskFull, match="No space left") as failed:
         study.enqueue_trial({"x": 0.5})
     monkeypatch.undo()
+    message = str(failed.value)  # what the CLI prints after "error: "
+    assert "\n" not in message and message.startswith(f"journal file {path}: disk full") and "rerun" in message
     assert path.read_bytes() == before  # the half line was taken back
     capsys.readouterr()
     assert completed_values(path) == [1.0, 2.0] and capsys.readouterr().err == ""
