@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from dslnas.search.report.files import write_report
+from listen_fixtures import report_with_listening
 from study_fixtures import build_demo_study
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -175,3 +176,31 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert seen.remote_requests == []
     assert seen.plot_divs == 6 and seen.plots_drawn == 6  # pareto x2, sweep, cost, hypervolume, importance
     assert png.stat().st_size > 50_000
+
+
+AUDIO_STATE = """Promise.all([...document.querySelectorAll('audio')].map((a) => new Promise((done) => {
+  if (a.readyState >= 3) return done(a.duration);
+  a.addEventListener('canplay', () => done(a.duration)); a.addEventListener('error', () => done(-1));
+  a.preload = 'auto'; a.load(); })))"""
+IMAGE_WIDTHS = "[...document.querySelectorAll('img.timeline')].map((i) => i.complete ? i.naturalWidth : 0)"
+
+
+@pytest.mark.chromium
+@pytest.mark.timeout(240)
+def test_report_audio_decodes_and_timelines_render_in_headless_chromium(tmp_path: Path) -> None:
+    """Every player's WAV decodes in the browser (duration of the clip) and every timeline image is drawn."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not found at {CHROMIUM} (make system-deps installs it)")
+    study = build_demo_study(f"sqlite:///{tmp_path / 'optuna.db'}")
+    page, _, listening = report_with_listening(study, tmp_path / "report")
+    browser = PipeBrowser(tmp_path / "chromium-profile")
+    try:
+        browser.open(page.resolve().as_uri())
+        durations = browser.evaluate(AUDIO_STATE)
+        widths = browser.evaluate(IMAGE_WIDTHS)
+        browser.screenshot(OUTPUT_DIR / "report-listen.png")
+    finally:
+        browser.close()
+    assert len(durations) == 2 * (1 + 1 + 2 + 2) and all(d == pytest.approx(0.5, abs=0.01) for d in durations)
+    assert len(widths) == len(listening.timelines) == 2 and all(w >= 800 for w in widths)
+    assert browser.errors() == []
