@@ -53,17 +53,18 @@ def package_file(name: str) -> Path:
 
 def build_host_driver(info: CExportInfo, out_path: str | Path | None = None) -> Path:
     """Compile the model with the host driver; returns the executable's path."""
-    exe = Path(out_path) if out_path else info.source_path.with_name("dsl_driver")
-    _compile([HOST_CC, *HOST_CFLAGS, "-I", str(info.header_path.parent), str(info.source_path),
-              str(package_file("host_driver.c")), "-o", str(exe)])
-    return exe
+    return _build_host(info, "host_driver.c", Path(out_path) if out_path else info.source_path.with_name("dsl_driver"))
 
 
 def build_host_timer(info: CExportInfo, out_path: str | Path | None = None) -> Path:
     """Compile the model with the host timing driver (``host_timing.c``); returns the executable's path."""
-    exe = Path(out_path) if out_path else info.source_path.with_name("dsl_timer")
+    return _build_host(info, "host_timing.c", Path(out_path) if out_path else info.source_path.with_name("dsl_timer"))
+
+
+def _build_host(info: CExportInfo, driver: str, exe: Path) -> Path:
+    """Compile the model with the shipped C file ``driver`` for this host into ``exe``."""
     _compile([HOST_CC, *HOST_CFLAGS, "-I", str(info.header_path.parent), str(info.source_path),
-              str(package_file("host_timing.c")), "-o", str(exe)])
+              str(package_file(driver)), "-o", str(exe)])
     return exe
 
 
