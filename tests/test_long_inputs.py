@@ -131,3 +131,18 @@ def test_visqol_refuses_a_file_over_its_limit_from_the_header(tmp_path: Path, mo
     monkeypatch.setattr(visqol_score, "load_audio", None)  # a read of the audio would fail on it
     line = one_error_line(["visqol", str(short), str(long)])
     assert "long.wav: 3 s of audio; ViSQOL scores at most 2 s per file" in line
+
+
+def test_an_output_write_on_a_full_disk_is_one_error_line_and_leaves_nothing(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    def refused(*_: object) -> None:
+        raise soundfile.LibsndfileError(2)  # what libsndfile raises when the disk is full (measured on a tmpfs)
+
+    monkeypatch.setattr(soundfile.SoundFile, "write", refused)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: namedtuple("Usage", "total used free")(100, 100, 0))
+    with pytest.raises(DataError, match=r"out.wav: cannot write the decoded audio \(disk full, 0 bytes free\)"):
+        stream_module.write_chunks(tmp_path / "out.wav", [torch.zeros(100)], 100, 16_000)
+    assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,8 @@ DECODE_CHUNK_FRAMES = 2048
 """Embedding frames per decoder call (41 s of audio at the demo's 50 frames per second)."""
 READ_BLOCK_SAMPLES = 1 << 20
 """Samples per read of the input file."""
+FULL_DISK_BYTES = 1 << 20
+"""A failed output write with less room than this left on its disk is reported as a full disk."""
 OFFLINE_CHECK_SECONDS = 60.0
 """``route=full``: audio over which the streamed embedding is compared with the offline full path."""
 
@@ -118,6 +121,10 @@ def write_chunks(audio_out: Path, chunks, length: int, rate: int) -> None:  # no
                 f.write(np.clip(block, -1.0, 1.0))
                 written += block.shape[0]
         os.replace(partial, audio_out)
+    except RuntimeError as err:  # libsndfile's failed write says no reason (error 2, "system"): name the likely one
+        free_bytes = shutil.disk_usage(audio_out.parent).free
+        why = "disk full" if free_bytes < FULL_DISK_BYTES else (getattr(err, "error_string", "") or "write failed")
+        raise DataError(f"{audio_out}: cannot write the decoded audio ({why}, {free_bytes} bytes free)") from err
     finally:
         partial.unlink(missing_ok=True)
 
