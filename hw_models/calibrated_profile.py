@@ -82,7 +82,7 @@ def _notes(result: "CalibrationResult", base: str, power_fitted: bool) -> str:
     s, cv, all_parts = result.settings, result.cv.headline, result.cv.stats()
     power = (f"power fitted from measured inference power (static_mw copied from profile '{base}')" if power_fitted
              else f"power coefficients copied from profile '{base}' (no measured power)")
-    terms = " + C conv kernel terms" if s.kernel_terms else ""
+    terms = " + kernel terms (C conv loops, ELU expf calls)" if s.kernel_terms else ""
     return (f"Latency fitted (relative error, op groups{terms}) on {len(result.samples)} samples ({', '.join(p.value for p in s.parts)}) "
             f"of {result.n_candidates} suite candidates (seed {s.seed}, {s.fmt.value}, fastest of {s.rounds} round(s)); "
             f"{len(result.failures)} artifact(s) skipped. cv_*: {result.cv.folds}-fold CV by held-out candidate on the "

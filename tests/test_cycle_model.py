@@ -13,15 +13,15 @@ import subprocess
 import pytest
 
 from dslnas.hw_models.runners.cycle_model import (
-    CORTEX_A32, UNMODELLED_CYCLES, CycleModel, CycleModelError, MachineModel, as_branch, missing_tools, signature,
+    CORTEX_A32, CORTEX_M33, UNMODELLED_CYCLES, CycleModel, CycleModelError, MachineModel, as_branch, missing_tools, signature,
 )
 
 pytestmark = pytest.mark.skipif(missing_tools() is not None, reason=f"cycle estimates need {missing_tools()}")
 
 
-def _assemble(lines: list[str]) -> bytes:
-    """ARM machine code of ``lines`` (llvm-mc, the same LLVM the model reads back)."""
-    done = subprocess.run(["llvm-mc", "-triple=armv8a", "-mattr=+neon,+fp-armv8", "-show-encoding"],
+def _assemble(lines: list[str], triple: str = "armv8a", mattr: str = "+neon,+fp-armv8") -> bytes:
+    """Machine code of ``lines`` (llvm-mc, the same LLVM the model reads back)."""
+    done = subprocess.run(["llvm-mc", f"-triple={triple}", f"-mattr={mattr}", "-show-encoding"],
                           input="\n".join(lines) + "\n", capture_output=True, text=True, check=True)
     code = b""
     for line in done.stdout.splitlines():
@@ -66,6 +66,14 @@ def test_calls_time_as_branches_and_unmodelled_instructions_are_counted() -> Non
     assert moves.unmodelled == 1 and moves.cycles >= UNMODELLED_CYCLES  # LLVM 14's R52 model lacks vmov.f32
     alone = model.blocks([_assemble(["vmov.f32 s3, s4", "vmov.f32 s5, s6"])])[0]  # nothing left for llvm-mca
     assert alone == type(alone)(2, 2 * UNMODELLED_CYCLES, 2)
+
+
+def test_thumb2_blocks_split_by_their_encodings() -> None:
+    thumb = _assemble(["vmla.f32 s0, s1, s2", "adds r0, #1", "ldr r1, [r2, #4]", "cmp r0, r3", "bne #-20"],
+                      CORTEX_M33.triple, CORTEX_M33.mattr)
+    assert len(thumb) == 12  # 4 + 2 + 2 + 2 + 2 bytes
+    estimate = CycleModel(CORTEX_M33).estimate([(thumb, 10), (thumb[4:], 5)])
+    assert estimate.instructions == 10 * 5 + 5 * 4 and estimate.cycles > 0 and estimate.blocks == 2
 
 
 def test_bad_code_and_bad_cpus_are_errors() -> None:

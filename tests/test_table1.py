@@ -6,7 +6,7 @@ import pytest
 
 from dslnas.hw_models.paper_profile import Table1
 from dslnas.hw_models.profile import load_profile
-from dslnas.hw_models.table1 import PAPER_MIXED_MS, predict_table1
+from dslnas.hw_models.table1 import INSTRUCTION_ERRORS_PCT, PAPER_MIXED_MS, predict_table1
 
 
 def test_table1_is_predicted_from_the_emulated_profile_with_one_scale() -> None:
@@ -23,6 +23,9 @@ def test_table1_is_predicted_from_the_emulated_profile_with_one_scale() -> None:
         row = next(r for r in prediction.rows if r.light_usage == usage)
         assert row.paper_ms == paper
         assert row.predicted_ms == pytest.approx(usage * light.predicted_ms + (1 - usage) * Table1().full_latency_ms)
+    rows = prediction.to_json()["rows"]
+    assert [r["error_pct_instructions_cpi1"] for r in rows] == [INSTRUCTION_ERRORS_PCT[r.name] for r in prediction.rows]
+    assert "Cortex-R52 scheduling model" in profile.provenance.device or "cortex-r52" in profile.provenance.device
     print()
     for row in prediction.rows:
         print(f"{row.name:>16}: predicted {row.predicted_ms:6.2f} ms, paper {row.paper_ms:5.2f} ms, error {row.error_pct:+6.1f} %")

@@ -64,6 +64,8 @@ class MachineModel:
 # Armv8-R AArch32, in order, dual issue, 8 stages, VFP/NEON; the A32 is Armv8-A AArch32, in order, partial
 # dual issue, 8 stages. Cortex-A7/A8/A53/A55 have no AArch32 machine model in LLVM 14 (A53/A55: AArch64 only).
 CORTEX_A32 = MachineModel("armv8a", "cortex-r52", "+neon,+fp-armv8")
+# A Cortex-M33 in Thumb-2 (single-precision FPU, DSP) has LLVM 14's own in-order M33 model.
+CORTEX_M33 = MachineModel("thumbv8m.main", "cortex-m33", "+fp-armv8d16sp,+dsp")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_BASE_PROFILE = "a32-paper"
 # Defaults of hw_models.calibrate (repeated here so that --help imports nothing heavy; a test checks they match).
 DEFAULT_SUITE_SIZE, DEFAULT_FOLDS, DEFAULT_ROUNDS = 40, 5, 2
-EMULATED = "unicorn-arm"  # the runner whose latency is a proxy: instructions x CPI / clock
+EMULATED = "unicorn-arm"  # the runner whose latency is modelled: cycles (LLVM scheduling model) / clock
 SuiteName = Literal["standard", "tiny"]  # hw_models.calibration_suite.SuiteKind values (a test checks)
 
 
@@ -55,8 +55,8 @@ def calibrate_command(
     base_profile: Annotated[str, typer.Option("--base-profile", help="Profile whose power coefficients are copied when no power is measured.")] = DEFAULT_BASE_PROFILE,
     device: Annotated[Optional[str], typer.Option("--device", help="Device description for the provenance (default: from the runner).")] = None,
     work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="Keep the exported artifacts here (default: a temporary folder).")] = None,
-    clock_mhz: Annotated[Optional[float], typer.Option("--clock-mhz", help="unicorn-arm: assumed core clock, latency = instructions x CPI / clock (default 1200).")] = None,
-    cpi: Annotated[Optional[float], typer.Option("--cpi", help="unicorn-arm: assumed cycles per instruction (default 1.0).")] = None,
+    clock_mhz: Annotated[Optional[float], typer.Option("--clock-mhz", help="unicorn-arm: assumed core clock, latency = cycles / clock (default 1200).")] = None,
+    cpi: Annotated[Optional[float], typer.Option("--cpi", help="unicorn-arm: time instructions x this CPI instead of the cycles of LLVM's scheduling model (default: cycles).")] = None,
     kernel_terms: Annotated[Optional[bool], typer.Option("--kernel-terms/--no-kernel-terms", help="Also fit the C conv kernel's loop terms (default: on for unicorn-arm, off otherwise).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
