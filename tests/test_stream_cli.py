@@ -80,6 +80,9 @@ def test_export_c_writes_the_routed_encoder_of_a_checkpoint(files: tuple[Path, P
     header = (out / "dsl_model.h").read_text()
     assert (out / "dsl_model.c").exists() and f"#define DSL_STATE_BYTES {info['state_bytes']}" in header.replace("u", "")
     assert info["state_policy"] == "warm" and info["ram_bytes"] == info["state_bytes"] + info["scratch_bytes"]
+    assert Path(info["makefile"]) == out / "Makefile" and Path(info["example_source"]).is_file()
+    said = CliRunner().invoke(cli, ["export", "--checkpoint", str(ckpt), "--format", "c", "--out", str(out)])
+    assert said.exit_code == 0 and "Makefile" in said.output and "dsl_stream.c" in said.output, said.output
     both = CliRunner().invoke(cli, ["export", "--checkpoint", str(ckpt), "--study", "x", "--trial", "0", "--format", "c", "--out", str(out)])
     assert both.exit_code == 2 and "error: --format c exports --checkpoint CK" in both.stderr
 

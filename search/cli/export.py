@@ -67,13 +67,19 @@ def _export_routed(fmt: str, study: str | None, trial: int | None, storage: str 
     check_writable_dir(out, "--out folder")
     describe_point(point)
     info = export_point_routed(point, fmt, out)
+    if fmt == "c":
+        from dslnas.hw_models.c_export.build_files import EXAMPLE_PROGRAM_NAME, EXAMPLE_SOURCE_NAME, MAKEFILE_NAME
+
+        build = {"makefile": str(out / MAKEFILE_NAME), "example_source": str(out / EXAMPLE_SOURCE_NAME)}
     if json_out:
-        extra = {"ram_bytes": info.ram_bytes, "flash_bytes": info.flash_bytes} if fmt == "c" else {}
+        extra = {"ram_bytes": info.ram_bytes, "flash_bytes": info.flash_bytes, **build} if fmt == "c" else {}
         print_json({**asdict(info), **extra, "point": point.to_json()})
     elif fmt == "c":
         console.print(f"wrote {info.source_path} and {info.header_path}: threshold {info.threshold:.4g}, "
                       f"{info.state_policy} state, RAM {info.ram_bytes:,} B (state {info.state_bytes:,} + scratch "
-                      f"{info.scratch_bytes:,}), weights {info.weight_bytes:,} B", highlight=False, markup=False, soft_wrap=True)
+                      f"{info.scratch_bytes:,}), weights {info.weight_bytes:,} B; and {build['makefile']} with the example "
+                      f"program {build['example_source']} (make -C {out} builds {EXAMPLE_PROGRAM_NAME}, which streams a WAV "
+                      "through the routed encoder)", highlight=False, markup=False, soft_wrap=True)
     else:
         console.print(f"wrote front.onnx, full_tail.onnx, light_tail.onnx and routed.json in {info.out_dir}: threshold "
                       f"{info.threshold:.4g}, {info.state_policy} state; the driver (RoutedOnnxEncoder) matches the "

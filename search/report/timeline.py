@@ -82,14 +82,14 @@ def timeline_png(t: RoutingTimeline, path: Path, dpi: int = 100) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (wave, pred, routes) = plt.subplots(3, 1, figsize=(9, 4.2), sharex=True,
+    fig, (wave, pred, routes) = plt.subplots(3, 1, figsize=(9, 4.5), sharex=True,
                                              gridspec_kw={"height_ratios": [2, 2, 1]})
     seconds = np.arange(len(t.waveform)) / t.sample_rate_hz
     wave.plot(seconds, t.waveform, color="#444", linewidth=0.5)
     for i in np.flatnonzero(t.light):
         wave.axvspan(i * t.segment_s, (i + 1) * t.segment_s, color=LIGHT_COLOUR, alpha=0.15, linewidth=0)
     wave.set_ylabel("audio")
-    wave.set_title(t.title, fontsize=10)
+    wave.set_title(f"{t.title}\n{caption(t)}", fontsize=9)
     mids = (np.arange(t.segments) + 0.5) * t.segment_s
     pred.step(mids, t.predicted, where="mid", color="#1f77b4", label="switch prediction")
     if t.actual is not None:
@@ -103,7 +103,7 @@ def timeline_png(t: RoutingTimeline, path: Path, dpi: int = 100) -> Path:
     if t.oracle_light is not None:
         _route_bar(routes, t.oracle_light, t.segment_s, 0.0, "oracle")
     routes.set_yticks([])
-    routes.set_xlabel(f"time (s); green: light path, red: full path; {caption(t)}", fontsize=8)
+    routes.set_xlabel("time (s); green: light path, red: full path", fontsize=8)
     fig.tight_layout()
     with atomic_file(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
