@@ -136,3 +136,22 @@ def test_a_study_without_results_still_gets_a_report(tmp_path: Path) -> None:
     page = write_report(study, tmp_path / "report").html.read_text()
     assert "No completed trial yet" in page and "RuntimeError: out of memory" in page
     assert "Knob importance could not be computed: needs at least 5 completed trials" in page
+
+
+def test_report_overlays_several_studies(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    build_demo_study(url, name="first")
+    build_demo_study(url, name="second")
+    app = typer.Typer()
+    cli_report.register(app)
+    app.command("noop")(lambda: None)
+    out = tmp_path / "r"
+    args = ["report", "--study", "first", "--study", "second", "--storage", url, "--out", str(out), "--no-audio"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    page = (out / "index.html").read_text()
+    assert "<h2>Studies compared</h2>" in page and 'id="fig-compare"' in page
+    assert "<b>first</b>: profile a32-paper" in page and "<b>second</b>: profile a32-paper" in page
+    assert "Not heard" not in page  # --no-audio: no listening section at all
+    twice = CliRunner().invoke(app, [*args[:5], "--study", "first", *args[5:]])
+    assert twice.exit_code != 0 and "names a study twice" in str(twice.exception or twice.output)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, print_json, quiet_optuna
+from dslnas.search.cli.common import JsonOpt, StorageOpt, console, print_json, quiet_optuna
 from dslnas.search.uncertainty import MAX_VISQOL_LOSS_DEFAULT
 
 MaxVisqolLossOpt = Annotated[float, typer.Option(
@@ -15,8 +15,12 @@ MaxVisqolLossOpt = Annotated[float, typer.Option(
     "full-only, judged on the upper end of its 95% bootstrap interval over the scored clips.")]
 
 
+StudiesOpt = Annotated[list[str], typer.Option(
+    "--study", help="Study name; repeat it to overlay several studies' fronts on the first one's report.")]
+
+
 def report_command(
-    study: StudyOpt,
+    study: StudiesOpt,
     storage: StorageOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default: runs/<study>/report).")] = None,
     max_visqol_loss: MaxVisqolLossOpt = MAX_VISQOL_LOSS_DEFAULT,
@@ -24,7 +28,8 @@ def report_command(
     clips_per_class: Annotated[int, typer.Option("--clips-per-class", min=1, max=10, help="--audio: held-out clips per class.")] = 2,
     json_out: JsonOpt = False,
 ) -> None:
-    """Write the Pareto report: index.html (self-contained), trials.csv, pareto.json and png/."""
+    """Write the Pareto report: index.html (self-contained), trials.csv, pareto.json and png/ (of the first
+    --study; further ones are overlaid on its front)."""
     from dslnas.search.config import DEFAULT_RUNS_ROOT
     from dslnas.search.report.files import write_report
     from dslnas.search.storage import load_existing_study, study_dir
@@ -33,13 +38,17 @@ def report_command(
     from dslnas.spaces.yaml_io import check_writable_dir
 
     quiet_optuna()
-    folder = out or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "report"
+    first, *others = study
+    if len(set(study)) != len(study):
+        raise UserError(f"--study names a study twice ({', '.join(study)})")
+    folder = out or study_dir(first, Path(DEFAULT_RUNS_ROOT)) / "report"
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file; give a folder for the report")
     check_writable_dir(folder, "report folder")
-    loaded = load_existing_study(storage, study)
+    loaded = load_existing_study(storage, first)
+    compared = [load_existing_study(storage, name) for name in others]
     try:
-        files = write_report(loaded, folder, max_visqol_loss, clips_per_class if audio else 0)
+        files = write_report(loaded, folder, max_visqol_loss, clips_per_class if audio else 0, compared)
     except OSError as err:
         raise UserError(f"report folder {folder} cannot be written ({err.strerror or type(err).__name__})") from err
     if json_out:

@@ -10,6 +10,7 @@ import csv
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
@@ -34,9 +35,10 @@ class ReportFiles:
 
 
 def write_report(study: optuna.Study, out_dir: str | Path, max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT,
-                 audio_clips_per_class: int = 0) -> ReportFiles:
+                 audio_clips_per_class: int = 0, compare_with: Sequence[optuna.Study] = ()) -> ReportFiles:
     """Compute the front of ``study`` (picks within ``max_visqol_loss``) and write every report file under ``out_dir``;
-    ``audio_clips_per_class`` > 0: also the listening section (``listen/``: WAVs and the knee's timelines)."""
+    ``audio_clips_per_class`` > 0: also the listening section (``listen/``: WAVs and the knee's timelines);
+    ``compare_with``: other studies whose fronts the page overlays on this one's."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     front = compute_pareto_front(study, max_visqol_loss)
@@ -48,7 +50,8 @@ def write_report(study: optuna.Study, out_dir: str | Path, max_visqol_loss: floa
 
         listening = study_listening(study, front, out, audio_clips_per_class)
     html_path, csv_path, json_path = out / "index.html", out / "trials.csv", out / "pareto.json"
-    atomic_write_text(html_path, render_page(front, history, importance, listening))  # a killed report leaves the last one
+    compared = [compute_pareto_front(other, max_visqol_loss) for other in compare_with]
+    atomic_write_text(html_path, render_page(front, history, importance, listening, compared))  # a killed report leaves the last one
     write_trials_csv(front, csv_path)
     atomic_write_text(json_path, json.dumps(front_to_json(front), indent=2, allow_nan=False) + "\n")
     pngs = write_pngs(front, history, importance, out / "png")

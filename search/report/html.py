@@ -18,6 +18,7 @@ from plotly.offline import get_plotlyjs
 from dslnas.search.records import Comparison, EvaluatedClass, Role
 from dslnas.search.pareto import FrontPoint, ParetoFront, Recommendation, RecommendationKind
 from dslnas.search.report.columns import COLUMNS, shown
+from dslnas.search.report.compare import compare_figure, compare_lines
 from dslnas.search.report.history import candidate_history, history_caption, history_figure
 from dslnas.search.report.listen import Listening
 from dslnas.search.report.listen_html import listening_html
@@ -57,11 +58,13 @@ window.addEventListener("load", () => document.querySelectorAll(".js-plotly-plot
 
 
 def render_page(front: ParetoFront, history: Sequence[HypervolumeStep], importance: ImportanceResult,
-                listening: Listening | None = None) -> str:
-    """The whole page as one string (``listening``: the audio players and the knee's routing timelines)."""
+                listening: Listening | None = None, compared: Sequence[ParetoFront] = ()) -> str:
+    """The whole page as one string (``listening``: the audio players and the knee's routing timelines;
+    ``compared``: other studies whose fronts are overlaid on this one's)."""
     title = f"dslnas report: {escape(front.study_name)}"
     parts = [
-        f"<h1>{title}</h1>", _meta(front), _picks(front), listening_html(listening) if listening else "", _confirmations(front),
+        f"<h1>{title}</h1>", _meta(front), _picks(front), _compared(front, compared),
+        listening_html(listening) if listening else "", _confirmations(front),
         _figures_section(front, history, importance), _trials_section(front),
     ]
     return (
@@ -187,6 +190,14 @@ def _sentence(rec: Recommendation, front: ParetoFront) -> str:
         f"({f['light_usage']} overall). Model size: {f['params_full_pass']} parameters on the full pass, "
         f"{f['params_light_pass']} on the light pass (after the switch: {size.full_tail_params:,} vs {size.light_tail_params:,}).{_excluded(rec)}</li>"
     )
+
+
+def _compared(front: ParetoFront, others: Sequence[ParetoFront]) -> str:
+    if not others:
+        return ""
+    fronts = (front, *others)
+    return (f"<section><h2>Studies compared</h2>{compare_lines(fronts)}"
+            f"{_figure_html(compare_figure(fronts), 'fig-compare')}</section>")
 
 
 def _confirmations(front: ParetoFront) -> str:
