@@ -118,3 +118,19 @@ def test_report_and_trials_take_the_tolerance(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "--study", "cli-picks", "--storage", url, "--out", str(out), "--max-visqol-loss", "0.2"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "pareto.json").read_text())["knee"] == 0
+
+
+def test_a_confirmed_pick_says_measured_beside_predicted(tmp_path: Path) -> None:
+    from dslnas.search.records import Comparison, ConfirmationEntry, append_confirmations
+
+    study = build_demo_study(f"sqlite:///{tmp_path / 'optuna.db'}")
+    front = compute_pareto_front(study)
+    knee = front.knee
+    entries = [ConfirmationEntry(path, "unicorn-arm", "emulated A32", "2026-12-07T00:00:00", Comparison.ABSOLUTE, "a32-paper",
+                                 predicted, 10.0, measured_latency_ms=measured, repeats=5)
+               for path, predicted, measured in (("full", knee.record.cost.latency_ms.full, 16.0),
+                                                 ("light", knee.record.cost.latency_ms.light, 11.0))]
+    append_confirmations(study, knee.number, entries)
+    page = render_page(compute_pareto_front(study), [], ImportanceResult({}, "none"))
+    assert "Measured on a device: full 16.000 ms (predicted 14.74), light 11.000 ms (predicted 9.86)" in page
+    assert "This profile carries no measured error" in page  # the fixture prices on a32-paper

@@ -81,7 +81,10 @@ def _meta(front: ParetoFront) -> str:
     cost = front.points[0].record.cost if front.points else None
     how = ""
     if cost is not None:
-        band = f" Latencies carry its cross-validated error of +-{cost.latency_error_pct:.1f}%." if cost.latency_error_pct is not None else ""
+        band = (f" Latencies carry its cross-validated error of +-{cost.latency_error_pct:.1f}%." if cost.latency_error_pct is not None
+                else " <b>This profile carries no measured error</b>: its prices are a reference, not evidence; price on a "
+                     "calibrated profile (<code>--profile a32-emulated</code>, or one from <code>dslnas calibrate</code>) for prices "
+                     "with a cross-validated error.")
         alpha = ("The mask's sparsity is priced: this device skips zero inputs." if cost.sparsity_priced
                  else "The compression weight alpha buys nothing on this device (its runtime does not skip the mask's zeros).")
         how = f" The profile is {escape(cost.provenance)}.{band} {alpha}"
@@ -162,6 +165,16 @@ def _quality(p: FrontPoint, f: dict[str, str]) -> str:
     return f"ViSQOL {f['visqol_mixed']}, {lost}{clips}" + (f"; lost per class: {per_class}" if per_class else "")
 
 
+def _measured_beside(p: FrontPoint) -> str:
+    """Measured beside predicted for a confirmed point (empty when nothing was measured)."""
+    measured = {path: shown(f"measured_latency_{path}_ms", p) for path in ("full", "light", "mixed")}
+    if all(v == "-" for v in measured.values()):
+        return ""
+    said = ", ".join(f"{path} {escape(v)} ms (predicted {escape(shown(f'latency_{path}_ms' if path != 'mixed' else 'latency_ms', p))})"
+                     for path, v in measured.items() if v != "-")
+    return f' <span class="measured">Measured on a device: {said}; see "Predicted vs measured".</span>'
+
+
 def _no_pick(rec: Recommendation, front: ParetoFront) -> str:
     """Why a recommendation has no point: nothing within the budget, or nothing there within the tolerance."""
     if rec.kind is RecommendationKind.KNEE:
@@ -188,7 +201,7 @@ def _sentence(rec: Recommendation, front: ParetoFront) -> str:
         f"{f['latency_ms']} ms and {f['power_mw']} mW, that is {f['latency_saved_pct']} less latency and "
         f"{f['power_saved_pct']} less power than full-only (latency saved, 95% interval: {f['latency_saved_95']} %); {quality}. The light path takes {usage or 'no labelled'} segments "
         f"({f['light_usage']} overall). Model size: {f['params_full_pass']} parameters on the full pass, "
-        f"{f['params_light_pass']} on the light pass (after the switch: {size.full_tail_params:,} vs {size.light_tail_params:,}).{_excluded(rec)}</li>"
+        f"{f['params_light_pass']} on the light pass (after the switch: {size.full_tail_params:,} vs {size.light_tail_params:,}).{_measured_beside(p)}{_excluded(rec)}</li>"
     )
 
 
