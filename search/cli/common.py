@@ -136,6 +136,21 @@ class PlainProgress:
         task.printed_at_s, task.printed_completed = time.monotonic(), task.completed
 
 
+def duration_text(seconds: float) -> str:
+    """``1m05s`` / ``42s`` (``?`` for an unknown duration)."""
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def eta_text(elapsed_s: float, done: int, total: int) -> str:
+    """A task's progress as ``eta 1m05s`` (from the mean time per item so far) or ``done in 42s``."""
+    if done >= total:
+        return "done in " + duration_text(elapsed_s)
+    return "eta " + duration_text(elapsed_s / done * (total - done) if done > 0 else math.nan)
+
+
 def progress_bar() -> Any:
     """The progress display of long commands, on stderr: a live bar on a terminal, plain lines otherwise."""
     if not console.is_terminal:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from dslnas.search.cli.common import JsonOpt, StorageOpt, console, print_json, progress_bar
+from dslnas.search.cli.common import JsonOpt, StorageOpt, console, eta_text, print_json, progress_bar
 from dslnas.search.cli.point import CheckpointOpt, PointStudyOpt, PointTrialOpt, ThresholdOpt, describe_point
 
 if TYPE_CHECKING:
@@ -44,17 +44,7 @@ class PhaseProgress:
         if phase not in self.tasks:
             self.tasks[phase] = (self.bar.add_task(PHASES.get(phase, phase), total=total, status=""), time.monotonic())
         task, started = self.tasks[phase]
-        elapsed = time.monotonic() - started
-        left = elapsed / done * (total - done) if done else math.nan
-        status = "done in " + _duration(elapsed) if done >= total else "eta " + _duration(left)
-        self.bar.update(task, completed=done, total=total, status=status)
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+        self.bar.update(task, completed=done, total=total, status=eta_text(time.monotonic() - started, done, total))
 
 
 def evaluate_command(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from dslnas.search.backends import BACKENDS
-from dslnas.search.cli.common import JsonOpt, StorageOpt, StudyOpt, console, fail, print_json, progress_bar, quiet_optuna
+from dslnas.search.cli.common import (
+    JsonOpt, StorageOpt, StudyOpt, console, eta_text, fail, print_json, progress_bar, quiet_optuna,
+)
 from dslnas.search.cli.report import MaxVisqolLossOpt
 from dslnas.search.samplers import SAMPLERS
 from dslnas.search.uncertainty import MAX_VISQOL_LOSS_DEFAULT
@@ -43,6 +46,7 @@ def search_command(
     heartbeat_interval: Annotated[int, typer.Option("--heartbeat-interval", min=1, help="Seconds between a running trial's heartbeats (RDB storages).")] = 20,
     grace_period: Annotated[int, typer.Option("--grace-period", min=1, help="Seconds without heartbeat before a trial counts as dead and is retried.")] = 60,
     artifacts: Annotated[Optional[str], typer.Option("--artifacts", help="Artifact store every node reaches (a shared folder; s3://bucket/prefix): trial checkpoints go there. Default: runs/<study>/artifacts.")] = None,
+    eval_clip_seconds: Annotated[Optional[float], typer.Option("--eval-clip-seconds", min=0.0, help="Score each held-out clip's first N s (>= 1; 0: whole clips). Default: the space's setting (kept with --data).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the final status as JSON on stdout.")] = False,
 ) -> None:
     """Search DSL configurations: quality (ViSQOL) against predicted A32 latency/power. With no options:
@@ -55,7 +59,7 @@ def search_command(
     space_obj = load_space(space)
     config = SearchConfig(
         study=study or space_obj.name, space=space_obj, trials=trials, backend=backend, storage=storage,
-        sampler=sampler, seed=seed, data=None if data is None else _user_data(data, space_obj), profile=profile, workers=workers,
+        sampler=sampler, seed=seed, data=_user_data(data, space_obj, eval_clip_seconds), profile=profile, workers=workers,
         ray_address=address, gpus_per_trial=gpus_per_trial, max_concurrent_trials=workers,
         heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period, artifact_store=artifacts,
         fidelity=_fidelity(fidelity, rungs, eta, bracket_size, space_obj),
@@ -70,9 +74,13 @@ def search_command(
         def on_base_step(step: int, total: int, losses: dict[str, float]) -> None:
             bar.update(base_task, completed=step, status=f"loss {losses['total']:.3f}")
 
-        def on_status(status: "SearchStatus") -> None:
+        started, first_complete = time.monotonic(), []
+
+        def on_status(status: "SearchStatus") -> None:  # the ETA counts this run's trials only
             bar.update(base_task, completed=1 if pretrained else space_obj.base_train.steps)
-            bar.update(trial_task, completed=status.complete, status=_status_text(status))
+            first_complete[:] = first_complete or [status.complete]
+            eta = eta_text(time.monotonic() - started, status.complete - first_complete[0], trials - first_complete[0])
+            bar.update(trial_task, completed=status.complete, status=f"{_status_text(status)} · {eta}")
 
         outcome = run_search(config, on_status=on_status, on_base_step=on_base_step)
         on_status(outcome.after)
@@ -117,13 +125,19 @@ def _fidelity(kind: str, rungs: str | None, eta: int, bracket_size: int | None, 
     return config
 
 
-def _user_data(path: Path, space: "SearchSpace") -> "DataConfig":
-    """``--data PATH`` with the space's evaluation settings (eval_clip_seconds, eval_fraction, seed) kept."""
+def _user_data(path: Path | None, space: "SearchSpace", eval_clip_seconds: float | None = None) -> "DataConfig | None":
+    """``--data PATH`` with the space's evaluation settings (eval_clip_seconds, eval_fraction, seed) kept, and
+    ``--eval-clip-seconds`` over the space's cut (0: whole clips); None: the space's own data unchanged."""
+    from dslnas.spaces.errors import UserError
     from dslnas.trainers.data.layout import data_config_for
 
+    if eval_clip_seconds is not None and 0 < eval_clip_seconds < 1:
+        raise UserError(f"--eval-clip-seconds must be 0 (whole clips) or at least 1, got {eval_clip_seconds:g}")
     settings = space.finetune.data
-    return data_config_for(path, eval_clip_seconds=settings.eval_clip_seconds, eval_fraction=settings.eval_fraction,
-                           seed=settings.seed)
+    cut = settings.eval_clip_seconds if eval_clip_seconds is None else (eval_clip_seconds or None)
+    if path is None:
+        return None if eval_clip_seconds is None else settings.model_copy(update={"eval_clip_seconds": cut})
+    return data_config_for(path, eval_clip_seconds=cut, eval_fraction=settings.eval_fraction, seed=settings.seed)
 
 
 def _status_text(status: "SearchStatus") -> str:
