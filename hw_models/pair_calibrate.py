@@ -116,7 +116,8 @@ def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns()
 
     ``skips_zero_inputs``: the runs were of exports that skip the mask's zeros in each tail's first conv, and
     the samples' counts say so (``placement.with_sparse_tail_inputs`` at each run's sparsity): both units
-    then price alpha in cycles (profile ``a32-m33-pair-skip``)."""
+    then price alpha in cycles (profile ``a32-m33-pair-skip``). The default unit (a one-unit price) is the
+    A32: the application core can run the whole encoder on its own; the M33 is pinned to the front."""
     fitted = fit_units(samples, s, folds)
     ratio = s.m33_clock_mhz / s.a32_clock_mhz
     fitted = {"m33": (_completed(fitted["m33"][0], fitted["a32"][0], 1 / ratio), fitted["m33"][1]),
@@ -138,5 +139,5 @@ def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns()
     return DeviceProfile(name=name, description="always-on Cortex-M33 (front, light tail) + Cortex-A32 (full "
                          "tail, woken per full segment), emulated; calibrated by hw_models.pair_calibrate"
                          + ("; the tails' first convs skip the mask's zeros" if skips_zero_inputs else ""),
-                         provenance=provenance, default_unit="m33", units={"m33": m33, "a32": a32},
+                         provenance=provenance, default_unit="a32", units={"m33": m33, "a32": a32},
                          link=fit_link(samples, s), placement=PinnedPlacement(front="m33", light="m33", full="a32"))

@@ -172,8 +172,12 @@ def test_the_shipped_profiles_include_what_the_price_must_not_drop(routing: Rout
         best = ProfileCostModel(profiles[name]).predict_counts(counts, routing)
         dropped = _priced_without(name, routing, counts)
         assert dropped["no replays"].latency_ms.mixed < best.latency_ms.mixed
-        assert (dropped["no sparsity"].latency_ms.mixed > best.latency_ms.mixed) == (name in skipping)
-        assert (best.power_mw.mixed < dropped["default unit"].power_mw.mixed) == (name in multi)
+        # sparsity moves latency where a unit skips zeros or the masked map crosses a link (its bytes)
+        assert (dropped["no sparsity"].latency_ms.mixed > best.latency_ms.mixed) == (name in skipping or best.link_bytes_per_s > 0)
+        pinned = profiles[name].placement is not None  # priced at its placement, not the cheapest: it differs
+        moved = (best.power_mw.mixed != dropped["default unit"].power_mw.mixed if pinned
+                 else best.power_mw.mixed < dropped["default unit"].power_mw.mixed)
+        assert moved == (name in multi)
         assert (best.unit != profiles[name].default_unit) == (name in multi)
 
 
@@ -191,6 +195,8 @@ def test_each_shipped_profile_loads_prices_both_presets_and_states_its_provenanc
     for preset, counts in preset_counts.items():
         cost = ProfileCostModel(loaded).predict_counts(counts, RoutingSummary(0.5, 0.3))
         assert cost.provenance == text and cost.profile == profile
-        for figures in (cost.latency_ms, cost.power_mw, cost.energy_per_inference_uj):
+        pin = loaded.placement  # a light tail pinned on a slower unit than the full tail's may take longer
+        ordered = (cost.power_mw, cost.energy_per_inference_uj) + (() if pin and pin.light != pin.full else (cost.latency_ms,))
+        for figures in ordered:
             assert 0 < figures.light < figures.full and figures.light < figures.mixed < figures.full, (preset, figures)
         assert cost.unsupported_ops == {}, preset
