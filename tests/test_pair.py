@@ -135,3 +135,12 @@ def test_confirm_on_the_pair_reports_each_part_the_link_and_the_energy(tmp_path)
     print(f"\nconfirm on the pair: latency error {mixed.error_pct:+.1f}%, energy error {mixed.energy_error_pct:+.1f}%, "
           f"link bytes {extra['link_bytes_per_segment_mean']:.0f} measured / "
           f"{extra['predicted_link_bytes_per_segment']:.0f} predicted per segment")
+
+
+def test_a_pinned_placement_must_name_the_profiles_units():
+    from dslnas.spaces.errors import ConfigError
+
+    data = load_profile("a32-m33-pair").model_dump()
+    data["placement"]["full"] = "a55"
+    with pytest.raises((ConfigError, ValueError), match="placement names unit 'a55'"):
+        type(load_profile("a32-m33-pair")).model_validate(data)
