@@ -21,6 +21,7 @@ from dslnas.trainers.checkpoint import load_checkpoint
 
 TINY_SPACE = Path(__file__).parent / "data" / "tiny-space.yaml"
 pytestmark = pytest.mark.slow
+REAL_RUN = trial_module.TrialRunner.run  # before any test wraps it
 
 
 def sh_config(tmp_path: Path) -> SearchConfig:
@@ -55,7 +56,7 @@ def test_rungs_promote_by_pareto_order_continue_training_and_stay_off_the_front(
 
 
 def _count_jobs(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, int | None]], stop_at: int | None = None) -> None:
-    real = trial_module.TrialRunner.run
+    real = REAL_RUN
 
     def counted(self, candidate, key, steps=None, start_from=None):  # noqa: ANN001
         calls.append((key, steps))
