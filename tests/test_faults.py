@@ -178,9 +178,10 @@ def test_a_search_killed_mid_trial_on_a_journal_file_fails_that_trial_and_the_re
 
     url, study_root = str(tmp_path / "kill.log"), tmp_path / "runs" / "killme"
     # A fine-tune long enough to be caught mid-way on a fast machine (the tiny space's 2 steps can finish
-    # between two looks of the phase watcher).
+    # between two looks of the phase watcher, 50 ms apart); no checkpoint before its end, so the whole
+    # fine-tune is the window. 60 steps, not 400: every trial of both runs pays them (CI time).
     space = tmp_path / "slow-finetune.yaml"
-    space.write_text(f"extends: {TINY_SPACE}\nfinetune: {{steps: 400, checkpoint_every: 200}}\n")
+    space.write_text(f"extends: {TINY_SPACE}\nfinetune: {{steps: 60, checkpoint_every: 60}}\n")
     cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(space), "--trials", "3", "--study", "killme",
            "--storage", url, "--heartbeat-interval", "1", "--grace-period", str(GRACE_S)]
     seen: set[Path] = set()
