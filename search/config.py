@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from dslnas.search.fidelity import FidelityConfig
+from dslnas.search.fidelity_config import FidelityConfig
 from dslnas.spaces.candidate import Frozen, PosInt
 from dslnas.spaces.run_config import DataConfig, LRSchedule
 from dslnas.spaces.errors import UserError

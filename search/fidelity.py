@@ -9,75 +9,25 @@ candidates still in play), and ties inside a front go to the larger exclusive hy
 (objectives scaled 0..1 over every member's points, reference 1.1). The last rung is the space's full
 fine-tune: only its records are fully trained.
 
-This module is pure (no Optuna, no torch): the config, the ordering, the promotion and the rank correlation.
+This module is pure (no Optuna, no torch): the ordering, the promotion and the rank correlation (the config is
+``search.fidelity_config``, which ``SearchConfig`` holds).
 ``search.fidelity_state`` keeps rungs in the study; ``search.fidelity_run`` drives them.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
-
-from pydantic import Field, model_validator
 
 from dslnas.search.dominance import dominates
-from dslnas.spaces.candidate import Frozen, PosInt
+from dslnas.search.fidelity_config import FidelityConfig, FidelityKind, default_rungs
+from dslnas.search.report.metrics import REFERENCE_SCALED, hypervolume
+
+__all__ = ["Curve", "FidelityConfig", "FidelityKind", "RungCorrelation", "default_rungs", "pareto_fronts",
+           "pareto_order", "promote", "rank_correlations", "spearman"]
 
 Values = tuple[float, ...]  # one sweep point's objective values, minimised (maximised ones negated)
-
-
-class FidelityKind(str, enum.Enum):
-    """``full``: every candidate gets the whole fine-tune; ``sh``: Pareto successive halving on its steps."""
-
-    FULL = "full"
-    SH = "sh"
-
-
-class FidelityConfig(Frozen):
-    """Successive halving on fine-tune steps. ``rungs_steps``: strictly increasing, the last is the space's
-    ``finetune.steps`` (checked by ``SearchConfig``); ``eta``: a rung keeps ``1/eta`` of its members;
-    ``bracket_size``: candidates entering a bracket's first rung (default ``eta ** (rungs - 1)``: one finalist)."""
-
-    rungs_steps: tuple[PosInt, ...]
-    eta: Annotated[int, Field(ge=2)] = 3
-    bracket_size: PosInt | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> "FidelityConfig":
-        steps = self.rungs_steps
-        if len(steps) < 2:
-            raise ValueError(f"fidelity.rungs_steps needs at least 2 rungs, got {list(steps)}")
-        if any(b <= a for a, b in zip(steps, steps[1:])):
-            raise ValueError(f"fidelity.rungs_steps must increase strictly, got {list(steps)}")
-        return self
-
-    @property
-    def full_steps(self) -> int:
-        return self.rungs_steps[-1]
-
-    @property
-    def candidates_per_bracket(self) -> int:
-        return self.bracket_size or self.eta ** (len(self.rungs_steps) - 1)
-
-    def kept(self, members: int) -> int:
-        """How many of a rung's ``members`` go on to the next rung: ``members // eta``, at least 1."""
-        return max(1, members // self.eta)
-
-    @property
-    def finalists_per_bracket(self) -> int:
-        n = self.candidates_per_bracket
-        for _ in self.rungs_steps[1:]:
-            n = self.kept(n)
-        return n
-
-
-def default_rungs(full_steps: int, eta: int = 3, rungs: int = 3) -> tuple[int, ...]:
-    """``full_steps / eta**k`` for k = rungs-1 .. 0 (rounded, at least 1, repeats dropped)."""
-    steps = [max(1, round(full_steps / eta ** k)) for k in range(rungs - 1, -1, -1)]
-    return tuple(dict.fromkeys(steps))
 
 
 # -- ordering and promotion (pure) ------------------------------------------------------------------
@@ -117,8 +67,6 @@ def pareto_fronts(curves: Sequence[Curve]) -> list[list[int]]:
 
 def contributions(keys: Sequence[int], scaled: dict[int, list[Values]]) -> dict[int, float]:
     """Each key's exclusive hypervolume contribution among ``keys`` (scaled values, reference 1.1)."""
-    from dslnas.search.report.metrics import REFERENCE_SCALED, hypervolume  # the report's: imports pareto
-
     every = [p for k in keys for p in scaled[k]]
     if not every:  # no feasible point among them: nothing to share
         return {k: 0.0 for k in keys}

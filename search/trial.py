@@ -26,6 +26,7 @@ from dslnas.spaces.run_config import DataConfig, RunConfig, TrainConfig
 
 if TYPE_CHECKING:  # the training stack (torch) is imported when a trial runs, not by export or the report
     from dslnas.trainers.data import Clip
+    from dslnas.trainers.train import TrainResult
     from dslnas.trainers.visqol_score import VisqolScorer
 
 
@@ -87,18 +88,13 @@ class TrialRunner:
         from dslnas.trainers.checkpoint import load_checkpoint
         from dslnas.trainers.codec import build_codec
         from dslnas.trainers.evaluate import evaluate_codec
-        from dslnas.trainers.train import CHECKPOINT_NAME, train
 
         timing: dict[str, float] = {}
         started = time.perf_counter()
         recipe = trial_train_config(self.config, self.base_checkpoint)
         full_steps = recipe.steps
         run = RunConfig(candidate=candidate, train=recipe if steps is None else recipe.model_copy(update={"steps": steps}))
-        out_dir = self.config.study_root / "trials" / trial_key
-        if start_from is not None and not (out_dir / CHECKPOINT_NAME).exists():
-            out_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(start_from, out_dir / CHECKPOINT_NAME)
-        result = train(run, out_dir)
+        result = self._train(run, trial_key, start_from)
         timing["train"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -121,6 +117,18 @@ class TrialRunner:
         points = build_points(candidate, evaluation, price, result.checkpoint_path, timing_s, self.config.space.objectives,
                               rules, evaluated, result.light_start)
         return points if run.train.steps >= full_steps else at_fidelity(points, run.train.steps)
+
+
+    def _train(self, run: RunConfig, trial_key: str, start_from: Path | None) -> "TrainResult":
+        """Train ``run`` into ``<study>/trials/<trial_key>/``, first copying ``start_from`` there (when given and
+        the folder has no checkpoint of its own yet: a rung killed midway resumes from its own)."""
+        from dslnas.trainers.train import CHECKPOINT_NAME, train
+
+        out_dir = self.config.study_root / "trials" / trial_key
+        if start_from is not None and not (out_dir / CHECKPOINT_NAME).exists():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(start_from, out_dir / CHECKPOINT_NAME)
+        return train(run, out_dir)
 
 
 def at_fidelity(points: CandidatePoints, steps: int) -> CandidatePoints:
