@@ -84,7 +84,7 @@ def test_report_files(tmp_path: Path, study: optuna.Study) -> None:
     assert "<script src=" not in page and "<link " not in page  # plotly.js is inline: nothing to fetch
     assert (f"Quality is scored on held-out clips: silence 3 clips, 6 s from clicks; speech 11 clips, 22 s from "
             f"{html.escape(EVIL)}, talker-0, ") in page and "talker-6 and 3 more." in page
-    assert page.count('class="plotly-graph-div') == 6
+    assert page.count('class="plotly-graph-div') == 7  # pareto x2, sweep, cost, hypervolume, search history, importance
     assert "<th>mask zeros</th>" in page and ">40%</td>" in page  # what alpha bought, per trial
     assert "<th>light tail start</th>" in page and ">elastic</td>" in page  # the bank's prefix, or sliced
 
@@ -101,7 +101,8 @@ def test_report_files(tmp_path: Path, study: optuna.Study) -> None:
     assert data["points"][2]["uncertainty"]["visqol_lost"]["clips"] == 8
     assert {p["trial"]: p["on_front"] for p in data["points"]} == {0: True, 1: True, 2: True, 3: False, 4: False, 6: True}
     assert sorted(p.name for p in files.pngs) == sorted(
-        ["pareto_latency.png", "pareto_power.png", "threshold_sweep.png", "hypervolume.png", "cost_breakdown.png", "importance.png"])
+        ["pareto_latency.png", "pareto_power.png", "threshold_sweep.png", "hypervolume.png", "cost_breakdown.png", "importance.png",
+         "search_history.png"])
     assert all(p.stat().st_size > 10_000 for p in files.pngs)
 
 

@@ -174,7 +174,7 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     seen = check_and_screenshot(files.html, png, tmp_path / "chromium-profile")
     assert seen.errors == []
     assert seen.remote_requests == []
-    assert seen.plot_divs == 6 and seen.plots_drawn == 6  # pareto x2, sweep, cost, hypervolume, importance
+    assert seen.plot_divs == 7 and seen.plots_drawn == 7  # pareto x2, sweep, cost, hypervolume, search history, importance
     assert png.stat().st_size > 50_000
 
 
