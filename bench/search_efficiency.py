@@ -88,7 +88,7 @@ def search_config(space: SearchSpace, sampler: str, seed: int, trials: int, root
     study = f"eff-{sampler}-{seed}"
     extra = {}
     if sampler == MULTI_FIDELITY:
-        from dslnas.search.fidelity import FidelityConfig, default_rungs
+        from dslnas.search.fidelity_config import FidelityConfig, default_rungs
 
         extra = {"fidelity": FidelityConfig(rungs_steps=default_rungs(space.finetune.steps))}
     return SearchConfig(study=study, space=space, trials=trials, sampler="tpe" if sampler == MULTI_FIDELITY else sampler,
