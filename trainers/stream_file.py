@@ -6,8 +6,8 @@ frames, each with the decoder's receptive field of earlier frames before it (:fu
 so the output equals one whole-file decode and its memory does not grow with the file. The input is read
 in blocks from the file (no whole-file float copy of its channels), the output written block by block to a
 temporary name renamed when complete. Files longer than :data:`MAX_STREAM_SECONDS` are refused before
-anything runs (what still grows with the length: the audio, the base frames and the embedding, about
-0.1-0.3 MB per second of audio, ``bench/data_memory.py --stream``).
+anything runs. What still grows with the length: the audio, the base frames and the embedding
+(``bench/long_audio_memory.py``; the decoder alone took about 5 MB per second of audio when it ran whole).
 With ``route=full`` the result also says how far the streamed embedding is from the offline full path over
 the first :data:`OFFLINE_CHECK_SECONDS` (it should be ~1e-6: the runtime is exact).
 """
@@ -31,9 +31,10 @@ from dslnas.trainers.data.audio_io import AudioSpan, open_span
 from dslnas.trainers.streaming import Route, StreamingEncoder
 
 MAX_STREAM_SECONDS = 4 * 3600.0
-"""Longest input ``stream`` takes (at 0.3 MB per second of audio, about 4 GB of memory)."""
-DECODE_CHUNK_FRAMES = 2048
-"""Embedding frames per decoder call (41 s of audio at the demo's 50 frames per second)."""
+"""Longest input ``stream`` takes (a documented bound; memory past a decode chunk was not measured)."""
+DECODE_CHUNK_FRAMES = 512
+"""Embedding frames per decoder call (about 10 s of audio); each call also decodes the receptive field
+before it again (:func:`decoder_context_frames`: 62 frames for the demo preset, 32 for the paper's)."""
 READ_BLOCK_SAMPLES = 1 << 20
 """Samples per read of the input file."""
 FULL_DISK_BYTES = 1 << 20
