@@ -32,6 +32,7 @@ import numpy as np
 
 from dslnas.hw_models.runners.artifact import Artifact, ExportError
 from dslnas.hw_models.runners.base import Measurement, MeasurementError, check_spread
+from dslnas.hw_models.runners.pair_segment import PairSegment
 from dslnas.hw_models.runners.routed import PATH_FULL, PATH_LIGHT, RoutedRun, RoutedRunner
 from dslnas.spaces.errors import ConfigError
 
@@ -67,22 +68,6 @@ class PairStandIns:
         bad = [k for k, v in asdict(self).items() if not (v >= 0) or (k.endswith("clock_mhz") and v <= 0)]
         if bad:
             raise ConfigError(f"unicorn-pair stand-ins must be >= 0 (clocks > 0): {', '.join(bad)}")
-
-
-@dataclass(frozen=True)
-class PairSegment:
-    """One segment on the pair: the path, instructions per part, bytes each way, whether the A32 woke."""
-
-    path: int
-    instructions: dict[str, int]
-    mailbox_bytes: int
-    back_bytes: int
-    output: np.ndarray
-    predicted: float
-
-    @property
-    def woke(self) -> bool:
-        return self.path == PATH_FULL
 
 
 def segment_ms(seg: PairSegment, s: PairStandIns) -> dict[str, float]:

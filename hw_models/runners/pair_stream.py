@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dslnas.hw_models.c_export.program import CExportError
-from dslnas.hw_models.runners.pair import PairSegment
+from dslnas.hw_models.runners.pair_segment import PairSegment
 from dslnas.hw_models.runners.pair_board import EmulatedM33, load_thumb_image, read_floats, read_u32
 from dslnas.hw_models.runners.routed import PATH_FULL, PATH_LIGHT
 
