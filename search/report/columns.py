@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dslnas.hw_models.cost import mix
+from dslnas.hw_models.cost import Pass, mix
 from dslnas.search.pareto import FrontPoint, ParetoFront
 from dslnas.search.records import PathConfirmation, summarise_confirmations
 from dslnas.search.records.fields import RECORD_FIELDS, Field, Unit, field_table, json_value
@@ -24,8 +24,8 @@ def measured_ms(point: FrontPoint) -> dict[str, float]:
     """Latest device's measured latency per path, and the mixed pass at the trial's light usage."""
     done = [c for c in summarise_confirmations(point.confirmations) if c.measured_latency_ms is not None]
     by_path = {c.path: c.measured_latency_ms for c in done if c.device == done[-1].device} if done else {}
-    if "full" in by_path and "light" in by_path:
-        by_path["mixed"] = mix(by_path["full"], by_path["light"], point.record.light_usage).mixed
+    if Pass.FULL in by_path and Pass.LIGHT in by_path:
+        by_path[Pass.MIXED] = mix(by_path[Pass.FULL], by_path[Pass.LIGHT], point.record.light_usage).mixed
     return by_path
 
 
@@ -66,8 +66,9 @@ def _class_lost(label: str) -> tuple[Field[FrontPoint], ...]:
             Field(f"{name}_95", f"{label} lost, 95% interval", Unit.MOS, lambda p: interval_text(_interval(p, name))))
 
 
-def _measured(path: str) -> Field[FrontPoint]:
-    return Field(f"measured_latency_{path}_ms", f"measured {path} (ms)", Unit.MS, lambda p: measured_ms(p).get(path), ".3f")
+def _measured(path: Pass) -> Field[FrontPoint]:
+    return Field(f"measured_latency_{path.value}_ms", f"measured {path.value} (ms)", Unit.MS,
+                 lambda p: measured_ms(p).get(path), ".3f")
 
 
 POINT_FIELDS: tuple[Field[FrontPoint], ...] = (
@@ -95,7 +96,7 @@ POINT_FIELDS: tuple[Field[FrontPoint], ...] = (
     Field("params_light_pass", "params light pass", Unit.NONE, lambda p: p.size.light_pass_params, ",d"),
     Field("trained_trial", "trained by", Unit.NONE, lambda p: p.trained_trial, "d"),
     Field("constraints", "constraints", Unit.NONE, lambda p: json.dumps(p.constraints)),
-    *(_measured(path) for path in ("full", "light", "mixed")),
+    *(_measured(path) for path in (Pass.FULL, Pass.LIGHT, Pass.MIXED)),
 )
 COLUMNS: dict[str, Field[FrontPoint]] = field_table(POINT_FIELDS)
 
