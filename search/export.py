@@ -35,6 +35,7 @@ from dslnas.search.pareto import search_config_of
 from dslnas.search.records import (
     TrialRecord, fail_reason, record_from_trial, role_of, stored_confirmations, summarise_confirmations,
 )
+from dslnas.spaces.candidate import CANDIDATE_NAME
 from dslnas.spaces.run_config import RunConfig, TrainConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.yaml_io import dump_model
@@ -66,6 +67,8 @@ def export_run_config(study: optuna.Study, trial_number: int, threshold: float |
     record = record_from_trial(trial)
     assert record is not None  # _finished_trial checked
     candidate = record.candidate
+    if not CANDIDATE_NAME.fullmatch(candidate.name):  # a name stored before the rule: the config must read back
+        candidate = candidate.model_copy(update={"name": f"trial{trial_number}"})
     if threshold is not None:
         _check_threshold(record, trial_number, threshold)
         candidate = candidate.with_dsl(threshold=threshold)

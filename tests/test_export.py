@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import version
+import json
 from pathlib import Path
 
 import optuna
@@ -91,7 +92,11 @@ def test_export_command_writes_the_yaml(tmp_path: Path, study: optuna.Study, sto
     out = tmp_path / "chosen.yaml"
     result = CliRunner().invoke(app, ["export", "--study", "demo-report", "--storage", storage_url, "--trial", "6", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert load_model(RunConfig, out).provenance["trial"] == 6
+    exported = load_model(RunConfig, out)
+    assert exported.provenance["trial"] == 6
+    # the fixture stores trial 6 under a hostile name (written before the name rule): the config must read back
+    stored = study.trials[6].user_attrs
+    assert "<script>" in json.dumps(stored) and exported.candidate.name == "trial6"
 
 
 def test_the_cli_recipe_names_are_the_recipes() -> None:

@@ -92,6 +92,13 @@ def _entry_line(who: str, e: "ConfirmationEntry") -> str:
     return line
 
 
+class _MissingOption(typer.BadParameter):
+    """A missing either-or option: the parser's one ``error: dslnas confirm: Missing option ...`` line."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
 def _confirm_checkpoint(checkpoint: str | None, study: str | None, trial: int | None, runner: "DeviceRunner",
                         settings: "ConfirmSettings", json_out: bool, work_dir_given: bool) -> None:
     """``--checkpoint pretrained:NAME`` (or a checkpoint file): its paths measured beside the prediction, printed,
@@ -104,7 +111,8 @@ def _confirm_checkpoint(checkpoint: str | None, study: str | None, trial: int | 
     from dslnas.spaces.yaml_io import check_writable_dir
 
     if checkpoint is None:
-        raise UserError("give --study S (its front, or --trial N's point) or --checkpoint (pretrained:NAME or a checkpoint file)")
+        raise _MissingOption("Missing option '--study' or '--checkpoint': give --study S (its front, or --trial N's "
+                             "point) or --checkpoint (pretrained:NAME or a checkpoint file)")
     if study is not None or trial is not None:
         raise UserError("--checkpoint confirms that codec alone: give it without --study and --trial")
     point = point_from_options(checkpoint, None, None, None)
