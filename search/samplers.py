@@ -36,10 +36,14 @@ NSGA2_POPULATION_CANDIDATES = 4
 
 
 def _tpe(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
+    import warnings
+
     import optuna
 
-    return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True, constraints_func=constraints,
-                                      n_startup_trials=STARTUP_CANDIDATES * trials_per_candidate)
+    with warnings.catch_warnings():  # multivariate/group are chosen on purpose: no "experimental" line per worker
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True, constraints_func=constraints,
+                                          n_startup_trials=STARTUP_CANDIDATES * trials_per_candidate)
 
 
 def _nsga2(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
