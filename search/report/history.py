@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from dslnas.search.dominance import dominates, minimised
 from dslnas.search.pareto import ParetoFront
-from dslnas.search.report.metrics import REFERENCE_SCALED, hypervolume
+from dslnas.search.report.metrics import REFERENCE_SCALED, hypervolume, scaled_objectives
 
 DEPTH_COLUMN, WIDTHS_COLUMN = "switch_depth", "light_widths"
 
@@ -45,7 +45,7 @@ def candidate_history(front: ParetoFront) -> tuple[CandidateStep, ...]:
     fidelity = {p.trained_trial: getattr(p.record, "fidelity_steps", None) for p in front.points}
     counted = [p for p in front.points if p.feasible and fidelity[p.trained_trial] is None]
     values = {p.number: minimised(p.values, front.objectives) for p in counted}
-    scaled = _scaled(values) if values else {}
+    scaled = scaled_objectives(values) if values else {}
     trained = sorted((p for p in front.points if p.role.trained), key=lambda p: p.number)
     waiting = sorted(counted, key=lambda p: p.trained_trial)  # a point joins with its trained trial (or the
     steps, seen = [], []                                       # next one, for a baseline stored without parent)
@@ -57,13 +57,6 @@ def candidate_history(front: ParetoFront) -> tuple[CandidateStep, ...]:
         volume = hypervolume(seen, [REFERENCE_SCALED] * len(front.objectives)) if seen else 0.0
         steps.append(CandidateStep(point.number, dict(point.knobs), volume, fidelity[point.number]))
     return tuple(steps)
-
-
-def _scaled(values: dict[int, tuple[float, ...]]) -> dict[int, tuple[float, ...]]:
-    dims = len(next(iter(values.values())))
-    lows = [min(v[i] for v in values.values()) for i in range(dims)]
-    spans = [(max(v[i] for v in values.values()) - lows[i]) or 1.0 for i in range(dims)]
-    return {n: tuple((x - lo) / s for x, lo, s in zip(v, lows, spans)) for n, v in values.items()}
 
 
 def knobs_tried(steps: tuple[CandidateStep, ...]) -> dict[str, Counter]:

@@ -36,7 +36,7 @@ def hypervolume_history(front: ParetoFront) -> tuple[HypervolumeStep, ...]:
     feasible = [p for p in front.points if p.feasible]
     if not feasible:
         return ()
-    scaled = _scaled({p.number: minimised(p.values, front.objectives) for p in feasible})
+    scaled = scaled_objectives({p.number: minimised(p.values, front.objectives) for p in feasible})
     steps, seen = [], []
     for point in sorted(front.points, key=lambda p: p.number):
         if point.number in scaled:
@@ -46,7 +46,8 @@ def hypervolume_history(front: ParetoFront) -> tuple[HypervolumeStep, ...]:
     return tuple(steps)
 
 
-def _scaled(values: dict[int, tuple[float, ...]]) -> dict[int, tuple[float, ...]]:
+def scaled_objectives(values: dict[int, tuple[float, ...]]) -> dict[int, tuple[float, ...]]:
+    """Each objective scaled 0..1 over ``values`` (a constant one: span 1), so hypervolumes compare."""
     dims = len(next(iter(values.values())))
     lows = [min(v[i] for v in values.values()) for i in range(dims)]
     spans = [(max(v[i] for v in values.values()) - lows[i]) or 1.0 for i in range(dims)]
