@@ -13,8 +13,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,15 +45,11 @@ def native_instruction_counter() -> ctypes.CDLL:
     gcc = shutil.which("gcc")
     if gcc is None:
         raise CExportError("the emulated Cortex-M33 counts instructions with a hook built by the host gcc: gcc not found")
-    folder = tempfile.TemporaryDirectory(prefix="dslnas-m33-counter-")
-    source, library = Path(folder.name) / "counter.c", Path(folder.name) / "counter.so"
-    source.write_text(INSTRUCTION_COUNTER_C)
-    done = subprocess.run([gcc, "-O2", "-shared", "-fPIC", str(source), "-o", str(library)],
-                          capture_output=True, text=True, timeout=120, check=False)
-    if done.returncode != 0:
-        raise CExportError(f"building the instruction counter failed: {done.stderr[-500:]}")
-    lib = ctypes.CDLL(str(library))
-    lib._folder = folder  # keep the directory (and so the library) as long as the library object lives
+    from dslnas.hw_models.runners.unicorn_board import build_hook_library
+
+    lib = build_hook_library(gcc, INSTRUCTION_COUNTER_C, "dslnas-m33-counter-")
+    if isinstance(lib, str):
+        raise CExportError(f"building the instruction counter failed: {lib}")
     return lib
 
 

@@ -77,15 +77,22 @@ def native_block_counter() -> ctypes.CDLL | None:
     gcc = shutil.which("gcc")
     if gcc is None:
         return None
-    folder = tempfile.TemporaryDirectory(prefix="dslnas-block-counter-")
-    source, library = Path(folder.name) / "counter.c", Path(folder.name) / "counter.so"
-    source.write_text(BLOCK_COUNTER_C)
+    lib = build_hook_library(gcc, BLOCK_COUNTER_C, "dslnas-block-counter-")
+    return lib if isinstance(lib, ctypes.CDLL) else None
+
+
+def build_hook_library(gcc: str, c_source: str, prefix: str) -> ctypes.CDLL | str:
+    """``c_source`` (a native unicorn hook) compiled by ``gcc`` into a shared library and loaded, or the
+    compiler's error text. The library keeps its temporary folder alive as long as it lives."""
+    folder = tempfile.TemporaryDirectory(prefix=prefix)
+    source, library = Path(folder.name) / "hook.c", Path(folder.name) / "hook.so"
+    source.write_text(c_source)
     done = subprocess.run([gcc, "-O2", "-shared", "-fPIC", str(source), "-o", str(library)],
                           capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
-        return None
+        return done.stderr[-500:]
     lib = ctypes.CDLL(str(library))
-    lib._folder = folder  # keep the directory (and so the library) as long as the library object lives
+    lib._folder = folder
     return lib
 
 
