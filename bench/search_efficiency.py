@@ -35,6 +35,7 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_tree import CpuTreeMeter  # noqa: E402  (sibling script modules)
+from rung_correlation import summary as rung_summary  # noqa: E402
 from search_efficiency_report import report, write_png  # noqa: E402
 
 from dslnas.search.config import SearchConfig  # noqa: E402
@@ -167,6 +168,8 @@ def main() -> None:
     summary = summarise(runs, args.max_candidates, Path(args.png))
     summary.update(space=args.space, finetune_steps=args.steps, eval_fraction=args.eval_fraction, seeds=args.seeds,
                    max_candidates=args.max_candidates)
+    if args.runs_root and any(r.sampler == MULTI_FIDELITY for r in runs):  # per rung, from the mf studies
+        summary["rank_correlation_per_rung"] = rung_summary(Path(args.runs_root))
     print(json.dumps(summary, indent=2))
 
 
