@@ -18,6 +18,7 @@ import optuna
 from dslnas.search.json_out import json_safe
 from dslnas.search.pareto import FrontPoint, ParetoFront, compute_pareto_front
 from dslnas.search.report.html import render_page
+from dslnas.search.report.knobs_tried import knobs_tried_of
 from dslnas.search.report.metrics import hypervolume_history, param_importances
 from dslnas.search.records import record_to_json, summarise_confirmations
 from dslnas.search.records.fields import record_fields_json
@@ -81,6 +82,7 @@ def front_to_json(front: ParetoFront) -> dict[str, Any]:
         **picks_json(front),
         "points": [_point_json(p) for p in front.points],
         "unfinished": [asdict(t) | {"role": t.role.value} for t in front.unfinished],
+        "knobs_tried": knobs_tried_of(front).to_json(),
     })
 
 

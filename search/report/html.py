@@ -22,6 +22,7 @@ from dslnas.search.report.compare import compare_figure, compare_lines
 from dslnas.search.report.history import candidate_history, history_caption, history_figure
 from dslnas.search.report.listen import Listening
 from dslnas.search.report.listen_html import listening_html
+from dslnas.search.report.knobs_tried import knobs_tried_html, knobs_tried_of
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
 from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
 from dslnas.search.report.tables import confirmation_table, pick_table, rank_agreement_list, trial_table
@@ -242,8 +243,8 @@ def _figures_section(front: ParetoFront, history: Sequence[HypervolumeStep], imp
         ("Cost breakdown", _figure_html(cost_figure(front), "fig-cost"), "Per-part predicted latency of each front candidate."),
         ("Hypervolume over trials", _figure_html(hypervolume_figure(history), "fig-hypervolume"),
          "How much of the objective space the feasible trials so far dominate; flat stretches found nothing new."),
-        ("Search history", _figure_html(history_figure(steps := candidate_history(front)), "fig-history"),
-         history_caption(steps)),
+        ("Search history", _figure_html(history_figure(steps := candidate_history(front)), "fig-history")
+         + knobs_tried_html(knobs_tried_of(front)), history_caption(steps)),
     ]
     if importance.by_objective:
         blocks.append(("Knob importance", _figure_html(importance_figure(importance), "fig-importance"), ""))
