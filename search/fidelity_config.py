@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from dslnas.spaces.candidate import Frozen, PosInt
 
@@ -17,14 +17,38 @@ class FidelityKind(str, enum.Enum):
     SH = "sh"
 
 
+class LowRungEval(str, enum.Enum):
+    """How a rung below the last is scored. ``full``: like the last (every evaluation clip, the space's whole
+    threshold sweep); ``scaled``: on a share of each class's evaluation clips equal to the rung's share of the
+    full steps (at least ``low_rung_min_clips`` a class) and ``low_rung_sweep_points`` thresholds
+    (``search.fidelity_eval``), so a cheap rung is also cheap to score."""
+
+    FULL = "full"
+    SCALED = "scaled"
+
+
+LOW_RUNG_DEFAULTS = {"low_rung_eval": LowRungEval.FULL, "low_rung_min_clips": 2, "low_rung_sweep_points": 5}
+
+
 class FidelityConfig(Frozen):
     """Successive halving on fine-tune steps. ``rungs_steps``: strictly increasing, the last is the space's
     ``finetune.steps`` (checked by ``SearchConfig``); ``eta``: a rung keeps ``1/eta`` of its members;
-    ``bracket_size``: candidates entering a bracket's first rung (default ``eta ** (rungs - 1)``: one finalist)."""
+    ``bracket_size``: candidates entering a bracket's first rung (default ``eta ** (rungs - 1)``: one finalist);
+    ``low_rung_*``: how rungs below the last are scored (:class:`LowRungEval`; default: as the last). The
+    ``low_rung_*`` fields are left out of the dump at their defaults, so a schedule stored before they
+    existed still matches."""
 
     rungs_steps: tuple[PosInt, ...]
     eta: Annotated[int, Field(ge=2)] = 3
     bracket_size: PosInt | None = None
+    low_rung_eval: LowRungEval = LowRungEval.FULL
+    low_rung_min_clips: PosInt = 2
+    low_rung_sweep_points: Annotated[int, Field(ge=2)] = 5
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict:
+        data = handler(self)
+        return {k: v for k, v in data.items() if k not in LOW_RUNG_DEFAULTS or getattr(self, k) != LOW_RUNG_DEFAULTS[k]}
 
     @model_validator(mode="after")
     def _check(self) -> "FidelityConfig":

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.profile import load_profile
 from dslnas.search.config import SearchConfig
+from dslnas.search.fidelity_eval import evaluation_plan
 from dslnas.search.points import CandidatePoints, build_points
 from dslnas.search.records import EvaluatedClass, TrialTiming, VisqolRules
 from dslnas.spaces.candidate import CandidateConfig
@@ -100,11 +101,11 @@ class TrialRunner:
         started = time.perf_counter()
         codec = build_codec(candidate)
         codec.load_state_dict(load_checkpoint(result.checkpoint_path).model)
-        clips = self.eval_clips(run.train.data, candidate.encoder.sample_rate_hz, candidate.segment_samples)
+        clips, sweep = evaluation_plan(self.config.fidelity, run.train.steps, full_steps, self.eval_clips(
+            run.train.data, candidate.encoder.sample_rate_hz, candidate.segment_samples), self.config.space.sweep_thresholds)
         scorer = self.scorer()
         scored_s = scorer.seconds
-        evaluation = evaluate_codec(codec, clips, sweep_thresholds=self.config.space.sweep_thresholds, scorer=scorer,
-                                    oracle=self.config.space.oracle)
+        evaluation = evaluate_codec(codec, clips, scorer=scorer, oracle=self.config.space.oracle, **sweep)
         timing["visqol"] = scorer.seconds - scored_s  # wall time waiting on ViSQOL (decoding overlaps it)
         timing["evaluate"] = time.perf_counter() - started - timing["visqol"]
 
