@@ -229,8 +229,12 @@ def main() -> None:
         return
     if args.full_disk:
         disk_root = Path(tempfile.mkdtemp(prefix="dslnas-full-disk-"))
-        rows = [full_disk_scenario(s, w, args.trials, disk_root, args.free_bytes)
-                for s in args.storage or ["sqlite", "journal"] for w in args.workers or [1, 2]]
+        rows = []
+        for storage in args.storage or ["sqlite", "journal"]:
+            for workers in args.workers or [1, 2]:
+                rows.append(full_disk_scenario(storage, workers, args.trials, disk_root, args.free_bytes))
+                print_table(rows[-1:])
+        print()
         print_table(rows)
         shutil.rmtree(disk_root, ignore_errors=True)
         return

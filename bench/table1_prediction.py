@@ -29,7 +29,7 @@ def main() -> None:
     for row in predicted.rows:
         print(f"{row.name:>16}: predicted {row.predicted_ms:6.2f} ms, paper {row.paper_ms:5.2f} ms, "
               f"error {row.error_pct:+6.1f} % (instruction-counted profile, CPI 1: "
-              f"{INSTRUCTION_ERRORS_PCT[row.name]:+.1f} %)")
+              f"{INSTRUCTION_ERRORS_PCT[row.key]:+.1f} %)")
 
 
 if __name__ == "__main__":

@@ -25,24 +25,34 @@ from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.counts import FRONT_PARTS, Part
 from dslnas.hw_models.paper_profile import Table1
 from dslnas.hw_models.profile import DeviceProfile, load_profile
-from dslnas.hw_models.routing import RoutingSummary
+from dslnas.hw_models.routing import Pass, RoutingSummary
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.presets import candidate_preset
 
 DEFAULT_PROFILE = "a32-emulated"
 PAPER_MIXED_MS = {0.3: 13.27, 0.8: 10.84}  # Table 1's mixed latency at 30 % and 80 % light usage
 # The same prediction from a32-emulated fitted on instruction counts at CPI 1 (2026-12-01, commit f77914a).
-INSTRUCTION_ERRORS_PCT = {"full": 0.0, "light": 16.1, "mixed 30% light": 3.6, "mixed 80% light": 11.7}
+# Keyed by (pass, light usage), as Table1Row.key.
+INSTRUCTION_ERRORS_PCT = {(Pass.FULL, 0.0): 0.0, (Pass.LIGHT, 1.0): 16.1, (Pass.MIXED, 0.3): 3.6, (Pass.MIXED, 0.8): 11.7}
 
 
 @dataclass(frozen=True)
 class Table1Row:
     """One Table 1 figure: predicted (after scaling) vs the paper's, ``error_pct = (pred - paper) / paper``."""
 
-    name: str
+    run: Pass          # FULL, LIGHT or MIXED (at ``light_usage``)
     light_usage: float
     predicted_ms: float
     paper_ms: float
+
+    @property
+    def key(self) -> tuple[Pass, float]:
+        return self.run, self.light_usage
+
+    @property
+    def name(self) -> str:
+        """The row's label: the pass, and the light usage of a mixed one."""
+        return f"{self.run.value} {self.light_usage:.0%} light" if self.run is Pass.MIXED else self.run.value
 
     @property
     def error_pct(self) -> float:
@@ -62,19 +72,20 @@ class Table1Prediction:
     rows: tuple[Table1Row, ...]
     path_share: dict[str, float]
 
-    def row(self, name: str) -> Table1Row:
-        return next(r for r in self.rows if r.name == name)
+    def row(self, run: Pass, light_usage: float | None = None) -> Table1Row:
+        """The row of ``run`` (a MIXED row: at ``light_usage``)."""
+        return next(r for r in self.rows if r.run is run and light_usage in (None, r.light_usage))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "profile": self.profile, "profile_runner": self.profile_runner, "candidate": self.candidate,
-            "unscaled_ms": {"full": self.unscaled_full_ms, "light": self.unscaled_light_ms},
+            "unscaled_ms": {Pass.FULL.value: self.unscaled_full_ms, Pass.LIGHT.value: self.unscaled_light_ms},
             "scale_to_paper_full": self.scale, "light_over_full_predicted": self.unscaled_light_ms / self.unscaled_full_ms,
             "light_over_full_paper": Table1().light_latency_ms / Table1().full_latency_ms,
             "share_of_full_pass": self.path_share,
             "rows": [{"name": r.name, "light_usage": r.light_usage, "predicted_ms": round(r.predicted_ms, 3),
                       "paper_ms": r.paper_ms, "error_pct": round(r.error_pct, 1),
-                      "error_pct_instructions_cpi1": INSTRUCTION_ERRORS_PCT.get(r.name)} for r in self.rows],
+                      "error_pct_instructions_cpi1": INSTRUCTION_ERRORS_PCT.get(r.key)} for r in self.rows],
         }
 
 
@@ -86,9 +97,9 @@ def predict_table1(profile: DeviceProfile | str = DEFAULT_PROFILE, candidate: Ca
     cost = ProfileCostModel(prof).predict(cand, RoutingSummary(light_usage=0.0))
     full, light = cost.latency_ms.full, cost.latency_ms.light
     scale = table.full_latency_ms / full
-    rows = [Table1Row("full", 0.0, scale * full, table.full_latency_ms),
-            Table1Row("light", 1.0, scale * light, table.light_latency_ms)]
-    rows += [Table1Row(f"mixed {usage:.0%} light", usage, scale * (usage * light + (1 - usage) * full), paper)
+    rows = [Table1Row(Pass.FULL, 0.0, scale * full, table.full_latency_ms),
+            Table1Row(Pass.LIGHT, 1.0, scale * light, table.light_latency_ms)]
+    rows += [Table1Row(Pass.MIXED, usage, scale * (usage * light + (1 - usage) * full), paper)
              for usage, paper in PAPER_MIXED_MS.items()]
     share = {p.value: cost.path_latency_ms[p] / full for p in (*FRONT_PARTS, Part.FULL_TAIL)}
     return Table1Prediction(prof.name, prof.provenance.runner, cand.name, full, light, scale, tuple(rows), share)

@@ -25,6 +25,7 @@ from dslnas.hw_models.runners.artifact import ExportPart
 from dslnas.hw_models.runners.artifact_program import lower_part
 from dslnas.hw_models.runners.convert import part_modules
 from dslnas.hw_models.c_export.toolchain import HOST_CC, build_host_driver, missing_compiler, run_host_driver
+from dslnas.hw_models.counts import Part
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.errors import UserError
 from dslnas.spaces.presets import demo_candidate, paper_candidate
@@ -235,7 +236,7 @@ def test_every_exported_part_runs_as_its_own_program(part, tmp_root):
 def test_an_unfused_elu_is_applied_in_place(tmp_root):
     torch.manual_seed(3)
     chain = nn.Sequential(nn.ELU(), ResidualUnit(4, 3, 2), nn.ELU())  # ELU before a residual and at the end
-    program = Program("odd", 4, 12, None, None, None, {PATH_FULL: lower_chain("full", chain, 4)})
+    program = Program("odd", 4, 12, None, None, None, {PATH_FULL: lower_chain(Part.FULL_TAIL, chain, 4)})
     info = export_program(program, Path(tmp_root) / "odd", 0.0, "stale")
     x = np.random.default_rng(3).standard_normal((3, 4, 12)).astype(np.float32)
     run = run_host_driver(build_host_driver(info), info, x, 0)
@@ -290,7 +291,7 @@ def test_bad_arguments_are_clear_errors(tmp_root):
     with pytest.raises(CExportError, match="base_chunk_frames must divide"):
         export_c(encoder, None, tmp_root, base_chunk_frames=7)
     with pytest.raises(CExportError, match="cannot lower a ReLU"):
-        lower_chain("tail", [nn.ReLU()], 4)
+        lower_chain(Part.FULL_TAIL, [nn.ReLU()], 4)
     with pytest.raises(TypeError, match="DSLCodec or DSLEncoder"):
         export_c(nn.Linear(2, 2), None, tmp_root)
 

@@ -80,6 +80,11 @@ def test_cost_reads_run_config_and_bare_candidate_yaml(app: typer.Typer, tmp_pat
 def test_cost_text_prints_a_table(app: typer.Typer) -> None:
     code, _, err = run(app, "cost", "--preset", "paper", "--profile", "a32-paper")
     assert code == 0 and "latency ms" in err and "power mW" in err
+    payload = json.loads(run(app, "cost", "--preset", "paper", "--profile", "a32-paper", "--json")[1])
+    latency = payload["latency_ms"]
+    assert f"latency ms {latency['light']:.2f} {latency['full']:.2f} {latency['mixed']:.2f}" in " ".join(err.replace("│", " ").split())
+    assert (f"flash {payload['flash_kib']['deployed']:.1f} KiB, RAM {payload['ram_kib']['deployed']:.1f} KiB (both tails deployed); "
+            f"real-time factor {payload['real_time_factor']['mixed']:.3f}") in err
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from dslnas.spaces.candidate import CandidateConfig, StatePolicy
 from dslnas.spaces.errors import DataError
 from dslnas.trainers.codec import DSLCodec
 from dslnas.trainers.data.audio_io import AudioSpan, open_span
-from dslnas.trainers.streaming import Route, StreamingEncoder
+from dslnas.trainers.streaming import Route, StreamingEncoder, Tail
 
 MAX_STREAM_SECONDS = 4 * 3600.0
 """Longest input ``stream`` takes (a documented bound; memory past a decode chunk was not measured)."""
@@ -45,7 +45,7 @@ OFFLINE_CHECK_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class StreamedFile:
-    """What streaming one file did. ``routes``: per segment, ``"light"`` or ``"full"``."""
+    """What streaming one file did. ``routes``: per segment, the tail that ran it."""
 
     input_path: str
     output_path: str
@@ -55,7 +55,7 @@ class StreamedFile:
     threshold: float
     route: str
     state_policy: str
-    routes: tuple[str, ...]
+    routes: tuple[Tail, ...]
     predicted: tuple[float, ...]
     light_usage: float
     transitions: int               # light -> full switch-backs
@@ -149,7 +149,7 @@ def stream_file(codec: DSLCodec, audio_in: Path, audio_out: Path, threshold: flo
     return StreamedFile(
         str(audio_in), str(audio_out), seconds, len(use_light), 1000.0 * candidate.segment_samples / rate,
         result.threshold, Route(route).value, result.state_policy.value,
-        tuple("light" if u else "full" for u in use_light), tuple(float(p) for p in result.predicted),
+        tuple(Tail.LIGHT if u else Tail.FULL for u in use_light), tuple(float(p) for p in result.predicted),
         result.light_usage, result.switch_backs, result.switch_backs / seconds, result.mask_sparsity, diff,
     )
 

@@ -83,7 +83,7 @@ def _emit_chains(program: Program, chunk: int, weights: WeightTable, plan: Scrat
     texts, history floats per chain)."""
     functions, hist_floats = [], {}
     if program.base:
-        text, hist_floats["base"] = emit_chain(program.base, chunk * program.base.hop_frames, weights, plan, False)
+        text, hist_floats[program.base.name] = emit_chain(program.base, chunk * program.base.hop_frames, weights, plan, False)
         functions.append(text)
     for _, tail in sorted(program.tails.items()):
         text, hist_floats[tail.name] = emit_chain(tail, program.base_frames, weights, plan, skip_zero_inputs)

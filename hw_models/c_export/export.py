@@ -23,6 +23,7 @@ from dslnas.hw_models.c_export.emit_model import HEADER_NAME, POLICY_CODES, SOUR
 from dslnas.hw_models.c_export.program import (
     PATH_FULL, PATH_LIGHT, CExportError, Program, lower_chain, lower_mask, lower_switch,
 )
+from dslnas.hw_models.counts import Part
 from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.errors import unknown_name
 from dslnas.trainers.encoder import DSLEncoder
@@ -119,9 +120,9 @@ def program_of(encoder: DSLEncoder) -> Program:
     """The whole routed encoder: base, mask, switch, full tail (path 1) and light tail (path 2)."""
     arch, depth = encoder.candidate.encoder, encoder.candidate.dsl.switch_depth
     channels = arch.channels_after(depth)
-    base = lower_chain("base", encoder.base, 1)
-    tails = {PATH_FULL: lower_chain("full", encoder.full_tail, channels),
-             PATH_LIGHT: lower_chain("light", encoder.light_tail, channels)}
+    base = lower_chain(Part.BASE, encoder.base, 1)
+    tails = {PATH_FULL: lower_chain(Part.FULL_TAIL, encoder.full_tail, channels),
+             PATH_LIGHT: lower_chain(Part.LIGHT_TAIL, encoder.light_tail, channels)}
     return Program(encoder.candidate.name, 1, encoder.candidate.segment_samples, base,
                    lower_mask(encoder.mask), lower_switch(encoder.switch), tails, arch.sample_rate_hz)
 

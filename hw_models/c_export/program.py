@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dslnas.hw_models.counts import Part
 from dslnas.spaces.errors import UserError
 from dslnas.trainers.blocks import CausalConv1d, EncoderBlock, ResidualUnit
 from dslnas.trainers.dsl import Mask, Switch
@@ -74,7 +75,8 @@ Op = Conv | Elu | Residual
 
 @dataclass(frozen=True, eq=False)
 class Chain:
-    """A sequence of ops over one stream; ``name`` is its C identifier stem (``base``, ``full``, ``light``)."""
+    """A sequence of ops over one stream; ``name`` is its C identifier stem, the value of the :class:`Part` it
+    runs (``base``, ``full``, ``light``: ``dsl_chain_<name>``, ``hist_<name>``, weights ``<name>_<i>_conv``)."""
 
     name: str
     ops: tuple[Op, ...]
@@ -186,12 +188,13 @@ class Program:
                                    f"the base gives {self.base_channels} channels x {self.base_frames} frames")
 
 
-def lower_chain(name: str, modules: Iterable[nn.Module], c_in: int) -> Chain:
-    """The ops of ``modules`` run in sequence (Sequential / EncoderBlock children are flattened)."""
+def lower_chain(part: Part, modules: Iterable[nn.Module], c_in: int) -> Chain:
+    """The ops of ``modules`` (the encoder's ``part``) run in sequence (Sequential / EncoderBlock children are
+    flattened); the chain is named after the part (the one place a C identifier stem comes from)."""
     ops: list[Op] = []
     for module in modules:
-        ops += _lower(module, f"{name}: ")
-    return Chain(name, tuple(ops), c_in)
+        ops += _lower(module, f"{part.value}: ")
+    return Chain(Part(part).value, tuple(ops), c_in)
 
 
 def _lower(module: nn.Module, where: str) -> list[Op]:

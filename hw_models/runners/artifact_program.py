@@ -22,6 +22,7 @@ from torch import nn
 from dslnas.hw_models.c_export.program import (
     PATH_FULL, PATH_LIGHT, CExportError, Program, lower_chain, lower_mask, lower_switch,
 )
+from dslnas.hw_models.counts import Part
 from dslnas.hw_models.runners.artifact import Artifact, ArtifactFormat, ExportPart
 from dslnas.hw_models.runners.convert import MaskedSwitch, RoutedPath, check_artifact
 from dslnas.trainers.blocks import CausalConv1d, ResidualUnit
@@ -30,6 +31,8 @@ from dslnas.trainers.dsl import Mask, Switch
 ConvAttrs = Mapping[str, tuple[int, int]]  # conv module name -> (stride, dilation)
 PART_PATH = {ExportPart.FULL: PATH_FULL, ExportPart.LIGHT: PATH_LIGHT,
              ExportPart.FULL_TAIL: PATH_FULL, ExportPart.LIGHT_TAIL: PATH_LIGHT}
+PART_TAIL = {ExportPart.FULL: Part.FULL_TAIL, ExportPart.LIGHT: Part.LIGHT_TAIL,
+             ExportPart.FULL_TAIL: Part.FULL_TAIL, ExportPart.LIGHT_TAIL: Part.LIGHT_TAIL}  # the tail each part runs
 
 
 def artifact_part(artifact: Artifact) -> ExportPart:
@@ -68,15 +71,14 @@ def rebuild_part(part: ExportPart, params: Mapping[str, np.ndarray], attrs: Conv
 def lower_part(part: ExportPart, module: nn.Module, name: str, shape: tuple[int, ...]) -> Program:
     channels, frames = shape[1], shape[-1]
     if part in (ExportPart.FULL, ExportPart.LIGHT):
-        base = lower_chain("base", module.base, 1)
-        tail = lower_chain(part.value, module.tail, base.c_out)
+        base = lower_chain(Part.BASE, module.base, 1)
+        tail = lower_chain(PART_TAIL[part], module.tail, base.c_out)
         return Program(name, 1, frames, base, lower_mask(module.mask), lower_switch(module.switch), {PART_PATH[part]: tail})
     if part is ExportPart.SWITCH:
         return Program(name, channels, frames, None, lower_mask(module.mask), lower_switch(module.switch), {})
     if part is ExportPart.BASE:
-        return Program(name, channels, frames, lower_chain("base", module, channels), None, None, {})
-    tail_name = "full" if part is ExportPart.FULL_TAIL else "light"
-    return Program(name, channels, frames, None, None, None, {PART_PATH[part]: lower_chain(tail_name, module, channels)})
+        return Program(name, channels, frames, lower_chain(Part.BASE, module, channels), None, None, {})
+    return Program(name, channels, frames, None, None, None, {PART_PATH[part]: lower_chain(PART_TAIL[part], module, channels)})
 
 
 def _sequential(prefix: str, params: Mapping[str, np.ndarray], attrs: ConvAttrs) -> nn.Sequential:

@@ -109,7 +109,7 @@ def cost_command(
     from dslnas.hw_models.cost import ProfileCostModel
     from dslnas.hw_models.counts import Part
     from dslnas.hw_models.profile import load_profile
-    from dslnas.hw_models.routing import RoutingSummary
+    from dslnas.hw_models.routing import Pass, RoutingSummary
 
     try:
         routing = RoutingSummary(light_usage, mask_sparsity, {Part.FULL_TAIL: full_replays, Part.LIGHT_TAIL: light_replays})
@@ -126,8 +126,8 @@ def cost_command(
         payload = cost.to_json()
         band = f" (+-{cost.latency_error_pct:.1f}% cross-validated)" if cost.latency_error_pct is not None else " (no cross-validated error band)"
         console.print(f"profile {cost.profile}: {cost.provenance}{band}", highlight=False, markup=False)
-        console.print(f"memory: flash {payload['flash_kib']['deployed']:.1f} KiB, RAM {payload['ram_kib']['deployed']:.1f} KiB "
-                      f"(both tails deployed); real-time factor {cost.real_time_factor.mixed:.3f}; alpha {payload['alpha']}",
+        console.print(f"memory: flash {cost.flash_kib.of(Pass.DEPLOYED):.1f} KiB, RAM {cost.ram_kib.of(Pass.DEPLOYED):.1f} KiB "
+                      f"(both tails deployed); real-time factor {cost.real_time_factor.of(Pass.MIXED):.3f}; alpha {payload['alpha']}",
                       highlight=False, markup=False)
         for entry in cost.to_json()["unsupported_ops"]:
             console.print(f"[yellow]warning:[/] unpriced op {entry['op']} in {entry['path']} ({entry['calls']} calls)")
@@ -152,14 +152,17 @@ def _counts_table(candidate: "CandidateConfig", counts: "EncoderCounts") -> "Tab
 def _cost_table(candidate: "CandidateConfig", cost: "Cost") -> "Table":
     from rich.table import Table
 
+    from dslnas.hw_models.routing import Pass
+
     where = cost.placement or cost.unit
     table = Table(title=f"{candidate.name} on {cost.profile} ({where}), light usage {cost.light_usage:.0%}")
-    for column in ("", "light", "full", "mixed", "saving %"):
+    passes = (Pass.LIGHT, Pass.FULL, Pass.MIXED)
+    for column in ("", *(p.value for p in passes), "saving %"):
         table.add_column(column, justify="right")
     rows: list[tuple[str, Any, float]] = [("latency ms", cost.latency_ms, cost.latency_saving_pct),
                                           ("power mW", cost.power_mw, cost.power_saving_pct)]
     for label, figures, saving in rows:
-        table.add_row(label, f"{figures.light:.2f}", f"{figures.full:.2f}", f"{figures.mixed:.2f}", f"{saving:.1f}")
+        table.add_row(label, *(f"{figures.of(p):.2f}" for p in passes), f"{saving:.1f}")
     return table
 
 
