@@ -46,6 +46,7 @@ from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportError, Expor
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementFailure, measure_all
 from dslnas.hw_models.runners.convert import export_paths
 from dslnas.hw_models.runners.routed import RoutedRunner
+from dslnas.search.confirm_parts import part_checks
 from dslnas.search.records import (
     Comparison, ConfirmationEntry, TrialRecord, append_confirmations, error_pct,
 )
@@ -234,7 +235,8 @@ def _mixed_extra(run: "RoutedRun", routing: RoutingSummary, cost: Cost, record: 
             "predicted_placement": cost.placement,
             "predicted_link_bytes_per_segment": cost.link_bytes_per_s / cost.inferences_per_s,
             "predicted_wakeups_per_segment": cost.wakeups_per_s / cost.inferences_per_s,
-            **{k: v for k, v in run.extra.items() if k != "instructions"}}
+            **{k: v for k, v in run.extra.items() if k != "instructions"},
+            "parts": [c.to_json() for c in part_checks(cost, run.extra)]}
 
 
 def _trained_codec(record: TrialRecord, checkpoint: Path | None = None) -> tuple["DSLCodec", str]:

@@ -89,7 +89,20 @@ def _entry_line(who: str, e: "ConfirmationEntry") -> str:
         x = e.extra
         line += (f"; routed over {x['segments']} segments: mean, median {x['median_ms']:.3f} / p90 {x['p90_ms']:.3f} ms, "
                  f"light usage {x['light_usage']:.0%}, {x['switch_backs']} switch-backs, {x['weights']}")
+        line += _parts_text(x)
     return line
+
+
+def _parts_text(x: dict) -> str:
+    """A two-core routed run, per segment: each part and the link measured vs predicted, the bytes and wake-ups."""
+    from dslnas.search.confirm_parts import PartCheck
+
+    if not x.get("parts"):
+        return ""
+    parts = "; ".join(PartCheck.from_json(c).text() for c in x["parts"])
+    return (f"\n  per segment (measured vs predicted): {parts}; link bytes {x['link_bytes_per_segment_mean']:.1f} vs "
+            f"{x['predicted_link_bytes_per_segment']:.1f}, wake-ups {x['wakeups'] / max(1, x['segments']):.3f} vs "
+            f"{x['predicted_wakeups_per_segment']:.3f} ({x['predicted_placement']})")
 
 
 class _MissingOption(typer.BadParameter):

@@ -23,6 +23,7 @@ from dslnas.search.report.metrics import hypervolume_history, param_importances
 from dslnas.search.records import record_to_json, summarise_confirmations
 from dslnas.search.records.fields import record_fields_json
 from dslnas.search.report.columns import csv_columns, csv_row
+from dslnas.search.report.placement import front_placement
 from dslnas.search.report.png import write_pngs
 from dslnas.search.uncertainty import LEVEL, MAX_VISQOL_LOSS_DEFAULT
 from dslnas.spaces.atomic_io import atomic_file, atomic_write_text
@@ -81,6 +82,7 @@ def front_to_json(front: ParetoFront) -> dict[str, Any]:
         "knee": front.knee.number if front.knee else None,
         **picks_json(front),
         "points": [_point_json(p) for p in front.points],
+        "placement": front_placement(front).to_json(),
         "unfinished": [asdict(t) | {"role": t.role.value} for t in front.unfinished],
         "knobs_tried": knobs_tried_of(front).to_json(),
     })

@@ -24,6 +24,8 @@ from dslnas.search.report.listen import Listening
 from dslnas.search.report.listen_html import listening_html
 from dslnas.search.report.knobs_tried import knobs_tried_html, knobs_tried_of
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
+from dslnas.search.report.placement import front_placement
+from dslnas.search.report.placement_html import placement_section
 from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
 from dslnas.search.report.tables import confirmation_table, pick_table, rank_agreement_list, trial_table
 from dslnas.search.uncertainty import LEVEL
@@ -64,7 +66,7 @@ def render_page(front: ParetoFront, history: Sequence[HypervolumeStep], importan
     ``compared``: other studies whose fronts are overlaid on this one's)."""
     title = f"dslnas report: {escape(front.study_name)}"
     parts = [
-        f"<h1>{title}</h1>", _meta(front), _picks(front), _compared(front, compared),
+        f"<h1>{title}</h1>", _meta(front), _picks(front), placement_section(front_placement(front)), _compared(front, compared),
         listening_html(listening) if listening else "", _confirmations(front),
         _figures_section(front, history, importance), _trials_section(front),
     ]
