@@ -36,7 +36,7 @@ import optuna
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_tree import CpuTreeMeter  # noqa: E402  (sibling script modules)
 from rung_correlation import summary as rung_summary  # noqa: E402
-from search_efficiency_report import report, write_png  # noqa: E402
+from search_efficiency_report import MF_SCALED, multi_fidelity, report, write_png  # noqa: E402
 
 from dslnas.search.config import SearchConfig  # noqa: E402
 from dslnas.search.dominance import minimised  # noqa: E402
@@ -88,11 +88,12 @@ def bench_space(name: str, steps: int, eval_fraction: float, oracle: bool) -> Se
 def search_config(space: SearchSpace, sampler: str, seed: int, trials: int, root: Path) -> SearchConfig:
     study = f"eff-{sampler}-{seed}"
     extra = {}
-    if sampler == MULTI_FIDELITY:
-        from dslnas.search.fidelity_config import FidelityConfig, default_rungs
+    if multi_fidelity(sampler):  # mf-scaled: low rungs scored on fewer clips and thresholds (search.fidelity_eval)
+        from dslnas.search.fidelity_config import FidelityConfig, LowRungEval, default_rungs
 
-        extra = {"fidelity": FidelityConfig(rungs_steps=default_rungs(space.finetune.steps))}
-    return SearchConfig(study=study, space=space, trials=trials, sampler="tpe" if sampler == MULTI_FIDELITY else sampler,
+        low = LowRungEval.SCALED if sampler == MF_SCALED else LowRungEval.FULL
+        extra = {"fidelity": FidelityConfig(rungs_steps=default_rungs(space.finetune.steps), low_rung_eval=low)}
+    return SearchConfig(study=study, space=space, trials=trials, sampler="tpe" if multi_fidelity(sampler) else sampler,
                         seed=seed, runs_root=str(root), storage=f"sqlite:///{root / study}.db", **extra)
 
 
@@ -152,7 +153,8 @@ def depths_tried(runs: list[Run]) -> dict[str, Counter]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--space", default="demo")
-    parser.add_argument("--samplers", nargs="+", default=[*FULL_FIDELITY, MULTI_FIDELITY])
+    parser.add_argument("--samplers", nargs="+", default=[*FULL_FIDELITY, MULTI_FIDELITY],
+                        help=f"also {MF_SCALED}: {MULTI_FIDELITY} with low rungs scored on fewer clips and thresholds")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-candidates", type=int, default=16, help="trained candidates per run (N up to this)")
     parser.add_argument("--steps", type=int, default=30, help="fine-tune steps per candidate (the space's: 150)")
@@ -168,7 +170,7 @@ def main() -> None:
     summary = summarise(runs, args.max_candidates, Path(args.png))
     summary.update(space=args.space, finetune_steps=args.steps, eval_fraction=args.eval_fraction, seeds=args.seeds,
                    max_candidates=args.max_candidates)
-    if args.runs_root and any(r.sampler == MULTI_FIDELITY for r in runs):  # per rung, from the mf studies
+    if args.runs_root and any(multi_fidelity(r.sampler) for r in runs):  # per rung, from the mf studies
         summary["rank_correlation_per_rung"] = rung_summary(Path(args.runs_root))
     print(json.dumps(summary, indent=2))
 

@@ -14,6 +14,11 @@ Row = tuple[int, float, float]
 Histories = Mapping[tuple[str, int], Sequence[Row]]
 MODEL_BASED = ("tpe", "gp", "nsga2")
 MULTI_FIDELITY = "mf"
+MF_SCALED = "mf-scaled"  # mf with low rungs scored on fewer clips and thresholds (search.fidelity_eval)
+
+
+def multi_fidelity(sampler: str) -> bool:
+    return sampler in (MULTI_FIDELITY, MF_SCALED)
 
 
 def hv_at(rows: Sequence[Row], n: int) -> float | None:
@@ -48,8 +53,11 @@ def report(histories: Histories, max_candidates: int, depths: Mapping[str, Count
         if depths is not None:
             table[sampler]["depths_tried"] = dict(sorted(depths.get(sampler, Counter()).items()))
     _print_table(table, marks)
-    return {"table": table, "goal_model_based_vs_random": _goal_random(histories, samplers, max_candidates),
-            "goal_multi_fidelity": _goal_mf(histories, samplers, table)}
+    out = {"table": table, "goal_model_based_vs_random": _goal_random(histories, samplers, max_candidates),
+           "goal_multi_fidelity": _goal_mf(histories, samplers, table)}
+    if MF_SCALED in samplers:
+        out["goal_multi_fidelity_scaled"] = _goal_mf(histories, samplers, table, MF_SCALED)
+    return out
 
 
 def _goal_random(histories: Histories, samplers: list[str], max_candidates: int) -> dict:
@@ -63,13 +71,13 @@ def _goal_random(histories: Histories, samplers: list[str], max_candidates: int)
     return {"n": n, f"random_at_{3 * n}": random_hv, f"model_based_at_{n}": model, "best": best, "met": met}
 
 
-def _goal_mf(histories: Histories, samplers: list[str], table: dict) -> dict:
-    full = [s for s in samplers if s != MULTI_FIDELITY]
-    if MULTI_FIDELITY not in samplers or not full:
+def _goal_mf(histories: Histories, samplers: list[str], table: dict, mf: str = MULTI_FIDELITY) -> dict:
+    full = [s for s in samplers if not multi_fidelity(s)]
+    if mf not in samplers or not full:
         return {"note": "multi-fidelity search not run (pending or not asked for)"}
     best = max(full, key=lambda s: table[s]["final_hv"] or 0.0)
     target, full_cpu = table[best]["final_hv"], table[best]["cpu_s"]
-    reach = [cpu_to_reach(r, target) for (s, _), r in histories.items() if s == MULTI_FIDELITY]
+    reach = [cpu_to_reach(r, target) for (s, _), r in histories.items() if s == mf]
     mf_cpu = _median(reach) if all(c is not None for c in reach) else None
     ratio = round(mf_cpu / full_cpu, 3) if mf_cpu is not None and full_cpu else None
     return {"full_fidelity_best": best, "its_final_hv": target, "its_cpu_s": full_cpu,
@@ -106,7 +114,7 @@ def write_png(histories: Histories, path: Path) -> None:
         label = None if sampler in labelled else sampler
         labelled.add(sampler)
         style = {"color": colours[sampler], "alpha": 0.75, "drawstyle": "steps-post", "label": label}
-        if sampler != MULTI_FIDELITY:
+        if not multi_fidelity(sampler):
             by_n.plot([d for d, _, _ in rows], [hv for _, _, hv in rows], **style)
         by_cpu.plot([c for _, c, _ in rows], [hv for _, _, hv in rows], **style)
     by_n.set(xlabel="fully trained candidates", ylabel="hypervolume (scaled, ref 1.1)", title="per candidate")
