@@ -34,7 +34,9 @@ from dslnas.search.records import (
     stored_confirmations,
 )
 from dslnas.spaces.errors import UserError
-from dslnas.search.uncertainty import MAX_VISQOL_LOSS_DEFAULT, PointUncertainty, point_uncertainty
+from dslnas.search.uncertainty import (
+    PointUncertainty, QualityTolerance, given_tolerance, measured_tolerance, point_uncertainty,
+)
 from dslnas.spaces.space import Objective
 
 __all__ = ["FrontPoint", "ParetoFront", "Recommendation", "RecommendationKind", "Savings", "compute_pareto_front",
@@ -147,7 +149,11 @@ class ParetoFront:
     pareto: tuple[FrontPoint, ...]
     knee: FrontPoint | None         # the knee among the points holding to ``max_visqol_loss``
     recommendations: tuple[Recommendation, ...]
-    max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT  # the picks' quality tolerance (MOS-LQO against full-only)
+    tolerance: QualityTolerance     # the picks' quality tolerance (MOS-LQO against full-only) and its origin
+
+    @property
+    def max_visqol_loss(self) -> float:
+        return self.tolerance.visqol
 
     @property
     def baseline(self) -> FrontPoint | None:
@@ -186,10 +192,11 @@ def search_config_of(study: optuna.Study) -> SearchConfig:
     return SearchConfig.model_validate(data)
 
 
-def compute_pareto_front(study: optuna.Study, max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT) -> ParetoFront:
+def compute_pareto_front(study: optuna.Study, max_visqol_loss: float | None = None) -> ParetoFront:
     """Flag every completed trial (feasible, dominated), pick the front, its knee and the recommendations (among
-    the points losing at most ``max_visqol_loss`` ViSQOL against full-only, interval considered)."""
-    if not max_visqol_loss >= 0:
+    the points losing at most ``max_visqol_loss`` ViSQOL against full-only, interval considered; None: the
+    tolerance measured on the study's clips, ``search.uncertainty.measured_tolerance``)."""
+    if max_visqol_loss is not None and not max_visqol_loss >= 0:
         raise UserError(f"max_visqol_loss must be >= 0 (got {max_visqol_loss})")
     config = search_config_of(study)
     objectives = config.space.objectives
@@ -204,12 +211,21 @@ def compute_pareto_front(study: optuna.Study, max_visqol_loss: float = MAX_VISQO
     points = _flag_dominated(raw, objectives)
     front = [p for p in points if p.on_front]
     budgets = tuple(sorted(config.space.latency_budgets_ms))
-    recs = recommendations(points, objectives, budgets, max_visqol_loss)
+    tolerance = given_tolerance(max_visqol_loss) if max_visqol_loss is not None else _measured(records, baseline)
+    recs = recommendations(points, objectives, budgets, tolerance.visqol)
     knee = next((r.point for r in recs if r.kind is RecommendationKind.KNEE), None)
     return ParetoFront(
         study.study_name, objectives, budgets, config.profile, tuple(config.space.columns(config.space.base)),
-        tuple(points), tuple(unfinished), _ranked(front, recs, objectives), knee, recs, max_visqol_loss,
+        tuple(points), tuple(unfinished), _ranked(front, recs, objectives), knee, recs, tolerance,
     )
+
+
+def _measured(records: dict[int, TrialRecord], baseline: tuple[int, TrialRecord] | None) -> QualityTolerance:
+    """The tolerance measured on the full-only baseline's clips, else on the first point with per-clip scores."""
+    if baseline is not None and baseline[1].clips:
+        return measured_tolerance(*baseline, f"the full-only baseline (trial {baseline[0]})")
+    number = min((n for n, r in records.items() if r.clips), default=None)
+    return measured_tolerance(number, None if number is None else records[number], f"trial {number} (no full-only baseline)")
 
 
 def _point(trial: optuna.trial.FrozenTrial, record: TrialRecord, config: SearchConfig,

@@ -9,12 +9,15 @@ are paired clip by clip; otherwise the two means are resampled independently.
 One sign convention: ``lost`` is the anchor's ViSQOL minus the point's (positive: the point is worse).
 A quality tolerance is held when the interval's upper end is at most the tolerance (the loss is at most the
 tolerance with :data:`LEVEL` confidence); a point without per-clip scores holds it on its mean alone and says
-so (``clips == 0``). The latency saving's interval resamples the clips' light usage and prices it on the line
+so (``clips == 0``). The default tolerance is measured on the study (:func:`measured_tolerance`): the half-width
+of the :data:`LEVEL` bootstrap interval of the full-only baseline's mean ViSQOL over its clips, i.e. how
+precisely these clips pin the full path's quality; a loss below it cannot be told from the choice of clips. The latency saving's interval resamples the clips' light usage and prices it on the line
 between the point's full and light pass (its switch-back and replay cost held at the point's own).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,9 +29,55 @@ from dslnas.search.records import TrialRecord
 RESAMPLES = 2000
 LEVEL = 0.95
 SEED = 0
-MAX_VISQOL_LOSS_DEFAULT = 0.05
-"""The default quality tolerance of a pick (MOS-LQO): the ViSQOL a routed run may lose against full-only and
-still count as equal quality (``trainers.evaluate.EQUAL_QUALITY_TOLERANCE``, the paper's 4.50 vs 4.51)."""
+PAPER_EQUAL_QUALITY = 0.05
+"""The tolerance of a study without per-clip scores (MOS-LQO): the ViSQOL a routed run may lose against
+full-only and still count as equal quality (``trainers.evaluate.EQUAL_QUALITY_TOLERANCE``, the paper's 4.50
+vs 4.51)."""
+MIN_NOISE_CLIPS = 2  # clips a noise measurement needs (one clip has no spread)
+
+
+class ToleranceSource(str, enum.Enum):
+    CLIP_NOISE = "clip noise"   # measured on the study (:func:`measured_tolerance`)
+    GIVEN = "given"             # ``--max-visqol-loss``
+    PAPER = "paper"             # no per-clip scores to measure on: :data:`PAPER_EQUAL_QUALITY`
+
+
+@dataclass(frozen=True)
+class QualityTolerance:
+    """The most ViSQOL a pick may lose against full-only, and where that figure came from (``clips`` of trial
+    ``trial``, ``measured_on`` naming it: the scores a measured figure came from)."""
+
+    visqol: float
+    source: ToleranceSource
+    clips: int = 0
+    trial: int | None = None
+    measured_on: str = ""
+
+    def origin(self) -> str:
+        """Where the figure came from, in words (the report states it)."""
+        if self.source is ToleranceSource.GIVEN:
+            return "the value given by --max-visqol-loss"
+        if self.source is ToleranceSource.PAPER:
+            return (f"the paper's equal-quality figure: this study has no per-clip scores (fewer than "
+                    f"{MIN_NOISE_CLIPS}) to measure its noise on")
+        return (f"the measured clip noise: the half-width of the {LEVEL:.0%} bootstrap interval of the full path's mean "
+                f"ViSQOL over the {self.clips} clips of {self.measured_on}")
+
+
+def given_tolerance(max_visqol_loss: float) -> QualityTolerance:
+    return QualityTolerance(max_visqol_loss, ToleranceSource.GIVEN)
+
+
+def measured_tolerance(trial: int | None, anchor: TrialRecord | None, measured_on: str = "") -> QualityTolerance:
+    """The default tolerance: the half-width of the :data:`LEVEL` bootstrap interval of ``anchor``'s mean
+    full-path ViSQOL over its clips (``trial``: the full-only baseline, else the study's first scored point;
+    ``measured_on`` names it); the paper's figure when there are fewer than :data:`MIN_NOISE_CLIPS` clips."""
+    if anchor is None or len(anchor.clips) < MIN_NOISE_CLIPS:
+        return QualityTolerance(PAPER_EQUAL_QUALITY, ToleranceSource.PAPER)
+    full = np.asarray([c.visqol_full for c in anchor.clips], dtype=float)
+    spread = _interval(float(full.mean()), _bootstrap(full, np.random.default_rng(SEED)), len(full), False)
+    return QualityTolerance((spread.high - spread.low) / 2, ToleranceSource.CLIP_NOISE, len(full), trial,
+                            measured_on or f"trial {trial}")
 
 
 @dataclass(frozen=True)

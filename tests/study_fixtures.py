@@ -133,7 +133,7 @@ def demo_config(name: str, storage: str) -> SearchConfig:
     space = space.model_copy(update={"base": tiny_candidate("paper-ref", 3, (8, 8), 0.3), "switch_depths": (2, 3, 4),
                                      "latency_budgets_ms": BUDGETS_MS,
                                      "sweep_thresholds": SWEEP_THRESHOLDS})
-    return SearchConfig(study=name, space=space, storage=storage)
+    return SearchConfig(study=name, space=space, storage=storage, profile="a32-paper")  # the records are priced on Table 1
 
 
 def build_demo_study(storage: str, name: str = "demo-report") -> optuna.Study:

@@ -10,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from dslnas.search.cli import cost as cli_cost
+from dslnas.search.config import DEFAULT_PROFILE
 from dslnas.spaces.run_config import RunConfig
 from dslnas.spaces.presets import candidate_preset
 from dslnas.spaces.yaml_io import dump_model
@@ -59,6 +60,8 @@ def test_describe_switch_depth_moves_the_cut(app: typer.Typer) -> None:
 
 def test_cost_json_contract_and_default_usage(app: typer.Typer) -> None:
     code, out, _ = run(app, "cost", "--preset", "paper", "--json")
+    assert code == 0 and json.loads(out)["profile"] == DEFAULT_PROFILE  # the calibrated profile searches price on
+    code, out, _ = run(app, "cost", "--preset", "paper", "--profile", "a32-paper", "--json")  # Table 1's reference
     payload = json.loads(out)
     assert code == 0 and payload["light_usage"] == 0.5 and payload["profile"] == "a32-paper"
     assert set(payload["latency_ms"]) == set(payload["power_mw"]) == {"full", "light", "mixed"}
@@ -72,7 +75,8 @@ def test_cost_reads_run_config_and_bare_candidate_yaml(app: typer.Typer, tmp_pat
     dump_model(RunConfig(candidate=candidate_preset("paper")), run_yaml)
     bare_yaml = tmp_path / "candidate.yaml"
     dump_model(candidate_preset("paper"), bare_yaml)
-    results = [json.loads(run(app, "cost", "--config", str(p), "--light-usage", "0.8", "--json")[1]) for p in (run_yaml, bare_yaml)]
+    results = [json.loads(run(app, "cost", "--config", str(p), "--light-usage", "0.8", "--profile", "a32-paper", "--json")[1])
+               for p in (run_yaml, bare_yaml)]
     assert results[0]["latency_ms"] == results[1]["latency_ms"]
     assert results[0]["latency_saving_pct"] == pytest.approx(26.5, rel=0.02)
 

@@ -67,7 +67,7 @@ def test_front_points_carry_intervals_per_class(study: optuna.Study) -> None:
 
 
 def test_picks_hold_to_the_tolerance_and_name_what_it_excluded(study: optuna.Study) -> None:
-    strict = compute_pareto_front(study)  # default 0.05: only full-only holds
+    strict = compute_pareto_front(study, max_visqol_loss=0.05)  # only full-only holds
     picks = [(r.kind, r.budget_ms, r.point and r.point.number, r.over_tolerance and r.over_tolerance.number)
              for r in strict.recommendations]
     assert picks == [(RecommendationKind.BUDGET, 10.0, None, None), (RecommendationKind.BUDGET, 11.0, None, 2),
@@ -80,8 +80,9 @@ def test_picks_hold_to_the_tolerance_and_name_what_it_excluded(study: optuna.Stu
 
 
 def test_the_page_states_the_tolerance_and_the_intervals(study: optuna.Study) -> None:
-    page = render_page(compute_pareto_front(study), [], ImportanceResult({}, "none"))
+    page = render_page(compute_pareto_front(study, max_visqol_loss=0.05), [], ImportanceResult({}, "none"))
     assert "loses at most 0.05 ViSQOL against full-only with 95% confidence" in page
+    assert "The tolerance 0.05 is the value given by --max-visqol-loss" in page
     assert "no feasible candidate within 11 ms loses at most 0.05 ViSQOL" in page
     assert 'Without the tolerance it would be <a href="#trial-2">trial 2</a>' in page
     assert "which loses +0.160 ViSQOL (95% interval +0.1" in page

@@ -178,6 +178,7 @@ def test_confirm_measures_a_shipped_base_full_path_beside_its_prediction(tmp_pat
     from dslnas.hw_models.cost import ProfileCostModel
     from dslnas.hw_models.profile import load_profile
     from dslnas.search.cli import app
+    from dslnas.search.config import DEFAULT_PROFILE
     from dslnas.search.point_source import resolve_point
 
     point = resolve_point("pretrained:speech16k")
@@ -188,9 +189,9 @@ def test_confirm_measures_a_shipped_base_full_path_beside_its_prediction(tmp_pat
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     (full,) = payload["confirmed"]  # a base's DSL is inert: its full path only
-    predicted = ProfileCostModel(load_profile("a32-paper")).predict(point.candidate, 0.0).latency_ms.full
+    predicted = ProfileCostModel(load_profile(DEFAULT_PROFILE)).predict(point.candidate, 0.0).latency_ms.full
     assert (full["path"], full["measured_latency_ms"], payload["stored"]) == ("full", 7.5, False)
-    assert full["predicted_latency_ms"] == pytest.approx(predicted) and full["predicted_profile"] == "a32-paper"
+    assert full["predicted_latency_ms"] == pytest.approx(predicted) and full["predicted_profile"] == DEFAULT_PROFILE
     assert full["error_pct"] == pytest.approx((7.5 - predicted) / predicted * 100)
 
 

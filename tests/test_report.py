@@ -96,7 +96,8 @@ def test_report_files(tmp_path: Path, study: optuna.Study) -> None:
     assert float(rows[2]["latency_ms"]) == pytest.approx(10.836)
 
     data = json.loads(files.json.read_text())
-    assert data["pareto"] == [p.number for p in front.pareto] and data["knee"] == 1 and data["max_visqol_loss"] == 0.05
+    assert data["pareto"] == [p.number for p in front.pareto] and data["knee"] == 1
+    assert data["max_visqol_loss"] == front.max_visqol_loss and data["tolerance"]["source"] == "clip noise"  # measured
     assert [(r["trial"], r["over_tolerance"]) for r in data["recommendations"]] == [(None, None), (None, 2), (None, 0), (1, 0)]
     assert data["points"][2]["uncertainty"]["visqol_lost"]["clips"] == 8
     assert {p["trial"]: p["on_front"] for p in data["points"]} == {0: True, 1: True, 2: True, 3: False, 4: False, 6: True}

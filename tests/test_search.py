@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from dslnas.search import trial as trial_module
 from dslnas.search.cli import cli as app
-from dslnas.search.config import SearchConfig
+from dslnas.search.config import DEFAULT_PROFILE, SearchConfig
 from dslnas.search.records import ATTR_FAIL_REASON, ATTR_ROLE, Role, parent_of, record_from_trial, role_of
 from dslnas.search.run import run_search
 from dslnas.spaces.space_presets import load_space
@@ -64,6 +64,7 @@ def test_optuna_search_records_every_trial_and_starts_from_the_references(tmp_pa
         assert record.timing.train_s > 0 and record.timing.evaluate_s > 0 and record.timing.visqol_s > 0
         assert record.visqol_rules is not None and record.visqol_rules.scored > 0
         assert record.cost.latency_ms.light < record.cost.latency_ms.full
+        assert record.cost.profile == DEFAULT_PROFILE and record.cost.latency_error_pct is not None  # calibrated
         assert record.execution == "streaming"
         assert set(record.evaluated) == set(record.visqol_per_class)  # what each class's quality was scored on
         assert all(c.clips > 0 and c.seconds > 0 for c in record.evaluated.values())

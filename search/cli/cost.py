@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 import typer
 
 from dslnas.search.cli.common import JsonOpt, LightUsageOpt, console, fail, print_json
+from dslnas.search.config import DEFAULT_PROFILE
 from dslnas.spaces.errors import UserError
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 PlacementObjectiveName = Literal["power", "latency"]  # hw_models.placement.PlacementObjective values (a test checks)
 
-DEFAULT_PROFILE = "a32-paper"
 DEFAULT_LIGHT_USAGE = 0.5  # halfway between the paper's speech (0.3) and silence (0.8) usage
 
 PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Candidate preset: paper, demo.")]

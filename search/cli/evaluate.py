@@ -17,6 +17,7 @@ import typer
 
 from dslnas.search.cli.common import JsonOpt, StorageOpt, console, eta_text, print_json, progress_bar
 from dslnas.search.cli.point import CheckpointOpt, PointStudyOpt, PointTrialOpt, ThresholdOpt, describe_point
+from dslnas.search.config import DEFAULT_PROFILE
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from dslnas.trainers.data.clips import ShortClips
     from dslnas.trainers.evaluate import EvaluationResult
 
-DEFAULT_PROFILE = "a32-paper"
 PHASES = {"check": "check data", "load": "load clips", "stream": "stream", "visqol": "visqol"}
 
 

@@ -8,11 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from dslnas.search.cli.common import JsonOpt, StorageOpt, console, print_json, quiet_optuna
-from dslnas.search.uncertainty import MAX_VISQOL_LOSS_DEFAULT
 
-MaxVisqolLossOpt = Annotated[float, typer.Option(
+MaxVisqolLossOpt = Annotated[Optional[float], typer.Option(
     "--max-visqol-loss", min=0.0, help="Quality tolerance of the picks: the most ViSQOL (MOS-LQO) a pick may lose against "
-    "full-only, judged on the upper end of its 95% bootstrap interval over the scored clips.")]
+    "full-only, judged on the upper end of its 95% bootstrap interval over the scored clips. Default: measured on the "
+    "study, the half-width of the 95% bootstrap interval of the full-only baseline's mean ViSQOL over its clips.")]
 
 
 StudiesOpt = Annotated[list[str], typer.Option(
@@ -23,7 +23,7 @@ def report_command(
     study: StudiesOpt,
     storage: StorageOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default: runs/<study>/report).")] = None,
-    max_visqol_loss: MaxVisqolLossOpt = MAX_VISQOL_LOSS_DEFAULT,
+    max_visqol_loss: MaxVisqolLossOpt = None,
     audio: Annotated[bool, typer.Option("--audio/--no-audio", help="Listening section: held-out clips as original, full path and routed output for the baseline, the knee and each budget pick (WAVs in listen/), and the knee's routing timelines.")] = True,
     clips_per_class: Annotated[int, typer.Option("--clips-per-class", min=1, max=10, help="--audio: held-out clips per class.")] = 2,
     json_out: JsonOpt = False,

@@ -14,8 +14,8 @@ from dslnas.search.cli.common import (
     JsonOpt, StorageOpt, StudyOpt, console, eta_text, fail, print_json, progress_bar, quiet_optuna,
 )
 from dslnas.search.cli.report import MaxVisqolLossOpt
+from dslnas.search.config import DEFAULT_PROFILE, REFERENCE_PROFILE
 from dslnas.search.samplers import SAMPLERS
-from dslnas.search.uncertainty import MAX_VISQOL_LOSS_DEFAULT
 
 if TYPE_CHECKING:
     import optuna
@@ -39,7 +39,7 @@ def search_command(
     eta: Annotated[int, typer.Option("--eta", min=2, help="--fidelity sh: each rung keeps 1/eta of its candidates.")] = 3,
     bracket_size: Annotated[Optional[int], typer.Option("--bracket-size", min=1, help="--fidelity sh: candidates entering a bracket's first rung (default eta^(rungs-1): one finalist).")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Folder of wav/flac or an AudioSet-style CSV (default: generated demo audio).")] = None,
-    profile: Annotated[str, typer.Option("--profile", help="Device profile name or YAML used to price candidates.")] = "a32-paper",
+    profile: Annotated[str, typer.Option("--profile", help=f"Device profile name or YAML used to price candidates ({REFERENCE_PROFILE}: the paper-solved reference).")] = DEFAULT_PROFILE,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel trials (processes for optuna, concurrent trials for ray).")] = 1,
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: start a local Ray).")] = None,
     gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", min=0.0, help="Ray: GPUs per trial.")] = 0.0,
@@ -166,7 +166,7 @@ def trial_json(trial: "optuna.trial.FrozenTrial") -> dict[str, Any]:
 
 
 def trials_command(study: StudyOpt, storage: StorageOpt = None, json_out: JsonOpt = False,
-                   max_visqol_loss: MaxVisqolLossOpt = MAX_VISQOL_LOSS_DEFAULT) -> None:
+                   max_visqol_loss: MaxVisqolLossOpt = None) -> None:
     """Every trial of a study with state, params, values and attributes (--json: with the picks and each
     point's bootstrap intervals)."""
     from dslnas.search.records import fail_reason, role_of
@@ -192,7 +192,7 @@ def trials_command(study: StudyOpt, storage: StorageOpt = None, json_out: JsonOp
     console.print(table)
 
 
-def _front_json(study: "optuna.Study", max_visqol_loss: float) -> dict[str, Any]:
+def _front_json(study: "optuna.Study", max_visqol_loss: float | None) -> dict[str, Any]:
     """The picks and each point's intervals (``uncertainty`` by trial number); nothing for a study dslnas did
     not create."""
     from dslnas.search.pareto import STUDY_ATTR_CONFIG, compute_pareto_front

@@ -25,7 +25,7 @@ from dslnas.search.records.fields import record_fields_json
 from dslnas.search.report.columns import csv_columns, csv_row
 from dslnas.search.report.placement import front_placement
 from dslnas.search.report.png import write_pngs
-from dslnas.search.uncertainty import LEVEL, MAX_VISQOL_LOSS_DEFAULT
+from dslnas.search.uncertainty import LEVEL
 from dslnas.spaces.atomic_io import atomic_file, atomic_write_text
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ReportFiles:
     pngs: tuple[Path, ...]
 
 
-def write_report(study: optuna.Study, out_dir: str | Path, max_visqol_loss: float = MAX_VISQOL_LOSS_DEFAULT,
+def write_report(study: optuna.Study, out_dir: str | Path, max_visqol_loss: float | None = None,
                  audio_clips_per_class: int = 0, compare_with: Sequence[optuna.Study] = ()) -> ReportFiles:
     """Compute the front of ``study`` (picks within ``max_visqol_loss``) and write every report file under ``out_dir``;
     ``audio_clips_per_class`` > 0: also the listening section (``listen/``: WAVs and the knee's timelines);
@@ -103,6 +103,8 @@ def picks_json(front: ParetoFront) -> dict[str, Any]:
     """The tolerance and the recommendations (each with the point the tolerance excluded, if any)."""
     return {
         "max_visqol_loss": front.max_visqol_loss,
+        "tolerance": {"source": front.tolerance.source.value, "origin": front.tolerance.origin(),
+                      "clips": front.tolerance.clips, "trial": front.tolerance.trial},  # trial: the scores it was measured on
         "confidence": LEVEL,
         "recommendations": [
             {"kind": r.kind.value, "title": r.title, "budget_ms": r.budget_ms, "trial": r.point.number if r.point else None,

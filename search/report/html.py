@@ -15,14 +15,16 @@ from importlib.metadata import version
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from dslnas.hw_models.cost import Cost
+from dslnas.search.config import DEFAULT_PROFILE
 from dslnas.search.records import Comparison, EvaluatedClass, Role
 from dslnas.search.pareto import FrontPoint, ParetoFront, Recommendation, RecommendationKind
 from dslnas.search.report.columns import COLUMNS, shown
 from dslnas.search.report.compare import compare_figure, compare_lines
 from dslnas.search.report.history import candidate_history, history_caption, history_figure
+from dslnas.search.report.knobs_tried import knobs_tried_html, knobs_tried_of
 from dslnas.search.report.listen import Listening
 from dslnas.search.report.listen_html import listening_html
-from dslnas.search.report.knobs_tried import knobs_tried_html, knobs_tried_of
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
 from dslnas.search.report.placement import front_placement
 from dslnas.search.report.placement_html import placement_section
@@ -86,8 +88,8 @@ def _meta(front: ParetoFront) -> str:
     if cost is not None:
         band = (f" Latencies carry its cross-validated error of +-{cost.latency_error_pct:.1f}%." if cost.latency_error_pct is not None
                 else " <b>This profile carries no measured error</b>: its prices are a reference, not evidence; price on a "
-                     "calibrated profile (<code>--profile a32-emulated</code>, or one from <code>dslnas calibrate</code>) for prices "
-                     "with a cross-validated error.")
+                     f"calibrated profile (<code>--profile {escape(DEFAULT_PROFILE)}</code>, the default, or one from "
+                     "<code>dslnas calibrate</code>) for prices with a cross-validated error.")
         alpha = ("The mask's sparsity is priced: this device skips zero inputs." if cost.sparsity_priced
                  else "The compression weight alpha buys nothing on this device (its runtime does not skip the mask's zeros).")
         how = f" The profile is {escape(cost.provenance)}.{band} {alpha}"
@@ -98,7 +100,16 @@ def _meta(front: ParetoFront) -> str:
         how += _evaluated_sentence(front.points[0].record.evaluated)
     return (f'<p class="meta">Objectives: {escape(objectives)}. {counts}. Quality and costs come from the streaming '
             f"run that skips the unused tail, each point at its own threshold. Costs predicted for the "
-            f"<b>{escape(front.profile)}</b> device profile.{how} dslnas {escape(version('dslnas'))}, {stamp}.</p>")
+            f"<b>{escape(front.profile)}</b> device profile{_evidence(cost)}.{how} dslnas {escape(version('dslnas'))}, {stamp}.</p>")
+
+
+def _evidence(cost: Cost | None) -> str:
+    """Beside the profile's name: its cross-validated latency error, or that it is a reference, not evidence."""
+    if cost is None:
+        return ""
+    if cost.latency_error_pct is not None:
+        return f" (calibrated: cross-validated latency error +-{cost.latency_error_pct:.1f}%)"
+    return " (a reference, not evidence: no measured error)"
 
 
 SPEAKERS_SHOWN = 8
@@ -135,8 +146,9 @@ def _picks(front: ParetoFront) -> str:
 
 def _tolerance_text(front: ParetoFront) -> str:
     """How the picks hold to the quality tolerance, in words."""
-    return (f"Every pick loses at most {front.max_visqol_loss:g} ViSQOL against full-only with {LEVEL:.0%} confidence "
-            f"(the upper end of a bootstrap interval over the scored clips; <code>--max-visqol-loss</code> sets it). "
+    return (f"Every pick loses at most {front.max_visqol_loss:.3g} ViSQOL against full-only with {LEVEL:.0%} confidence "
+            f"(the upper end of a bootstrap interval over the scored clips). The tolerance {front.max_visqol_loss:.3g} is "
+            f"{escape(front.tolerance.origin())}; <code>--max-visqol-loss</code> sets another. "
             "Quality lost is full-only minus the point: positive is worse.")
 
 
@@ -181,9 +193,9 @@ def _measured_beside(p: FrontPoint) -> str:
 def _no_pick(rec: Recommendation, front: ParetoFront) -> str:
     """Why a recommendation has no point: nothing within the budget, or nothing there within the tolerance."""
     if rec.kind is RecommendationKind.KNEE:
-        return f"no point on the front loses at most {front.max_visqol_loss:g} ViSQOL."
+        return f"no point on the front loses at most {front.max_visqol_loss:.3g} ViSQOL."
     if rec.over_tolerance is not None:
-        return f"no feasible candidate within {rec.budget_ms:g} ms loses at most {front.max_visqol_loss:g} ViSQOL."
+        return f"no feasible candidate within {rec.budget_ms:g} ms loses at most {front.max_visqol_loss:.3g} ViSQOL."
     fastest = min((p for p in front.points if p.feasible), key=lambda p: p.record.latency_ms, default=None)
     tail = f" The fastest feasible candidate, trial {fastest.number}, needs {shown('latency_ms', fastest)} ms." if fastest else ""
     return f"no feasible candidate is predicted to run within {rec.budget_ms:g} ms.{tail}"
