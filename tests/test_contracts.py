@@ -180,7 +180,8 @@ def test_every_backend_stores_the_same_record_fields_fast(backend: str, tmp_path
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The backend contract without training: the trial runner returns fixture points, so a 3-trial search takes
     seconds; every stored record holds exactly the stored table's keys, the references are queued, values are the
-    records' objectives. (Ray runs trials in its own processes, which a stub does not reach: its run is
+    records' objectives. (Ray runs trials in its own processes, which a stub does not reach: its trainable and
+    driver-side recording run in-process in ``test_ray_records_fast.py``; a whole Ray search is
     ``test_search_backends.py::test_every_backend_leaves_the_same_record_fields``, slow.)"""
     from dataclasses import replace
 
@@ -192,7 +193,7 @@ def test_every_backend_stores_the_same_record_fields_fast(backend: str, tmp_path
     from study_fixtures import make_record
 
     if backend == "ray":
-        pytest.skip("ray trials run in ray's worker processes; see the slow backend test")
+        pytest.skip("ray trials run in ray's worker processes; see test_ray_records_fast.py and the slow backend test")
 
     def fake_run(self: TrialRunner, candidate, trial_key: str, *args, **kwargs) -> CandidatePoints:
         checkpoint = tmp_path / "trials" / trial_key / "checkpoint.pt"
