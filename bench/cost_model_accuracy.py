@@ -1,4 +1,5 @@
-"""Cross-validated accuracy of the latency model on the x86 host (`local`) and the emulated Cortex-A32 (`unicorn-arm`).
+"""Cross-validated accuracy of the latency model on the x86 host (`local`), the emulated Cortex-A32 (`unicorn-arm`)
+and the emulated Cortex-M33 + Cortex-A32 pair (`unicorn-pair`).
 
 For each runner, runs the same calibration as `dslnas calibrate --runner NAME` (seeded suite, ONNX, 5-fold CV
 by held-out candidate; local: 1 thread, fastest of 2 rounds; unicorn-arm: cycles from LLVM's scheduling model,
@@ -10,6 +11,14 @@ it timed before cycles), per part, the in-sample fit and the wall time. Then, un
 the profile prices the `paper` and `demo` presets with the DSL at every switch depth (candidates outside the
 suite) and those passes are measured too. The host is shared and noisy: its figures move by a few points
 from run to run; the emulated board's do not.
+
+`unicorn-pair` (not in the default list: ~10 min): the pair profile's runs (`hw_models.pair_suite`: 16 tiny
+candidates routed over 10 segments, ELU shares measured on each run's audio) and, per core (M33: front and
+light tail; A32: full tail) and for the link (encode + decode + doorbells against the bytes), the 5-fold CV by
+candidate: MAPE and the share within +-5 % / +-10 %, on cycles (LLVM's models) and on instructions at CPI 1
+(what the pair timed before) from the same runs; then the profile fitted on cycles predicts the held-out
+candidates' parts per core and their mean latency per segment. `--pair-skip`: exports that skip the mask's
+zeros (profile `a32-m33-pair-skip`); `--profile-out`: write the fitted pair profile.
 
 Run: .venv/bin/python bench/cost_model_accuracy.py [--runners local,unicorn-arm] [--suite tiny] [--suite-size N]
      [--folds K] [--seed S] [--rounds R] [--repeats N] [--save-measurements CSV] [--profile-out PROFILE.yaml]
@@ -23,12 +32,14 @@ import json
 import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import yaml
 
 from dslnas.hw_models.calibrate import (
     DEFAULT_FOLDS, DEFAULT_ROUNDS, DEFAULT_SUITE_SIZE, CalibrationResult, CalibrationSettings, calibrated_profile,
-    cross_validate, host_description, run_calibration, suite_counts, write_profile,
+    cross_validate, host_description, predict_ms, run_calibration, suite_counts, write_profile,
 )
 from dslnas.hw_models.calibration_suite import PASS_PARTS, CalibrationSample, SuiteKind, export_suite, measure_suite
 from dslnas.hw_models.cost import ProfileCostModel
@@ -41,6 +52,7 @@ from dslnas.hw_models.runners.local import LocalRunner
 from dslnas.hw_models.runners.replay import write_replay_csv
 from dslnas.search.cli.cost import move_switch
 from dslnas.spaces.presets import candidate_preset
+from dslnas.spaces.yaml_io import atomic_write_text
 
 
 def _figures(stats: FitStats) -> dict[str, float]:
@@ -50,7 +62,7 @@ def _figures(stats: FitStats) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--runners", default="local,unicorn-arm", help="comma-separated: local, unicorn-arm")
+    parser.add_argument("--runners", default="local,unicorn-arm", help="comma-separated: local, unicorn-arm, unicorn-pair")
     parser.add_argument("--suite", default="standard", choices=[k.value for k in SuiteKind])
     parser.add_argument("--suite-size", type=int, default=DEFAULT_SUITE_SIZE)
     parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
@@ -60,8 +72,10 @@ def main() -> None:
     parser.add_argument("--save-measurements", default=None, help="also write the measurements as a replay CSV")
     parser.add_argument("--profile-out", default=None, help="also write the calibrated profile YAML")
     parser.add_argument("--no-presets", action="store_true", help="skip pricing and measuring the paper/demo presets")
+    parser.add_argument("--pair-skip", action="store_true", help="unicorn-pair: exports that skip the mask's zeros")
     args = parser.parse_args()
-    report = {name: _bench_runner(name, args) for name in args.runners.split(",")}
+    report = {name: _bench_pair(args) if name == "unicorn-pair" else _bench_runner(name, args)
+              for name in args.runners.split(",")}
     print(json.dumps(report, indent=2))
 
 
@@ -127,6 +141,49 @@ def _preset_accuracy(profile: DeviceProfile, runner: DeviceRunner, rounds: int) 
             if key in measured:
                 pairs.append((predicted, measured[key]))
     return fit_stats(np.array([p for p, _ in pairs]), np.array([m for _, m in pairs]))
+
+
+def _bench_pair(args: argparse.Namespace) -> dict:
+    """Per core and for the link: CV by candidate on cycles and on instructions (CPI 1); held-out candidates."""
+    from dslnas.hw_models.pair_calibrate import Timing, fit_pair_profile, link_accuracy, unit_accuracy, unit_samples
+    from dslnas.hw_models.pair_suite import held_out_runs, suite_runs
+    from dslnas.hw_models.runners.pair import PairRunner
+
+    runner, started = PairRunner(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dslnas-bench-pair-") as tmp:
+        suite = suite_runs(Path(tmp), args.pair_skip, runner)
+        held_out = held_out_runs(Path(tmp), args.pair_skip, runner)
+    samples, s = [r.sample for r in suite], runner.stand_ins
+    report: dict = {"machine": runner.description, "skip_zero_inputs": args.pair_skip, "runs": len(suite),
+                    "folds": args.folds, "wall_seconds": round(time.perf_counter() - started, 1)}
+    for timing in Timing:
+        label = "cycles" if timing is Timing.CYCLES else "instructions_cpi1"
+        figures = {unit: {"cv_parts": _figures(cv.stats()), "cv_per_part": {k: _figures(v) for k, v in cv.per_part().items()},
+                          "fit_in_sample": _figures(fit)}
+                   for unit, (_, fit, cv) in unit_accuracy(samples, s, args.folds, timing).items()}
+        report[label] = {**figures, "link_cv": _figures(link_accuracy(samples, s, args.folds, timing))}
+    profile = fit_pair_profile(samples, s, args.folds, skips_zero_inputs=args.pair_skip)
+    if args.profile_out:
+        command = "bench/cost_model_accuracy.py --runners unicorn-pair" + (" --pair-skip" if args.pair_skip else "")
+        atomic_write_text(Path(args.profile_out), f"# Written by `.venv/bin/python {command} --profile-out` "
+                          f"(hw_models.pair_calibrate).\n" + yaml.safe_dump(
+                              profile.model_dump(mode="json", exclude_none=True), sort_keys=False))
+    held = unit_samples([r.sample for r in held_out], s)
+    report["held_out_parts"] = {unit: _figures(fit_stats(predict_ms(rows, profile.units[unit].latency),
+                                                         np.array([r.latency_ms for r in rows])))
+                                for unit, rows in held.items()}
+    report["held_out_mean_latency"] = _figures(_pair_mean_latency(profile, held_out))
+    return report
+
+
+def _pair_mean_latency(profile: DeviceProfile, runs: list) -> FitStats:
+    """Each held-out run's mean latency per segment, priced under its measured routing, against the run."""
+    from dslnas.search.confirm import measured_routing
+
+    model = ProfileCostModel(profile)
+    predicted = [model.predict_counts(r.counts, measured_routing(r.run, r.encoder, r.sparsity)).latency_ms.mixed
+                 for r in runs]
+    return fit_stats(np.array(predicted), np.array([r.run.mean_ms for r in runs]))
 
 
 def _report(result: CalibrationResult, machine: str, args: argparse.Namespace, wall_s: float) -> dict:

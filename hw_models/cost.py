@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from dslnas.hw_models.counts import FRONT_PARTS, PATHS, EncoderCounts, Part
+from dslnas.hw_models.counts import (
+    ASSUMED_NEGATIVE_SHARE, FRONT_PARTS, PATHS, EluShares, EncoderCounts, Part, elu_share_source, negative_shares,
+    with_negative_shares,
+)
 from dslnas.hw_models.footprint import flash_kib, provenance_text, ram_kib
 from dslnas.hw_models.placement import Placement, PlacementObjective, PlacementPricer, all_placements, unit_counts
 from dslnas.hw_models.profile import DeviceProfile
 from dslnas.hw_models.routing import Pass, PassFigures, RoutingSummary, check_light_usage, mix
 from dslnas.spaces.candidate import CandidateConfig
+from dslnas.spaces.errors import UserError
 
 __all__ = ["Cost", "CostModel", "Pass", "PassFigures", "ProfileCostModel", "RoutingSummary", "check_light_usage", "mix"]
 
@@ -47,7 +51,9 @@ class Cost:
     per tail, the warm policy's replayed work per inference as a share of one inference of that tail.
     ``placement``: multi-unit profiles, the stage -> unit assignment priced (empty on one unit), with the bytes
 it sends across the link and the wake-ups of a tail's unit per second of audio. ``routing``:
-    the routing it was priced under (None in records written before it was kept).
+    the routing it was priced under (None in records written before it was kept), its ``elu_negative_shares``
+    the ones priced. ``elu_shares``: whether those shares were measured or ASSUMED
+    (:data:`~dslnas.hw_models.counts.ASSUMED_NEGATIVE_SHARE` for every ELU; ``elu_share_note`` says it in words).
     ``counts``: the per-layer counts as the front unit runs them (None where not kept, e.g. in a trial record).
     """
 
@@ -74,6 +80,17 @@ it sends across the link and the wake-ups of a tail's unit per second of audio. 
     wakeups_per_s: float = 0.0         # placement: wake-ups per second of a unit running a tail away from the front
     routing: RoutingSummary | None = None
     counts: EncoderCounts | None = None
+    elu_shares: EluShares = EluShares.ASSUMED  # records from before it was kept were priced at the assumed share
+
+    @property
+    def elu_share_note(self) -> str:
+        """Where the ELU negative-input shares of this price came from, in words (an assumption said as one)."""
+        if self.elu_shares is EluShares.MEASURED:
+            return "measured on the run's audio (each ELU's share of negative inputs)"
+        if self.elu_shares is EluShares.NO_ELU:
+            return "no ELU in the encoder"
+        return (f"ASSUMED: {ASSUMED_NEGATIVE_SHARE:g} of the inputs negative for every ELU without a measured share "
+                f"({self.elu_shares.value}; no activations measured)")
 
     @property
     def segment_ms(self) -> float:
@@ -101,6 +118,7 @@ it sends across the link and the wake-ups of a tail's unit per second of audio. 
         data = asdict(self.without_counts())
         data.pop("counts")
         data["routing"] = None if self.routing is None else self.routing.to_json()
+        data["elu_shares"] = self.elu_shares.value
         for name in ("path_latency_ms", "path_energy_mj", "path_params", "replays_per_inference"):
             data[name] = {Part(k).value: v for k, v in data[name].items()}
         return data
@@ -113,6 +131,7 @@ it sends across the link and the wake-ups of a tail's unit per second of audio. 
         data = dict(fields)
         data.pop("counts", None)
         data["routing"] = None if data.get("routing") is None else RoutingSummary.from_json(data["routing"])
+        data["elu_shares"] = EluShares(data.get("elu_shares", EluShares.ASSUMED.value))
         for name in ("latency_ms", "power_mw", "flash_kib", "ram_kib", "energy_per_inference_uj"):
             if isinstance(data.get(name), dict):
                 data[name] = PassFigures(**data[name])
@@ -148,6 +167,9 @@ it sends across the link and the wake-ups of a tail's unit per second of audio. 
             "provenance": self.provenance,
             "latency_error_pct": self.latency_error_pct,
             "mask_sparsity": self.mask_sparsity,
+            "elu_negative_shares": {"source": self.elu_shares.value, "note": self.elu_share_note,
+                                    "per_part": {} if self.routing is None else
+                                    {Part(p).value: list(v) for p, v in self.routing.elu_negative_shares.items()}},
             "alpha": ("priced: the unit's runtime skips the mask's zeros in each tail's first conv" if self.sparsity_priced
                       else "buys nothing on this device: its runtime does not skip the mask's zeros"),
             **({"encoder_params": self.counts.encoder_params, "paths": self.counts.to_json()["paths"]}
@@ -179,11 +201,16 @@ class CostModel(abc.ABC):
         routing = as_routing(routing)
         return self.predict_counts(count_candidate(candidate), routing)
 
-    def pricer(self, candidate: CandidateConfig) -> "Pricer":
-        """``candidate`` counted once, priced by :meth:`predict_counts` under each routing it is given."""
+    def pricer(self, candidate: CandidateConfig, elu_negative_shares: Mapping[Part, Sequence[float]] | None = None
+               ) -> "Pricer":
+        """``candidate`` counted once, priced by :meth:`predict_counts` under each routing it is given;
+        ``elu_negative_shares`` (measured on the candidate's evaluated audio, ``elu_stats.clip_negative_shares``):
+        carried by every price it makes (None: each ELU priced at the assumed share, and each cost says so)."""
         from dslnas.hw_models.op_count import count_candidate  # traces the model: torch
 
-        return functools.partial(self.predict_counts, count_candidate(candidate))
+        counts = count_candidate(candidate)
+        return functools.partial(self.predict_counts, counts if elu_negative_shares is None else
+                                 with_negative_shares(counts, elu_negative_shares))
 
 
 Pricer = Callable[[RoutingSummary], Cost]
@@ -215,7 +242,11 @@ class ProfileCostModel(CostModel):
         return self.profile.name
 
     def predict_counts(self, counts: EncoderCounts, routing: RoutingSummary | float) -> Cost:
+        """The one price (see the module docstring). The routing's ELU shares, when it has any, replace the
+        counts' own; the cost's routing carries the shares that were priced."""
         routing = as_routing(routing)
+        counts = with_elu_shares(counts, routing.elu_negative_shares)
+        routing = replace(routing, elu_negative_shares=negative_shares(counts))
         best = PlacementPricer(counts, self.profile, routing).ranked(self.placements, self.objective)[0]
         front = self.profile.unit(best.placement.front)
         on_front = unit_counts(counts, front, routing.mask_sparsity)
@@ -233,8 +264,19 @@ class ProfileCostModel(CostModel):
             replays_per_inference=replays, placement="" if self.one_unit else best.placement.name,
             link_bytes_per_s=best.link_bytes_per_inference.mixed * counts.inferences_per_s,
             wakeups_per_s=best.wakeups_per_inference.mixed * counts.inferences_per_s,
-            routing=routing, counts=on_front,
+            routing=routing, counts=on_front, elu_shares=elu_share_source(counts),
         )
+
+
+def with_elu_shares(counts: EncoderCounts, shares: Mapping[Part, Sequence[float]]) -> EncoderCounts:
+    """``counts`` with ``shares`` attached (unchanged when there are none); a UserError when they do not fit
+    the counted ELUs (shares measured on another candidate)."""
+    if not shares:
+        return counts
+    try:
+        return with_negative_shares(counts, shares)
+    except ValueError as err:
+        raise UserError(f"the routing's ELU shares do not fit this candidate: {err}") from err
 
 
 def _energy_from_parts(data: dict[str, Any]) -> PassFigures:

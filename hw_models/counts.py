@@ -7,13 +7,15 @@ model, the latency fit and the report read these types without importing torch.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 BYTES_PER_ELEMENT = 4  # fp32 deployment, whatever dtype the trace ran in
 # The share of an ELU's inputs below zero (where the C ELU runs expf) assumed where none was measured: a
 # pre-activation symmetric about zero, as fresh weights give (the calibration suite's measured mean is ~0.5).
 ASSUMED_NEGATIVE_SHARE = 0.5
+ELU_OP = "elu"
 
 
 class Part(str, enum.Enum):
@@ -133,3 +135,48 @@ class EncoderCounts:
             "encoder_params": self.encoder_params,
             "paths": {name.value: self.paths[name].to_json() for name in PATHS},
         }
+
+
+class EluShares(str, enum.Enum):
+    """Where the ELU negative-input shares a price used came from (said in every :class:`~dslnas.hw_models.cost.Cost`)."""
+
+    MEASURED = "measured"   # every counted ELU carries a share measured on audio
+    ASSUMED = "assumed"     # none does: each priced at ASSUMED_NEGATIVE_SHARE
+    PARTLY = "partly measured"
+    NO_ELU = "no ELU"
+
+
+def with_negative_shares(counts: EncoderCounts, shares: Mapping[Part, Sequence[float]]) -> EncoderCounts:
+    """``counts`` with each part's ``elu`` layers carrying their measured share (in order); ValueError when a
+    part's ELU calls and counted ELU layers differ in number."""
+    paths = dict(counts.paths)
+    for part, found in shares.items():
+        part = Part(part)
+        layers = list(paths[part].layers)
+        elus = [i for i, layer in enumerate(layers) if layer.op_type == ELU_OP]
+        if len(elus) != len(found):
+            raise ValueError(f"part {part.value}: {len(found)} ELU calls observed, {len(elus)} elu layers counted")
+        for index, share in zip(elus, found):
+            layers[index] = replace(layers[index], negative_input_share=float(share))
+        paths[part] = replace(paths[part], layers=tuple(layers))
+    return replace(counts, paths=paths)
+
+
+def negative_shares(counts: EncoderCounts) -> dict[Part, tuple[float, ...]]:
+    """Per part with ELUs that all carry a measured share, those shares in order (what :func:`with_negative_shares` takes)."""
+    out = {}
+    for part, path in counts.paths.items():
+        shares = [layer.negative_input_share for layer in path.layers if layer.op_type == ELU_OP]
+        if shares and all(s is not None for s in shares):
+            out[part] = tuple(float(s) for s in shares)
+    return out
+
+
+def elu_share_source(counts: EncoderCounts) -> EluShares:
+    """Whether the counted ELUs carry measured shares: all, none (assumed), some, or there is no ELU."""
+    shares = [layer.negative_input_share for path in counts.paths.values() for layer in path.layers
+              if layer.op_type == ELU_OP]
+    measured = sum(s is not None for s in shares)
+    if not shares:
+        return EluShares.NO_ELU
+    return EluShares.MEASURED if measured == len(shares) else EluShares.ASSUMED if not measured else EluShares.PARTLY

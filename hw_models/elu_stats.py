@@ -10,24 +10,21 @@ traces them in execution order). The latency model prices ``ops x share`` as ``e
 :data:`~dslnas.hw_models.counts.ASSUMED_NEGATIVE_SHARE`, said in the docs.
 
 Where the shares come from: for calibration, the suite candidate's seeded fresh weights on the same
-audio the emulated board is given (:func:`suite_negative_shares`); for a trained candidate, its held-out
-audio (:func:`negative_input_shares` on any clip).
+audio the emulated board is given (:func:`suite_negative_shares`); for a trained candidate, the clips its
+streaming evaluation scored (:func:`clip_negative_shares`), carried into its price by ``CostModel.pricer``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from dslnas.hw_models.counts import EncoderCounts, Part
+from dslnas.hw_models.counts import Part, with_negative_shares  # noqa: F401  (re-exported)
 from dslnas.spaces.candidate import CandidateConfig
-
-ELU_OP = "elu"
 
 
 class _EluShares(TorchFunctionMode):
@@ -64,19 +61,31 @@ def _observed(module: torch.nn.Module, x: torch.Tensor, into: dict[Part, tuple[f
     return out
 
 
-def with_negative_shares(counts: EncoderCounts, shares: Mapping[Part, Sequence[float]]) -> EncoderCounts:
-    """``counts`` with each part's ``elu`` layers carrying their measured share (in order); ValueError when a
-    part's ELU calls and counted ELU layers differ in number."""
-    paths = dict(counts.paths)
-    for part, found in shares.items():
-        layers = list(paths[part].layers)
-        elus = [i for i, layer in enumerate(layers) if layer.op_type == ELU_OP]
-        if len(elus) != len(found):
-            raise ValueError(f"part {part.value}: {len(found)} ELU calls observed, {len(elus)} elu layers counted")
-        for index, share in zip(elus, found):
-            layers[index] = replace(layers[index], negative_input_share=float(share))
-        paths[part] = replace(paths[part], layers=tuple(layers))
-    return replace(counts, paths=paths)
+def clip_negative_shares(encoder: torch.nn.Module, clips: Sequence[torch.Tensor]) -> dict[Part, tuple[float, ...]]:
+    """Per part, each ELU's share of negative inputs over ``clips`` (each ``[T]``, a multiple of the segment or
+    not: the encoder is causal, so running it offline computes the activations the streaming run computes),
+    the clips weighted by their length. What a trained candidate's price carries (``CostModel.pricer``)."""
+    if not clips:
+        raise ValueError("measuring ELU shares needs at least one clip")
+    weights = np.array([clip.shape[-1] for clip in clips], dtype=float)
+    per_clip = [negative_input_shares(encoder, clip.reshape(1, 1, -1).to(torch.float32)) for clip in clips]
+    return {part: tuple(float(v) for v in np.average([np.array(s[part]) for s in per_clip], axis=0, weights=weights))
+            for part in per_clip[0] if per_clip[0][part]}
+
+
+def routed_negative_shares(encoder: torch.nn.Module, segments: np.ndarray, light: Sequence[bool]
+                           ) -> dict[Part, tuple[float, ...]]:
+    """Shares of a routed run: the front parts on every segment, each tail on the segments routed to it
+    (``segments``: ``[S, segment_samples]``; ``light``: per segment, whether it took the light path). A tail
+    sees its own segments' activations (loud segments go full, quiet ones light), not the whole run's; the
+    segments routed to one tail are run back to back (its causal history from them, as the tail keeps it)."""
+    audio = torch.from_numpy(np.ascontiguousarray(segments, dtype=np.float32))
+    shares = negative_input_shares(encoder, audio.reshape(1, 1, -1))
+    routed = torch.tensor(list(light), dtype=torch.bool)
+    for part, chosen in ((Part.LIGHT_TAIL, routed), (Part.FULL_TAIL, ~routed)):
+        if bool(chosen.any()):
+            shares[part] = negative_input_shares(encoder, audio[chosen].reshape(1, 1, -1))[part]
+    return shares
 
 
 def suite_negative_shares(candidate: CandidateConfig, seed: int, segments: int = 3) -> dict[Part, tuple[float, ...]]:

@@ -12,14 +12,16 @@ are the runner's datasheet stand-ins (``runners.pair.PairStandIns``), copied in 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
 
 import numpy as np
 
 from dslnas.hw_models.c_export.pair import MAILBOX_HEADER_BYTES
-from dslnas.hw_models.calibrate import cross_validate, fit_latency
+from dslnas.hw_models.calibrate import CrossValidation, candidate_folds, cross_validate, fit_latency
 from dslnas.hw_models.calibration_suite import CalibrationSample
 from dslnas.hw_models.counts import FRONT_PARTS, EncoderCounts, Part
+from dslnas.hw_models.latency_model import FitStats, fit_stats
 from dslnas.hw_models.profile import (
     ComputeUnit, DeviceProfile, LinkSpec, OpLatency, PinnedPlacement, PowerCoefficients, Provenance,
 )
@@ -39,10 +41,19 @@ class PairSample:
     run: RoutedRun
 
 
-def _median_ms(run: RoutedRun, parts: tuple[str, ...], path: int | None, clock_mhz: float, steady: bool = False) -> float:
+class Timing(str, enum.Enum):
+    """What a pair run's parts are timed by: the cycles estimated on each core's machine model, or the older
+    proxy, executed instructions at CPI 1 (kept beside the cycles in every run)."""
+
+    CYCLES = "cycles_per_part"
+    INSTRUCTIONS_CPI1 = "instructions_per_part"
+
+
+def _median_ms(run: RoutedRun, parts: tuple[str, ...], path: int | None, clock_mhz: float, steady: bool = False,
+               timing: Timing = Timing.CYCLES) -> float:
     """Median over the run's segments (of ``path``; ``steady``: whose previous segment took it too) of the
-    parts' instructions / clock in ms; NaN when no segment qualifies."""
-    per_part = run.extra["instructions_per_part"]
+    parts' cycles (or instructions) / clock in ms; NaN when no segment qualifies."""
+    per_part = run.extra[timing.value]
     rows = [i for i, p in enumerate(run.paths) if (path is None or p == path)
             and (not steady or (i > 0 and run.paths[i - 1] == p))]
     if not rows:
@@ -50,16 +61,17 @@ def _median_ms(run: RoutedRun, parts: tuple[str, ...], path: int | None, clock_m
     return float(np.median([sum(per_part[q][i] for q in parts) for i in rows])) / (clock_mhz * 1e3)
 
 
-def unit_samples(samples: list[PairSample], s: PairStandIns) -> dict[str, list[CalibrationSample]]:
+def unit_samples(samples: list[PairSample], s: PairStandIns,
+                 timing: Timing = Timing.CYCLES) -> dict[str, list[CalibrationSample]]:
     """Per unit (``m33``, ``a32``), one calibration sample per part each run measured on it."""
     out: dict[str, list[CalibrationSample]] = {"m33": [], "a32": []}
     for sample in samples:
         name, paths = sample.name, sample.counts.paths
-        front = _median_ms(sample.run, ("front",), None, s.m33_clock_mhz)
+        front = _median_ms(sample.run, ("front",), None, s.m33_clock_mhz, timing=timing)
         out["m33"].append(CalibrationSample(name, "front", tuple(l for p in FRONT_PARTS for l in paths[p].layers), front))
         for unit, part, parts, path, clock in (("m33", Part.LIGHT_TAIL, ("light",), PATH_LIGHT, s.m33_clock_mhz),
                                                ("a32", Part.FULL_TAIL, ("full",), PATH_FULL, s.a32_clock_mhz)):
-            ms = _median_ms(sample.run, parts, path, clock, steady=True)
+            ms = _median_ms(sample.run, parts, path, clock, steady=True, timing=timing)
             if np.isfinite(ms):
                 out[unit].append(CalibrationSample(name, part.value, paths[part].layers, ms))
     for unit, rows in out.items():
@@ -68,33 +80,70 @@ def unit_samples(samples: list[PairSample], s: PairStandIns) -> dict[str, list[C
     return out
 
 
+def unit_accuracy(samples: list[PairSample], s: PairStandIns, folds: int = 5,
+                  timing: Timing = Timing.CYCLES) -> dict[str, tuple[dict[str, OpLatency], FitStats, CrossValidation]]:
+    """Per unit: the coefficients fitted on all its parts, that fit's in-sample figures, and the k-fold
+    cross-validation by candidate."""
+    out = {}
+    for unit, rows in unit_samples(samples, s, timing).items():
+        coefficients, stats = fit_latency(rows, kernel_terms=True)
+        out[unit] = (coefficients, stats,
+                     cross_validate(rows, min(folds, len({r.candidate for r in rows})), kernel_terms=True))
+    return out
+
+
+def link_accuracy(samples: list[PairSample], s: PairStandIns, folds: int = 5, timing: Timing = Timing.CYCLES) -> FitStats:
+    """The link line's k-fold cross-validation by candidate: each full segment's encode + decode + doorbells
+    predicted by the line fitted on the other folds' candidates."""
+    rows = link_samples(samples, s, timing)
+    predicted, measured = [], []
+    for held_out in candidate_folds([r[0] for r in rows], min(folds, len({r[0] for r in rows}))):
+        slope, intercept = link_line([r for r in rows if r[0] not in held_out])
+        for _, sent, ms in (r for r in rows if r[0] in held_out):
+            predicted.append(intercept + slope * sent)
+            measured.append(ms)
+    return fit_stats(np.array(predicted), np.array(measured))
+
+
 def fit_units(samples: list[PairSample], s: PairStandIns, folds: int = 5) -> dict[str, tuple[dict[str, OpLatency], str]]:
     """Per unit: the fitted coefficients and a line saying how well they fit (in-sample and k-fold by candidate)."""
     fitted = {}
-    for unit, rows in unit_samples(samples, s).items():
-        coefficients, stats = fit_latency(rows, kernel_terms=True)
-        k = min(folds, len({r.candidate for r in rows}))
-        cv = cross_validate(rows, k, kernel_terms=True).stats()
-        fitted[unit] = (coefficients, f"{unit}: {len(rows)} parts, in-sample MAPE {stats.mape_pct:.1f}%; {k}-fold CV by "
-                                      f"candidate MAPE {cv.mape_pct:.1f}%, {100 * cv.within_5pct_share:.0f}% within 5%")
+    for unit, (coefficients, stats, cv) in unit_accuracy(samples, s, folds).items():
+        held_out = cv.stats()
+        fitted[unit] = (coefficients, f"{unit}: {held_out.n_samples} parts, in-sample MAPE {stats.mape_pct:.1f}%; {cv.folds}-fold "
+                                      f"CV by candidate MAPE {held_out.mape_pct:.1f}%, "
+                                      f"{100 * held_out.within_5pct_share:.0f}% within 5%")
     return fitted
 
 
-def fit_link(samples: list[PairSample], s: PairStandIns) -> LinkSpec:
-    """The link's line through the full segments' (bytes both ways, encode + decode + doorbells ms)."""
-    sent, ms = [], []
+def link_samples(samples: list[PairSample], s: PairStandIns,
+                 timing: Timing = Timing.CYCLES) -> list[tuple[str, int, float]]:
+    """Per full segment of each run: ``(candidate, bytes both ways, encode + decode + doorbells ms)``."""
+    rows = []
     for sample in samples:
-        parts, extra = sample.run.extra["instructions_per_part"], sample.run.extra
+        parts, extra = sample.run.extra[timing.value], sample.run.extra
         for i, path in enumerate(sample.run.paths):
             if path == PATH_FULL:
-                sent.append(extra["link_bytes_to_full_core"][i] + extra["link_bytes_back"][i])
-                ms.append(parts["encode"][i] / (s.m33_clock_mhz * 1e3) + parts["decode"][i] / (s.a32_clock_mhz * 1e3)
-                          + 2 * s.doorbell_ms)
+                rows.append((sample.name, extra["link_bytes_to_full_core"][i] + extra["link_bytes_back"][i],
+                             parts["encode"][i] / (s.m33_clock_mhz * 1e3) + parts["decode"][i] / (s.a32_clock_mhz * 1e3)
+                             + 2 * s.doorbell_ms))
+    return rows
+
+
+def link_line(rows: list[tuple[str, int, float]]) -> tuple[float, float]:
+    """``(ms per byte, fixed ms)`` of the line through ``link_samples`` rows; UserError when not physical."""
+    sent, ms = [r[1] for r in rows], [r[2] for r in rows]
     if len(set(sent)) < 2:
         raise UserError("fitting the link needs full segments with at least two different message sizes")
     slope, intercept = np.polyfit(np.array(sent, float), np.array(ms, float), 1)
     if not (slope > 0 and intercept >= 0):
         raise UserError(f"the link fit is not physical: {slope:.3g} ms/byte, {intercept:.3g} ms fixed")
+    return float(slope), float(intercept)
+
+
+def fit_link(samples: list[PairSample], s: PairStandIns) -> LinkSpec:
+    """The link's line through the full segments' (bytes both ways, encode + decode + doorbells ms)."""
+    slope, intercept = link_line(link_samples(samples, s))
     return LinkSpec(description="shared-SRAM mailbox: M33 encodes (sparse when smaller), A32 decodes, a doorbell "
                                 "interrupt each way (fitted on emulated runs; doorbell and pJ/byte: datasheet stand-ins)",
                     bandwidth_bytes_per_s=1e3 / slope, per_transfer_ms=intercept / 2, pj_per_byte=s.link_pj_per_byte,
@@ -129,7 +178,8 @@ def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns()
                       clock_mhz=s.a32_clock_mhz, latency=fitted["a32"][0], wake_ms=s.wake_ms, wake_uj=s.wake_uj,
                       skips_zero_inputs=skips_zero_inputs,
                       power=PowerCoefficients(static_mw=s.a32_static_mw, active_mw=s.a32_active_mw))
-    notes = (f"fitted on {len(samples)} routed pair runs (instructions x CPI 1 / clock): {fitted['m33'][1]}; "
+    notes = (f"fitted on {len(samples)} routed pair runs (cycles from LLVM's cortex-m4 model on the M33 and "
+             f"cortex-r52 model on the A32 / clock; ELU shares measured on each run's audio): {fitted['m33'][1]}; "
              f"{fitted['a32'][1]}; op types one unit never ran are the other's scaled by the clock ratio; link fitted on the full segments' encode + decode time vs bytes. STAND-INS "
              f"(datasheets, not measured): active / static power, the A32 wake-up ({s.wake_ms:g} ms, {s.wake_uj:g} "
              f"uJ), the doorbell ({s.doorbell_ms:g} ms), {s.link_pj_per_byte:g} pJ/byte; see docs/placement.md")

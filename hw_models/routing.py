@@ -108,13 +108,16 @@ class RoutingSummary:
     ``replayed_frames_per_s``: per tail (:data:`~dslnas.hw_models.counts.TAIL_PARTS`), masked base frames the
     ``warm`` state policy replayed into it per second of audio, as the streaming runtime counts them; 0 under
     ``reset`` / ``stale``. ``switch_backs_per_s``: light -> full transitions per second of audio (reported
-    beside the price; the replays are what costs).
+    beside the price; the replays are what costs). ``elu_negative_shares``: per part, each ELU's share of
+    negative inputs measured on the run's audio, in call order (``elu_stats``; empty: not measured, each ELU
+    then priced at ``counts.ASSUMED_NEGATIVE_SHARE`` and the cost says so).
     """
 
     light_usage: float
     mask_sparsity: float = 0.0
     replayed_frames_per_s: Mapping[Part, float] = field(default_factory=dict)
     switch_backs_per_s: float = 0.0
+    elu_negative_shares: Mapping[Part, tuple[float, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_light_usage(self.light_usage)
@@ -124,6 +127,9 @@ class RoutingSummary:
                 raise UserError(f"replays are counted per tail ({', '.join(p.value for p in TAIL_PARTS)}), got '{part}'")
             _rate(f"replayed frames per second into the {Part(part).value} tail", rate)
         _rate("switch-backs per second", self.switch_backs_per_s)
+        for part, shares in self.elu_negative_shares.items():
+            for share in shares:
+                check_fraction(f"an ELU's negative-input share in the {Part(part).value} part", share)
 
     @classmethod
     def from_stream(cls, point: StreamedRouting, mask_sparsity: float) -> "RoutingSummary":
@@ -151,8 +157,9 @@ class RoutingSummary:
                                {Part.FULL_TAIL: result.warmup_frames_full, Part.LIGHT_TAIL: result.warmup_frames_light})
 
     def at_usage(self, light_usage: float) -> "RoutingSummary":
-        """The same sparsity at another light usage with no replays (what ``trainers.oracle`` compares)."""
-        return RoutingSummary(light_usage, self.mask_sparsity)
+        """The same sparsity and ELU shares at another light usage with no replays (what ``trainers.oracle``
+        compares)."""
+        return RoutingSummary(light_usage, self.mask_sparsity, elu_negative_shares=self.elu_negative_shares)
 
     def replays_per_inference(self, base_frames_per_s: float) -> dict[Part, float]:
         """Per tail, replayed work per inference as a share of one inference of that tail (one inference of
@@ -165,10 +172,12 @@ class RoutingSummary:
     def to_json(self) -> dict[str, Any]:
         return {"light_usage": self.light_usage, "mask_sparsity": self.mask_sparsity,
                 "replayed_frames_per_s": {Part(t).value: v for t, v in self.replayed_frames_per_s.items()},
-                "switch_backs_per_s": self.switch_backs_per_s}
+                "switch_backs_per_s": self.switch_backs_per_s,
+                "elu_negative_shares": {Part(p).value: list(v) for p, v in self.elu_negative_shares.items()}}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "RoutingSummary":
-        """:meth:`to_json`'s shape read back."""
+        """:meth:`to_json`'s shape read back (records from before ELU shares were kept: none, i.e. assumed)."""
         return cls(float(data["light_usage"]), float(data["mask_sparsity"]),
-                   {Part(t): float(v) for t, v in data["replayed_frames_per_s"].items()}, float(data["switch_backs_per_s"]))
+                   {Part(t): float(v) for t, v in data["replayed_frames_per_s"].items()}, float(data["switch_backs_per_s"]),
+                   {Part(p): tuple(float(x) for x in v) for p, v in data.get("elu_negative_shares", {}).items()})

@@ -12,10 +12,12 @@ operating point: 80% of silence and 30% of speech light at no loss).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dslnas.hw_models.cost import ProfileCostModel
+from dslnas.hw_models.counts import Part
 from dslnas.hw_models.profile import load_profile
 from dslnas.hw_models.routing import Pass, PassFigures, RoutingSummary
 from dslnas.search.points import latency_of_usage, priced_sweep
@@ -26,10 +28,12 @@ if TYPE_CHECKING:
     from dslnas.trainers.evaluate import EvaluationResult
 
 
-def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, profile: str) -> dict[str, Any]:
-    """The JSON shape of one evaluation (see the module docstring); latency and power on ``profile``."""
+def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, profile: str,
+                       elu_negative_shares: Mapping[Part, Sequence[float]] | None = None) -> dict[str, Any]:
+    """The JSON shape of one evaluation (see the module docstring); latency and power on ``profile``, each ELU
+    priced at ``elu_negative_shares`` (measured on the evaluated clips; None: the assumed share, said so)."""
     overall = result.overall
-    price = ProfileCostModel(load_profile(profile)).pricer(candidate)
+    price = ProfileCostModel(load_profile(profile)).pricer(candidate, elu_negative_shares)
     cost = price(RoutingSummary.from_stream(overall, overall.sparsity))
     sweep, _ = priced_sweep(result.sweep, price, overall.sparsity)
     oracle, _ = priced_sweep(result.oracle_sweep, price, overall.sparsity)
@@ -43,6 +47,7 @@ def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, p
         "threshold": result.threshold,
         "profile": profile,
         "placement": cost.placement,
+        "elu_negative_shares": cost.elu_share_note,
         "paths": {
             p.value: {"visqol": visqol.of(p), "latency_ms": cost.latency_ms.of(p), "power_mw": cost.power_mw.of(p)}
             for p in (Pass.FULL, Pass.LIGHT, Pass.MIXED)

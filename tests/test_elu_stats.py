@@ -63,3 +63,48 @@ def test_negative_inputs_are_priced_through_the_one_price() -> None:
     more, less = model.predict_counts(all_negative, 0.0), model.predict_counts(none_negative, 0.0)
     elu_ops = sum(x.elementwise_ops_per_inference for p in (Part.BASE, Part.SWITCH, Part.FULL_TAIL) for x in _elus(counts, p))
     assert more.latency_ms.full - less.latency_ms.full == pytest.approx(40.0 * elu_ops * 1e-6)
+
+
+def test_routed_shares_take_each_tail_on_its_own_segments_and_clip_shares_weigh_clips() -> None:
+    import numpy as np
+
+    from dslnas.hw_models.elu_stats import clip_negative_shares, routed_negative_shares
+
+    torch.manual_seed(0)
+    encoder = build_codec(TINY).encoder.eval()
+    n = TINY.segment_samples
+    segments = (np.random.default_rng(0).standard_normal((4, n)) * np.array([[1.0], [0.001], [1.0], [0.001]])).astype("f4")
+    light = [False, True, False, True]  # loud segments full, quiet ones light
+    routed = routed_negative_shares(encoder, segments, light)
+    loud = negative_input_shares(encoder, torch.from_numpy(segments[[0, 2]].reshape(1, 1, -1)))
+    quiet = negative_input_shares(encoder, torch.from_numpy(segments[[1, 3]].reshape(1, 1, -1)))
+    assert routed[Part.FULL_TAIL] == loud[Part.FULL_TAIL] and routed[Part.LIGHT_TAIL] == quiet[Part.LIGHT_TAIL]
+    clips = [torch.from_numpy(segments[0]), torch.from_numpy(segments[1:].reshape(-1))]
+    one = [negative_input_shares(encoder, c.reshape(1, 1, -1)) for c in clips]
+    pooled = clip_negative_shares(encoder, clips)
+    assert pooled[Part.BASE] == pytest.approx([(a + 3 * b) / 4 for a, b in zip(one[0][Part.BASE], one[1][Part.BASE])])
+    assert Part.MASK not in pooled  # no ELU there
+
+
+def test_a_price_says_whether_its_elu_shares_were_measured() -> None:
+    from dataclasses import replace
+
+    from dslnas.hw_models.counts import EluShares, elu_share_source, negative_shares
+    from dslnas.hw_models.routing import RoutingSummary
+    from dslnas.spaces.errors import UserError
+
+    model = ProfileCostModel(load_profile("a32-emulated"))
+    counts = count_candidate(TINY)
+    shares = suite_negative_shares(TINY, seed=3)
+    assert elu_share_source(counts) is EluShares.ASSUMED
+    assert elu_share_source(with_negative_shares(counts, {Part.BASE: shares[Part.BASE]})) is EluShares.PARTLY
+    measured = model.predict_counts(counts, RoutingSummary(0.5, elu_negative_shares=shares))
+    assert measured.elu_shares is EluShares.MEASURED
+    assert measured.routing.elu_negative_shares == negative_shares(with_negative_shares(counts, shares))
+    assert RoutingSummary.from_json(measured.routing.to_json()) == measured.routing
+    assumed = model.predict_counts(counts, RoutingSummary(0.5))
+    assert "ASSUMED" in assumed.elu_share_note and assumed.routing.elu_negative_shares == {}
+    with pytest.raises(UserError, match="do not fit"):
+        model.predict_counts(counts, RoutingSummary(0.5, elu_negative_shares={Part.BASE: (0.5,)}))
+    with pytest.raises(UserError, match="negative-input share"):
+        replace(RoutingSummary(0.5), elu_negative_shares={Part.BASE: (1.5,)})

@@ -69,6 +69,13 @@ def test_pair_routes_and_embeds_as_pytorch_and_wakes_only_for_full_segments(tiny
     assert all((np.array(parts["light"]) > 0) == ~full)
     assert all((np.array(extra["link_bytes_to_full_core"]) > 0) == full)
     assert min(parts["front"]) > 0
+    cycles = extra["cycles_per_part"]  # each part timed in cycles on its core's model, instructions beside
+    for name, counted in parts.items():
+        assert [c > 0 for c in cycles[name]] == [n > 0 for n in counted], name
+    assert sum(cycles["full"]) > sum(parts["full"])  # the R52 model's FP chains: CPI above 1 on the A32
+    assert run.latency_ms[0] == pytest.approx(sum(cycles[p][0] for p in ("front", "light", "encode")) / 160e3
+                                              + sum(cycles[p][0] for p in ("decode", "full")) / 1200e3
+                                              + (0.1 + 0.004) * (paths[0] == PATH_FULL))
 
 
 def test_the_pair_profile_predicts_a_measured_routed_run(tiny_run):

@@ -14,7 +14,7 @@ the estimate counts them (``unmodelled_instructions``), so the share that is gue
 A call (``bl``, ``blx``) is timed as the plain branch it is to the pipeline (``b``, ``bx``): llvm-mca
 assumes 100 cycles for any call, as it does not follow it; the callee's blocks are counted where they run.
 
-Which model stands in for which core: :data:`CORTEX_A32` (see ``docs/cost-model.md``). The API is two
+Which model stands in for which core: :data:`CORTEX_A32` and :data:`CORTEX_M33` (see ``docs/cost-model.md``). The API is two
 calls: ``CycleModel(MachineModel(...)).estimate([(code bytes, times run), ...]) -> CycleEstimate``; a
 board for another ISA (Thumb-2 on a Cortex-M) passes its own :class:`MachineModel` (triple and cpu).
 """
@@ -64,7 +64,11 @@ class MachineModel:
 # Armv8-R AArch32, in order, dual issue, 8 stages, VFP/NEON; the A32 is Armv8-A AArch32, in order, partial
 # dual issue, 8 stages. Cortex-A7/A8/A53/A55 have no AArch32 machine model in LLVM 14 (A53/A55: AArch64 only).
 CORTEX_A32 = MachineModel("armv8a", "cortex-r52", "+neon,+fp-armv8")
-# A Cortex-M33 in Thumb-2 (single-precision FPU, DSP) has LLVM 14's own in-order M33 model.
+# The Cortex-M33 in Thumb-2 (FPv5 single precision, DSP). LLVM 14 knows ``-mcpu=cortex-m33`` but gives it the
+# Cortex-M4's scheduling model (``CortexM4Model``: one ``M4Unit``, single issue, in order; llvm-mca prints the
+# same timings for cortex-m4 and cortex-m33): there is no M33-specific model. The M4 is the nearest core with
+# one: in order, 3-stage pipeline, single issue, Thumb-2 with DSP and a single-precision FPU, as the M33 is
+# (Armv8-M Mainline, 3 stages, optional limited dual issue of 16-bit pairs, which the model does not see).
 CORTEX_M33 = MachineModel("thumbv8m.main", "cortex-m33", "+fp-armv8d16sp,+dsp")
 
 

@@ -1,11 +1,13 @@
 """An emulated bare-metal Cortex-M33 (Unicorn's ``cortex-m33`` model, Thumb-2, FPv5 single precision) that runs
 the front image of a split export (``c_export.pair``), and the memory access both pair cores need.
 
-Thumb-2 mixes 2- and 4-byte instructions, so a block's size does not give its instruction count (as it does
-for the A32's ARM-state image in ``unicorn_board``): a per-instruction hook counts them, a four-line C
-function built once per process with the host gcc and handed to Unicorn's C API (a Python per-instruction
-hook is too slow). Counted: executed instructions of the real compiled code, not cycles (no pipeline, flash
-wait states or caches; the stand-in is stated in ``runners.pair``).
+Given a :class:`~dslnas.hw_models.runners.cycle_model.CycleModel` (``cycle_model.CORTEX_M33``), the core
+records its executed blocks (``unicorn_board.BlockCounter``, as the A32 board does) and each call estimates
+cycles from them on LLVM's scheduling model, with the executed instructions beside them (Thumb-2 mixes 2-
+and 4-byte instructions, so they are counted from the disassembled blocks, not from block sizes). Without
+one (a CPI proxy) a per-instruction hook counts instructions only: a four-line C function built once per
+process with the host gcc and handed to Unicorn's C API (a Python per-instruction hook is too slow). Not
+modelled either way: flash wait states, caches, bus contention (``runners.pair`` states the stand-ins).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from elftools.elf.elffile import ELFFile
@@ -22,6 +25,9 @@ from unicorn import UC_ARCH_ARM, UC_HOOK_CODE, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
 from unicorn import arm_const as arm
 
 from dslnas.hw_models.c_export.program import CExportError
+
+if TYPE_CHECKING:
+    from dslnas.hw_models.runners.cycle_model import CycleModel
 
 STACK_BYTES = 1 << 18
 PAGE = 0x1000
@@ -83,10 +89,14 @@ def load_thumb_image(path: str | Path, required: tuple[str, ...] = FRONT_SYMBOLS
 
 
 class EmulatedM33:
-    """A fresh Cortex-M33 with the front image loaded; ``call(symbol, r0)`` runs a function to its return."""
+    """A fresh Cortex-M33 with the front image loaded; ``call(symbol, r0)`` runs a function to its return.
 
-    def __init__(self, image: ThumbImage, timeout_s: float = 600.0) -> None:
+    ``cycle_model``: estimate each call's cycles (``last_cycles``) from its executed blocks; None counts
+    instructions only (``last_cycles`` stays None)."""
+
+    def __init__(self, image: ThumbImage, timeout_s: float = 600.0, cycle_model: "CycleModel | None" = None) -> None:
         self.image, self.timeout_s = image, timeout_s
+        self.cycle_model, self.last_cycles = cycle_model, None
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
         self.uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M33)
         ram = -(-image.end // PAGE) * PAGE + STACK_BYTES
@@ -95,6 +105,15 @@ class EmulatedM33:
         for address, data, _ in image.segments:
             self.uc.mem_write(address, data)
         self._count = ctypes.c_uint64(0)
+        if cycle_model is not None:
+            from dslnas.hw_models.runners.unicorn_board import BlockCounter
+
+            self.blocks = BlockCounter(self.uc)
+        else:
+            self.blocks = None
+            self._hook_instructions()
+
+    def _hook_instructions(self) -> None:
         lib = native_instruction_counter()
         from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
@@ -107,12 +126,15 @@ class EmulatedM33:
         self._native = (lib, handle)  # keep the library loaded while the hook can fire
 
     def call(self, symbol: str, r0: int = 0) -> tuple[int, int]:
-        """Run ``symbol(r0)`` to its return; returns ``(r0 after the call as a signed int, instructions)``."""
+        """Run ``symbol(r0)`` to its return; returns ``(r0 after the call as a signed int, instructions)``
+        and, with a cycle model, sets ``last_cycles``."""
         halt = self.image.symbols["dsl_bm_halt"] & ~1
         self.uc.reg_write(arm.UC_ARM_REG_SP, self._stack_top)
         self.uc.reg_write(arm.UC_ARM_REG_LR, halt | 1)
         self.uc.reg_write(arm.UC_ARM_REG_R0, r0 & 0xFFFFFFFF)
         self._count.value = 0
+        if self.blocks is not None:
+            self.blocks.reset()
         try:
             self.uc.emu_start(self.image.symbols[symbol] | 1, halt, timeout=int(self.timeout_s * 1e6))
         except UcError as err:
@@ -121,7 +143,11 @@ class EmulatedM33:
         if self.uc.reg_read(arm.UC_ARM_REG_PC) & ~1 != halt:
             raise CExportError(f"emulated M33 {symbol} did not return within {self.timeout_s:g} s")
         result = self.uc.reg_read(arm.UC_ARM_REG_R0)
-        return result - (1 << 32) if result & 0x80000000 else result, self._count.value
+        instructions = self._count.value
+        if self.cycle_model is not None:
+            estimate = self.cycle_model.estimate(self.blocks.executed_code())
+            instructions, self.last_cycles = estimate.instructions, estimate.cycles
+        return result - (1 << 32) if result & 0x80000000 else result, instructions
 
 
 def read_floats(uc: Uc, address: int, count: int) -> np.ndarray:

@@ -3,7 +3,7 @@ two emulated cores both use it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,7 +12,8 @@ from dslnas.hw_models.runners.routed import PATH_FULL
 
 @dataclass(frozen=True)
 class PairSegment:
-    """One segment on the pair: the path, instructions per part, bytes each way, whether the A32 woke."""
+    """One segment on the pair: the path, instructions per part, bytes each way, whether the A32 woke, and
+    per part the cycles estimated on its core's machine model (empty when the runner counts at a CPI)."""
 
     path: int
     instructions: dict[str, int]
@@ -20,6 +21,7 @@ class PairSegment:
     back_bytes: int
     output: np.ndarray
     predicted: float
+    cycles: dict[str, float] = field(default_factory=dict)
 
     @property
     def woke(self) -> bool:

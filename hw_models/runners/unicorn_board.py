@@ -96,6 +96,65 @@ def build_hook_library(gcc: str, c_source: str, prefix: str) -> ctypes.CDLL | st
     return lib
 
 
+class BlockCounter:
+    """Counts the executed blocks of one Unicorn engine between :meth:`reset` calls (any ISA: ARM or Thumb).
+
+    ``native``: with the compiled hook (:func:`native_block_counter`) when it can be built; ``kind`` says
+    which one runs (``"native"`` or ``"python"``)."""
+
+    def __init__(self, uc: Uc, native: bool = True) -> None:
+        self._uc = uc
+        self._table = _BlockTable()
+        self._python_blocks: dict[tuple[int, int], int] = {}
+        self._code: dict[tuple[int, int], bytes] = {}
+        self.kind = self._hook_native() if native else None
+        if self.kind is None:
+            uc.hook_add(UC_HOOK_BLOCK, self._count_block)
+            self.kind = "python"
+
+    def _hook_native(self) -> str | None:
+        lib = native_block_counter()
+        if lib is None:
+            return None
+        from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
+
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(self._uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK,
+                                   ctypes.cast(lib.dsl_count_block, ctypes.c_void_p),
+                                   ctypes.c_void_p(ctypes.addressof(self._table)), ctypes.c_uint64(1),
+                                   ctypes.c_uint64(0))
+        if status != 0:
+            return None
+        self._native = (lib, handle)  # keep the library loaded while the hook can fire
+        return "native"
+
+    def _count_block(self, uc: Uc, address: int, size: int, user_data: object) -> None:
+        key = (address, size)
+        self._python_blocks[key] = self._python_blocks.get(key, 0) + 1
+
+    def reset(self) -> None:
+        """Forget the counts (before a call)."""
+        ctypes.memset(ctypes.addressof(self._table), 0, ctypes.sizeof(self._table))
+        self._python_blocks.clear()
+
+    def executed_blocks(self) -> dict[tuple[int, int], int]:
+        """Blocks run since :meth:`reset`: ``{(address, size in bytes): times run}``."""
+        if self.kind == "python":
+            return dict(self._python_blocks)
+        if self._table.overflow:
+            raise CExportError(f"more than {BLOCK_SLOTS} distinct blocks in one call: the block table is full")
+        counts = np.frombuffer(self._table.slots, dtype=np.uint64).reshape(BLOCK_SLOTS, 3)
+        used = counts[counts[:, 2] > 0]
+        return {(int(a), int(n)): int(c) for a, n, c in used}
+
+    def executed_code(self) -> list[tuple[bytes, int]]:
+        """Blocks run since :meth:`reset` as ``(code bytes, times run)``, what a cycle model reads."""
+        blocks = self.executed_blocks()
+        for key in blocks.keys() - self._code.keys():
+            self._code[key] = bytes(self._uc.mem_read(*key))
+        return [(self._code[key], n) for key, n in blocks.items()]
+
+
 @dataclass(frozen=True)
 class ArmImage:
     """A loaded bare-metal ELF: loadable segments ``(address, file bytes, memory size)``, symbols, section sizes."""
@@ -166,50 +225,16 @@ class EmulatedArmCore:
             self._uc.mem_write(address, data)  # the rest of each segment (.bss) is already zero
         self._uc.reg_write(arm.UC_ARM_REG_C1_C0_2, self._uc.reg_read(arm.UC_ARM_REG_C1_C0_2) | CPACR_CP10_CP11_FULL)
         self._uc.reg_write(arm.UC_ARM_REG_FPEXC, FPEXC_EN)
-        self._table = _BlockTable()
-        self._python_blocks: dict[tuple[int, int], int] = {}
-        self._code: dict[tuple[int, int], bytes] = {}
-        self.counter = self._hook_native() if native else None
-        if self.counter is None:
-            self._uc.hook_add(UC_HOOK_BLOCK, self._count_block)
-            self.counter = "python"
-
-    def _hook_native(self) -> str | None:
-        lib = native_block_counter()
-        if lib is None:
-            return None
-        from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
-
-        handle = uc_hook_h()
-        status = uclib.uc_hook_add(self._uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK,
-                                   ctypes.cast(lib.dsl_count_block, ctypes.c_void_p),
-                                   ctypes.c_void_p(ctypes.addressof(self._table)), ctypes.c_uint64(1),
-                                   ctypes.c_uint64(0))
-        if status != 0:
-            return None
-        self._native = (lib, handle)  # keep the library loaded while the hook can fire
-        return "native"
-
-    def _count_block(self, uc: Uc, address: int, size: int, user_data: object) -> None:
-        key = (address, size)
-        self._python_blocks[key] = self._python_blocks.get(key, 0) + 1
+        self.blocks = BlockCounter(self._uc, native)
+        self.counter = self.blocks.kind
 
     def executed_blocks(self) -> dict[tuple[int, int], int]:
         """The last call's executed blocks: ``{(address, size in bytes): times run}``."""
-        if self.counter == "python":
-            return dict(self._python_blocks)
-        if self._table.overflow:
-            raise CExportError(f"more than {BLOCK_SLOTS} distinct blocks in one call: the block table is full")
-        counts = np.frombuffer(self._table.slots, dtype=np.uint64).reshape(BLOCK_SLOTS, 3)
-        used = counts[counts[:, 2] > 0]
-        return {(int(a), int(n)): int(c) for a, n, c in used}
+        return self.blocks.executed_blocks()
 
     def executed_code(self) -> list[tuple[bytes, int]]:
         """The last call's executed blocks as ``(code bytes, times run)``, what a cycle model reads."""
-        blocks = self.executed_blocks()
-        for key in blocks.keys() - self._code.keys():
-            self._code[key] = bytes(self._uc.mem_read(*key))
-        return [(self._code[key], n) for key, n in blocks.items()]
+        return self.blocks.executed_code()
 
     def call(self, symbol: str, r0: int = 0) -> tuple[int, int]:
         """Run ``symbol(r0)`` to its return; returns ``(r0 after the call, instructions executed)``."""
@@ -217,8 +242,7 @@ class EmulatedArmCore:
         self._uc.reg_write(arm.UC_ARM_REG_SP, self._stack_top)
         self._uc.reg_write(arm.UC_ARM_REG_LR, halt)
         self._uc.reg_write(arm.UC_ARM_REG_R0, r0 & 0xFFFFFFFF)
-        ctypes.memset(ctypes.addressof(self._table), 0, ctypes.sizeof(self._table))
-        self._python_blocks.clear()
+        self.blocks.reset()
         try:
             self._uc.emu_start(self.image.symbols[symbol], halt, timeout=int(self.timeout_s * 1e6))
         except UcError as err:

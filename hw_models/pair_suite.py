@@ -1,0 +1,105 @@
+"""The routed pair runs the pair profiles are fitted and checked on (``bench/pair_profile.py``,
+``bench/cost_model_accuracy.py --runners unicorn-pair``).
+
+The tiny calibration suite (``calibration_suite(SUITE, 0, TINY_RANGES)``, fresh seeded weights), each
+candidate's mask threshold raised to one of :data:`MASK_THRESHOLDS` in turn, streamed over :data:`SEGMENTS`
+segments of noise whose loudness alternates (``warm`` policy, routed at the median switch prediction) on the
+``unicorn-pair`` runner; HELD-OUT candidates (two widths x the same thresholds, not in the suite) are run the
+same way. Each run's counts carry each ELU's share of negative inputs measured on the run's own audio
+(``elu_stats.routed_negative_shares``: each tail on the segments routed to it), and, for exports that skip the mask's zeros, the tails' first convs cut by the run's sparsity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from dslnas.hw_models.calibration_suite import TINY_RANGES, calibration_suite
+from dslnas.hw_models.counts import EncoderCounts
+from dslnas.hw_models.elu_stats import routed_negative_shares, with_negative_shares
+from dslnas.hw_models.op_count import count_candidate
+from dslnas.hw_models.pair_calibrate import PairSample
+from dslnas.hw_models.placement import measure_mask_sparsity, with_sparse_tail_inputs
+from dslnas.hw_models.runners.routed import RoutedRun
+from dslnas.spaces.candidate import CandidateConfig, DSLConfig, EncoderArch
+
+if TYPE_CHECKING:
+    from dslnas.hw_models.runners.pair import PairRunner
+    from dslnas.trainers.dsl import DSLEncoder
+
+SEGMENTS = 10
+SUITE = 16
+MASK_THRESHOLDS = (0.0, 0.05, 0.2)
+HELD_OUT_CHANNELS = (4, 8)
+_GAINS = (0.8, 0.6, 0.01, 0.02, 0.5, 0.7, 0.02, 0.9, 0.005, 0.01)
+
+
+@dataclass(frozen=True)
+class PairSuiteRun:
+    """One candidate's routed run on the pair: ``fit_counts`` (as the fit reads them: ELU shares, and the
+    skipped zeros where the export skips them), ``counts`` (ELU shares only: what the price rewrites itself),
+    the run, the mask's sparsity on its audio, and the encoder."""
+
+    fit_counts: EncoderCounts | None  # None only while being built (:func:`recounted` fills both)
+    counts: EncoderCounts | None
+    run: RoutedRun
+    sparsity: float
+    encoder: "DSLEncoder"
+
+    @property
+    def sample(self) -> PairSample:
+        return PairSample(self.encoder.candidate.name, self.fit_counts, self.run)
+
+
+def held_out_candidate(channels: int, name: str) -> CandidateConfig:
+    """A candidate outside the tiny suite's draws: two blocks of ``channels``, switch after the first."""
+    return CandidateConfig(name=name, encoder=EncoderArch(stem_channels=2, block_channels=(channels, channels),
+                                                          block_strides=(2, 2), embedding_dim=4),
+                           dsl=DSLConfig(switch_depth=1, light_widths=(2, 2), segment_frames=2))
+
+
+def noise(cand: CandidateConfig, seed: int = 0) -> np.ndarray:
+    """``[SEGMENTS, segment_samples]`` noise whose loudness alternates per segment (loud runs, quiet runs)."""
+    gains = np.array(_GAINS[:SEGMENTS])
+    return (np.random.default_rng(seed).standard_normal((SEGMENTS, cand.segment_samples)) * gains[:, None]).astype(np.float32)
+
+
+def pair_run(cand: CandidateConfig, mask_threshold: float, work: Path, skip: bool, runner: "PairRunner") -> PairSuiteRun:
+    """One candidate (fresh weights, seed 0) at ``mask_threshold`` exported and streamed on ``runner``."""
+    from dslnas.hw_models.c_export import export_c
+    from dslnas.trainers.codec import build_codec
+
+    torch.manual_seed(0)
+    encoder = build_codec(cand).encoder.eval()
+    audio = torch.from_numpy(noise(cand).reshape(1, 1, -1))
+    with torch.no_grad():
+        encoder.mask.threshold.fill_(mask_threshold)
+        predicted = encoder.switch(encoder.mask(encoder.base(audio)))[0].numpy()
+    sparsity = measure_mask_sparsity(encoder, audio)
+    info = export_c(encoder, cand, work / f"{cand.name}-{mask_threshold:g}", float(np.median(predicted)),
+                    state_policy="warm", skip_zero_inputs=skip)
+    return recounted(PairSuiteRun(None, None, runner.run_routed(info, noise(cand)), sparsity, encoder), skip)
+
+
+def recounted(r: PairSuiteRun, skip: bool) -> PairSuiteRun:
+    """``r`` with its counts (re)made from its encoder and run: each ELU's share measured on the segments that
+    ran it (``elu_stats.routed_negative_shares``), and, for a zero-skipping export, the tails' first convs cut."""
+    shares = routed_negative_shares(r.encoder, noise(r.encoder.candidate), r.run.routes)
+    counts = with_negative_shares(count_candidate(r.encoder), shares)
+    return replace(r, fit_counts=with_sparse_tail_inputs(counts, r.sparsity) if skip else counts, counts=counts)
+
+
+def suite_runs(work: Path, skip: bool, runner: "PairRunner") -> list[PairSuiteRun]:
+    """The calibration suite's runs (what the pair profile is fitted on)."""
+    return [pair_run(c, MASK_THRESHOLDS[i % len(MASK_THRESHOLDS)], work, skip, runner)
+            for i, c in enumerate(calibration_suite(SUITE, 0, TINY_RANGES))]
+
+
+def held_out_runs(work: Path, skip: bool, runner: "PairRunner") -> list[PairSuiteRun]:
+    """Runs of candidates the fit never saw: :data:`HELD_OUT_CHANNELS` x :data:`MASK_THRESHOLDS`."""
+    return [pair_run(held_out_candidate(channels, f"pair{channels}"), threshold, work, skip, runner)
+            for channels in HELD_OUT_CHANNELS for threshold in MASK_THRESHOLDS]
