@@ -66,8 +66,10 @@ def _goal_random(histories: Histories, samplers: list[str], max_candidates: int)
         return {"note": "needs random and --max-candidates >= 3"}
     random_hv = _median([hv_at(r, 3 * n) for (s, _), r in histories.items() if s == "random"])
     model = {s: _median([hv_at(r, n) for (t, _), r in histories.items() if t == s]) for s in samplers if s in MODEL_BASED}
-    best = max(model, key=lambda s: model[s] or 0.0) if model else None
-    met = best is not None and model[best] is not None and random_hv is not None and model[best] >= random_hv
+    if not model:
+        return {"note": "no model-based sampler run yet (pending or not asked for)", f"random_at_{3 * n}": random_hv}
+    best = max(model, key=lambda s: model[s] or 0.0)
+    met = model[best] is not None and random_hv is not None and model[best] >= random_hv
     return {"n": n, f"random_at_{3 * n}": random_hv, f"model_based_at_{n}": model, "best": best, "met": met}
 
 

@@ -25,3 +25,9 @@ def test_mf_scaled_is_judged_as_a_multi_fidelity_search(capsys) -> None:
     assert (mf["ratio"], mf["met"]) == (1.5, False)
     assert scaled["mf_cpu_s_to_reach_it"] == 8.0 and scaled["ratio"] == pytest.approx(0.4) and scaled["met"] is True
     assert "goal_multi_fidelity_scaled" not in report({k: v for k, v in histories.items() if k[0] != "mf-scaled"}, 2)
+
+
+def test_the_random_goal_is_not_judged_without_a_model_based_run(capsys) -> None:
+    goal = report({("random", 0): [(1, 1.0, 0.5), (2, 2.0, 0.6), (3, 3.0, 0.7)]}, 3)["goal_model_based_vs_random"]
+    capsys.readouterr()
+    assert "met" not in goal and goal["random_at_3"] == 0.7 and "no model-based sampler" in goal["note"]
