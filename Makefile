@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test bench system-deps clean screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) system-deps
 	$(VENV)/bin/dslnas search
 	$(VENV)/bin/dslnas report --study demo --out runs/demo/report
+
+# The README screenshot of the demo's report (top of the page through the listening sections), after `make demo`
+screenshot: $(STAMP) system-deps
+	$(PY) bench/report_screenshot.py runs/demo/report/index.html docs/report-demo.png
 
 system-deps:
 	bash .ci/system-deps.sh

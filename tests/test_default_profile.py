@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import optuna
+import pytest
 
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.footprint import provenance_text
@@ -22,7 +23,7 @@ from dslnas.search.point_source import resolve_point
 from dslnas.search.records import STUDY_ATTR_CONFIG
 from dslnas.search.report.html import render_page
 from dslnas.search.report.metrics import ImportanceResult
-from dslnas.spaces.space_presets import demo_space
+from dslnas.spaces.space_presets import SPACE_PRESETS, demo_space
 from study_fixtures import add_trial, build_demo_study, demo_config, make_record, tiny_candidate
 
 
@@ -37,6 +38,14 @@ def test_searches_price_on_a_calibrated_profile_unless_told_otherwise() -> None:
     assert cost.profile == DEFAULT_PROFILE and cost.latency_error_pct == calibrated.cv_mape_pct
     reference = load_profile(REFERENCE_PROFILE).provenance  # still selectable by name, and without a measured error
     assert reference.runner == "paper-table-1" and reference.cv_mape_pct is None
+
+
+
+@pytest.mark.parametrize("name", sorted(SPACE_PRESETS))
+def test_the_shipped_spaces_budgets_sit_between_light_and_full_on_the_default_profile(name: str) -> None:
+    space = SPACE_PRESETS[name]()
+    cost = ProfileCostModel(load_profile(DEFAULT_PROFILE)).predict(space.base, 0.5)
+    assert cost.latency_ms.light < min(space.latency_budgets_ms) and max(space.latency_budgets_ms) < cost.latency_ms.full
 
 
 def _study_on(profile_name: str, storage: str) -> optuna.Study:
@@ -64,6 +73,6 @@ def test_the_report_shows_the_cv_error_beside_the_profile_name(tmp_path: Path) -
 def test_the_paper_profile_is_labelled_a_reference_not_evidence(tmp_path: Path) -> None:
     page = render_page(compute_pareto_front(build_demo_study(f"sqlite:///{tmp_path / 'optuna.db'}")), [],
                        ImportanceResult({}, "none"))
-    assert f"<b>{REFERENCE_PROFILE}</b> device profile (a reference, not evidence: no measured error)" in page
+    assert f"<b>{REFERENCE_PROFILE}</b> device profile (<b>a reference, not evidence</b>: no measured error)" in page
     assert "solved from the paper&#x27;s Table 1" in page and f"<code>--profile {DEFAULT_PROFILE}</code>, the default" in page
     assert "cross-validated latency error" not in page

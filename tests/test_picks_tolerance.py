@@ -82,7 +82,7 @@ def test_picks_hold_to_the_tolerance_and_name_what_it_excluded(study: optuna.Stu
 def test_the_page_states_the_tolerance_and_the_intervals(study: optuna.Study) -> None:
     page = render_page(compute_pareto_front(study, max_visqol_loss=0.05), [], ImportanceResult({}, "none"))
     assert "loses at most 0.05 ViSQOL against full-only with 95% confidence" in page
-    assert "The tolerance 0.05 is the value given by --max-visqol-loss" in page
+    assert "The tolerance 0.05 is the value given by --max-visqol-loss. Quality lost" in page
     assert "no feasible candidate within 11 ms loses at most 0.05 ViSQOL" in page
     assert 'Without the tolerance it would be <a href="#trial-2">trial 2</a>' in page
     assert "which loses +0.160 ViSQOL (95% interval +0.1" in page
@@ -134,4 +134,4 @@ def test_a_confirmed_pick_says_measured_beside_predicted(tmp_path: Path) -> None
     append_confirmations(study, knee.number, entries)
     page = render_page(compute_pareto_front(study), [], ImportanceResult({}, "none"))
     assert "Measured on a device: full 16.000 ms (predicted 14.74), light 11.000 ms (predicted 9.86)" in page
-    assert "This profile carries no measured error" in page  # the fixture prices on a32-paper
+    assert "(<b>a reference, not evidence</b>: no measured error)" in page  # the fixture prices on a32-paper

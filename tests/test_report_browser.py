@@ -1,141 +1,28 @@
 """The report page in a real headless Chromium: renders, draws every plot, logs no error, asks no network.
 
-Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: JSON messages ended by
-NUL on file descriptors 3 and 4), so the test needs no websocket library and downloads no browser.
+Chromium is driven over the DevTools protocol on a pipe (``bench/headless_chromium.py``), so the test needs no
+websocket library and downloads no browser.
 Skipped, with the reason, when Debian's chromium is absent.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import select
-import shutil
-import subprocess
-import time
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from PIL import Image
 
 from dslnas.search.report.files import write_report
 from listen_fixtures import report_with_listening
 from study_fixtures import build_demo_study
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from headless_chromium import CHROMIUM, PipeBrowser  # noqa: E402  (bench/ holds the browser driver)
+import report_screenshot  # noqa: E402
+
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions", "--remote-debugging-pipe")
-
-
-class PipeBrowser:
-    """A headless Chromium and one page, spoken to over the DevTools pipe. Collects errors and requests."""
-
-    def __init__(self, profile_dir: Path, width: int = 1280, height: int = 1000) -> None:
-        to_child, self._write = os.pipe()
-        self._read, from_child = os.pipe()
-
-        def fds_3_and_4() -> None:  # runs in the child: DevTools reads fd 3 and writes fd 4
-            a, b = os.dup(to_child), os.dup(from_child)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        argv = [CHROMIUM, *FLAGS, f"--user-data-dir={profile_dir}", f"--window-size={width},{height}", "about:blank"]
-        self.proc = subprocess.Popen(argv, preexec_fn=fds_3_and_4, close_fds=False,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_child)
-        os.close(from_child)
-        self._buffer, self._next_id, self.events = b"", 0, []
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.call(f"{domain}.enable", session=True)
-        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height, deviceScaleFactor=1, mobile=False)
-
-    def call(self, method: str, session: bool = False, timeout_s: float = 30.0, **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if session:
-            message["sessionId"] = self.session
-        os.write(self._write, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            reply = self._receive(deadline)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-        raise TimeoutError(f"no reply to {method} within {timeout_s} s")
-
-    def _receive(self, deadline: float) -> dict[str, Any]:
-        while b"\0" not in self._buffer:
-            ready, _, _ = select.select([self._read], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise TimeoutError("chromium sent nothing in time")
-            chunk = os.read(self._read, 1 << 20)
-            if not chunk:
-                raise RuntimeError("chromium closed the DevTools pipe")
-            self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True, awaitPromise=True)
-        return result["result"].get("value")
-
-    def wait_for(self, expression: str, timeout_s: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.2)
-        raise TimeoutError(f"{expression} stayed false for {timeout_s} s")
-
-    def open(self, url: str) -> None:
-        self.call("Page.navigate", session=True, url=url)
-        self.wait_for("document.readyState === 'complete'")
-
-    def screenshot(self, path: Path, full_page: bool = True) -> None:
-        params: dict[str, Any] = {"format": "png"}
-        if full_page:
-            size = self.call("Page.getLayoutMetrics", session=True)["cssContentSize"]
-            params.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
-        data = self.call("Page.captureScreenshot", session=True, timeout_s=60, **params)["data"]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data))
-
-    def errors(self) -> list[str]:
-        """Console errors, uncaught exceptions and error log entries seen so far."""
-        found = []
-        for event in self.events:
-            method, params = event.get("method"), event.get("params", {})
-            if method == "Runtime.exceptionThrown":
-                found.append(json.dumps(params["exceptionDetails"])[:500])
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                found.append(json.dumps(params.get("args"))[:500])
-            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                found.append(params["entry"].get("text", "")[:500])
-        return found
-
-    def requested_urls(self) -> list[str]:
-        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
-
-    def close(self) -> None:
-        try:
-            self.call("Browser.close", timeout_s=5)
-        except (OSError, RuntimeError, TimeoutError):
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self._write)
-        os.close(self._read)
 
 
 @dataclass(frozen=True)
@@ -164,8 +51,8 @@ def check_and_screenshot(html: Path, png: Path, profile_dir: Path) -> PageCheck:
 
 
 @pytest.mark.chromium
-@pytest.mark.timeout(180)
-def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+@pytest.mark.timeout(240)  # with the screenshot script's refusal: a second browser
+def test_report_renders_in_headless_chromium(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"chromium not found at {CHROMIUM} (make system-deps installs it)")
     study = build_demo_study(f"sqlite:///{tmp_path / 'optuna.db'}")
@@ -176,6 +63,10 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert seen.remote_requests == []
     assert seen.plot_divs == 7 and seen.plots_drawn == 7  # pareto x2, sweep, cost, hypervolume, search history, importance
     assert png.stat().st_size > 50_000
+    shot = tmp_path / "shot.png"  # the README screenshot needs the listening section: one error line, no PNG
+    assert report_screenshot.main([str(files.html), str(shot)]) == 1 and not shot.exists()
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "has no listening section" in err and err.count("\n") == 1
 
 
 AUDIO_STATE = """Promise.all([...document.querySelectorAll('audio')].map((a) => new Promise((done) => {
@@ -186,7 +77,7 @@ IMAGE_WIDTHS = "[...document.querySelectorAll('img.timeline')].map((i) => i.comp
 
 
 @pytest.mark.chromium
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)  # with the screenshot script's shot: a second browser
 def test_report_audio_decodes_and_timelines_render_in_headless_chromium(tmp_path: Path) -> None:
     """Every player's WAV decodes in the browser (duration of the clip) and every timeline image is drawn."""
     if not Path(CHROMIUM).exists():
@@ -204,3 +95,9 @@ def test_report_audio_decodes_and_timelines_render_in_headless_chromium(tmp_path
     assert len(durations) == 2 * (1 + 1 + 2 + 2) and all(d == pytest.approx(0.5, abs=0.01) for d in durations)
     assert len(widths) == len(listening.timelines) == 2 and all(w >= 800 for w in widths)
     assert browser.errors() == []
+    png = OUTPUT_DIR / "report-demo.png"  # `make screenshot` on this page: from the top through both listening sections
+    shot = report_screenshot.shoot(page, png, tmp_path / "shot-profile")
+    assert (shot.players, shot.timelines, shot.ends_with) == (len(durations), len(widths), "Routing timeline")
+    with Image.open(png) as image:
+        assert image.size == (report_screenshot.WIDTH_PX, round(shot.height_px)) and image.size[1] > 1000
+        assert image.convert("L").crop((0, image.size[1] - 400, image.size[0], image.size[1])).getextrema()[0] < 128  # ink

@@ -61,7 +61,8 @@ def test_the_default_tolerance_comes_from_the_baseline_and_is_stated(tmp_path: P
     assert given.tolerance.source is ToleranceSource.GIVEN
     page = render_page(front, [], ImportanceResult({}, "none"))
     assert escape(f"The tolerance {front.max_visqol_loss:.3g} is the measured clip noise: the half-width of the 95% bootstrap "
-                  "interval of the full path's mean ViSQOL over the 8 clips of the full-only baseline (trial 1)") in page
+                  "interval of the full path's mean ViSQOL over the 8 clips of the full-only baseline (trial 1)") + \
+        "; <code>--max-visqol-loss</code> sets another." in page
 
 
 def test_an_explicit_tolerance_overrides_the_measured_one_in_the_files(tmp_path: Path) -> None:

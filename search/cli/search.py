@@ -64,7 +64,8 @@ def search_command(
         heartbeat_interval_s=heartbeat_interval, grace_period_s=grace_period, artifact_store=artifacts,
         fidelity=_fidelity(fidelity, rungs, eta, bracket_size, space_obj),
     )
-    console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · {backend}/{sampler} · storage {storage or config.runs_root + '/' + config.study + '/optuna.db'}")
+    console.print(f"study [bold]{config.study}[/] · space {space_obj.name} · profile {config.profile} · {backend}/{sampler} · "
+                  f"storage {storage or config.runs_root + '/' + config.study + '/optuna.db'}")
     with progress_bar() as bar:
         pretrained = space_obj.pretrained_base
         base_task = bar.add_task("base codec", total=1 if pretrained else space_obj.base_train.steps,

@@ -30,7 +30,7 @@ from dslnas.search.report.placement import front_placement
 from dslnas.search.report.placement_html import placement_section
 from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
 from dslnas.search.report.tables import confirmation_table, pick_table, rank_agreement_list, trial_table
-from dslnas.search.uncertainty import LEVEL
+from dslnas.search.uncertainty import LEVEL, ToleranceSource
 from dslnas.spaces.labels import REPORTED_CLASSES
 from dslnas.spaces.space import Objective
 
@@ -87,9 +87,8 @@ def _meta(front: ParetoFront) -> str:
     how = ""
     if cost is not None:
         band = (f" Latencies carry its cross-validated error of +-{cost.latency_error_pct:.1f}%." if cost.latency_error_pct is not None
-                else " <b>This profile carries no measured error</b>: its prices are a reference, not evidence; price on a "
-                     f"calibrated profile (<code>--profile {escape(DEFAULT_PROFILE)}</code>, the default, or one from "
-                     "<code>dslnas calibrate</code>) for prices with a cross-validated error.")
+                else " For prices with a cross-validated error, price on a calibrated profile "
+                     f"(<code>--profile {escape(DEFAULT_PROFILE)}</code>, the default, or one from <code>dslnas calibrate</code>).")
         alpha = ("The mask's sparsity is priced: this device skips zero inputs." if cost.sparsity_priced
                  else "The compression weight alpha buys nothing on this device (its runtime does not skip the mask's zeros).")
         how = f" The profile is {escape(cost.provenance)}.{band} {alpha}"
@@ -109,7 +108,7 @@ def _evidence(cost: Cost | None) -> str:
         return ""
     if cost.latency_error_pct is not None:
         return f" (calibrated: cross-validated latency error +-{cost.latency_error_pct:.1f}%)"
-    return " (a reference, not evidence: no measured error)"
+    return " (<b>a reference, not evidence</b>: no measured error)"
 
 
 SPEAKERS_SHOWN = 8
@@ -148,8 +147,12 @@ def _tolerance_text(front: ParetoFront) -> str:
     """How the picks hold to the quality tolerance, in words."""
     return (f"Every pick loses at most {front.max_visqol_loss:.3g} ViSQOL against full-only with {LEVEL:.0%} confidence "
             f"(the upper end of a bootstrap interval over the scored clips). The tolerance {front.max_visqol_loss:.3g} is "
-            f"{escape(front.tolerance.origin())}; <code>--max-visqol-loss</code> sets another. "
+            f"{escape(front.tolerance.origin())}{_another(front)}. "
             "Quality lost is full-only minus the point: positive is worse.")
+
+
+def _another(front: ParetoFront) -> str:
+    return "" if front.tolerance.source is ToleranceSource.GIVEN else "; <code>--max-visqol-loss</code> sets another"
 
 
 def _excluded(rec: Recommendation) -> str:
