@@ -88,6 +88,7 @@ class TrialRunner:
         states resume exactly); the records then carry ``fidelity_steps`` when it is fewer than the space's."""
         from dslnas.trainers.checkpoint import load_checkpoint
         from dslnas.trainers.codec import build_codec
+        from dslnas.hw_models.elu_stats import clip_negative_shares
         from dslnas.trainers.evaluate import evaluate_codec
 
         timing: dict[str, float] = {}
@@ -109,9 +110,9 @@ class TrialRunner:
         timing["visqol"] = scorer.seconds - scored_s  # wall time waiting on ViSQOL (decoding overlaps it)
         timing["evaluate"] = time.perf_counter() - started - timing["visqol"]
 
-        started = time.perf_counter()
-        price = self.cost_model.pricer(candidate)
-        timing["cost"] = time.perf_counter() - started  # counting; each sweep point is priced in build_points
+        started = time.perf_counter()  # counting and the ELU shares on the scored clips; points priced in build_points
+        price = self.cost_model.pricer(candidate, clip_negative_shares(codec.encoder, [c.audio for c in clips]))
+        timing["cost"] = time.perf_counter() - started
         rules = VisqolRules(scorer.counts.references, scorer.counts.levelled, scorer.counts.digital_silence)
         evaluated = evaluated_classes(clips, candidate.encoder.sample_rate_hz)
         timing_s = TrialTiming(*(round(timing[k], 3) for k in ("train", "evaluate", "visqol", "cost")))

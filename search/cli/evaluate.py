@@ -76,7 +76,10 @@ def evaluate_command(
     if json_out:
         from dslnas.search.evaluation_summary import evaluation_summary
 
-        summary = evaluation_summary(result, point.candidate, profile or point.profile or DEFAULT_PROFILE)
+        from dslnas.hw_models.elu_stats import clip_negative_shares
+
+        summary = evaluation_summary(result, point.candidate, profile or point.profile or DEFAULT_PROFILE,
+                                     clip_negative_shares(codec.encoder, [c.audio for c in clips]))
         print_json({**summary, "point": point.to_json(), "data": {**check.to_json(), **_short_json(short, cfg)}})
     else:
         console.print(evaluation_table(result, point))
