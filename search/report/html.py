@@ -86,7 +86,7 @@ def _meta(front: ParetoFront) -> str:
     cost = front.points[0].record.cost if front.points else None
     how = ""
     if cost is not None:
-        band = (f" Latencies carry its cross-validated error of +-{cost.latency_error_pct:.1f}%." if cost.latency_error_pct is not None
+        band = ("" if cost.latency_error_pct is not None  # its cross-validated error stands beside its name
                 else " For prices with a cross-validated error, price on a calibrated profile "
                      f"(<code>--profile {escape(DEFAULT_PROFILE)}</code>, the default, or one from <code>dslnas calibrate</code>).")
         alpha = ("The mask's sparsity is priced: this device skips zero inputs." if cost.sparsity_priced
