@@ -8,7 +8,7 @@ period, and reruns the same command (killing again, then once to the end). It pr
 kills, trained trials completed before the last kill and after, lost (completed before, gone after, or
 whose checkpoint no longer resolves), duplicated (two completed trained trials with the same params and
 trial key, or a second reference), orphans (sweep points whose parent trial did not complete), trials left
-RUNNING, and whether the study reached its total. Lost, duplicated and running must be 0.
+RUNNING or WAITING, and whether the study reached its total. Lost, duplicated, running and waiting must be 0.
 
     python bench/faults.py                        # sqlite, journal, postgres (if installed) x 1, 2 workers
     python bench/faults.py --storage journal --workers 1 --kills 2 --trials 2
@@ -103,6 +103,7 @@ class FaultRow:
     duplicated: int
     orphans: int
     running: int
+    waiting: int              # trials queued (a retry) and never run: a duplicate retry would show here
     failed: int
     finished: bool
 
@@ -136,7 +137,7 @@ def measure(storage: str, workers: int, url: str, study_name: str, target: int, 
                   and parent_of(t) not in complete_numbers)
     return FaultRow(storage, workers, phases, len(before), len(done), len(before - complete_numbers) + unreachable,
                     sum(n - 1 for n in keys.values()) + max(0, references - 1), orphans,
-                    sum(t.state == TrialState.RUNNING for t in trials),
+                    sum(t.state == TrialState.RUNNING for t in trials), sum(t.state == TrialState.WAITING for t in trials),
                     sum(t.state == TrialState.FAIL and role_of(t).trained for t in trials), len(done) >= target)
 
 
@@ -204,11 +205,11 @@ def _full_disk_child(storage: str, workers: int, trials: int, root: Path, free_b
 
 
 def print_table(rows: list[FaultRow]) -> None:
-    head = ("storage", "workers", "kills (phase)", "done before", "done after", "lost", "dup", "orphans", "running", "failed", "finished")
+    head = ("storage", "workers", "kills (phase)", "done before", "done after", "lost", "dup", "orphans", "running", "waiting", "failed", "finished")
     print(" | ".join(head))
     for r in rows:
         print(" | ".join(str(v) for v in (r.storage, r.workers, f"{len(r.phases)} ({', '.join(r.phases)})", r.completed_before,
-                                          r.completed_after, r.lost, r.duplicated, r.orphans, r.running, r.failed,
+                                          r.completed_after, r.lost, r.duplicated, r.orphans, r.running, r.waiting, r.failed,
                                           "yes" if r.finished else "NO")), flush=True)
 
 
