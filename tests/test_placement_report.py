@@ -92,7 +92,7 @@ def test_the_pair_report_shows_the_placement_in_html_and_json(tmp_path: Path, pa
     shown = next(p for p in data["points"] if p["trial"] == data["shown"])
     assert shown["unit_of_part"] == {"base": "m33", "mask": "m33", "switch": "m33", "full": "a32", "light": "m33"}
     assert {c["unit"] for c in shown["cores"]} == {"m33", "a32"} and shown["link_bytes_per_s"] > 0
-    assert data["alpha"]["front_trials_above"] == [2]
+    assert data["alpha"]["front_trials_above"] == [2] and data["alpha"]["trained_trials_above"] == [2]
 
 
 def test_a_one_unit_profile_says_so(tmp_path: Path) -> None:

@@ -87,6 +87,7 @@ class AlphaEvidence:
     above: tuple[int, ...]                 # front trials with alpha > ALPHA_PAYS_ABOVE
     point: PointPlacement | None           # the sparsest of them
     neighbour: PointPlacement | None       # the front point with alpha <= ALPHA_PAYS_ABOVE nearest in light usage
+    tried: tuple[int, ...] = ()            # trained trials (any, on the front or not) with alpha > ALPHA_PAYS_ABOVE
 
     @property
     def power_change_pct(self) -> float | None:
@@ -96,7 +97,7 @@ class AlphaEvidence:
         return 100.0 * (self.point.power_mw / self.neighbour.power_mw - 1.0)
 
     def to_json(self) -> dict[str, Any]:
-        return {"alpha_above": ALPHA_PAYS_ABOVE, "front_trials_above": list(self.above),
+        return {"alpha_above": ALPHA_PAYS_ABOVE, "front_trials_above": list(self.above), "trained_trials_above": list(self.tried),
                 "point": None if self.point is None else self.point.trial,
                 "neighbour": None if self.neighbour is None else self.neighbour.trial,
                 "power_change_pct": self.power_change_pct}
@@ -174,14 +175,15 @@ def _share(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
 
 
-def alpha_evidence(points: tuple[PointPlacement, ...]) -> AlphaEvidence:
-    """Which front points use alpha > :data:`ALPHA_PAYS_ABOVE`; the sparsest beside its low-alpha neighbour."""
+def alpha_evidence(points: tuple[PointPlacement, ...], tried: tuple[int, ...] = ()) -> AlphaEvidence:
+    """Which front points use alpha > :data:`ALPHA_PAYS_ABOVE`; the sparsest beside its low-alpha neighbour;
+    ``tried``: the trained trials using such an alpha."""
     above = [p for p in points if p.alpha > ALPHA_PAYS_ABOVE]
     below = [p for p in points if p.alpha <= ALPHA_PAYS_ABOVE]
     point = max(above, key=lambda p: (p.mask_sparsity, -p.trial), default=None)
     neighbour = None if point is None else min(
         below, key=lambda p: (abs(p.light_usage - point.light_usage), p.trial), default=None)
-    return AlphaEvidence(tuple(sorted(p.trial for p in above)), point, neighbour)
+    return AlphaEvidence(tuple(sorted(p.trial for p in above)), point, neighbour, tried)
 
 
 def front_placement(front: ParetoFront) -> FrontPlacement:
@@ -194,7 +196,8 @@ def front_placement(front: ParetoFront) -> FrontPlacement:
     ranked = sorted(front.pareto, key=lambda p: (p.record.latency_ms, p.number))
     placed = tuple(pp for pp in (point_placement(p) for p in ranked) if pp is not None)
     by_trial = {pp.trial: pp for pp in placed}
+    tried = tuple(sorted({p.trained_trial for p in front.points if p.record.candidate.dsl.alpha > ALPHA_PAYS_ABOVE}))
     knee = by_trial.get(front.knee.number) if front.knee is not None else None
-    return FrontPlacement(front.profile, None, placed, knee or (placed[0] if placed else None), alpha_evidence(placed),
+    return FrontPlacement(front.profile, None, placed, knee or (placed[0] if placed else None), alpha_evidence(placed, tried),
                           knee is not None)
 

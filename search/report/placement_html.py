@@ -90,9 +90,13 @@ def _alpha_note(alpha: AlphaEvidence | None) -> str:
     """Whether a front point uses alpha > 0.1, and the sparsest such point beside its low-alpha neighbour."""
     if alpha is None:
         return ""
+    if alpha.point is None and not alpha.tried:
+        return (f'<p class="note">No trained candidate of this study uses alpha &gt; {ALPHA_PAYS_ABOVE:g} yet: the front '
+                "cannot show what the mask's sparsity buys on this profile.</p>")
     if alpha.point is None:
-        return (f'<p class="note">No point on the front uses alpha &gt; {ALPHA_PAYS_ABOVE:g}: on this profile and study the '
-                "mask's sparsity did not buy enough link bytes or tail work to put such a point on the front.</p>")
+        return (f'<p class="note">No point on the front uses alpha &gt; {ALPHA_PAYS_ABOVE:g} (trained with it: trials '
+                f"{', '.join(str(t) for t in alpha.tried)}): on this profile and study the mask's sparsity did not buy "
+                "enough link bytes or tail work to put such a point on the front.</p>")
     p, n = alpha.point, alpha.neighbour
     said = (f"{len(alpha.above)} front point(s) use alpha &gt; {ALPHA_PAYS_ABOVE:g} (trials "
             f"{', '.join(str(t) for t in alpha.above)}). The sparsest, trial {p.trial}: {_figures(p)}")
