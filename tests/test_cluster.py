@@ -93,10 +93,9 @@ def _ray(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_a_two_node_ray_cluster_fills_a_postgres_study_and_any_process_finds_every_checkpoint(tmp_path: Path) -> None:
+def test_a_two_node_ray_cluster_fills_a_postgres_study_and_any_process_finds_every_checkpoint(
+        tmp_path: Path, postgres_url: str) -> None:
     pytest.importorskip("ray")
-    from pg_server import postgres_server
-
     from dslnas.search.records import role_of
 
     with socket.socket() as sock:  # a free port: a stale GCS of another run on a fixed port refuses our nodes
@@ -105,42 +104,40 @@ def test_a_two_node_ray_cluster_fills_a_postgres_study_and_any_process_finds_eve
     # A local test cluster without token auth (Ray 2.60 turns it on for `ray start --head` by default).
     env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_AUTH_MODE": "disabled"}
     temps = [Path(tempfile.mkdtemp(prefix=f"ray-{n}-", dir="/tmp")) for n in ("head", "worker")]
-    with postgres_server() as url:
-        if url is None:
-            pytest.skip("PostgreSQL server not installed")
-        head = _ray("start", "--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temps[0]}", "--include-dashboard=false",
-                    env=env)
-        assert head.returncode == 0, head.stderr[-1500:]
-        try:
-            worker = _ray("start", f"--address=127.0.0.1:{port}", "--num-cpus=1", f"--temp-dir={temps[1]}", env=env)
-            assert worker.returncode == 0, worker.stderr[-1500:]
-            artifacts = tmp_path / "shared-artifacts"
-            code = (
-                "from dslnas.search.config import SearchConfig\nfrom dslnas.search.run import run_search\n"
-                "from dslnas.spaces.space_presets import load_space\n"
-                f"c = SearchConfig(study='two-nodes', space=load_space({str(TINY_SPACE)!r}), trials=3, backend='ray', "
-                f"storage={url!r}, ray_address='127.0.0.1:{port}', workers=2, artifact_store={str(artifacts)!r}, "
-                f"runs_root={str(tmp_path / 'runs')!r})\nprint(run_search(c).after.complete)\n")
-            done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900)
-            assert done.returncode == 0 and done.stdout.strip().endswith("3"), done.stderr[-3000:]
-            nodes = {p.parent.parent.name for t in temps for p in t.glob("session_*/logs/worker-*.out")}
-            assert len([t for t in temps if any(t.glob("session_*/logs/worker-*"))]) == 2, nodes  # both nodes ran workers
-        finally:
-            _ray("stop", "--force", env=env)
-        # a third process, with the trial folders gone, finds every checkpoint through the store
-        shutil.rmtree(tmp_path / "runs" / "two-nodes" / "trials", ignore_errors=True)
-        check = ("import optuna, sys\nfrom dslnas.search.artifacts import checkpoint_of\nfrom dslnas.search.export import export_run_config\n"
-                 f"s = optuna.load_study(study_name='two-nodes', storage={url!r})\n"
-                 "done = [t.number for t in s.get_trials() if t.state.name == 'COMPLETE']\n"
-                 f"paths = [checkpoint_of(s, n, cache_dir=__import__('pathlib').Path({str(tmp_path / 'cache')!r})) for n in done]\n"
-                 "print(len(done), len(set(paths)), export_run_config(s, done[0], fetch_checkpoint=True).provenance['trial_checkpoint'])\n")
-        third = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300)
-        assert third.returncode == 0, third.stderr[-2000:]
-        n_done, n_paths, exported = third.stdout.split()
-        assert int(n_done) >= 3 and int(n_paths) == 3 and Path(exported).is_file()
-        study = optuna.load_study(study_name="two-nodes", storage=url)
-        assert sum(role_of(t).trained and t.state == TrialState.COMPLETE for t in study.get_trials()) == 3
-        assert study.user_attrs[STUDY_ATTR_ARTIFACT_STORE] == str(artifacts.resolve())
+    url = postgres_url  # the session's server (conftest.py)
+    head = _ray("start", "--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temps[0]}", "--include-dashboard=false",
+                env=env)
+    assert head.returncode == 0, head.stderr[-1500:]
+    try:
+        worker = _ray("start", f"--address=127.0.0.1:{port}", "--num-cpus=1", f"--temp-dir={temps[1]}", env=env)
+        assert worker.returncode == 0, worker.stderr[-1500:]
+        artifacts = tmp_path / "shared-artifacts"
+        code = (
+            "from dslnas.search.config import SearchConfig\nfrom dslnas.search.run import run_search\n"
+            "from dslnas.spaces.space_presets import load_space\n"
+            f"c = SearchConfig(study='two-nodes', space=load_space({str(TINY_SPACE)!r}), trials=3, backend='ray', "
+            f"storage={url!r}, ray_address='127.0.0.1:{port}', workers=2, artifact_store={str(artifacts)!r}, "
+            f"runs_root={str(tmp_path / 'runs')!r})\nprint(run_search(c).after.complete)\n")
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0 and done.stdout.strip().endswith("3"), done.stderr[-3000:]
+        nodes = {p.parent.parent.name for t in temps for p in t.glob("session_*/logs/worker-*.out")}
+        assert len([t for t in temps if any(t.glob("session_*/logs/worker-*"))]) == 2, nodes  # both nodes ran workers
+    finally:
+        _ray("stop", "--force", env=env)
+    # a third process, with the trial folders gone, finds every checkpoint through the store
+    shutil.rmtree(tmp_path / "runs" / "two-nodes" / "trials", ignore_errors=True)
+    check = ("import optuna, sys\nfrom dslnas.search.artifacts import checkpoint_of\nfrom dslnas.search.export import export_run_config\n"
+             f"s = optuna.load_study(study_name='two-nodes', storage={url!r})\n"
+             "done = [t.number for t in s.get_trials() if t.state.name == 'COMPLETE']\n"
+             f"paths = [checkpoint_of(s, n, cache_dir=__import__('pathlib').Path({str(tmp_path / 'cache')!r})) for n in done]\n"
+             "print(len(done), len(set(paths)), export_run_config(s, done[0], fetch_checkpoint=True).provenance['trial_checkpoint'])\n")
+    third = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0, third.stderr[-2000:]
+    n_done, n_paths, exported = third.stdout.split()
+    assert int(n_done) >= 3 and int(n_paths) == 3 and Path(exported).is_file()
+    study = optuna.load_study(study_name="two-nodes", storage=url)
+    assert sum(role_of(t).trained and t.state == TrialState.COMPLETE for t in study.get_trials()) == 3
+    assert study.user_attrs[STUDY_ATTR_ARTIFACT_STORE] == str(artifacts.resolve())
 
 
 def test_an_s3_store_on_a_local_s3_server_holds_and_returns_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

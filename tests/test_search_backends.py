@@ -8,13 +8,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
 import pytest
-
-from pg_server import INSTALL_HINT, postgres_server
 
 from dslnas.search.config import SearchConfig
 from dslnas.search.backends import BACKENDS
@@ -83,16 +80,6 @@ def test_every_backend_runs_the_pareto_multi_fidelity_search(backend: str, tmp_p
     assert demoted in {t.number for t in low} and all(record_from_trial(t).fidelity_steps == 1 for t in low)
     front = compute_pareto_front(study)
     assert front.pareto and all(not p.record.low_fidelity for p in front.points)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on loopback (``pg_server``), stopped after the module."""
-    with postgres_server() as url:
-        if url is None:
-            print(f"SKIP reason: {INSTALL_HINT}")
-            pytest.skip(INSTALL_HINT)
-        yield url
 
 
 @pytest.mark.postgres
