@@ -38,7 +38,7 @@ from cpu_tree import CpuTreeMeter  # noqa: E402  (sibling script modules)
 from rung_correlation import summary as rung_summary  # noqa: E402
 from search_efficiency_report import MF_SCALED, multi_fidelity, report, write_png  # noqa: E402
 
-from dslnas.search.config import SearchConfig  # noqa: E402
+from dslnas.search.config import DEFAULT_PROFILE, SearchConfig  # noqa: E402
 from dslnas.search.dominance import minimised  # noqa: E402
 from dslnas.search.pareto import compute_pareto_front  # noqa: E402
 from dslnas.search.records import role_of  # noqa: E402
@@ -85,7 +85,8 @@ def bench_space(name: str, steps: int, eval_fraction: float, oracle: bool) -> Se
     return space.model_copy(update={"finetune": finetune, "oracle": oracle})
 
 
-def search_config(space: SearchSpace, sampler: str, seed: int, trials: int, root: Path) -> SearchConfig:
+def search_config(space: SearchSpace, sampler: str, seed: int, trials: int, root: Path,
+                  profile: str = DEFAULT_PROFILE) -> SearchConfig:
     study = f"eff-{sampler}-{seed}"
     extra = {}
     if multi_fidelity(sampler):  # mf-scaled: low rungs scored on fewer clips and thresholds (search.fidelity_eval)
@@ -94,12 +95,14 @@ def search_config(space: SearchSpace, sampler: str, seed: int, trials: int, root
         low = LowRungEval.SCALED if sampler == MF_SCALED else LowRungEval.FULL
         extra = {"fidelity": FidelityConfig(rungs_steps=default_rungs(space.finetune.steps), low_rung_eval=low)}
     return SearchConfig(study=study, space=space, trials=trials, sampler="tpe" if multi_fidelity(sampler) else sampler,
-                        seed=seed, runs_root=str(root), storage=f"sqlite:///{root / study}.db", **extra)
+                        seed=seed, runs_root=str(root), storage=f"sqlite:///{root / study}.db", profile=profile,
+                        **extra)
 
 
-def run_one(space: SearchSpace, sampler: str, seed: int, trials: int, root: Path, meter: CpuTreeMeter) -> Run:
+def run_one(space: SearchSpace, sampler: str, seed: int, trials: int, root: Path, meter: CpuTreeMeter,
+            profile: str = DEFAULT_PROFILE) -> Run:
     """One search; its trained candidates in completion order with the CPU-seconds spent by then."""
-    config = search_config(space, sampler, seed, trials, root)
+    config = search_config(space, sampler, seed, trials, root, profile)
     started_wall, started_cpu = time.time(), meter.sample()
     run_search(config)
     wall_s, cpu_s = time.time() - started_wall, meter.sample() - started_cpu
@@ -153,6 +156,8 @@ def depths_tried(runs: list[Run]) -> dict[str, Counter]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--space", default="demo")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help="device profile every run is priced on (runs priced on different profiles do not compare)")
     parser.add_argument("--samplers", nargs="+", default=[*FULL_FIDELITY, MULTI_FIDELITY],
                         help=f"also {MF_SCALED}: {MULTI_FIDELITY} with low rungs scored on fewer clips and thresholds")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -186,11 +191,11 @@ def collect(args: argparse.Namespace) -> list[Run]:
         root.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             for sampler in args.samplers:
-                runs.append(run_one(space, sampler, seed, args.max_candidates, root, meter))
+                runs.append(run_one(space, sampler, seed, args.max_candidates, root, meter, args.profile))
                 print(f"done {sampler} seed {seed}: {len(runs[-1].candidates)} candidates, {runs[-1].cpu_s:.0f} CPU-s, "
                       f"{runs[-1].wall_s:.0f} s, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
                 if args.json:
-                    Path(args.json).write_text(json.dumps({"machine": machine(), "runs": [asdict(r) for r in runs]}, indent=1))
+                    Path(args.json).write_text(json.dumps({"machine": machine(), "profile": args.profile, "runs": [asdict(r) for r in runs]}, indent=1))
     return runs
 
 
