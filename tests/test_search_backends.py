@@ -46,6 +46,11 @@ def test_every_backend_leaves_the_same_record_fields(backend: str, tmp_path: Pat
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     roles = Counter(role_of(t) for t in trials)
     assert roles[Role.REFERENCE] == 1 and roles[Role.BASELINE] == 1
+    # [optuna] is also the two-local-workers-on-SQLite test (it was test_search.py's, the same search): the
+    # reference and baseline queued once over every trial; a worker that finds the total reached or running
+    # starts nothing (its trial is pruned, not trained)
+    stored_roles = Counter(t.user_attrs.get(ATTR_ROLE) for t in study.get_trials())
+    assert stored_roles["reference"] == 1 and stored_roles["baseline"] == 1
     expected_fields = {f.name for f in dataclasses.fields(TrialRecord)}
     for t in trials:
         assert set(t.user_attrs[ATTR_RECORD]) == expected_fields
