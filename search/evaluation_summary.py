@@ -39,7 +39,6 @@ def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, p
     oracle, _ = priced_sweep(result.oracle_sweep, price, overall.sparsity)
     here = compare_to_oracle([_Point(overall.light_usage, overall.visqol_mixed)], oracle,
                              latency_of_usage(price, overall.sparsity))[0] if oracle else None
-    fraction = here.saving_fraction if here is not None else math.nan
     visqol = PassFigures(overall.visqol_full, overall.visqol_light, overall.visqol_mixed)
     return {
         "execution": result.execution.value,
@@ -61,14 +60,20 @@ def evaluation_summary(result: "EvaluationResult", candidate: CandidateConfig, p
         "switch_spearman": overall.switch_spearman,
         "switch_mae": overall.switch_mae,
         "sweep": [_point_json(p) for p in sweep],
-        "oracle": {
-            "saving_fraction": None if not math.isfinite(fraction) else fraction,
-            "oracle_light_usage_at_equal_visqol": None if here is None or math.isnan(here.oracle_light_usage) else here.oracle_light_usage,
-            "sweep": [_point_json(p) for p in oracle],
-        },
+        "oracle": _oracle_json(here, oracle),
         "at_equal_quality": _equal_quality_json(result),
         "clips": len(result.clips),
         "diagnostic_offline_embedding_l1": getattr(overall, "offline_embedding_l1", None),
+    }
+
+
+def _oracle_json(here: Any, oracle: list) -> dict[str, Any]:
+    """The oracle router's sweep and how much of its saving the switch reaches at equal ViSQOL (None: no oracle)."""
+    fraction = here.saving_fraction if here is not None else math.nan
+    return {
+        "saving_fraction": None if not math.isfinite(fraction) else fraction,
+        "oracle_light_usage_at_equal_visqol": None if here is None or math.isnan(here.oracle_light_usage) else here.oracle_light_usage,
+        "sweep": [_point_json(p) for p in oracle],
     }
 
 

@@ -86,10 +86,7 @@ class TrialRunner:
         ``steps`` (a multi-fidelity rung, ``search.fidelity``): fine-tune that many steps instead of the space's,
         continuing from ``start_from`` (the previous rung's checkpoint, copied in; its step, optimizer and random
         states resume exactly); the records then carry ``fidelity_steps`` when it is fewer than the space's."""
-        from dslnas.trainers.checkpoint import load_checkpoint
-        from dslnas.trainers.codec import build_codec
         from dslnas.hw_models.elu_stats import clip_negative_shares
-        from dslnas.trainers.evaluate import evaluate_codec
 
         timing: dict[str, float] = {}
         started = time.perf_counter()
@@ -99,16 +96,7 @@ class TrialRunner:
         result = self._train(run, trial_key, start_from)
         timing["train"] = time.perf_counter() - started
 
-        started = time.perf_counter()
-        codec = build_codec(candidate)
-        codec.load_state_dict(load_checkpoint(result.checkpoint_path).model)
-        clips, sweep = evaluation_plan(self.config.fidelity, run.train.steps, full_steps, self.eval_clips(
-            run.train.data, candidate.encoder.sample_rate_hz, candidate.segment_samples), self.config.space.sweep_thresholds)
-        scorer = self.scorer()
-        scored_s = scorer.seconds
-        evaluation = evaluate_codec(codec, clips, scorer=scorer, oracle=self.config.space.oracle, **sweep)
-        timing["visqol"] = scorer.seconds - scored_s  # wall time waiting on ViSQOL (decoding overlaps it)
-        timing["evaluate"] = time.perf_counter() - started - timing["visqol"]
+        codec, clips, evaluation, scorer = self._evaluate(candidate, run, full_steps, result.checkpoint_path, timing)
 
         started = time.perf_counter()  # counting and the ELU shares on the scored clips; points priced in build_points
         price = self.cost_model.pricer(candidate, clip_negative_shares(codec.encoder, [c.audio for c in clips]))
@@ -120,6 +108,25 @@ class TrialRunner:
                               rules, evaluated, result.light_start)
         return points if run.train.steps >= full_steps else at_fidelity(points, run.train.steps)
 
+    def _evaluate(self, candidate: CandidateConfig, run: RunConfig, full_steps: int, checkpoint_path: Path,
+                  timing: dict[str, float]) -> tuple:
+        """The trained checkpoint's streaming evaluation on this fidelity's clips and thresholds; fills
+        ``timing['visqol']`` (wall time waiting on ViSQOL, decoding overlaps it) and ``timing['evaluate']``."""
+        from dslnas.trainers.checkpoint import load_checkpoint
+        from dslnas.trainers.codec import build_codec
+        from dslnas.trainers.evaluate import evaluate_codec
+
+        started = time.perf_counter()
+        codec = build_codec(candidate)
+        codec.load_state_dict(load_checkpoint(checkpoint_path).model)
+        clips, sweep = evaluation_plan(self.config.fidelity, run.train.steps, full_steps, self.eval_clips(
+            run.train.data, candidate.encoder.sample_rate_hz, candidate.segment_samples), self.config.space.sweep_thresholds)
+        scorer = self.scorer()
+        scored_s = scorer.seconds
+        evaluation = evaluate_codec(codec, clips, scorer=scorer, oracle=self.config.space.oracle, **sweep)
+        timing["visqol"] = scorer.seconds - scored_s
+        timing["evaluate"] = time.perf_counter() - started - timing["visqol"]
+        return codec, clips, evaluation, scorer
 
     def _train(self, run: RunConfig, trial_key: str, start_from: Path | None) -> "TrainResult":
         """Train ``run`` into ``<study>/trials/<trial_key>/``, first copying ``start_from`` there (when given and
