@@ -187,7 +187,8 @@ def _measure_mixed(point: "FrontPoint", runner: RoutedRunner, settings: ConfirmS
         run = runner.run_routed(info, _demo_segments(record.candidate, settings))
     except (CExportError, ExportError, OSError) as err:
         return replace(base, failure=f"routed run: {err}")
-    routing = measured_routing(run, codec.encoder, record.sparsity)
+    measured = measured_routing(run, codec.encoder, record.sparsity)  # each ELU priced at the trial's measured share
+    routing = replace(measured, elu_negative_shares=record.cost.routing.elu_negative_shares) if record.cost.routing else measured
     cost = model.predict(record.candidate, routing)
     return replace(
         base, predicted_profile=model.name, predicted_latency_ms=cost.latency_ms.mixed, predicted_power_mw=cost.power_mw.mixed,

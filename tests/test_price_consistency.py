@@ -252,8 +252,6 @@ def test_measured_elu_shares_move_the_price_on_the_emulated_profiles(routing: Ro
         assert measured.full != pytest.approx(assumed.full, rel=1e-6), profile
 
 
-@pytest.mark.xfail(strict=True, reason="confirm's routed (mixed) run is priced under measured_routing(), which does not "
-                                       "carry the trial record's ELU shares yet (search/confirm.py _measure_mixed)")
 def test_confirms_mixed_prediction_prices_the_trials_elu_shares(routing: RoutingSummary, elu_shares: dict,
                                                                tmp_path: Path) -> None:
     profile = "a32-emulated"
