@@ -41,7 +41,7 @@ from search_efficiency_report import MF_SCALED, multi_fidelity, report, write_pn
 from dslnas.search.config import DEFAULT_PROFILE, SearchConfig  # noqa: E402
 from dslnas.search.dominance import minimised  # noqa: E402
 from dslnas.search.pareto import compute_pareto_front  # noqa: E402
-from dslnas.search.records import role_of  # noqa: E402
+from dslnas.search.records import record_from_trial, role_of  # noqa: E402
 from dslnas.search.report.metrics import REFERENCE_SCALED, hypervolume  # noqa: E402
 from dslnas.search.run import run_search  # noqa: E402
 from dslnas.spaces.run_config import LRSchedule  # noqa: E402
@@ -99,6 +99,12 @@ def search_config(space: SearchSpace, sampler: str, seed: int, trials: int, root
                         **extra)
 
 
+def fully_trained(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a trained trial ran the full fine-tune (a multi-fidelity low rung's record carries its steps)."""
+    record = record_from_trial(trial)
+    return record is not None and record.fidelity_steps is None
+
+
 def run_one(space: SearchSpace, sampler: str, seed: int, trials: int, root: Path, meter: CpuTreeMeter,
             profile: str = DEFAULT_PROFILE) -> Run:
     """One search; its trained candidates in completion order with the CPU-seconds spent by then."""
@@ -109,17 +115,14 @@ def run_one(space: SearchSpace, sampler: str, seed: int, trials: int, root: Path
     study = optuna.load_study(study_name=config.study, storage=config.storage)
     front = compute_pareto_front(study)
     by_parent: dict[int, list[Values]] = {}
-    full: dict[int, bool] = {}
     for point in front.points:
-        fidelity = getattr(point.record, "fidelity_steps", None)
-        full[point.trained_trial] = full.get(point.trained_trial, True) and fidelity is None
-        if point.feasible and fidelity is None:
+        if point.feasible and getattr(point.record, "fidelity_steps", None) is None:
             by_parent.setdefault(point.trained_trial, []).append(minimised(point.values, front.objectives))
     trained = sorted((t for t in study.get_trials(deepcopy=False) if role_of(t).trained and t.datetime_complete),
                      key=lambda t: t.datetime_complete)
     candidates = tuple(Candidate(t.number, tuple(by_parent.get(t.number, ())),
                                  meter.cpu_at(t.datetime_complete.timestamp()) - started_cpu,
-                                 full.get(t.number, True), dict(t.params)) for t in trained)
+                                 fully_trained(t), dict(t.params)) for t in trained)
     return Run(sampler, seed, candidates, cpu_s, wall_s)
 
 
