@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from dslnas.hw_models.cost import Cost
+from dslnas.hw_models.routing import Pass
 from dslnas.search.config import DEFAULT_PROFILE
 from dslnas.search.records import Comparison, EvaluatedClass, Role
 from dslnas.search.pareto import FrontPoint, ParetoFront, Recommendation, RecommendationKind
@@ -185,7 +186,7 @@ def _quality(p: FrontPoint, f: dict[str, str]) -> str:
 
 def _measured_beside(p: FrontPoint) -> str:
     """Measured beside predicted for a confirmed point (empty when nothing was measured)."""
-    measured = {path: shown(f"measured_latency_{path}_ms", p) for path in ("full", "light", "mixed")}
+    measured = {path: shown(f"measured_latency_{path}_ms", p) for path in (q.value for q in (Pass.FULL, Pass.LIGHT, Pass.MIXED))}
     if all(v == "-" for v in measured.values()):
         return ""
     said = ", ".join(f"{path} {escape(v)} ms (predicted {escape(shown(f'latency_{path}_ms' if path != 'mixed' else 'latency_ms', p))})"
