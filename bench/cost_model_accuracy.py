@@ -12,8 +12,9 @@ the profile prices the `paper` and `demo` presets with the DSL at every switch d
 suite) and those passes are measured too. The host is shared and noisy: its figures move by a few points
 from run to run; the emulated board's do not.
 
-`unicorn-pair` (not in the default list: ~10 min): the pair profile's runs (`hw_models.pair_suite`: 16 tiny
-candidates routed over 10 segments, ELU shares measured on each run's audio) and, per core (M33: front and
+`unicorn-pair` (not in the default list: ~10 min): the pair profile's runs (`hw_models.pair_suite`, `--pair-suite`:
+`tiny`, 16 tiny candidates, or `demo`, 32 of the pair demo space's sizes; routed over 10 segments, ELU shares
+measured on each run's audio) and, per core (M33: front and
 light tail; A32: full tail) and for the link (encode + decode + doorbells against the bytes), the 5-fold CV by
 candidate: MAPE and the share within +-5 % / +-10 %, on cycles (LLVM's models) and on instructions at CPI 1
 (what the pair timed before) from the same runs; then the profile fitted on cycles predicts the held-out
@@ -22,7 +23,7 @@ zeros (profile `a32-m33-pair-skip`); `--profile-out`: write the fitted pair prof
 
 Run: .venv/bin/python bench/cost_model_accuracy.py [--runners local,unicorn-arm] [--suite tiny] [--suite-size N]
      [--folds K] [--seed S] [--rounds R] [--repeats N] [--save-measurements CSV] [--profile-out PROFILE.yaml]
-     [--no-presets]   (--save-measurements / --profile-out: of the last runner)
+     [--no-presets] [--pair-suite tiny|demo] [--pair-skip]   (--save-measurements / --profile-out: of the last runner)
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def main() -> None:
     parser.add_argument("--profile-out", default=None, help="also write the calibrated profile YAML")
     parser.add_argument("--no-presets", action="store_true", help="skip pricing and measuring the paper/demo presets")
     parser.add_argument("--pair-skip", action="store_true", help="unicorn-pair: exports that skip the mask's zeros")
+    parser.add_argument("--pair-suite", default="tiny", choices=("tiny", "demo"),
+                        help="unicorn-pair: the tiny suite or candidates of the pair demo space's sizes")
     args = parser.parse_args()
     report = {name: _bench_pair(args) if name == "unicorn-pair" else _bench_runner(name, args)
               for name in args.runners.split(",")}
@@ -146,15 +149,15 @@ def _preset_accuracy(profile: DeviceProfile, runner: DeviceRunner, rounds: int) 
 def _bench_pair(args: argparse.Namespace) -> dict:
     """Per core and for the link: CV by candidate on cycles and on instructions (CPI 1); held-out candidates."""
     from dslnas.hw_models.pair_calibrate import Timing, fit_pair_profile, link_accuracy, unit_accuracy, unit_samples
-    from dslnas.hw_models.pair_suite import held_out_runs, suite_runs
+    from dslnas.hw_models.pair_suite import PairSuite, held_out_runs, suite_runs
     from dslnas.hw_models.runners.pair import PairRunner
 
-    runner, started = PairRunner(), time.perf_counter()
+    runner, started, kind = PairRunner(), time.perf_counter(), PairSuite(args.pair_suite)
     with tempfile.TemporaryDirectory(prefix="dslnas-bench-pair-") as tmp:
-        suite = suite_runs(Path(tmp), args.pair_skip, runner)
-        held_out = held_out_runs(Path(tmp), args.pair_skip, runner)
+        suite = suite_runs(Path(tmp), args.pair_skip, runner, kind)
+        held_out = held_out_runs(Path(tmp), args.pair_skip, runner, kind)
     samples, s = [r.sample for r in suite], runner.stand_ins
-    report: dict = {"machine": runner.description, "skip_zero_inputs": args.pair_skip, "runs": len(suite),
+    report: dict = {"machine": runner.description, "skip_zero_inputs": args.pair_skip, "suite": kind.value, "runs": len(suite),
                     "folds": args.folds, "wall_seconds": round(time.perf_counter() - started, 1)}
     for timing in Timing:
         label = "cycles" if timing is Timing.CYCLES else "instructions_cpi1"
@@ -162,9 +165,10 @@ def _bench_pair(args: argparse.Namespace) -> dict:
                           "fit_in_sample": _figures(fit)}
                    for unit, (_, fit, cv) in unit_accuracy(samples, s, args.folds, timing).items()}
         report[label] = {**figures, "link_cv": _figures(link_accuracy(samples, s, args.folds, timing))}
-    profile = fit_pair_profile(samples, s, args.folds, skips_zero_inputs=args.pair_skip)
+    profile = fit_pair_profile(samples, s, args.folds, skips_zero_inputs=args.pair_skip, suite=kind.value)
     if args.profile_out:
-        command = "bench/cost_model_accuracy.py --runners unicorn-pair" + (" --pair-skip" if args.pair_skip else "")
+        command = ("bench/cost_model_accuracy.py --runners unicorn-pair" + (" --pair-skip" if args.pair_skip else "")
+                   + f" --pair-suite {kind.value}")
         atomic_write_text(Path(args.profile_out), f"# Written by `.venv/bin/python {command} --profile-out` "
                           f"(hw_models.pair_calibrate).\n" + yaml.safe_dump(
                               profile.model_dump(mode="json", exclude_none=True), sort_keys=False))
@@ -172,18 +176,23 @@ def _bench_pair(args: argparse.Namespace) -> dict:
     report["held_out_parts"] = {unit: _figures(fit_stats(predict_ms(rows, profile.units[unit].latency),
                                                          np.array([r.latency_ms for r in rows])))
                                 for unit, rows in held.items()}
-    report["held_out_mean_latency"] = _figures(_pair_mean_latency(profile, held_out))
+    stats, rows = _pair_mean_latency(profile, held_out)
+    report["held_out_mean_latency"], report["held_out_runs"] = _figures(stats), rows
     return report
 
 
-def _pair_mean_latency(profile: DeviceProfile, runs: list) -> FitStats:
-    """Each held-out run's mean latency per segment, priced under its measured routing, against the run."""
+def _pair_mean_latency(profile: DeviceProfile, runs: list) -> tuple[FitStats, list[dict]]:
+    """Each held-out run's mean latency per segment, priced under its measured routing, against the run; and per
+    run the latency and energy errors."""
     from dslnas.search.confirm import measured_routing
 
     model = ProfileCostModel(profile)
-    predicted = [model.predict_counts(r.counts, measured_routing(r.run, r.encoder, r.sparsity)).latency_ms.mixed
-                 for r in runs]
-    return fit_stats(np.array(predicted), np.array([r.run.mean_ms for r in runs]))
+    costs = [model.predict_counts(r.counts, measured_routing(r.run, r.encoder, r.sparsity)) for r in runs]
+    rows = [{"candidate": r.encoder.candidate.name, "sparsity": round(r.sparsity, 3), "light_usage": round(r.run.light_usage, 2),
+             "measured_ms": round(r.run.mean_ms, 3), "latency_error_pct": round(100 * (c.latency_ms.mixed / r.run.mean_ms - 1), 1),
+             "energy_error_pct": round(100 * (c.energy_per_inference_uj.mixed / r.run.extra["energy_uj_per_segment_mean"] - 1), 1)}
+            for r, c in zip(runs, costs)]
+    return fit_stats(np.array([c.latency_ms.mixed for c in costs]), np.array([r.run.mean_ms for r in runs])), rows
 
 
 def _report(result: CalibrationResult, machine: str, args: argparse.Namespace, wall_s: float) -> dict:

@@ -160,13 +160,14 @@ def _completed(own: dict[str, OpLatency], other: dict[str, OpLatency], clock_rat
 
 
 def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns(), folds: int = 5,
-                     skips_zero_inputs: bool = False) -> DeviceProfile:
+                     skips_zero_inputs: bool = False, suite: str = "tiny") -> DeviceProfile:
     """The calibrated pair profile: ``m33`` (always-on: front, light tail) and ``a32`` (full tail), the link.
 
     ``skips_zero_inputs``: the runs were of exports that skip the mask's zeros in each tail's first conv, and
     the samples' counts say so (``placement.with_sparse_tail_inputs`` at each run's sparsity): both units
     then price alpha in cycles (profile ``a32-m33-pair-skip``). The default unit (a one-unit price) is the
-    A32: the application core can run the whole encoder on its own; the M33 is pinned to the front."""
+    A32: the application core can run the whole encoder on its own; the M33 is pinned to the front. ``suite``:
+    which pair suite the runs are of (``pair_suite.PairSuite``), stored in the provenance."""
     fitted = fit_units(samples, s, folds)
     ratio = s.m33_clock_mhz / s.a32_clock_mhz
     fitted = {"m33": (_completed(fitted["m33"][0], fitted["a32"][0], 1 / ratio), fitted["m33"][1]),
@@ -178,13 +179,13 @@ def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns()
                       clock_mhz=s.a32_clock_mhz, latency=fitted["a32"][0], wake_ms=s.wake_ms, wake_uj=s.wake_uj,
                       skips_zero_inputs=skips_zero_inputs,
                       power=PowerCoefficients(static_mw=s.a32_static_mw, active_mw=s.a32_active_mw))
-    notes = (f"fitted on {len(samples)} routed pair runs (cycles from LLVM's cortex-m4 model on the M33 and "
+    notes = (f"fitted on {len(samples)} routed pair runs of the {suite} pair suite (cycles from LLVM's cortex-m4 model on the M33 and "
              f"cortex-r52 model on the A32 / clock; ELU shares measured on each run's audio): {fitted['m33'][1]}; "
              f"{fitted['a32'][1]}; op types one unit never ran are the other's scaled by the clock ratio; link fitted on the full segments' encode + decode time vs bytes. STAND-INS "
              f"(datasheets, not measured): active / static power, the A32 wake-up ({s.wake_ms:g} ms, {s.wake_uj:g} "
              f"uJ), the doorbell ({s.doorbell_ms:g} ms), {s.link_pj_per_byte:g} pJ/byte; see docs/placement.md")
     provenance = Provenance(device="emulated Cortex-M33 + Cortex-A32 pair (Unicorn), mailbox link", runner="unicorn-pair",
-                            date=dt.date.today().isoformat(), n_samples=len(samples), notes=notes)
+                            date=dt.date.today().isoformat(), n_samples=len(samples), suite=suite, notes=notes)
     name = PAIR_PROFILE + ("-skip" if skips_zero_inputs else "")
     return DeviceProfile(name=name, description="always-on Cortex-M33 (front, light tail) + Cortex-A32 (full "
                          "tail, woken per full segment), emulated; calibrated by hw_models.pair_calibrate"

@@ -151,3 +151,27 @@ def test_a_pinned_placement_must_name_the_profiles_units():
     data["placement"]["full"] = "a55"
     with pytest.raises((ConfigError, ValueError), match="placement names unit 'a55'"):
         type(load_profile("a32-m33-pair")).model_validate(data)
+
+
+def test_the_demo_pair_suite_draws_the_pair_demo_spaces_sizes_and_holds_out_the_demo_preset():
+    """``--suite demo``: distinct, seeded candidates of the pair demo space (its base, depths, light widths,
+    switch heads) and around it; the demo preset (the knee's architecture) is held out, never drawn; ``tiny``
+    is still the tiny calibration suite the tests and the quick fit use."""
+    from dslnas.hw_models.calibration_suite import TINY_RANGES, calibration_suite
+    from dslnas.hw_models.pair_suite import DEMO_SPACE_DRAWS, PAIR_DEMO_SPACE, PairSuite, _architecture
+    from dslnas.spaces.space_presets import load_space
+
+    space, suite = load_space(str(PAIR_DEMO_SPACE)), PairSuite.DEMO.candidates()
+    assert [c.name for c in suite] == [c.name for c in PairSuite.DEMO.candidates()]  # seeded
+    assert len({_architecture(c) for c in suite}) == len(suite)
+    held_out = {_architecture(c) for c in PairSuite.DEMO.held_out()}
+    assert not held_out & {_architecture(c) for c in suite}
+    drawn = suite[:DEMO_SPACE_DRAWS]
+    assert all(c.encoder == space.base.encoder for c in drawn)
+    assert {c.dsl.switch_depth for c in drawn} == set(space.switch_depths)
+    assert {w for c in drawn for w in c.dsl.light_widths} <= set(space.light_width_choices)
+    assert {c.dsl.switch_hidden for c in drawn} <= set(space.switch_hidden)
+    around = suite[DEMO_SPACE_DRAWS:]
+    widths = [w for c in around for w in c.encoder.block_channels]  # neighbours straddling the demo's 16-32
+    assert min(widths) <= 16 and max(widths) >= 32 and all(c.encoder != space.base.encoder for c in around)
+    assert PairSuite.TINY.candidates() == calibration_suite(16, 0, TINY_RANGES)
