@@ -211,7 +211,7 @@ def compute_pareto_front(study: optuna.Study, max_visqol_loss: float | None = No
     points = _flag_dominated(raw, objectives)
     front = [p for p in points if p.on_front]
     budgets = tuple(sorted(config.space.latency_budgets_ms))
-    tolerance = given_tolerance(max_visqol_loss) if max_visqol_loss is not None else _measured(records, baseline)
+    tolerance = given_tolerance(max_visqol_loss) if max_visqol_loss is not None else _measured(points, baseline)
     recs = recommendations(points, objectives, budgets, tolerance.visqol)
     knee = next((r.point for r in recs if r.kind is RecommendationKind.KNEE), None)
     return ParetoFront(
@@ -220,12 +220,13 @@ def compute_pareto_front(study: optuna.Study, max_visqol_loss: float | None = No
     )
 
 
-def _measured(records: dict[int, TrialRecord], baseline: tuple[int, TrialRecord] | None) -> QualityTolerance:
-    """The tolerance measured on the full-only baseline's clips, else on the first point with per-clip scores."""
-    if baseline is not None and baseline[1].clips:
-        return measured_tolerance(*baseline, f"the full-only baseline (trial {baseline[0]})")
-    number = min((n for n, r in records.items() if r.clips), default=None)
-    return measured_tolerance(number, None if number is None else records[number], f"trial {number} (no full-only baseline)")
+def _measured(points: Sequence[FrontPoint], baseline: tuple[int, TrialRecord] | None) -> QualityTolerance:
+    """The tolerance measured on the points' paired loss intervals against the full-only baseline (the paper's
+    figure without a baseline scored clip by clip)."""
+    if baseline is None or not baseline[1].clips:
+        return measured_tolerance(None, ())
+    losses = [p.uncertainty.visqol_lost for p in points if p.uncertainty is not None and p.number != baseline[0]]
+    return measured_tolerance(baseline[0], losses, f"the full-only baseline (trial {baseline[0]})")
 
 
 def _point(trial: optuna.trial.FrozenTrial, record: TrialRecord, config: SearchConfig,

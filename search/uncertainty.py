@@ -9,10 +9,13 @@ are paired clip by clip; otherwise the two means are resampled independently.
 One sign convention: ``lost`` is the anchor's ViSQOL minus the point's (positive: the point is worse).
 A quality tolerance is held when the interval's upper end is at most the tolerance (the loss is at most the
 tolerance with :data:`LEVEL` confidence); a point without per-clip scores holds it on its mean alone and says
-so (``clips == 0``). The default tolerance is measured on the study (:func:`measured_tolerance`): the half-width
-of the :data:`LEVEL` bootstrap interval of the full-only baseline's mean ViSQOL over its clips, i.e. how
-precisely these clips pin the full path's quality; a loss below it cannot be told from the choice of clips. The latency saving's interval resamples the clips' light usage and prices it on the line
-between the point's full and light pass (its switch-back and replay cost held at the point's own).
+so (``clips == 0``). The default tolerance is measured on the study (:func:`measured_tolerance`): the median
+half-width of the paired :data:`LEVEL` intervals of the study's points' losses against the full-only baseline,
+i.e. how precisely these clips resolve a *paired* difference, never below the paper's equal-quality figure.
+(The spread of the baseline's own mean over its clips, the rule before, measures how well the clips pin an
+absolute score: on the demo 0.39 MOS, which let a pick losing 0.17 with a paired interval clear of zero pass.)
+The latency saving's interval resamples the clips' light usage and prices it on the line between the point's
+full and light pass (its switch-back and replay cost held at the point's own).
 """
 
 from __future__ import annotations
@@ -44,14 +47,15 @@ class ToleranceSource(str, enum.Enum):
 
 @dataclass(frozen=True)
 class QualityTolerance:
-    """The most ViSQOL a pick may lose against full-only, and where that figure came from (``clips`` of trial
-    ``trial``, ``measured_on`` naming it: the scores a measured figure came from)."""
+    """The most ViSQOL a pick may lose against full-only, and where that figure came from (``points`` paired
+    intervals over ``clips`` clips against trial ``trial``, ``measured_on`` naming it)."""
 
     visqol: float
     source: ToleranceSource
     clips: int = 0
     trial: int | None = None
     measured_on: str = ""
+    points: int = 0  # the paired intervals a measured figure is the median of
 
     def origin(self) -> str:
         """Where the figure came from, in words (the report states it)."""
@@ -60,24 +64,26 @@ class QualityTolerance:
         if self.source is ToleranceSource.PAPER:
             return (f"the paper's equal-quality figure: this study has no per-clip scores (fewer than "
                     f"{MIN_NOISE_CLIPS}) to measure its noise on")
-        return (f"the measured clip noise: the half-width of the {LEVEL:.0%} bootstrap interval of the full path's mean "
-                f"ViSQOL over the {self.clips} clips of {self.measured_on}")
+        return (f"the measured clip noise: the median half-width of the paired {LEVEL:.0%} bootstrap intervals of "
+                f"{self.points} points' losses against {self.measured_on} over its {self.clips} clips (at least "
+                f"the paper's {PAPER_EQUAL_QUALITY})")
 
 
 def given_tolerance(max_visqol_loss: float) -> QualityTolerance:
     return QualityTolerance(max_visqol_loss, ToleranceSource.GIVEN)
 
 
-def measured_tolerance(trial: int | None, anchor: TrialRecord | None, measured_on: str = "") -> QualityTolerance:
-    """The default tolerance: the half-width of the :data:`LEVEL` bootstrap interval of ``anchor``'s mean
-    full-path ViSQOL over its clips (``trial``: the full-only baseline, else the study's first scored point;
-    ``measured_on`` names it); the paper's figure when there are fewer than :data:`MIN_NOISE_CLIPS` clips."""
-    if anchor is None or len(anchor.clips) < MIN_NOISE_CLIPS:
+def measured_tolerance(trial: int | None, losses: Sequence["Interval"], measured_on: str = "") -> QualityTolerance:
+    """The default tolerance: the median half-width of ``losses`` (the paired intervals of the study's points'
+    losses against the full-only baseline, trial ``trial``; ``measured_on`` names it), at least
+    :data:`PAPER_EQUAL_QUALITY`; the paper's figure when no paired interval over :data:`MIN_NOISE_CLIPS` clips
+    or more is known."""
+    paired = [i for i in losses if i.known and i.paired and i.clips >= MIN_NOISE_CLIPS]
+    if not paired:
         return QualityTolerance(PAPER_EQUAL_QUALITY, ToleranceSource.PAPER)
-    full = np.asarray([c.visqol_full for c in anchor.clips], dtype=float)
-    spread = _interval(float(full.mean()), _bootstrap(full, np.random.default_rng(SEED)), len(full), False)
-    return QualityTolerance((spread.high - spread.low) / 2, ToleranceSource.CLIP_NOISE, len(full), trial,
-                            measured_on or f"trial {trial}")
+    half_width = float(np.median([(i.high - i.low) / 2 for i in paired]))
+    return QualityTolerance(max(half_width, PAPER_EQUAL_QUALITY), ToleranceSource.CLIP_NOISE,
+                            max(i.clips for i in paired), trial, measured_on or f"trial {trial}", len(paired))
 
 
 @dataclass(frozen=True)

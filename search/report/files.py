@@ -104,7 +104,7 @@ def picks_json(front: ParetoFront) -> dict[str, Any]:
     return {
         "max_visqol_loss": front.max_visqol_loss,
         "tolerance": {"source": front.tolerance.source.value, "origin": front.tolerance.origin(),
-                      "clips": front.tolerance.clips, "trial": front.tolerance.trial},  # trial: the scores it was measured on
+                      "clips": front.tolerance.clips, "points": front.tolerance.points, "trial": front.tolerance.trial},  # trial: the scores it was measured on
         "confidence": LEVEL,
         "recommendations": [
             {"kind": r.kind.value, "title": r.title, "budget_ms": r.budget_ms, "trial": r.point.number if r.point else None,
