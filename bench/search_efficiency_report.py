@@ -36,6 +36,12 @@ def _median(values: Sequence[float | None]) -> float | None:
     return round(statistics.median(present), 4) if present else None
 
 
+def _spread(values: Sequence[float | None]) -> tuple[float, float] | None:
+    """The lowest and highest of the runs' values (how far apart the seeds land; None without a value)."""
+    present = [v for v in values if v is not None]
+    return (round(min(present), 4), round(max(present), 4)) if present else None
+
+
 def checkpoints(max_candidates: int) -> list[int]:
     return sorted({n for n in (1, 2, 4, 8, 16) if n <= max_candidates} | {max_candidates})
 
@@ -49,6 +55,7 @@ def report(histories: Histories, max_candidates: int, depths: Mapping[str, Count
         runs = [rows for (s, _), rows in histories.items() if s == sampler]
         table[sampler] = {"seeds": len(runs), **{f"hv@{n}": _median([hv_at(r, n) for r in runs]) for n in marks},
                           "final_hv": _median([r[-1][2] if r else None for r in runs]),
+                          "final_hv_range": _spread([r[-1][2] if r else None for r in runs]),
                           "cpu_s": _median([r[-1][1] if r else None for r in runs])}
         if depths is not None:
             table[sampler]["depths_tried"] = dict(sorted(depths.get(sampler, Counter()).items()))
@@ -88,11 +95,13 @@ def _goal_mf(histories: Histories, samplers: list[str], table: dict, mf: str = M
 
 
 def _print_table(table: dict[str, dict], marks: list[int]) -> None:
-    head = ["sampler", "seeds", *[f"HV@{n}" for n in marks], "CPU-s"]
+    head = ["sampler", "seeds", *[f"HV@{n}" for n in marks], "final HV, seeds' range", "CPU-s"]
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for sampler, row in table.items():
-        cells = [sampler, str(row["seeds"]), *[_fmt(row[f"hv@{n}"]) for n in marks], _fmt(row["cpu_s"], 0)]
+        spread = row["final_hv_range"]
+        cells = [sampler, str(row["seeds"]), *[_fmt(row[f"hv@{n}"]) for n in marks],
+                 "-" if spread is None else f"{_fmt(spread[0])}..{_fmt(spread[1])}", _fmt(row["cpu_s"], 0)]
         print(" | ".join(cells))
 
 

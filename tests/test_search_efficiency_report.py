@@ -31,3 +31,11 @@ def test_the_random_goal_is_not_judged_without_a_model_based_run(capsys) -> None
     goal = report({("random", 0): [(1, 1.0, 0.5), (2, 2.0, 0.6), (3, 3.0, 0.7)]}, 3)["goal_model_based_vs_random"]
     capsys.readouterr()
     assert "met" not in goal and goal["random_at_3"] == 0.7 and "no model-based sampler" in goal["note"]
+
+
+def test_the_table_gives_the_seeds_range_of_the_final_hypervolume_beside_the_median(capsys) -> None:
+    histories = {("random", 0): [(1, 5.0, 0.2), (2, 9.0, 0.4)], ("random", 1): [(1, 4.0, 0.3), (2, 8.0, 0.9)],
+                 ("random", 2): [(1, 6.0, 0.1), (2, 7.0, 0.5)]}
+    row = report(histories, 2)["table"]["random"]
+    assert row["final_hv"] == 0.5 and row["final_hv_range"] == (0.4, 0.9)
+    assert "0.400..0.900" in capsys.readouterr().out
