@@ -57,7 +57,11 @@ def _files(study_root: Path, pattern: str) -> list[Path]:
 
 
 def phase_reached(phase: str, study_root: Path, started: float, seen: set[Path], rng: random.Random) -> bool:
-    """Whether ``phase`` is under way now for the search writing ``study_root`` (new files only count)."""
+    """Whether ``phase`` is under way now for the search writing ``study_root`` (new files only count).
+    ``<phase>@K``: only once K trial checkpoints are on disk (a kill after trials completed)."""
+    phase, _, after = phase.partition("@")
+    if len(_files(study_root, "trials/*/checkpoint.pt")) < int(after or 0):
+        return False
     if phase == "base":
         return (study_root / "base_codec" / ".lock").exists() and not (study_root / "base_codec" / "checkpoint.pt").exists()
     if phase == "finetune":
@@ -73,21 +77,49 @@ def _known_files(study_root: Path) -> set[Path]:
     return {*_files(study_root, "trials/*"), *_files(study_root, "trials/*/checkpoint.pt"), *_files(study_root, "artifacts/*")}
 
 
+def _stderr_log(cwd: Path) -> Path:
+    """A new file under ``cwd`` for the next run's stderr (run-1.stderr, run-2.stderr, ...)."""
+    return cwd / f"run-{len(_files(cwd, 'run-*.stderr')) + 1}.stderr"
+
+
 def run_until(cmd: list[str], cwd: Path, kill_when: Callable[[float], bool] | None, timeout_s: float) -> bool:
-    """Run ``cmd`` in a session of its own; SIGKILL the session once ``kill_when(started)``. True if killed."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    """Run ``cmd`` in a session of its own (stderr to ``cwd/run-N.stderr``); SIGKILL the session once
+    ``kill_when(started)``. True if killed."""
+    log = _stderr_log(cwd)
+    with log.open("wb") as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     started = time.monotonic()
     while proc.poll() is None and time.monotonic() - started < timeout_s:
         if kill_when is not None and kill_when(started):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            print(f"  {log.name}: killed after {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
             return True
         time.sleep(0.05)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise TimeoutError(f"search did not finish in {timeout_s:.0f} s: {' '.join(cmd)}")
+    last = (log.read_text(errors="replace").strip().splitlines() or [""])[-1]
+    print(f"  {log.name}: exit {proc.returncode} after {time.monotonic() - started:.0f} s: {last}", file=sys.stderr, flush=True)
     return False
+
+
+def tracebacks_in(cwd: Path) -> int:
+    """Runs under ``cwd`` whose stderr holds a Python traceback (a failure must be one ``error:`` line)."""
+    found = [f for f in sorted(_files(cwd, "run-*.stderr")) if "Traceback (most recent call last)" in f.read_text(errors="replace")]
+    for f in found:  # the whole of it: the bench's folder is removed at the end
+        print(f"  {f.name} holds a traceback:\n{f.read_text(errors='replace')[-6000:]}", file=sys.stderr, flush=True)
+    return len(found)
+
+
+def study_reads(url: str, study: str, cwd: Path) -> bool:
+    """Whether ``dslnas trials`` lists the study as a user would: exit 0 and no traceback."""
+    out = subprocess.run([sys.executable, "-m", "dslnas.search", "trials", "--study", study, "--storage", url],
+                         cwd=cwd, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0 or "Traceback" in out.stderr:
+        print(f"  dslnas trials: exit {out.returncode}: {out.stderr.strip()[-500:]}", file=sys.stderr, flush=True)
+    return out.returncode == 0 and "Traceback" not in out.stderr
 
 
 # -- what survived -------------------------------------------------------------------------------------
@@ -106,6 +138,8 @@ class FaultRow:
     waiting: int              # trials queued (a retry) and never run: a duplicate retry would show here
     failed: int
     finished: bool
+    reads: bool               # `dslnas trials` lists the study afterwards (exit 0, no traceback)
+    tracebacks: int           # runs of the scenario whose stderr held a traceback instead of one error line
 
 
 def _trained_complete(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
@@ -120,7 +154,7 @@ def completed_numbers(url: str, study: str) -> set[int]:
 
 
 def measure(storage: str, workers: int, url: str, study_name: str, target: int, phases: tuple[str, ...],
-            before: set[int]) -> FaultRow:
+            before: set[int], cwd: Path) -> FaultRow:
     study = optuna.load_study(study_name=study_name, storage=open_storage(url, study_name))
     trials = study.get_trials()
     done = _trained_complete(trials)
@@ -138,7 +172,8 @@ def measure(storage: str, workers: int, url: str, study_name: str, target: int, 
     return FaultRow(storage, workers, phases, len(before), len(done), len(before - complete_numbers) + unreachable,
                     sum(n - 1 for n in keys.values()) + max(0, references - 1), orphans,
                     sum(t.state == TrialState.RUNNING for t in trials), sum(t.state == TrialState.WAITING for t in trials),
-                    sum(t.state == TrialState.FAIL and role_of(t).trained for t in trials), len(done) >= target)
+                    sum(t.state == TrialState.FAIL and role_of(t).trained for t in trials), len(done) >= target,
+                    study_reads(url, study_name, cwd), tracebacks_in(cwd))
 
 
 def run_scenario(storage: str, url: str, workers: int, kills: list[str], trials: int, root: Path,
@@ -159,7 +194,7 @@ def run_scenario(storage: str, url: str, workers: int, kills: list[str], trials:
             before = completed_numbers(url, study)
         time.sleep(GRACE_S + 1.5)  # past the grace period: the killed trials' heartbeats are stale
     run_until(cmd, cwd, None, timeout_s)
-    return measure(storage, workers, url, study, trials, tuple(landed), before)
+    return measure(storage, workers, url, study, trials, tuple(landed), before, cwd)
 
 
 FREE_BYTES_ON_DISK = 120_000
@@ -172,7 +207,7 @@ def full_disk_scenario(storage: str, workers: int, trials: int, root: Path, free
     cmd = ["unshare", "-rm", sys.executable, __file__, "--full-disk-child", storage, str(workers), str(trials), str(root),
            str(free_bytes)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=4 * timeout_s)
-    print(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "", file=sys.stderr)
+    print(out.stderr.strip(), file=sys.stderr, flush=True)
     if out.returncode != 0:
         raise RuntimeError(f"full-disk scenario {storage} x {workers} failed: {out.stderr.strip()[-500:]}")
     fields = json.loads(out.stdout.strip().splitlines()[-1])
@@ -193,24 +228,38 @@ def _full_disk_child(storage: str, workers: int, trials: int, root: Path, free_b
     cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", str(trials),
            "--study", study, "--storage", url, "--workers", str(workers),
            "--heartbeat-interval", str(HEARTBEAT_S), "--grace-period", str(GRACE_S)]
-    first = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=timeout_s)
+    first = _stderr_log(cwd)
+    with first.open("wb") as err:
+        code = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, timeout=timeout_s).returncode
+    last_line = (first.read_text(errors="replace").strip().splitlines() or [""])[-1]
+    print(f"  first run (disk {free_bytes} bytes free): exit {code}: {last_line}", file=sys.stderr, flush=True)
     filler.unlink()  # first: even reading a SQLite file needs room for its journal
     before = completed_numbers(url, study)
     time.sleep(GRACE_S + 1.5)
     run_until(cmd, cwd, None, timeout_s)
-    last_line = (first.stderr.decode(errors="replace").strip().splitlines() or [""])[-1]
-    print(f"first run: exit {first.returncode}: {last_line}", file=sys.stderr)
-    row = measure(storage, workers, url, study, trials, ("full disk",) if first.returncode else (), before)
+    row = measure(storage, workers, url, study, trials, ("full disk",) if code else (), before, cwd)
     print(json.dumps(row.__dict__))
 
 
 def print_table(rows: list[FaultRow]) -> None:
-    head = ("storage", "workers", "kills (phase)", "done before", "done after", "lost", "dup", "orphans", "running", "waiting", "failed", "finished")
+    head = ("storage", "workers", "kills (phase)", "done before", "done after", "lost", "dup", "orphans", "running", "waiting",
+            "failed", "finished", "reads", "tracebacks")
     print(" | ".join(head))
     for r in rows:
         print(" | ".join(str(v) for v in (r.storage, r.workers, f"{len(r.phases)} ({', '.join(r.phases)})", r.completed_before,
                                           r.completed_after, r.lost, r.duplicated, r.orphans, r.running, r.waiting, r.failed,
-                                          "yes" if r.finished else "NO")), flush=True)
+                                          "yes" if r.finished else "NO", "yes" if r.reads else "NO", r.tracebacks)), flush=True)
+
+
+def _kill_phases(phases: str | None, turn: int, kills: int) -> list[str]:
+    """The phases to kill in: ``--phases`` as given, else ``kills`` of PHASES taken in turn (base first)."""
+    if phases is None:
+        return sorted((PHASES[(turn + i) % len(PHASES)] for i in range(kills)), key=lambda p: p != "base")
+    chosen = phases.split(",")
+    unknown = [p for p in chosen if p.partition("@")[0] not in PHASES or not p.partition("@")[2].isdigit() and "@" in p]
+    if unknown:
+        raise SystemExit(f"error: unknown phase {unknown[0]!r} (choose from {', '.join(PHASES)})")
+    return chosen
 
 
 def main() -> None:
@@ -222,6 +271,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--full-disk", action="store_true", help="the full-disk scenarios (sqlite, journal) instead")
     parser.add_argument("--free-bytes", type=int, default=FREE_BYTES_ON_DISK, help="--full-disk: room left on the disk")
+    parser.add_argument("--phases", help=f"comma-separated kill phases instead of taking them in turn ({', '.join(PHASES)}; "
+                        "<phase>@K: once K trial checkpoints exist)")
     parser.add_argument("--full-disk-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.full_disk_child:
@@ -253,7 +304,8 @@ def main() -> None:
                 if url is None:
                     print("skip postgres: server not installed", file=sys.stderr)
                     continue
-                kills = sorted((PHASES[(turn + i) % len(PHASES)] for i in range(args.kills)), key=lambda p: p != "base")
+                kills = _kill_phases(args.phases, turn, args.kills)
+                print(f"== {storage} x {workers} worker(s), kills in: {', '.join(kills)}", file=sys.stderr, flush=True)
                 turn += args.kills
                 rows.append(run_scenario(storage, url, workers, kills, args.trials, root, rng))
                 print_table(rows[-1:])

@@ -154,3 +154,19 @@ def build_demo_study(storage: str, name: str = "demo-report") -> optuna.Study:
     evil = tiny_candidate("evil", 3, (8, 4), 0.5, 0.5, 1.5).model_copy(update={"name": f"evil-{EVIL}"})  # as older versions stored
     add_trial(study, config, make_record(evil, 0.70, 4.41, 4.35))
     return study
+
+
+def fake_trial_points(folder: "Path", candidate: CandidateConfig, trial_key: str,
+                      usages: tuple[float, ...] = (0.0, 0.4, 0.8)) -> "CandidatePoints":
+    """What ``TrialRunner.run`` returns, without training: a fake checkpoint under ``folder/trials/<key>``
+    and one point per usage (thresholds 0, 0.5, 1), the middle one the trial's own."""
+    from dataclasses import replace
+
+    from dslnas.search.points import CandidatePoints
+
+    checkpoint = folder / "trials" / trial_key / "checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.write_bytes(b"weights")
+    points = tuple(replace(make_record(candidate.with_dsl(threshold=t), usage, 4.4, 4.4 - 0.2 * usage),
+                           checkpoint=str(checkpoint)) for t, usage in zip((0.0, 0.5, 1.0), usages))
+    return CandidatePoints(points, own=1)

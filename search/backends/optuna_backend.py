@@ -2,7 +2,8 @@
 
 A trial that raises (or yields a NaN or infinite objective) is recorded FAIL with its reason and the search
 goes on; a worker killed mid-trial leaves a RUNNING trial that the heartbeat marks FAIL and re-queues once
-(Optuna's on RDB storages, dslnas's ``storage.JournalHeartbeat`` on journal files). The trained trial's
+(Optuna's on RDB storages, dslnas's ``storage.JournalHeartbeat`` on journal files); a live worker whose
+trial was failed that way (a late beat on a busy host) drops it and goes on (``backends.taken_trials``). The trained trial's
 checkpoint is uploaded to the study's artifact store, linked from the trial (``search.artifacts``).
 Each worker's torch uses its share of the host's cores (``SearchConfig.threads_per_worker``).
 The trained trial returns its own point's values; its other sweep points are stored as trials of their own
@@ -26,6 +27,7 @@ from optuna.trial import TrialState
 
 from dslnas.search.artifacts import claim_study_store, open_artifact_store, upload_trial_checkpoint
 from dslnas.search.backends.base import ProgressCallback, SearchBackend
+from dslnas.search.backends.taken_trials import optimize_despite_taken_trials, trial_taken_as_pruned
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, constraint_values
 from dslnas.search.records import fail_attrs, record_attrs, role_of
@@ -38,7 +40,7 @@ from dslnas.spaces.errors import UserError
 def make_objective(config: SearchConfig, runner: TrialRunner, store: Any = None) -> Callable[[optuna.Trial], list[float]]:
     """The Optuna objective: sample, run, upload the checkpoint to ``store``, store the record, return the values."""
     def objective(trial: optuna.Trial) -> list[float]:
-        with _heartbeat(trial, config):  # beats while it waits too: a waiting trial is alive, not stale
+        with trial_taken_as_pruned(trial), _heartbeat(trial, config):  # beats while it waits: alive, not stale
             if _wait_while_others_finish_the_total(trial.study, config, trial.number):
                 trial.study.stop()
                 for key, value in fail_attrs(f"not run: the study holds or is running its {config.trials} trials").items():
@@ -115,7 +117,7 @@ def run_worker(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_tr
     if on_trial is not None:
         callbacks.append(lambda study, trial: on_trial())
     runner = TrialRunner(config, base_checkpoint)
-    study.optimize(make_objective(config, runner, store), n_trials=n_trials, catch=(Exception,), callbacks=callbacks)
+    optimize_despite_taken_trials(study, make_objective(config, runner, store), n_trials, callbacks)
 
 
 def _wait_while_others_finish_the_total(study: optuna.Study, config: SearchConfig, number: int) -> bool:

@@ -1,0 +1,65 @@
+"""A worker whose running trial another worker failed as stale goes on (no training here).
+
+Measured by ``bench/faults.py --storage journal --workers 2`` on a loaded host (heartbeat 1 s, grace 3 s):
+a live worker's beat came late, another worker failed its trial and queued a retry, and the live worker
+then crashed with ``ValueError: Cannot tell a FAIL trial.`` and two tracebacks; the search ended on "1
+search worker(s) exited", though the study was whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from dslnas.search.backends.optuna_backend import run_worker
+from dslnas.search.config import SearchConfig
+from dslnas.search.points import CandidatePoints
+from dslnas.search.records import ATTR_FAIL_REASON, role_of
+from dslnas.search.storage import fail_stale_journal_trials
+from dslnas.search.trial import TrialRunner
+from dslnas.spaces.space_presets import load_space
+from study_fixtures import fake_trial_points
+
+TINY_SPACE = Path(__file__).parent / "data" / "tiny-space.yaml"
+
+
+def stand_in_runs(tmp_path: Path, study: list[optuna.Study], taken: set[int]):
+    """A TrialRunner.run that writes a fake checkpoint and returns fake points; on its first call the
+    "other worker" fails the running trial as stale (and queues its retry) while this one still runs it."""
+    def run(self: TrialRunner, candidate, trial_key: str, *args, **kwargs) -> CandidatePoints:
+        if not taken:
+            taken.update(fail_stale_journal_trials(study[0], grace_period_s=-1.0))  # every running trial is "stale"
+        return fake_trial_points(tmp_path, candidate, trial_key)
+
+    return run
+
+
+@pytest.mark.parametrize("storage", ["journal", "sqlite"])
+def test_a_worker_whose_running_trial_another_failed_goes_on(tmp_path: Path, storage: str,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capfd: pytest.CaptureFixture[str]) -> None:
+    url = str(tmp_path / "study.log") if storage == "journal" else f"sqlite:///{tmp_path / 'study.db'}"
+    config = SearchConfig(study="taken", space=load_space(str(TINY_SPACE)), trials=2, storage=url,
+                          runs_root=str(tmp_path / "runs"))
+    opened: list[optuna.Study] = []
+    taken: set[int] = set()
+    import dslnas.search.backends.optuna_backend as backend
+
+    real_open = backend.open_study
+    monkeypatch.setattr(backend, "open_study", lambda *a, **k: opened.append(real_open(*a, **k)) or opened[-1])
+    monkeypatch.setattr(TrialRunner, "run", stand_in_runs(tmp_path, opened, taken))
+    if storage == "sqlite":  # the journal's stale check, on RDB too: the same failed-under-it trial
+        monkeypatch.setattr("dslnas.search.storage.needs_dslnas_heartbeat", lambda _storage: True)
+    run_worker(config, tmp_path / "base.pt", n_trials=4)  # before the fix: ValueError: Cannot tell a FAIL trial.
+
+    err = capfd.readouterr().err
+    trials = optuna.load_study(study_name="taken", storage=opened[0]._storage).get_trials()  # noqa: SLF001
+    (number,) = taken
+    assert trials[number].state == TrialState.FAIL and "no heartbeat" in trials[number].user_attrs[ATTR_FAIL_REASON]
+    assert f"warning: trial {number} was ended (FAIL) by another worker" in err and "Traceback" not in err
+    trained = [t for t in trials if role_of(t).trained]
+    assert sum(t.state == TrialState.COMPLETE for t in trained) == 2  # the retry trained, the study is whole
+    assert not [t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
