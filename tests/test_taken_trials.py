@@ -15,10 +15,12 @@ import pytest
 from optuna.trial import TrialState
 
 from dslnas.search.backends.optuna_backend import run_worker
+from dslnas.search.backends.taken_trials import prune_leftover_retries
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints
 from dslnas.search.records import ATTR_FAIL_REASON, role_of
 from dslnas.search.storage import fail_stale_journal_trials
+from dslnas.search.study import open_study
 from dslnas.search.trial import TrialRunner
 from dslnas.spaces.space_presets import load_space
 from study_fixtures import fake_trial_points
@@ -63,3 +65,25 @@ def test_a_worker_whose_running_trial_another_failed_goes_on(tmp_path: Path, sto
     trained = [t for t in trials if role_of(t).trained]
     assert sum(t.state == TrialState.COMPLETE for t in trained) == 2  # the retry trained, the study is whole
     assert not [t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def test_a_finished_search_leaves_no_retry_queued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """journal x 2 workers (bench/faults.py): a retry queued for a trial failed as stale after the last ask of
+    every worker stayed WAITING once the study held its total. Only retries are pruned, and only then."""
+    config = SearchConfig(study="left", space=load_space(str(TINY_SPACE)), trials=1, storage=str(tmp_path / "s.log"),
+                          runs_root=str(tmp_path / "runs"))
+    monkeypatch.setattr(TrialRunner, "run", lambda self, candidate, key, *a, **k: fake_trial_points(tmp_path, candidate, key))
+    study = open_study(config)
+    study.enqueue_trial({"alpha": 0.5})   # queued, not a retry: kept
+    retry = optuna.trial.create_trial(state=TrialState.WAITING, params={}, distributions={},
+                                      system_attrs={"failed_trial": 0, "retry_history": [0]})
+    study.add_trial(retry)
+    assert prune_leftover_retries(study, config.trials) == []  # the study does not hold its total yet
+    run_worker(config, tmp_path / "base.pt", n_trials=1)  # the queued reference trains: the total is reached
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert len(waiting) == 2
+    assert prune_leftover_retries(study, config.trials) == [t.number for t in waiting if "failed_trial" in t.system_attrs]
+    (kept,) = study.get_trials(states=(TrialState.WAITING,))
+    assert "failed_trial" not in kept.system_attrs
+    pruned = [t for t in study.get_trials(states=(TrialState.PRUNED,)) if "failed_trial" in t.system_attrs]
+    assert [t.user_attrs[ATTR_FAIL_REASON] for t in pruned] == ["not run: the study holds its 1 trials"]

@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 
 from dslnas.search.artifacts import claim_study_store, open_artifact_store, upload_trial_checkpoint
 from dslnas.search.backends.base import ProgressCallback, SearchBackend
-from dslnas.search.backends.taken_trials import optimize_despite_taken_trials, trial_taken_as_pruned
+from dslnas.search.backends.taken_trials import optimize_despite_taken_trials, prune_leftover_retries, trial_taken_as_pruned
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints, constraint_values
 from dslnas.search.records import fail_attrs, record_attrs, role_of
@@ -199,6 +199,7 @@ class OptunaBackend(SearchBackend):
                 run_fidelity(config, base_checkpoint, LocalJobs(config, base_checkpoint), on_progress)
             return
         run_optuna(config, base_checkpoint, max_attempts, on_progress)
+        prune_leftover_retries(open_study(config), config.trials)  # a finished search leaves nothing queued
 
 
 def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_progress: ProgressCallback | None = None) -> None:

@@ -10,7 +10,8 @@ worker with two tracebacks and the search ended on "1 search worker(s) exited", 
 Here the objective's ``UpdateFinishedTrialError`` becomes :class:`TrialTakenAway` (a pruned trial for
 Optuna, so no traceback is logged), and :func:`optimize_despite_taken_trials` catches the ``ValueError``
 of a trial that is no longer RUNNING, says so in one line and runs the worker's remaining trials. The
-trial's results are dropped: the retry the other worker queued trains the configuration again.
+trial's results are dropped: the retry the other worker queued trains the configuration again. A retry
+still queued when the study holds its total is pruned at the end (:func:`prune_leftover_retries`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from dslnas.search.records import fail_attrs
 from dslnas.search.records.attrs import ATTR_FAIL_REASON
+from dslnas.search.study import trained_trials
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
@@ -71,3 +74,24 @@ def taken_away_warning(trial: optuna.trial.FrozenTrial) -> str:
     return (f"warning: trial {trial.number} was ended ({trial.state.name}) by another worker while this one ran it "
             f"({reason}; a busy host: a longer --grace-period avoids it); its results are dropped, the retry "
             "queued for it trains it again")
+
+
+def prune_leftover_retries(study: optuna.Study, total: int) -> list[int]:
+    """Once the study holds ``total`` completed trained trials, the retries still queued (WAITING trials with
+    a ``failed_trial``: a stale trial's retry, ours or Optuna's) are pruned with their reason, so a finished
+    search leaves nothing queued. Returns their numbers. A retry another process took meanwhile is left to it."""
+    if len(trained_trials(study)) < total:
+        return []
+    pruned = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if "failed_trial" not in trial.system_attrs:
+            continue
+        storage = study._storage  # noqa: SLF001 - a Study exposes no public storage
+        try:
+            for key, value in fail_attrs(f"not run: the study holds its {total} trials").items():
+                storage.set_trial_user_attr(trial._trial_id, key, value)  # noqa: SLF001
+            if storage.set_trial_state_values(trial._trial_id, state=TrialState.PRUNED):  # noqa: SLF001
+                pruned.append(trial.number)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return pruned
