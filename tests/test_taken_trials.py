@@ -15,7 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from dslnas.search.backends.optuna_backend import run_worker
-from dslnas.search.backends.taken_trials import prune_leftover_retries
+from dslnas.search.backends.taken_trials import StorageStopped, prune_leftover_retries
 from dslnas.search.config import SearchConfig
 from dslnas.search.points import CandidatePoints
 from dslnas.search.records import ATTR_FAIL_REASON, role_of
@@ -87,3 +87,37 @@ def test_a_finished_search_leaves_no_retry_queued(tmp_path: Path, monkeypatch: p
     assert "failed_trial" not in kept.system_attrs
     pruned = [t for t in study.get_trials(states=(TrialState.PRUNED,)) if "failed_trial" in t.system_attrs]
     assert [t.user_attrs[ATTR_FAIL_REASON] for t in pruned] == ["not run: the study holds its 1 trials"]
+
+
+def full_disk_error() -> optuna.exceptions.StorageInternalError:
+    """What Optuna's RDB storage raises when SQLite's commit meets a full disk (its real chain of causes)."""
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    driver = sqlalchemy.exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+    try:
+        raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from driver
+    except optuna.exceptions.StorageInternalError as err:
+        return err
+
+
+def test_a_trial_whose_storage_write_fails_stops_the_worker_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    """SQLite on a full tmpfs (bench/faults.py --full-disk): every trial of the run failed in turn on the
+    commit, each with three tracebacks, before the run ended; now the first stops the worker in one line."""
+    import dslnas.search.backends.optuna_backend as backend
+
+    config = SearchConfig(study="full", space=load_space(str(TINY_SPACE)), trials=3,
+                          storage=f"sqlite:///{tmp_path / 'study.db'}", runs_root=str(tmp_path / "runs"))
+    monkeypatch.setattr(TrialRunner, "run", lambda self, candidate, key, *a, **k: fake_trial_points(tmp_path, candidate, key))
+
+    def full_disk(*_: object) -> None:
+        raise full_disk_error()
+
+    monkeypatch.setattr(backend, "add_sweep_trials", full_disk)
+    with pytest.raises(StorageStopped, match="database or disk is full; completed trials are kept: free some space"):
+        run_worker(config, tmp_path / "base.pt", n_trials=3)
+    assert "Traceback" not in capfd.readouterr().err
+    trials = optuna.load_study(study_name="full", storage=config.storage).get_trials()
+    assert [t.state for t in trials if role_of(t).trained] == [TrialState.FAIL]  # the first trial only

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing as mp
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -182,7 +183,11 @@ def _worker_entry(config_json: str, base_checkpoint: str, n_trials: int, worker:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     config = SearchConfig.model_validate_json(config_json)
     with torch_threads(config.threads_per_worker(config.workers)):  # K workers share the host's cores
-        run_worker(config, Path(base_checkpoint), n_trials, worker=worker)
+        try:
+            run_worker(config, Path(base_checkpoint), n_trials, worker=worker)
+        except UserError as err:  # one line, as the CLI prints it (not the process's traceback)
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            sys.exit(2)
 
 
 class OptunaBackend(SearchBackend):

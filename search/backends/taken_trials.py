@@ -12,11 +12,16 @@ Optuna, so no traceback is logged), and :func:`optimize_despite_taken_trials` ca
 of a trial that is no longer RUNNING, says so in one line and runs the worker's remaining trials. The
 trial's results are dropped: the retry the other worker queued trains the configuration again. A retry
 still queued when the study holds its total is pruned at the end (:func:`prune_leftover_retries`).
+
+A trial whose storage write failed (SQLite's "database or disk is full", a lost server) stops the worker
+with one ``error:`` line (:class:`StorageStopped`), its traceback kept out of Optuna's failed-trial warning:
+before, a SQLite study on a full disk failed every trial of the run in turn, each with three tracebacks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -26,7 +31,9 @@ from optuna.trial import TrialState
 
 from dslnas.search.records import fail_attrs
 from dslnas.search.records.attrs import ATTR_FAIL_REASON
+from dslnas.search.storage import storage_failure
 from dslnas.search.study import trained_trials
+from dslnas.spaces.errors import UserError
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
@@ -44,29 +51,81 @@ def trial_taken_as_pruned(trial: optuna.Trial) -> Iterator[None]:
         raise TrialTakenAway(f"trial {trial.number} was ended by another worker while this one ran it") from err
 
 
+class _Tracker:
+    """The objective as Optuna calls it: counts the calls, keeps the trial under way and the first storage
+    failure the objective met."""
+
+    def __init__(self, objective: Callable[[optuna.Trial], Any]) -> None:
+        self.objective, self.calls, self.trial_id = objective, 0, -1
+        self.storage_line: str | None = None
+
+    def __call__(self, trial: optuna.Trial) -> Any:
+        self.calls += 1
+        self.trial_id = trial._trial_id  # noqa: SLF001 - the storage's id of the trial under way
+        try:
+            return self.objective(trial)
+        except Exception as err:
+            self.storage_line = self.storage_line or storage_failure(err)
+            raise
+
+    def stop_on_storage_failure(self, _study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        if self.storage_line:
+            raise StorageStopped(self.storage_line)
+
+
 def optimize_despite_taken_trials(study: optuna.Study, objective: Callable[[optuna.Trial], Any], n_trials: int,
                                   callbacks: Sequence[Callback]) -> None:
     """``study.optimize`` of ``n_trials`` trials (exceptions of the objective caught), going on past trials
-    that another worker ended while this one ran them (see the module docstring)."""
-    calls, current = 0, [-1]
-
-    def tracked(trial: optuna.Trial) -> Any:
-        nonlocal calls
-        calls += 1
-        current[0] = trial._trial_id  # noqa: SLF001 - the storage's id of the trial under way
-        return objective(trial)
-
-    while calls < n_trials:
+    that another worker ended while this one ran them, stopping on a storage failure (module docstring)."""
+    tracker = _Tracker(objective)
+    while tracker.calls < n_trials:
         try:
-            study.optimize(tracked, n_trials=n_trials - calls, catch=(Exception,), callbacks=list(callbacks))
+            with _quiet_storage_failures():
+                study.optimize(tracker, n_trials=n_trials - tracker.calls, catch=(Exception,),
+                               callbacks=[tracker.stop_on_storage_failure, *callbacks])
             return
         except ValueError:  # Optuna's tell of a trial that is not RUNNING any more
-            if current[0] < 0:
-                raise
-            taken = study._storage.get_trial(current[0])  # noqa: SLF001 - a Study exposes no public storage
-            if taken.state == TrialState.RUNNING:
+            taken = study._storage.get_trial(tracker.trial_id) if tracker.trial_id >= 0 else None  # noqa: SLF001
+            if taken is None or taken.state == TrialState.RUNNING:
                 raise
             print(taken_away_warning(taken), file=sys.stderr, flush=True)
+        except StorageStopped:
+            raise
+        except Exception as err:  # the storage failed outside the objective (Optuna's own writes)
+            line = storage_failure(err)
+            if line is None:
+                raise
+            raise StorageStopped(line) from err
+
+
+class StorageStopped(UserError):
+    """A trial's storage write failed: the worker stops (completed trials are kept)."""
+
+    def __init__(self, storage_line: str) -> None:
+        if "full" in storage_line:  # SQLite's "database or disk is full"
+            storage_line = storage_line.split(" (restore")[0] + "; completed trials are kept: free some space and rerun the same command to continue"
+        super().__init__(storage_line)
+
+
+class _DropStorageTraceback(logging.Filter):
+    """Optuna's failed-trial warning keeps its line but not the traceback of a storage failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and storage_failure(record.exc_info[1]):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+@contextlib.contextmanager
+def _quiet_storage_failures() -> Iterator[None]:
+    logger, quiet = logging.getLogger("optuna"), _DropStorageTraceback()
+    for handler in logger.handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in logger.handlers:
+            handler.removeFilter(quiet)
 
 
 def taken_away_warning(trial: optuna.trial.FrozenTrial) -> str:
