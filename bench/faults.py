@@ -8,15 +8,14 @@ period, and reruns the same command (killing again, then once to the end). It pr
 kills, trained trials completed before the last kill and after, lost (completed before, gone after, or
 whose checkpoint no longer resolves), duplicated (two completed trained trials with the same params and
 trial key, or a second reference), orphans (sweep points whose parent trial did not complete), trials left
-RUNNING or WAITING, and whether the study reached its total. Lost, duplicated, running and waiting must be 0.
+RUNNING or WAITING, failed, whether the study reached its total, whether ``dslnas trials`` still reads it,
+and how many runs printed a traceback (each run's stderr is logged; a failure must be one ``error:`` line).
 
     python bench/faults.py                        # sqlite, journal, postgres (if installed) x 1, 2 workers
-    python bench/faults.py --storage journal --workers 1 --kills 2 --trials 2
+    python bench/faults.py --storage journal --workers 1 --trials 2 --phases base,finetune@1
     python bench/faults.py --full-disk            # sqlite, journal x 1, 2 workers on a small tmpfs (unshare)
 
-A full-disk scenario puts the storage file on a small tmpfs (a mount namespace of its own: ``unshare -rm``)
-nearly filled by a filler file, runs the search until the disk is full, frees the space, reruns the same
-command and counts the same columns ("kills" reads "full disk" when the first run failed on it).
+The full-disk scenarios are in ``bench/faults_full_disk.py``.
 """
 
 from __future__ import annotations
@@ -77,7 +76,7 @@ def _known_files(study_root: Path) -> set[Path]:
     return {*_files(study_root, "trials/*"), *_files(study_root, "trials/*/checkpoint.pt"), *_files(study_root, "artifacts/*")}
 
 
-def _stderr_log(cwd: Path) -> Path:
+def stderr_log(cwd: Path) -> Path:
     """A new file under ``cwd`` for the next run's stderr (run-1.stderr, run-2.stderr, ...)."""
     return cwd / f"run-{len(_files(cwd, 'run-*.stderr')) + 1}.stderr"
 
@@ -85,7 +84,7 @@ def _stderr_log(cwd: Path) -> Path:
 def run_until(cmd: list[str], cwd: Path, kill_when: Callable[[float], bool] | None, timeout_s: float) -> bool:
     """Run ``cmd`` in a session of its own (stderr to ``cwd/run-N.stderr``); SIGKILL the session once
     ``kill_when(started)``. True if killed."""
-    log = _stderr_log(cwd)
+    log = stderr_log(cwd)
     with log.open("wb") as err:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     started = time.monotonic()
@@ -176,15 +175,19 @@ def measure(storage: str, workers: int, url: str, study_name: str, target: int, 
                     study_reads(url, study_name, cwd), tracebacks_in(cwd))
 
 
+def search_command(study: str, url: str, trials: int, workers: int) -> list[str]:
+    return [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", str(trials),
+            "--study", study, "--storage", url, "--workers", str(workers),
+            "--heartbeat-interval", str(HEARTBEAT_S), "--grace-period", str(GRACE_S)]
+
+
 def run_scenario(storage: str, url: str, workers: int, kills: list[str], trials: int, root: Path,
                  rng: random.Random, timeout_s: float = 900.0) -> FaultRow:
     study = f"faults-{storage}-{workers}"
     cwd = root / study
     cwd.mkdir(parents=True, exist_ok=True)
     study_root = cwd / "runs" / study
-    cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", str(trials),
-           "--study", study, "--storage", url, "--workers", str(workers),
-           "--heartbeat-interval", str(HEARTBEAT_S), "--grace-period", str(GRACE_S)]
+    cmd = search_command(study, url, trials, workers)
     landed: list[str] = []
     before: set[int] = set()
     for phase in kills:
@@ -198,47 +201,7 @@ def run_scenario(storage: str, url: str, workers: int, kills: list[str], trials:
 
 
 FREE_BYTES_ON_DISK = 120_000
-"""Room a full-disk scenario's storage file has to grow before the disk is full."""
-
-
-def full_disk_scenario(storage: str, workers: int, trials: int, root: Path, free_bytes: int = FREE_BYTES_ON_DISK,
-                       timeout_s: float = 900.0) -> FaultRow:
-    """Run :func:`_full_disk_child` in a mount namespace of its own (the tmpfs lives as long as it)."""
-    cmd = ["unshare", "-rm", sys.executable, __file__, "--full-disk-child", storage, str(workers), str(trials), str(root),
-           str(free_bytes)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=4 * timeout_s)
-    print(out.stderr.strip(), file=sys.stderr, flush=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"full-disk scenario {storage} x {workers} failed: {out.stderr.strip()[-500:]}")
-    fields = json.loads(out.stdout.strip().splitlines()[-1])
-    return FaultRow(**{**fields, "phases": tuple(fields["phases"])})
-
-
-def _full_disk_child(storage: str, workers: int, trials: int, root: Path, free_bytes: int,
-                     timeout_s: float = 900.0) -> None:
-    disk = root / f"disk-{storage}-{workers}"
-    disk.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
-    study = f"full-{storage}-{workers}"
-    url = {"sqlite": f"sqlite:///{disk / 'study.db'}", "journal": str(disk / "study.log")}[storage]
-    filler = disk / "filler"
-    filler.write_bytes(b"0" * (shutil.disk_usage(disk).free - free_bytes))
-    cwd = root / study
-    cwd.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "dslnas.search", "search", "--space", str(TINY_SPACE), "--trials", str(trials),
-           "--study", study, "--storage", url, "--workers", str(workers),
-           "--heartbeat-interval", str(HEARTBEAT_S), "--grace-period", str(GRACE_S)]
-    first = _stderr_log(cwd)
-    with first.open("wb") as err:
-        code = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, timeout=timeout_s).returncode
-    last_line = (first.read_text(errors="replace").strip().splitlines() or [""])[-1]
-    print(f"  first run (disk {free_bytes} bytes free): exit {code}: {last_line}", file=sys.stderr, flush=True)
-    filler.unlink()  # first: even reading a SQLite file needs room for its journal
-    before = completed_numbers(url, study)
-    time.sleep(GRACE_S + 1.5)
-    run_until(cmd, cwd, None, timeout_s)
-    row = measure(storage, workers, url, study, trials, ("full disk",) if code else (), before, cwd)
-    print(json.dumps(row.__dict__))
+"""Room a full-disk scenario's storage file has to grow before the disk is full (bench/faults_full_disk.py)."""
 
 
 def print_table(rows: list[FaultRow]) -> None:
@@ -273,25 +236,19 @@ def main() -> None:
     parser.add_argument("--free-bytes", type=int, default=FREE_BYTES_ON_DISK, help="--full-disk: room left on the disk")
     parser.add_argument("--phases", help=f"comma-separated kill phases instead of taking them in turn ({', '.join(PHASES)}; "
                         "<phase>@K: once K trial checkpoints exist)")
-    parser.add_argument("--full-disk-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.full_disk_child:
-        storage, workers, trials, root, free_bytes = args.full_disk_child
-        _full_disk_child(storage, int(workers), int(trials), Path(root), int(free_bytes))
-        return
     if args.full_disk:
-        disk_root = Path(tempfile.mkdtemp(prefix="dslnas-full-disk-"))
-        rows = []
-        for storage in args.storage or ["sqlite", "journal"]:
-            for workers in args.workers or [1, 2]:
-                rows.append(full_disk_scenario(storage, workers, args.trials, disk_root, args.free_bytes))
-                print_table(rows[-1:])
-        print()
-        print_table(rows)
-        shutil.rmtree(disk_root, ignore_errors=True)
-        return
-    rng = random.Random(args.seed)
-    root = Path(tempfile.mkdtemp(prefix="dslnas-faults-"))
+        from faults_full_disk import full_disk_rows  # bench/ is on the path: this script's folder
+
+        rows = full_disk_rows(args.storage or ["sqlite", "journal"], args.workers or [1, 2], args.trials, args.free_bytes)
+    else:
+        rows = kill_rows(args)
+    print()
+    print_table(rows)
+
+
+def kill_rows(args: argparse.Namespace) -> list[FaultRow]:
+    rng, root = random.Random(args.seed), Path(tempfile.mkdtemp(prefix="dslnas-faults-"))
     rows, turn = [], 0
     sys.path.insert(0, str(TESTS))  # the tests' throwaway PostgreSQL server
     from pg_server import postgres_server
@@ -309,10 +266,8 @@ def main() -> None:
                 turn += args.kills
                 rows.append(run_scenario(storage, url, workers, kills, args.trials, root, rng))
                 print_table(rows[-1:])
-    print()
-    print_table(rows)
     shutil.rmtree(root, ignore_errors=True)
-
+    return rows
 
 if __name__ == "__main__":
     main()
