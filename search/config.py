@@ -23,6 +23,10 @@ on cycles of an emulated Cortex-A32, its cross-validated error stored in its pro
 REFERENCE_PROFILE = "a32-paper"
 """Solved from the paper's Table 1: reproduces Table 1 by construction and predicts nothing else (a reference,
 not evidence); ``--profile a32-paper`` still prices on it."""
+DEFAULT_SAMPLER = "gp"
+"""The sampler a search uses unless told otherwise: Optuna's GP sampler, the best of random, TPE, GP and NSGA-II on
+``bench/search_efficiency.py`` (demo space, 16 candidates; median and range over seeds in docs/search-efficiency.md).
+TPE, the default before, stayed at depth 2 and ended below GP on every seed."""
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -41,7 +45,7 @@ class SearchConfig(Frozen):
     space: SearchSpace
     trials: PosInt = 8
     backend: str = "optuna"                 # a name in search.backends.BACKENDS
-    sampler: str = "tpe"                    # a name in search.samplers.SAMPLERS
+    sampler: str = DEFAULT_SAMPLER          # a name in search.samplers.SAMPLERS
     seed: int = 0
     storage: str | None = None
     data: DataConfig | None = None          # overrides the space's data for training and evaluation

@@ -13,7 +13,7 @@ def _asks_like_the_first_candidate(trials_per_candidate: int) -> int:
     """Store one trained candidate's sweep (its points share the knob values) in a study sampled by TPE, then
     ask 16 times: how many of the asks' categorical knob values (switch depth, light widths, switch head)
     repeat its own (summed over knobs: the demo space has too many for whole repeats to show)."""
-    config = SearchConfig(space=demo_space(), seed=0)
+    config = SearchConfig(space=demo_space(), seed=0, sampler="tpe")
     dists = config.space.optuna_distributions()
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=make_sampler(config, trials_per_candidate=trials_per_candidate))
