@@ -6,8 +6,8 @@ ViSQOL scoring, the storage write of its results, or a random moment), waits pas
 period, and reruns the same command (killing again, then once to the end). It prints one row per scenario:
 
 kills, trained trials completed before the last kill and after, lost (completed before, gone after, or
-whose checkpoint no longer resolves), duplicated (two completed trained trials with the same params and
-trial key, or a second reference), orphans (sweep points whose parent trial did not complete), trials left
+whose checkpoint no longer resolves), duplicated (two completed trained trials with the same params,
+whatever their trial keys, or a second reference), orphans (sweep points whose parent trial did not complete), trials left
 RUNNING or WAITING, failed, whether the study reached its total, whether ``dslnas trials`` still reads it,
 and how many runs printed a traceback (each run's stderr is logged; a failure must be one ``error:`` line).
 
@@ -40,7 +40,7 @@ from optuna.trial import TrialState
 
 from dslnas.search.artifacts import checkpoint_of
 from dslnas.search.storage import open_storage
-from dslnas.search.records import Role, parent_of, record_from_trial, role_of
+from dslnas.search.records import ATTR_FAIL_REASON, Role, parent_of, role_of
 from dslnas.spaces.errors import UserError
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
@@ -152,6 +152,16 @@ def completed_numbers(url: str, study: str) -> set[int]:
         return set()
 
 
+def print_trained(trials: list[optuna.trial.FrozenTrial]) -> None:
+    """The trained trials, one line each (number, state, role, the trial it retries, its reason): the log's evidence."""
+    for t in trials:
+        if role_of(t).trained:
+            retry = t.system_attrs.get("failed_trial")
+            print(f"  trial {t.number} {t.state.name} {role_of(t).value}" + (f" retry of {retry}" if retry is not None else "")
+                  + f" {json.dumps(t.params, sort_keys=True)[:80]} {t.user_attrs.get(ATTR_FAIL_REASON, '')[:120]}",
+                  file=sys.stderr, flush=True)
+
+
 def measure(storage: str, workers: int, url: str, study_name: str, target: int, phases: tuple[str, ...],
             before: set[int], cwd: Path) -> FaultRow:
     study = optuna.load_study(study_name=study_name, storage=open_storage(url, study_name))
@@ -163,7 +173,8 @@ def measure(storage: str, workers: int, url: str, study_name: str, target: int, 
             checkpoint_of(study, t.number)
         except UserError:
             unreachable += 1
-    keys = Counter((json.dumps(t.params, sort_keys=True), Path(record_from_trial(t).checkpoint).parent.name) for t in done)
+    keys = Counter(json.dumps(t.params, sort_keys=True) for t in done)  # one configuration trained twice
+    print_trained(trials)
     references = sum(role_of(t) is Role.REFERENCE for t in done)
     complete_numbers = {t.number for t in done}
     orphans = sum(1 for t in trials if t.state == TrialState.COMPLETE and parent_of(t) is not None
