@@ -5,7 +5,8 @@ sweep point of a trained candidate as a completed trial with the same knob value
 (TPE's and GP's 10 start-up trials, a population of trials) would end the random start-up after the first
 candidate and the sampler would then sample around that one candidate. TPE and GP draw
 :data:`STARTUP_CANDIDATES` candidates before they model the front (the study's enqueued reference DSL,
-where there is one, is the first of them); NSGA-II's generation is :data:`NSGA2_POPULATION_CANDIDATES`.
+where there is one, is the first of them); NSGA-II's generation is :data:`NSGA2_POPULATION_CANDIDATES` trained
+candidates (its generations hold only the trials it sampled, never the sweep points stored beside them).
 
 Conditional knobs (a light width exists only at its switch depth): TPE models them jointly per group of
 knobs that occur together (``multivariate=True, group=True``: one group per depth's widths); GP and NSGA-II
@@ -49,8 +50,11 @@ def _tpe(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per
 def _nsga2(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
+    # Counted in trained trials alone: NSGA-II files a trial under a generation when it samples it, and the sweep
+    # points (added as finished trials) carry none, so a population of candidates x sweep points never filled
+    # and every candidate stayed in the random first generation.
     return optuna.samplers.NSGAIISampler(seed=config.seed, constraints_func=constraints,
-                                         population_size=NSGA2_POPULATION_CANDIDATES * trials_per_candidate)
+                                         population_size=NSGA2_POPULATION_CANDIDATES)
 
 
 def _gp(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":

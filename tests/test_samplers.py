@@ -46,9 +46,23 @@ def test_gp_counts_its_start_up_in_candidates_too() -> None:
     assert sampler._n_startup_trials == STARTUP_CANDIDATES * 12
 
 
-def test_an_nsga2_generation_holds_several_candidates_sweeps() -> None:
+def test_nsga2_leaves_its_random_first_generation_after_its_population_of_candidates() -> None:
+    """Each trained candidate stores its sweep points beside it (finished trials NSGA-II did not sample); its
+    generations must still advance every NSGA2_POPULATION_CANDIDATES trained candidates."""
     from dslnas.search.samplers import NSGA2_POPULATION_CANDIDATES
 
-    sampler = make_sampler(SearchConfig(space=demo_space(), sampler="nsga2"), trials_per_candidate=12)
+    config = SearchConfig(space=demo_space(), seed=0, sampler="nsga2")
+    per_candidate = sweep_points_per_candidate(config)
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=make_sampler(config, trials_per_candidate=per_candidate))
+    dists = config.space.optuna_distributions()
+    generations = []
+    for c in range(3 * NSGA2_POPULATION_CANDIDATES):
+        trial = study.ask(dists)
+        study.tell(trial, [2.0 + 0.01 * c, 5.0 + 0.02 * c])
+        generations.append(study.trials[-1].system_attrs.get("NSGAIISampler:generation"))
+        for i in range(per_candidate - 1):
+            study.add_trial(optuna.trial.create_trial(params=trial.params, distributions=dists,
+                                                      values=[2.0 - 0.01 * i, 5.0 - 0.1 * i]))
     assert NSGA2_POPULATION_CANDIDATES >= 2
-    assert sampler._population_size == NSGA2_POPULATION_CANDIDATES * 12
+    assert generations == [c // NSGA2_POPULATION_CANDIDATES for c in range(3 * NSGA2_POPULATION_CANDIDATES)]
