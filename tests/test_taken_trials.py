@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from dslnas.search.backends.optuna_backend import run_worker
 from dslnas.search.backends.taken_trials import StorageStopped, prune_leftover_retries
 from dslnas.search.config import SearchConfig
+from dslnas.search.journal_file import JournalDiskFull
 from dslnas.search.points import CandidatePoints
 from dslnas.search.records import ATTR_FAIL_REASON, role_of
 from dslnas.search.storage import fail_stale_journal_trials
@@ -102,22 +103,39 @@ def full_disk_error() -> optuna.exceptions.StorageInternalError:
         return err
 
 
-def test_a_trial_whose_storage_write_fails_stops_the_worker_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def journal_full_error(path: Path) -> JournalDiskFull:
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError as err:
+        try:
+            raise JournalDiskFull(f"journal file {path}: disk full (No space left on device); the write was taken "
+                                  "back, nothing completed is lost") from err
+        except JournalDiskFull as full:
+            return full
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_a_trial_whose_storage_write_fails_stops_the_worker_in_one_line(tmp_path: Path, storage: str,
+                                                                         monkeypatch: pytest.MonkeyPatch,
                                                                          capfd: pytest.CaptureFixture[str]) -> None:
-    """SQLite on a full tmpfs (bench/faults.py --full-disk): every trial of the run failed in turn on the
-    commit, each with three tracebacks, before the run ended; now the first stops the worker in one line."""
+    """A full tmpfs (bench/faults.py --full-disk): on SQLite every trial of the run failed in turn on the commit,
+    each with three tracebacks; on a journal the error line came after one traceback. Now the first failed
+    write stops the worker in one line."""
     import dslnas.search.backends.optuna_backend as backend
 
-    config = SearchConfig(study="full", space=load_space(str(TINY_SPACE)), trials=3,
-                          storage=f"sqlite:///{tmp_path / 'study.db'}", runs_root=str(tmp_path / "runs"))
+    url = f"sqlite:///{tmp_path / 'study.db'}" if storage == "sqlite" else str(tmp_path / "study.log")
+    config = SearchConfig(study="full", space=load_space(str(TINY_SPACE)), trials=3, storage=url,
+                          runs_root=str(tmp_path / "runs"))
     monkeypatch.setattr(TrialRunner, "run", lambda self, candidate, key, *a, **k: fake_trial_points(tmp_path, candidate, key))
 
     def full_disk(*_: object) -> None:
-        raise full_disk_error()
+        raise full_disk_error() if storage == "sqlite" else journal_full_error(tmp_path / "study.log")
 
     monkeypatch.setattr(backend, "add_sweep_trials", full_disk)
-    with pytest.raises(StorageStopped, match="database or disk is full; completed trials are kept: free some space"):
+    line = "database or disk is full; completed trials are kept: free some space" if storage == "sqlite" else \
+        "study.log: disk full \\(No space left on device\\); the write was taken back, nothing completed is lost$"
+    with pytest.raises(StorageStopped, match=line):
         run_worker(config, tmp_path / "base.pt", n_trials=3)
     assert "Traceback" not in capfd.readouterr().err
-    trials = optuna.load_study(study_name="full", storage=config.storage).get_trials()
+    trials = optuna.load_study(study_name="full", storage=backend.open_study(config)._storage).get_trials()  # noqa: SLF001
     assert [t.state for t in trials if role_of(t).trained] == [TrialState.FAIL]  # the first trial only

@@ -13,9 +13,10 @@ of a trial that is no longer RUNNING, says so in one line and runs the worker's 
 trial's results are dropped: the retry the other worker queued trains the configuration again. A retry
 still queued when the study holds its total is pruned at the end (:func:`prune_leftover_retries`).
 
-A trial whose storage write failed (SQLite's "database or disk is full", a lost server) stops the worker
-with one ``error:`` line (:class:`StorageStopped`), its traceback kept out of Optuna's failed-trial warning:
-before, a SQLite study on a full disk failed every trial of the run in turn, each with three tracebacks.
+A trial whose storage write failed (SQLite's "database or disk is full", a journal file's ``JournalDiskFull``,
+a lost server) stops the worker with one ``error:`` line (:class:`StorageStopped`), its traceback kept out of
+Optuna's failed-trial warning: before, a SQLite study on a full disk failed every trial of the run in turn,
+each with three tracebacks, and a journal's full disk printed one traceback before its error line.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from optuna.trial import TrialState
 
 from dslnas.search.records import fail_attrs
 from dslnas.search.records.attrs import ATTR_FAIL_REASON
+from dslnas.search.journal_file import JournalDiskFull
 from dslnas.search.storage import storage_failure
 from dslnas.search.study import trained_trials
 from dslnas.spaces.errors import UserError
@@ -65,7 +67,7 @@ class _Tracker:
         try:
             return self.objective(trial)
         except Exception as err:
-            self.storage_line = self.storage_line or storage_failure(err)
+            self.storage_line = self.storage_line or storage_line(err)
             raise
 
     def stop_on_storage_failure(self, _study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
@@ -92,17 +94,28 @@ def optimize_despite_taken_trials(study: optuna.Study, objective: Callable[[optu
         except StorageStopped:
             raise
         except Exception as err:  # the storage failed outside the objective (Optuna's own writes)
-            line = storage_failure(err)
+            line = storage_line(err)
             if line is None:
                 raise
             raise StorageStopped(line) from err
+
+
+def storage_line(err: BaseException) -> str | None:
+    """One line for a storage that failed under a trial (a journal file on a full disk, SQLite's commit, a lost
+    server), else None."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, JournalDiskFull):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return storage_failure(err)
 
 
 class StorageStopped(UserError):
     """A trial's storage write failed: the worker stops (completed trials are kept)."""
 
     def __init__(self, storage_line: str) -> None:
-        if "full" in storage_line:  # SQLite's "database or disk is full"
+        if "disk is full" in storage_line:  # SQLite's "database or disk is full"
             storage_line = storage_line.split(" (restore")[0] + "; completed trials are kept: free some space and rerun the same command to continue"
         super().__init__(storage_line)
 
@@ -111,7 +124,7 @@ class _DropStorageTraceback(logging.Filter):
     """Optuna's failed-trial warning keeps its line but not the traceback of a storage failure."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None and storage_failure(record.exc_info[1]):
+        if record.exc_info and record.exc_info[1] is not None and storage_line(record.exc_info[1]):
             record.exc_info, record.exc_text = None, None
         return True
 
