@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from dslnas.hw_models.calibration_suite import TINY_RANGES, SuiteRanges, calibration_suite
-from dslnas.hw_models.counts import EncoderCounts
+from dslnas.hw_models.counts import EncoderCounts, Part
 from dslnas.hw_models.elu_stats import routed_negative_shares, with_negative_shares
 from dslnas.hw_models.op_count import count_candidate
 from dslnas.hw_models.pair_calibrate import PairSample
@@ -103,10 +103,28 @@ def pair_run(cand: CandidateConfig, mask_threshold: float, work: Path, skip: boo
 
 def recounted(r: PairSuiteRun, skip: bool) -> PairSuiteRun:
     """``r`` with its counts (re)made from its encoder and run: each ELU's share measured on the segments that
-    ran it (``elu_stats.routed_negative_shares``), and, for a zero-skipping export, the tails' first convs cut."""
-    shares = routed_negative_shares(r.encoder, noise(r.encoder.candidate), r.run.routes)
-    counts = with_negative_shares(count_candidate(r.encoder), shares)
-    return replace(r, fit_counts=with_sparse_tail_inputs(counts, r.sparsity) if skip else counts, counts=counts)
+    ran it (``elu_stats.routed_negative_shares``), and, for a zero-skipping export, each tail's first conv cut
+    by the mask's zeros on the segments routed to that tail (:func:`tail_sparsity`)."""
+    audio = noise(r.encoder.candidate)
+    counts = with_negative_shares(count_candidate(r.encoder), routed_negative_shares(r.encoder, audio, r.run.routes))
+    if not skip:
+        return replace(r, fit_counts=counts, counts=counts)
+    paths = dict(counts.paths)
+    for tail, sparsity in tail_sparsity(r.encoder, audio, r.run.routes).items():
+        paths[tail] = with_sparse_tail_inputs(counts, sparsity).paths[tail]
+    return replace(r, fit_counts=replace(counts, paths=paths), counts=counts)
+
+
+def tail_sparsity(encoder: "DSLEncoder", audio: np.ndarray, routes: tuple[bool, ...]) -> dict[Part, float]:
+    """The mask's share of exact zeros on the segments routed to each tail (``routes``: light per segment;
+    ``audio``: ``[segments, samples]``); a tail no segment took gets the whole run's share. Loud and quiet
+    segments differ a lot, so one share per run misprices each tail's skipped zeros."""
+    with torch.no_grad():
+        masked = encoder.mask(encoder.base(torch.from_numpy(audio.reshape(1, 1, -1))))[0]
+    zeros = (masked == 0).float().reshape(masked.shape[0], len(routes), -1).mean(dim=(0, 2)).numpy()
+    light = np.array(routes, dtype=bool)
+    return {tail: float(zeros[rows].mean()) if rows.any() else float(zeros.mean())
+            for tail, rows in ((Part.FULL_TAIL, ~light), (Part.LIGHT_TAIL, light))}
 
 
 class PairSuite(str, enum.Enum):

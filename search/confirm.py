@@ -183,7 +183,8 @@ def _measure_mixed(point: "FrontPoint", runner: RoutedRunner, settings: ConfirmS
     try:
         codec, weights = _trained_codec(record, checkpoint)
         info = export_c(codec, record.candidate, settings.work_dir / f"trial-{point.number:05d}" / "routed",
-                        dsl.threshold, state_policy=dsl.state_policy)
+                        dsl.threshold, state_policy=dsl.state_policy,  # the C the profile prices (zero skips or not)
+                        skip_zero_inputs=model.profile.unit().skips_zero_inputs)
         run = runner.run_routed(info, _demo_segments(record.candidate, settings))
     except (CExportError, ExportError, OSError) as err:
         return replace(base, failure=f"routed run: {err}")

@@ -78,16 +78,23 @@ def test_pair_routes_and_embeds_as_pytorch_and_wakes_only_for_full_segments(tiny
                                               + (0.1 + 0.004) * (paths[0] == PATH_FULL))
 
 
-def test_the_pair_profile_predicts_a_measured_routed_run(tiny_run):
+@needs_arm
+def test_the_pair_profile_predicts_a_measured_routed_run(tmp_path):
     """What ``dslnas confirm --runner unicorn-pair --profile a32-m33-pair`` compares, on a candidate the profile
-    was not calibrated on: the price under the run's measured routing against the run."""
-    encoder, segments, _, _, run = tiny_run
+    was not calibrated on: the demo preset (held out of the demo pair suite the shipped profile is fitted on;
+    fresh weights, 4 segments), priced under the run's measured routing against the run."""
+    from dslnas.spaces.presets import candidate_preset
+
+    torch.manual_seed(0)
+    encoder, segments = build_codec(candidate_preset("demo")).encoder.eval(), segment_audio(candidate_preset("demo"), 4)
+    _, _, run = _routed(encoder, tmp_path, segments)
     sparsity = measure_mask_sparsity(encoder, torch.from_numpy(segments.reshape(1, 1, -1)))
     counts = count_candidate(encoder)
     cost = ProfileCostModel(load_profile("a32-m33-pair")).predict_counts(counts, measured_routing(run, encoder, sparsity))
-    print(f"\npair tiny point: measured {run.mean_ms:.4f} ms, predicted {cost.latency_ms.mixed:.4f} ms; energy "
+    print(f"\npair demo point: measured {run.mean_ms:.4f} ms, predicted {cost.latency_ms.mixed:.4f} ms; energy "
           f"{run.extra['energy_uj_per_segment_mean']:.3f} / {cost.energy_per_inference_uj.mixed:.3f} uJ; link bytes "
           f"{run.extra['link_bytes_per_segment_mean']:.1f} / {cost.link_bytes_per_s / counts.inferences_per_s:.1f}")
+    assert 0 < run.light_usage < 1
     assert cost.latency_ms.mixed == pytest.approx(run.mean_ms, rel=LATENCY_TOLERANCE)
     assert cost.energy_per_inference_uj.mixed == pytest.approx(run.extra["energy_uj_per_segment_mean"], rel=0.05)
     assert cost.link_bytes_per_s / counts.inferences_per_s == pytest.approx(run.extra["link_bytes_per_segment_mean"],
@@ -175,3 +182,19 @@ def test_the_demo_pair_suite_draws_the_pair_demo_spaces_sizes_and_holds_out_the_
     widths = [w for c in around for w in c.encoder.block_channels]  # neighbours straddling the demo's 16-32
     assert min(widths) <= 16 and max(widths) >= 32 and all(c.encoder != space.base.encoder for c in around)
     assert PairSuite.TINY.candidates() == calibration_suite(16, 0, TINY_RANGES)
+
+
+def test_the_skip_fit_cuts_each_tail_by_the_zeros_of_the_segments_routed_to_it():
+    """``pair_suite.tail_sparsity``: the mask's zeros on the light (quiet) segments and on the full (loud) ones,
+    which together make the run's share; a tail no segment took gets the run's share."""
+    from dslnas.hw_models.counts import Part
+    from dslnas.hw_models.pair_suite import _GAINS, noise, tail_sparsity
+
+    encoder, audio = _encoder(0.2), noise(TINY)
+    routes = tuple(g < 0.1 for g in _GAINS)
+    shares = tail_sparsity(encoder, audio, routes)
+    overall = measure_mask_sparsity(encoder, torch.from_numpy(audio.reshape(1, 1, -1)))
+    light = sum(routes) / len(routes)
+    assert light * shares[Part.LIGHT_TAIL] + (1 - light) * shares[Part.FULL_TAIL] == pytest.approx(overall, abs=1e-6)
+    assert shares[Part.LIGHT_TAIL] > shares[Part.FULL_TAIL]
+    assert tail_sparsity(encoder, audio, (False,) * len(routes))[Part.LIGHT_TAIL] == pytest.approx(overall, abs=1e-6)
