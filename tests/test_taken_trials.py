@@ -139,3 +139,22 @@ def test_a_trial_whose_storage_write_fails_stops_the_worker_in_one_line(tmp_path
     assert "Traceback" not in capfd.readouterr().err
     trials = optuna.load_study(study_name="full", storage=backend.open_study(config)._storage).get_trials()  # noqa: SLF001
     assert [t.state for t in trials if role_of(t).trained] == [TrialState.FAIL]  # the first trial only
+
+
+def test_no_worker_starts_when_the_queued_retries_made_the_total(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/faults.py --full-disk journal x 2 workers: the rerun's queued retry completed the study in the
+    parent, two workers started anyway and, slow to start on a busy host, were stopped as stuck 60 s later
+    (exit 2: "still alive 60 s after the study reached its 2 trials")."""
+    import dslnas.search.backends.optuna_backend as backend
+
+    config = SearchConfig(study="made", space=load_space(str(TINY_SPACE)), trials=1, workers=2,
+                          storage=str(tmp_path / "s.log"), runs_root=str(tmp_path / "runs"))
+    monkeypatch.setattr(TrialRunner, "run", lambda self, candidate, key, *a, **k: fake_trial_points(tmp_path, candidate, key))
+
+    def no_processes(_method: str) -> None:
+        raise AssertionError("a worker process was started")
+
+    monkeypatch.setattr(backend.mp, "get_context", no_processes)
+    open_study(config)  # queues the reference trial: run in the parent, it makes the total of 1
+    backend.run_optuna(config, tmp_path / "base.pt", n_trials=4)
+    assert len(backend.trained_trials(open_study(config))) == 1

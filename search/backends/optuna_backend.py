@@ -221,8 +221,8 @@ def run_optuna(config: SearchConfig, base_checkpoint: Path, n_trials: int, on_pr
         with torch_threads(config.threads_per_worker(1)):  # the only worker on this host while it runs
             run_worker(config, base_checkpoint, n_trials if config.workers == 1 else waiting, on_progress)
         n_trials -= waiting
-    if config.workers == 1 or n_trials <= 0:
-        return
+    if config.workers == 1 or n_trials <= 0 or len(trained_trials(study)) >= config.trials:
+        return  # the queued trials made the total: no worker to start (and none to wait for)
     ctx = mp.get_context("spawn")
     per_worker = -(-n_trials // config.workers)
     procs = [
