@@ -14,7 +14,9 @@ What the measured value is compared with (``ConfirmationEntry.comparison``):
   profile (e.g. the A32). The absolute error then says nothing about the model; what such a run checks is
   whether the model orders the candidates as the host does.
 
-Candidates are exported with fresh weights: a dense path's latency does not depend on its weight values.
+Each path is exported from the trial's trained codec (fresh weights seeded 0 when its checkpoint is missing), the
+codec the routed run below measures: an ELU's cost depends on the signs of its inputs, so weights drawn anew per
+part made the emulated timings wander from run to run.
 
 **The routed mixed run** (path ``mixed``, for a :class:`~dslnas.hw_models.runners.routed.RoutedRunner`:
 ``local`` times the C export built with the host gcc, ``unicorn-arm`` counts it on the emulated core):
@@ -104,11 +106,11 @@ def confirm_candidates(
     added: dict[int, tuple[ConfirmationEntry, ...]] = {}
     for point in points:
         predicted = _predicted(point.record, model, settings.profile, runner.name, device, comparison)
-        entries = _measure_point(point, runner, settings, predicted)
+        checkpoint = _checkpoint(study, point.number)
+        entries = _measure_point(point, runner, settings, predicted, checkpoint)
         if isinstance(runner, RoutedRunner):
             mixed_model = model or ProfileCostModel(load_profile(point.record.profile))
-            entries += (_measure_mixed(point, runner, settings, predicted[Pass.FULL.value], mixed_model,
-                                       _checkpoint(study, point.number)),)
+            entries += (_measure_mixed(point, runner, settings, predicted[Pass.FULL.value], mixed_model, checkpoint),)
         append_confirmations(study, point.number, entries)
         added[point.number] = entries
         for entry in entries:
@@ -131,11 +133,13 @@ def _predicted(record: TrialRecord, model: ProfileCostModel | None, profile: str
 
 
 def _measure_point(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmSettings,
-                   predicted: dict[str, ConfirmationEntry]) -> tuple[ConfirmationEntry, ...]:
-    candidate = point.record.candidate
+                   predicted: dict[str, ConfirmationEntry], checkpoint: Path | None) -> tuple[ConfirmationEntry, ...]:
+    """Each path exported from the one codec the routed run measures (the trial's weights, else seeded fresh
+    ones): an ELU's cost depends on its inputs' signs, so unseeded weights per part made the timings wander."""
+    codec, _ = _trained_codec(point.record, checkpoint)
     out_dir = settings.work_dir / f"trial-{point.number:05d}"
     try:
-        artifacts = [export_paths(candidate, out_dir, (settings.fmt,), (ExportPart(p),))[0] for p in CONFIRMED_PATHS]
+        artifacts = export_paths(codec, out_dir, (settings.fmt,), tuple(ExportPart(p) for p in CONFIRMED_PATHS))
     except ExportError as err:
         return tuple(replace(predicted[p], failure=f"export: {err}") for p in CONFIRMED_PATHS)
     results = measure_all(runner, artifacts)
