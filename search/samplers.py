@@ -60,7 +60,9 @@ def _nsga2(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_p
 def _gp(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_candidate: int) -> "optuna.samplers.BaseSampler":
     import optuna
 
-    return optuna.samplers.GPSampler(seed=config.seed, constraints_func=constraints,
+    # A depth's widths exist only at that depth: GP models the knobs every trial has and draws those at random,
+    # on purpose (module docstring), so no warning per knob and trial.
+    return optuna.samplers.GPSampler(seed=config.seed, constraints_func=constraints, 
                                      n_startup_trials=STARTUP_CANDIDATES * trials_per_candidate)
 
 

@@ -66,3 +66,19 @@ def test_nsga2_leaves_its_random_first_generation_after_its_population_of_candid
                                                       values=[2.0 - 0.01 * i, 5.0 - 0.1 * i]))
     assert NSGA2_POPULATION_CANDIDATES >= 2
     assert generations == [c // NSGA2_POPULATION_CANDIDATES for c in range(3 * NSGA2_POPULATION_CANDIDATES)]
+
+
+def test_gp_draws_conditional_knobs_at_random_without_a_warning_per_trial(caplog) -> None:
+    """The default sampler models the knobs every trial has and draws a depth's widths at random on purpose:
+    no 'sampled independently' warning for each such knob of each trial."""
+    config = SearchConfig(space=demo_space(), seed=0, sampler="gp")
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(config, trials_per_candidate=1))
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        depth = trial.suggest_categorical("depth", [1, 2])
+        return float(trial.suggest_int(f"width_d{depth}", 1, 8)), float(depth)
+
+    with caplog.at_level("WARNING", logger="optuna"):
+        study.optimize(objective, n_trials=STARTUP_CANDIDATES + 3)
+    assert len(study.trials) == STARTUP_CANDIDATES + 3
+    assert not [r for r in caplog.records if "sampled independently" in r.getMessage()]
