@@ -62,7 +62,7 @@ def _gp(config: "SearchConfig", constraints: ConstraintsFunc | None, trials_per_
 
     # A depth's widths exist only at that depth: GP models the knobs every trial has and draws those at random,
     # on purpose (module docstring), so no warning per knob and trial.
-    return optuna.samplers.GPSampler(seed=config.seed, constraints_func=constraints, 
+    return optuna.samplers.GPSampler(seed=config.seed, constraints_func=constraints, warn_independent_sampling=False,
                                      n_startup_trials=STARTUP_CANDIDATES * trials_per_candidate)
 
 
