@@ -32,7 +32,7 @@ def search_command(
     backend: Annotated[str, typer.Option("--backend", help=f"Search backend: {', '.join(BACKENDS)} (optuna: workers on a shared storage; ray: Ray Tune).")] = "optuna",
     storage: Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL (default: SQLite under runs/<study>/); postgresql://... for a cluster, *.log for a journal file.")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="Study name (default: the space's name).")] = None,
-    sampler: Annotated[str, typer.Option("--sampler", help=f"Optuna sampler: {', '.join(SAMPLERS)} (gp: the best on bench/search_efficiency.py, docs/search-efficiency.md).")] = DEFAULT_SAMPLER,
+    sampler: Annotated[str, typer.Option("--sampler", help=f"Optuna sampler: {', '.join(SAMPLERS)} (random: the best on bench/search_efficiency.py at the demo's budget; gp the best model-based one; docs/search-efficiency.md).")] = DEFAULT_SAMPLER,
     seed: Annotated[int, typer.Option("--seed", help="Sampler seed (training seeds are in the space's recipes).")] = 0,
     fidelity: Annotated[str, typer.Option("--fidelity", help="full: every candidate gets the whole fine-tune; sh: Pareto successive halving on the fine-tune's steps (docs/search.md).")] = "full",
     rungs: Annotated[Optional[str], typer.Option("--rungs", help="--fidelity sh: fine-tune steps per rung, comma-separated, ending at the space's finetune.steps (default: steps/eta^2, steps/eta, steps).")] = None,
