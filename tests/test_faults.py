@@ -189,8 +189,9 @@ def test_a_search_killed_mid_trial_on_a_journal_file_fails_that_trial_and_the_re
     assert run_until(cmd, tmp_path, lambda started: phase_reached("finetune", study_root, started, seen, rng), 600)
     time.sleep(GRACE_S + 1.5)
     assert not run_until(cmd, tmp_path, None, 600)
-    row = measure("journal", 1, url, "killme", 3, ("finetune",), set())
-    assert (row.lost, row.duplicated, row.running, row.finished) == (0, 0, 0, True)
+    row = measure("journal", 1, url, "killme", 3, ("finetune",), set(), tmp_path)
+    assert (row.lost, row.duplicated, row.running, row.waiting, row.finished) == (0, 0, 0, 0, True)
+    assert row.reads and row.tracebacks == 0  # both runs' stderr: one-line errors at most
     trials = optuna.load_study(study_name="killme", storage=open_storage(url, "killme")).get_trials()
     killed = [t for t in trials if t.state == TrialState.FAIL]
     assert len(killed) == 1 and "heartbeat" in killed[0].user_attrs[ATTR_FAIL_REASON]
