@@ -63,8 +63,9 @@ def test_the_bench_report_prints_its_table_judges_both_goals_and_draws(tmp_path:
     }
     summary = report(histories, 6)
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split(" | ") == ["sampler", "seeds", "HV@1", "HV@2", "HV@4", "HV@6", "CPU-s"]
-    assert "tpe | 1 | 0.100 | 0.700 | 0.800 | 0.900 | 60" in table
+    assert table.splitlines()[0].split(" | ") == ["sampler", "seeds", "HV@1", "HV@2", "HV@4", "HV@6",
+                                                  "final HV, seeds' range", "CPU-s"]
+    assert "tpe | 1 | 0.100 | 0.700 | 0.800 | 0.900 | 0.900..0.900 | 60" in table
     goal = summary["goal_model_based_vs_random"]
     assert (goal["n"], goal["best"], goal["met"]) == (2, "tpe", True)  # tpe@2 0.7 >= random@6 0.6
     mf = summary["goal_multi_fidelity"]
@@ -87,5 +88,5 @@ def test_a_tiny_bench_run_prints_its_table_and_writes_the_png(tmp_path: Path) ->
                            "--max-candidates", "2", "--steps", "2", "--png", str(png)],
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.splitlines()[0].startswith("sampler | seeds | HV@1 | HV@2 | CPU-s")
+    assert done.stdout.splitlines()[0].startswith("sampler | seeds | HV@1 | HV@2 | final HV, seeds' range | CPU-s")
     assert png.stat().st_size > 1000
