@@ -11,7 +11,6 @@ itself is covered by the slow ``test_search_backends.py::test_every_backend_leav
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,7 +23,7 @@ from dslnas.search.records import ATTR_RECORD, STORED_FIELDS, Role, parent_of, r
 from dslnas.search.study import open_study
 from dslnas.search.trial import TrialRunner
 from dslnas.spaces.space_presets import load_space
-from study_fixtures import make_record
+from study_fixtures import fake_trial_points
 
 ray_backend = pytest.importorskip("dslnas.search.backends.ray_backend")
 TINY_SPACE = Path(__file__).parent / "data" / "tiny-space.yaml"
@@ -36,12 +35,7 @@ def test_a_ray_trial_is_stored_with_the_same_record_fields(tmp_path: Path, monke
     usages = (0.0, 0.4, 0.8)
 
     def fake_run(self: TrialRunner, candidate, trial_key: str, *args, **kwargs) -> CandidatePoints:
-        checkpoint = tmp_path / "trials" / trial_key / "checkpoint.pt"
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        checkpoint.write_bytes(b"weights")
-        points = tuple(replace(make_record(candidate.with_dsl(threshold=t), usage, 4.4, 4.4 - 0.2 * usage),
-                               checkpoint=str(checkpoint)) for t, usage in zip((0.0, 0.5, 1.0), usages))
-        return CandidatePoints(points, own=1)
+        return fake_trial_points(tmp_path, candidate, trial_key, usages)
 
     monkeypatch.setattr(TrialRunner, "run", fake_run)
     monkeypatch.setattr(ray.tune, "get_context", lambda: SimpleNamespace(get_trial_id=lambda: "t0"))
