@@ -136,11 +136,11 @@ def _measure_point(point: "FrontPoint", runner: DeviceRunner, settings: ConfirmS
                    predicted: dict[str, ConfirmationEntry], checkpoint: Path | None) -> tuple[ConfirmationEntry, ...]:
     """Each path exported from the one codec the routed run measures (the trial's weights, else seeded fresh
     ones): an ELU's cost depends on its inputs' signs, so unseeded weights per part made the timings wander."""
-    codec, _ = _trained_codec(point.record, checkpoint)
     out_dir = settings.work_dir / f"trial-{point.number:05d}"
-    try:
+    try:  # an unreadable checkpoint fails these entries, as it fails the routed one
+        codec, _ = _trained_codec(point.record, checkpoint)
         artifacts = export_paths(codec, out_dir, (settings.fmt,), tuple(ExportPart(p) for p in CONFIRMED_PATHS))
-    except ExportError as err:
+    except (ExportError, OSError) as err:
         return tuple(replace(predicted[p], failure=f"export: {err}") for p in CONFIRMED_PATHS)
     results = measure_all(runner, artifacts)
     return tuple(_entry(predicted[path], result) for path, result in zip(CONFIRMED_PATHS, results))
