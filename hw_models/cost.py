@@ -83,6 +83,12 @@ it sends across the link and the wake-ups of a tail's unit per second of audio. 
     elu_shares: EluShares = EluShares.ASSUMED  # records from before it was kept were priced at the assumed share
 
     @property
+    def routed_mask_sparsity(self) -> float:
+        """The mask's share of zeros in the priced routing (what the link's bytes follow), whatever the tails
+        were priced with (``mask_sparsity``: 0 where no tail's unit skips zero inputs)."""
+        return self.routing.mask_sparsity if self.routing is not None else self.mask_sparsity
+
+    @property
     def elu_share_note(self) -> str:
         """Where the ELU negative-input shares of this price came from, in words (an assumption said as one)."""
         if self.elu_shares is EluShares.MEASURED:

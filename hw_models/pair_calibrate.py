@@ -4,8 +4,10 @@ Each unit is fitted like ``dslnas calibrate`` fits one (``calibrate.fit_latency`
 kernel terms, relative error, non-negative) on the parts it ran in the pair runs: ``m33`` on each run's
 front (base + mask + switch, median over segments) and light tail (median over light segments that follow a
 light one: no replay), ``a32`` on the full tail (median over full segments that follow a full one); and
-cross-validated by candidate. The link is a line through the full segments' ``(bytes both ways, encode +
-decode + doorbells ms)``: ``2 * per_transfer_ms + bytes / bandwidth``. Power, the wake-up and the doorbell
+cross-validated by candidate. The link is fitted through the full segments' encode + decode + doorbells ms:
+``2 * per_transfer_ms + values * per_value_ms + bytes / bandwidth`` (``values``: what the mailbox encoded,
+zeros included: the M33 scans each one whatever it sends; ``bytes``: both ways); the cores' power over that
+time is ``busy_mw``. Power, the wake-up and the doorbell
 are the runner's datasheet stand-ins (``runners.pair.PairStandIns``), copied in and labelled.
 """
 
@@ -93,15 +95,15 @@ def unit_accuracy(samples: list[PairSample], s: PairStandIns, folds: int = 5,
 
 
 def link_accuracy(samples: list[PairSample], s: PairStandIns, folds: int = 5, timing: Timing = Timing.CYCLES) -> FitStats:
-    """The link line's k-fold cross-validation by candidate: each full segment's encode + decode + doorbells
-    predicted by the line fitted on the other folds' candidates."""
+    """The link model's k-fold cross-validation by candidate: each full segment's encode + decode + doorbells
+    predicted by the model fitted on the other folds' candidates."""
     rows = link_samples(samples, s, timing)
     predicted, measured = [], []
-    for held_out in candidate_folds([r[0] for r in rows], min(folds, len({r[0] for r in rows}))):
-        slope, intercept = link_line([r for r in rows if r[0] not in held_out])
-        for _, sent, ms in (r for r in rows if r[0] in held_out):
-            predicted.append(intercept + slope * sent)
-            measured.append(ms)
+    for held_out in candidate_folds([r.candidate for r in rows], min(folds, len({r.candidate for r in rows}))):
+        fixed_ms, ms_per_value, ms_per_byte = link_terms([r for r in rows if r.candidate not in held_out])
+        for r in (r for r in rows if r.candidate in held_out):
+            predicted.append(fixed_ms + ms_per_value * r.values + ms_per_byte * r.sent_bytes)
+            measured.append(r.ms)
     return fit_stats(np.array(predicted), np.array(measured))
 
 
@@ -116,37 +118,66 @@ def fit_units(samples: list[PairSample], s: PairStandIns, folds: int = 5) -> dic
     return fitted
 
 
-def link_samples(samples: list[PairSample], s: PairStandIns,
-                 timing: Timing = Timing.CYCLES) -> list[tuple[str, int, float]]:
-    """Per full segment of each run: ``(candidate, bytes both ways, encode + decode + doorbells ms)``."""
+@dataclass(frozen=True)
+class LinkRow:
+    """One full segment's message: the values it encoded (zeros included), the bytes both ways, the encode +
+    decode + doorbells time and the cores' energy over the encode and decode."""
+
+    candidate: str
+    values: int
+    sent_bytes: int
+    ms: float
+    busy_uj: float
+
+
+def link_samples(samples: list[PairSample], s: PairStandIns, timing: Timing = Timing.CYCLES) -> list[LinkRow]:
+    """Per full segment of each run, its :class:`LinkRow`."""
     rows = []
     for sample in samples:
         parts, extra = sample.run.extra[timing.value], sample.run.extra
+        if "link_floats_to_full_core" not in extra:
+            raise UserError(f"pair run of {sample.name} does not say how many values its mailbox encoded "
+                            "(a run from before the link counted them): run it again")
         for i, path in enumerate(sample.run.paths):
             if path == PATH_FULL:
-                rows.append((sample.name, extra["link_bytes_to_full_core"][i] + extra["link_bytes_back"][i],
-                             parts["encode"][i] / (s.m33_clock_mhz * 1e3) + parts["decode"][i] / (s.a32_clock_mhz * 1e3)
-                             + 2 * s.doorbell_ms))
+                encode_ms = parts["encode"][i] / (s.m33_clock_mhz * 1e3)
+                decode_ms = parts["decode"][i] / (s.a32_clock_mhz * 1e3)
+                rows.append(LinkRow(sample.name, extra["link_floats_to_full_core"][i],
+                                    extra["link_bytes_to_full_core"][i] + extra["link_bytes_back"][i],
+                                    encode_ms + decode_ms + 2 * s.doorbell_ms,
+                                    s.m33_active_mw * encode_ms + s.a32_active_mw * decode_ms))
     return rows
 
 
-def link_line(rows: list[tuple[str, int, float]]) -> tuple[float, float]:
-    """``(ms per byte, fixed ms)`` of the line through ``link_samples`` rows; UserError when not physical."""
-    sent, ms = [r[1] for r in rows], [r[2] for r in rows]
-    if len(set(sent)) < 2:
-        raise UserError("fitting the link needs full segments with at least two different message sizes")
-    slope, intercept = np.polyfit(np.array(sent, float), np.array(ms, float), 1)
-    if not (slope > 0 and intercept >= 0):
-        raise UserError(f"the link fit is not physical: {slope:.3g} ms/byte, {intercept:.3g} ms fixed")
-    return float(slope), float(intercept)
+def link_terms(rows: list[LinkRow]) -> tuple[float, float, float]:
+    """``(fixed ms, ms per value, ms per byte)`` fitted through ``rows`` by non-negative least squares;
+    UserError when the rows cannot separate them or the fit has no cost per byte."""
+    from scipy.optimize import nnls
+
+    if len({(r.values, r.sent_bytes) for r in rows}) < 3:
+        raise UserError("fitting the link needs full segments of at least three different (values, bytes) sizes")
+    design = np.array([[1.0, r.values, r.sent_bytes] for r in rows])
+    measured = np.array([r.ms for r in rows])
+    scale = design.max(axis=0)  # columns of like size for the solver
+    coef, _ = nnls(design / scale, measured)
+    fixed_ms, ms_per_value, ms_per_byte = (float(c) for c in coef / scale)
+    if not ms_per_byte > 0:
+        raise UserError(f"the link fit is not physical: {ms_per_byte:.3g} ms/byte (fixed {fixed_ms:.3g} ms, "
+                        f"{ms_per_value:.3g} ms/value)")
+    return fixed_ms, ms_per_value, ms_per_byte
 
 
 def fit_link(samples: list[PairSample], s: PairStandIns) -> LinkSpec:
-    """The link's line through the full segments' (bytes both ways, encode + decode + doorbells ms)."""
-    slope, intercept = link_line(link_samples(samples, s))
+    """The link fitted on the full segments: encode + decode + doorbells ms against the values each message
+    encoded and the bytes both ways; ``busy_mw``: the cores' encode + decode energy over that time."""
+    rows = link_samples(samples, s)
+    fixed_ms, ms_per_value, ms_per_byte = link_terms(rows)
     return LinkSpec(description="shared-SRAM mailbox: M33 encodes (sparse when smaller), A32 decodes, a doorbell "
-                                "interrupt each way (fitted on emulated runs; doorbell and pJ/byte: datasheet stand-ins)",
-                    bandwidth_bytes_per_s=1e3 / slope, per_transfer_ms=intercept / 2, pj_per_byte=s.link_pj_per_byte,
+                                "interrupt each way (fitted on emulated runs: a fixed part per transfer, a part per "
+                                "value scanned, a part per byte sent; doorbell, pJ/byte and core power: datasheet "
+                                "stand-ins)",
+                    bandwidth_bytes_per_s=1e3 / ms_per_byte, per_transfer_ms=fixed_ms / 2, per_value_ms=ms_per_value,
+                    pj_per_byte=s.link_pj_per_byte, busy_mw=sum(r.busy_uj for r in rows) / sum(r.ms for r in rows),
                     header_bytes=MAILBOX_HEADER_BYTES)
 
 
@@ -181,7 +212,7 @@ def fit_pair_profile(samples: list[PairSample], s: PairStandIns = PairStandIns()
                       power=PowerCoefficients(static_mw=s.a32_static_mw, active_mw=s.a32_active_mw))
     notes = (f"fitted on {len(samples)} routed pair runs of the {suite} pair suite (cycles from LLVM's cortex-m4 model on the M33 and "
              f"cortex-r52 model on the A32 / clock; ELU shares measured on each run's audio): {fitted['m33'][1]}; "
-             f"{fitted['a32'][1]}; op types one unit never ran are the other's scaled by the clock ratio; link fitted on the full segments' encode + decode time vs bytes. STAND-INS "
+             f"{fitted['a32'][1]}; op types one unit never ran are the other's scaled by the clock ratio; link fitted on the full segments' encode + decode time vs values encoded and bytes. STAND-INS "
              f"(datasheets, not measured): active / static power, the A32 wake-up ({s.wake_ms:g} ms, {s.wake_uj:g} "
              f"uJ), the doorbell ({s.doorbell_ms:g} ms), {s.link_pj_per_byte:g} pJ/byte; see docs/placement.md")
     provenance = Provenance(device="emulated Cortex-M33 + Cortex-A32 pair (Unicorn), mailbox link", runner="unicorn-pair",

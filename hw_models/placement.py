@@ -176,7 +176,8 @@ class PlacementPricer:
         self.counts, self.profile, self.routing = counts, profile, routing
         self.ms: dict[str, dict[Part, float]] = {}
         self.mj: dict[str, dict[Part, float]] = {}
-        self.cut_bytes = sent_bytes(counts.cut_elements_per_inference, routing.mask_sparsity)
+        self.cut_values = counts.cut_elements_per_inference
+        self.cut_bytes = sent_bytes(self.cut_values, routing.mask_sparsity)
         self.back_bytes = BYTES_PER_ELEMENT * counts.embedding_elements_per_inference
         self.replays = routing.replays_per_inference(counts.base_frames_per_inference * counts.inferences_per_s)
 
@@ -221,7 +222,7 @@ class PlacementPricer:
         if tail_unit == front_unit:
             return ms, mj, 0.0
         sent = self.cut_bytes + self._link(placement).header_bytes + self.back_bytes
-        ms_link, mj_link = self._transfer(placement, sent, transfers=2)
+        ms_link, mj_link = self._transfer(placement, sent, self.cut_values, transfers=2)
         unit = self.profile.units[tail_unit]  # asleep between the segments routed to it: woken for this one
         return ms + ms_link + unit.wake_ms, mj + mj_link + unit.wake_uj * 1e-3, float(sent)
 
@@ -234,14 +235,16 @@ class PlacementPricer:
         unit = placement.unit_of(tail)
         ms, mj, sent = self.ms[unit][tail], self.mj[unit][tail], 0.0
         if unit != placement.front:
-            ms_link, mj_link = self._transfer(placement, self.cut_bytes, transfers=0)
+            ms_link, mj_link = self._transfer(placement, self.cut_bytes, self.cut_values, transfers=0)
             ms, mj, sent = ms + ms_link, mj + mj_link, float(self.cut_bytes)
         return share * ms, share * mj, share * sent
 
-    def _transfer(self, placement: Placement, sent: int, transfers: int) -> tuple[float, float]:
-        """(latency_ms, energy_mj) of sending ``sent`` bytes in ``transfers`` transfers across the link."""
+    def _transfer(self, placement: Placement, sent: int, values: int, transfers: int) -> tuple[float, float]:
+        """(latency_ms, energy_mj) of sending ``sent`` bytes encoding ``values`` map values in ``transfers``
+        transfers across the link."""
         link = self._link(placement)
-        return transfers * link.per_transfer_ms + sent / link.bandwidth_bytes_per_s * 1e3, link.pj_per_byte * sent * 1e-9
+        ms = transfers * link.per_transfer_ms + sent / link.bandwidth_bytes_per_s * 1e3 + values * link.per_value_ms
+        return ms, link.pj_per_byte * sent * 1e-9 + link.busy_mw * ms * 1e-3  # mW x ms = uJ
 
     def _link(self, placement: Placement) -> LinkSpec:
         if self.profile.link is None:

@@ -102,12 +102,19 @@ class ComputeUnit(_Frozen):
 
 
 class LinkSpec(_Frozen):
-    """The interconnect between compute units: ``per_transfer_ms + bytes / bandwidth`` per transfer."""
+    """The interconnect between compute units: per message ``per_transfer_ms`` per transfer, ``bytes / bandwidth``
+    and ``per_value_ms`` per value of the map it encodes; energy ``pj_per_byte`` per byte plus ``busy_mw`` over
+    that time."""
 
     description: str = ""
     bandwidth_bytes_per_s: Positive
     per_transfer_ms: NonNeg = 0.0
     pj_per_byte: NonNeg = 0.0
+    # ms per value of the masked map (and replayed frames) a message carries, zeros included: the sender scans
+    # every value to encode it sparse, the receiver writes every value back, whatever the bytes sent
+    per_value_ms: NonNeg = 0.0
+    # mW the cores draw while the link's time runs (encoding, decoding); 0: the link's time costs no core energy
+    busy_mw: NonNeg = 0.0
     # fixed bytes each message to the tail's unit carries beside the masked map (a mailbox header)
     header_bytes: Annotated[int, Field(ge=0)] = 0
 

@@ -12,6 +12,7 @@ import pytest
 
 from dslnas.hw_models.cost import ProfileCostModel
 from dslnas.hw_models.counts import FRONT_PARTS, Part
+from dslnas.hw_models.op_count import count_candidate
 from dslnas.hw_models.profile import load_profile
 from dslnas.hw_models.routing import RoutingSummary
 from dslnas.search.pareto import compute_pareto_front
@@ -55,6 +56,7 @@ def test_parse_placement_round_trips_and_refuses_garbage() -> None:
 def test_each_part_is_placed_and_the_loads_add_up_to_the_priced_figures(pair_study: optuna.Study) -> None:
     section = front_placement(compute_pareto_front(pair_study))
     profile = load_profile(PAIR)
+    values_per_segment = count_candidate(tiny_candidate()).cut_elements_per_inference  # the map, zeros included
     assert section.multi_unit and section.points
     for p in section.points:
         assert [c.unit for c in p.cores] == ["m33", "a32"]  # the front's unit first
@@ -64,10 +66,13 @@ def test_each_part_is_placed_and_the_loads_add_up_to_the_priced_figures(pair_stu
         full_share = 1.0 - p.light_usage
         bytes_per_full_segment = p.link_bytes_per_s / 20.0 / full_share if full_share else 0.0  # 20 segments/s
         link, wake = profile.link, profile.units["a32"]
-        assert p.link_wake_latency_ms == pytest.approx(
-            full_share * (wake.wake_ms + 2 * link.per_transfer_ms + 1e3 * bytes_per_full_segment / link.bandwidth_bytes_per_s), rel=1e-6)
+        assert link.per_value_ms > 0 and link.busy_mw > 0  # the fitted link prices the values scanned, the cores' time
+        link_ms = (2 * link.per_transfer_ms + 1e3 * bytes_per_full_segment / link.bandwidth_bytes_per_s
+                   + link.per_value_ms * values_per_segment)
+        assert p.link_wake_latency_ms == pytest.approx(full_share * (wake.wake_ms + link_ms), rel=1e-6)
         assert p.link_wake_energy_uj == pytest.approx(
-            full_share * (wake.wake_uj + 1e-6 * link.pj_per_byte * bytes_per_full_segment), rel=1e-6)
+            full_share * (wake.wake_uj + 1e-6 * link.pj_per_byte * bytes_per_full_segment + link.busy_mw * link_ms),  # mW x ms = uJ
+            rel=1e-6)
         assert p.wakeups_per_s == pytest.approx(20.0 * full_share)
         assert sum(c.latency_share for c in p.cores) < 1.0 or full_share == 0.0
 
@@ -106,7 +111,9 @@ def test_a_one_unit_profile_says_so(tmp_path: Path) -> None:
 
     assert front_to_json(compute_pareto_front(study))["placement"] == {
         "profile": "a32-paper", "multi_unit": False, "single_unit": "a32", "shown": None, "shown_is_knee": False,
-        "points": [], "alpha": None}
+        "points": [], "alpha": None,
+        "sparsity_test": {"profile": "a32-paper", "sparsity_priced_as": "nothing (one unit that does not skip zero inputs)",
+                          "not_made": None, "front_trials_held_by_sparsity": [], "twins": []}}
 
 
 def test_confirm_splits_a_pair_run_into_the_priced_parts_and_the_link() -> None:

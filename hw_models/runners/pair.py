@@ -199,6 +199,7 @@ def pair_extra(runs: list[PairSegment], s: PairStandIns, cpi: float | None = Non
         "ms_per_part_mean": {p: float(np.mean([m[p] for m in ms])) for p in ms[0]},
         "link_bytes_to_full_core": [r.mailbox_bytes for r in runs],
         "link_bytes_back": [r.back_bytes for r in runs],
+        "link_floats_to_full_core": [r.mailbox_floats for r in runs],
         "link_bytes_per_segment_mean": float(np.mean([r.mailbox_bytes + r.back_bytes for r in runs])),
         "wakeups": len(full), "segments": len(runs),
         "light_segments": sum(r.path == PATH_LIGHT for r in runs),

@@ -69,7 +69,8 @@ class PairStream:
         _, full = self._on_a32("full", cycles)
         out = read_floats(uc_a, self._a32_symbols["dsl_io_out"], out_floats)
         counts = {"front": front, "encode": encode, "decode": decode, "full": full}
-        return PairSegment(path, counts, sent, 4 * out_floats, out.reshape(self._shape), predicted, cycles)
+        floats = int.from_bytes(box[8:12], "little")  # header word 2: values encoded (pair_baremetal.c)
+        return PairSegment(path, counts, sent, 4 * out_floats, out.reshape(self._shape), predicted, cycles, floats)
 
     def _on_m33(self, step: str, cycles: dict[str, float], r0: int = 0) -> tuple[int, int]:
         """``dsl_pair_<step>`` on the M33; its cycles go into ``cycles`` under the part's name."""

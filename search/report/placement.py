@@ -10,7 +10,9 @@ the bytes crossing the link and the wake-ups per second of audio. From those, pe
 * what the link and the wake-ups add: the rest of the priced mixed figure (``hw_models.placement``: per pass
   ``front + transfers + wake-up + tail``), so the shares and the rest sum to the priced mixed latency/energy;
 * which front points use a compression weight alpha above :data:`ALPHA_PAYS_ABOVE`, and the sparsest of them
-  beside its nearest front point (by light usage) with a smaller alpha: what the mask's sparsity bought.
+  beside its nearest front point (by light usage) with a smaller alpha: what the mask's sparsity bought;
+* whether sparsity is what puts a point on the front: each sparse point against its dense twin
+  (:mod:`.sparsity_twin`).
 
 A one-unit profile has no placement (``Cost.placement`` empty): the section then says every part runs on that
 unit. HTML rendering is ``placement_html``; this module has no HTML.
@@ -25,11 +27,9 @@ from dslnas.hw_models.counts import PATHS, Part
 from dslnas.hw_models.cost import Cost
 from dslnas.hw_models.placement import Placement
 from dslnas.search.pareto import FrontPoint, ParetoFront
+from dslnas.search.report.sparsity_twin import ALPHA_PAYS_ABOVE, SparsityTest, sparsity_test
 from dslnas.spaces.errors import ConfigError
 
-ALPHA_PAYS_ABOVE = 0.1
-"""Issue 28's mark: a front point with alpha above it uses the compression term on purpose (the search space's
-low end, 1e-4, is the candidates' default and buys no sparsity)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,7 @@ class FrontPlacement:
     shown: PointPlacement | None           # the point the diagram draws: the knee, else the fastest front point
     alpha: AlphaEvidence | None
     shown_is_knee: bool = False
+    sparsity: SparsityTest | None = None   # the dense-twin test: is sparsity what puts a point on the front
 
     @property
     def multi_unit(self) -> bool:
@@ -122,7 +123,8 @@ class FrontPlacement:
         return {"profile": self.profile, "multi_unit": self.multi_unit, "single_unit": self.single_unit,
                 "shown": None if self.shown is None else self.shown.trial, "shown_is_knee": self.shown_is_knee,
                 "points": [p.to_json() for p in self.points],
-                "alpha": None if self.alpha is None else self.alpha.to_json()}
+                "alpha": None if self.alpha is None else self.alpha.to_json(),
+                "sparsity_test": None if self.sparsity is None else self.sparsity.to_json()}
 
 
 def parse_placement(name: str) -> Placement:
@@ -167,7 +169,7 @@ def cost_placement(trial: int, cost: Cost, alpha: float) -> PointPlacement | Non
         for u in units)
     return PointPlacement(
         trial, cost.placement, unit_of, cores, ms, uj, total_ms - sum(ms.values()), total_uj - sum(uj.values()),
-        cost.link_bytes_per_s, cost.wakeups_per_s, alpha, cost.mask_sparsity,
+        cost.link_bytes_per_s, cost.wakeups_per_s, alpha, cost.routed_mask_sparsity,
         cost.routing.light_usage if cost.routing is not None else cost.light_usage, total_ms, cost.power_mw.mixed)
 
 
@@ -191,13 +193,14 @@ def front_placement(front: ParetoFront) -> FrontPlacement:
     if not front.points:
         return FrontPlacement(front.profile, None, (), None, None)
     first = front.points[0].record.cost
+    test = sparsity_test(front)
     if not first.placement:
-        return FrontPlacement(front.profile, first.unit, (), None, None)
+        return FrontPlacement(front.profile, first.unit, (), None, None, sparsity=test)
     ranked = sorted(front.pareto, key=lambda p: (p.record.latency_ms, p.number))
     placed = tuple(pp for pp in (point_placement(p) for p in ranked) if pp is not None)
     by_trial = {pp.trial: pp for pp in placed}
     tried = tuple(sorted({p.trained_trial for p in front.points if p.record.candidate.dsl.alpha > ALPHA_PAYS_ABOVE}))
     knee = by_trial.get(front.knee.number) if front.knee is not None else None
     return FrontPlacement(front.profile, None, placed, knee or (placed[0] if placed else None), alpha_evidence(placed, tried),
-                          knee is not None)
+                          knee is not None, test)
 

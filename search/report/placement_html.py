@@ -8,6 +8,7 @@ from html import escape
 
 from dslnas.hw_models.counts import PATHS
 from dslnas.search.report.placement import ALPHA_PAYS_ABOVE, AlphaEvidence, CoreLoad, FrontPlacement, PointPlacement
+from dslnas.search.report.sparsity_twin import SparsityTest
 
 BOX_W, LINE_H, PAD, GAP_X = 250, 17, 10, 150
 
@@ -19,7 +20,8 @@ def placement_section(section: FrontPlacement) -> str:
         return (f"{head}<p>The profile <b>{escape(section.profile)}</b> has one compute unit "
                 f"(<code>{escape(section.single_unit or '')}</code>): every part (base, mask, switch, both tails) runs on it, "
                 "nothing crosses a link and no core is woken. Price on a multi-unit profile (e.g. "
-                "<code>--profile a32-m33-pair-skip</code>) to search a placement.</p></section>")
+                "<code>--profile a32-m33-pair-skip</code>) to search a placement.</p>"
+                f"{sparsity_note(section.sparsity)}</section>")
     if section.shown is None:
         return f"{head}<p>No feasible point on the front yet: nothing to place.</p></section>"
     shown = section.shown
@@ -27,7 +29,7 @@ def placement_section(section: FrontPlacement) -> str:
             f"at <code>{escape(shown.placement)}</code> on <b>{escape(section.profile)}</b>: per segment of audio, "
             "each part's mixed-pass latency and dynamic energy on its core (a tail counts on its routed share of segments "
             "and its warm replays), and what crosses the link. The link and wake-up figures are the rest of the priced "
-            f"mixed latency and energy.</p>{placement_svg(shown)}{_alpha_note(section.alpha)}"
+            f"mixed latency and energy.</p>{placement_svg(shown)}{_alpha_note(section.alpha)}{sparsity_note(section.sparsity)}"
             f"<div class=\"scroll\">{placement_table(section.points)}</div></section>")
 
 
@@ -133,3 +135,29 @@ def _load(core: CoreLoad | None) -> str:
     if core is None:
         return "-"
     return f"{core.latency_ms:.3g} ({core.latency_share:.0%}), {core.energy_uj:.3g} ({core.energy_share:.0%})"
+
+
+def sparsity_note(test: SparsityTest | None) -> str:
+    """The dense-twin test: which sparse points are on the front because their zeros pay, each beside its twin."""
+    if test is None or (not test.twins and not test.not_made):
+        return ""
+    head = (f'<p class="note"><b>Does sparsity put a point on the front?</b> Each feasible point with alpha &gt; '
+            f"{ALPHA_PAYS_ABOVE:g} and a sparse mask is priced again as its dense twin (same architecture, routing and "
+            f"quality; on <b>{escape(test.profile)}</b> the zeros save {escape(test.priced_as)}) and the front is "
+            "flagged again with every sparse point dense. ")
+    if test.not_made:
+        return f"{head}Not made: {escape(test.not_made)}.</p>"
+    held = test.held_by_sparsity
+    verdict = (f"On the front because of its sparsity: trial(s) {', '.join(str(t) for t in held)}."
+               if held else "No front point is there because of its sparsity: each twin on the front stays on it dense, "
+               "or the point is off the front.")
+    rows = "".join(
+        f"<tr><td>{t.trial}</td><td>{t.alpha:.3g}</td><td>{t.mask_sparsity:.0%}</td><td>{t.latency_ms:.2f} / "
+        f"{t.dense_latency_ms:.2f}</td><td>{t.power_mw:.3f} / {t.dense_power_mw:.3f}</td><td>{t.link_bytes_per_s:,.0f} / "
+        f"{t.dense_link_bytes_per_s:,.0f}</td><td>{'yes' if t.on_front else 'no'}</td><td>"
+        f"{'yes' if t.twin_on_front else 'no'}</td><td>{'<b>yes</b>' if t.held_by_sparsity else 'no'}</td></tr>"
+        for t in test.twins)
+    table = ("<table><tr><th>trial</th><th>alpha</th><th>mask zeros</th><th>latency ms (sparse / dense)</th>"
+             "<th>power mW (sparse / dense)</th><th>link B/s (sparse / dense)</th><th>on the front</th>"
+             f"<th>dense twin on the front</th><th>held by sparsity</th></tr>{rows}</table>")
+    return f"{head}{verdict}</p><div class=\"scroll\">{table}</div>"
