@@ -16,7 +16,7 @@ from dslnas.trainers.checkpoint import Checkpoint, load_checkpoint, save_checkpo
 from dslnas.trainers.codec import build_codec, insert_dsl
 from dslnas.trainers.data import generate_demo_clips
 from dslnas.trainers.elastic_tail import (
-    LightBank, _tail_with_entry, bank_for, bank_path, file_sha256, load_bank, prefix_state, save_bank,
+    LightBank, _tail_with_entry, bank_for, bank_path, encoder_sha256, load_bank, prefix_state, save_bank,
 )
 from dslnas.trainers.encoder import DSLEncoder
 from dslnas.trainers.light_bank import distil_bank
@@ -90,7 +90,7 @@ def test_distillation_brings_the_prefixes_closer_to_the_full_tail(tiny_bank: tup
 def test_the_bank_round_trips_and_a_bad_file_is_a_user_error(tiny_bank: tuple, tmp_path: Path) -> None:
     base, bank, _ = tiny_bank
     again = load_bank(bank_path(base))
-    assert again.base_sha256 == file_sha256(base) == bank.base_sha256
+    assert again.encoder_sha256 == encoder_sha256(base) == bank.encoder_sha256
     assert all(torch.equal(again.tails[2][k], v) for k, v in bank.tails[2].items())
     junk = tmp_path / "junk.light.pt"
     junk.write_bytes(b"not a bank")
@@ -128,6 +128,26 @@ def test_a_bank_made_for_another_base_is_ignored_with_a_warning(tiny_bank: tuple
     assert any("another base" in str(w.message) for w in caught)
 
 
+def test_a_base_retrained_in_its_decoder_alone_keeps_its_bank_and_an_old_format_bank_is_ignored(
+        tiny_bank: tuple, tmp_path: Path) -> None:
+    base, _, _ = tiny_bank
+    state = load_checkpoint(base)
+    other = tmp_path / "decoder-only" / "base.pt"
+    other.parent.mkdir()
+    save_checkpoint(Checkpoint(state.run, {k: v + 0.01 if k.startswith("decoder.") else v
+                                           for k, v in state.model.items()}, 7), other)
+    assert any(k.startswith("decoder.") for k in state.model) and other.read_bytes() != base.read_bytes()
+    bank_path(other).write_bytes(bank_path(base).read_bytes())
+    assert bank_for(other, run_for(other, 2, (4, 8)).candidate) is not None
+    old = torch.load(bank_path(base), weights_only=True)
+    old.pop("encoder_sha256")
+    torch.save({**old, "format": 1, "base_sha256": "0" * 64}, bank_path(other))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert bank_for(other, run_for(other, 2, (4, 8)).candidate) is None
+    assert any("format 1" in str(w.message) for w in caught)
+
+
 def test_a_light_tail_at_the_bases_width_has_no_prefix_to_take(tiny_bank: tuple) -> None:
     _, bank, _ = tiny_bank
     at_base_width = demo_candidate().with_dsl(switch_depth=2, light_widths=(24, 8))
@@ -141,7 +161,7 @@ def test_the_shipped_base_has_a_bank_made_from_it_for_every_depth_of_the_demo_sp
 
     space, base = demo_space(), pretrained_checkpoint("speech16k")
     bank = load_bank(bank_path(base))
-    assert bank.base_sha256 == file_sha256(base), "re-run `dslnas light-bank` after changing the base"
+    assert bank.encoder_sha256 == encoder_sha256(base), "re-run `dslnas light-bank` after changing the base's encoder"
     assert set(bank.widths) == set(space.switch_depths)
     assert bank.width_choices == tuple(sorted(space.light_width_choices))
     assert bank_path(base).stat().st_size < 1024 * 1024

@@ -42,7 +42,7 @@ from dslnas.trainers.encoder import DSLEncoder, build_tail
 from dslnas.trainers.light_init import slice_light_tail
 
 BANK_SUFFIX = ".light.pt"
-BANK_FORMAT = 1
+BANK_FORMAT = 2  # 1: keyed by the base file's sha256 (any change to the base, its decoder too, orphaned the bank)
 StepCallback = Callable[[int, int, float], None]
 
 
@@ -52,16 +52,31 @@ def bank_path(base_checkpoint: str | Path) -> Path:
     return base.with_name(base.stem + BANK_SUFFIX)
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+DECODER_PREFIX = "decoder."
+
+
+def encoder_sha256(base_checkpoint: Path) -> str:
+    """sha256 of every weight of ``base_checkpoint`` but the decoder's (names, dtypes, shapes and bytes, in name
+    order): what a bank's distillation reads, so a base retrained in its decoder alone keeps its bank."""
+    from dslnas.trainers.checkpoint import load_checkpoint
+
+    digest = hashlib.sha256()
+    for name, value in sorted(load_checkpoint(base_checkpoint).model.items()):
+        if name.startswith(DECODER_PREFIX) or not isinstance(value, torch.Tensor):
+            continue
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16 else tensor.float().numpy().tobytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
 class LightBank:
     """Elastic light tails of one base. ``tails[depth]`` is the state dict of a light tail at ``widths[depth]``
-    (always with its entry conv); ``width_choices`` are the widths it was trained to serve."""
+    (always with its entry conv); ``width_choices`` are the widths it was trained to serve; ``encoder_sha256``:
+    :func:`encoder_sha256` of the base it was distilled from (empty in a format-1 bank)."""
 
-    base_sha256: str
+    encoder_sha256: str
     width_choices: tuple[int, ...]
     steps: int
     seconds: float
@@ -76,7 +91,7 @@ class LightBank:
                 and widths[0] != candidate.encoder.channels_after(depth) and candidate.light_tail_as_full)
 
     def to_dict(self) -> dict:
-        return {"format": BANK_FORMAT, "base_sha256": self.base_sha256, "width_choices": list(self.width_choices),
+        return {"format": BANK_FORMAT, "encoder_sha256": self.encoder_sha256, "width_choices": list(self.width_choices),
                 "steps": self.steps, "seconds": self.seconds, "widths": {d: list(w) for d, w in self.widths.items()},
                 "tails": self.tails}
 
@@ -92,9 +107,9 @@ def load_bank(path: Path) -> LightBank:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is the same user-facing error
         raise UserError(f"{path}: not a readable light-tail bank ({err})") from err
-    if not isinstance(raw, dict) or raw.get("format") != BANK_FORMAT:
+    if not isinstance(raw, dict) or raw.get("format") not in (1, BANK_FORMAT):
         raise UserError(f"{path}: not a light-tail bank of format {BANK_FORMAT}")
-    return LightBank(raw["base_sha256"], tuple(raw["width_choices"]), int(raw["steps"]), float(raw["seconds"]),
+    return LightBank(raw.get("encoder_sha256", ""), tuple(raw["width_choices"]), int(raw["steps"]), float(raw["seconds"]),
                      {int(d): tuple(w) for d, w in raw["widths"].items()}, {int(d): t for d, t in raw["tails"].items()})
 
 
@@ -126,9 +141,13 @@ def bank_for(base_checkpoint: Path, candidate: CandidateConfig) -> LightBank | N
     if not path.exists():
         return None
     bank = load_bank(path)
-    if bank.base_sha256 != file_sha256(Path(base_checkpoint)):
-        warnings.warn(f"{path}: made for another base than {base_checkpoint}; light tails start sliced",
-                      UserWarning, stacklevel=2)
+    if not bank.encoder_sha256:
+        warnings.warn(f"{path}: a bank of format 1 (made by an older dslnas); re-run `dslnas light-bank` on "
+                      f"{base_checkpoint}; light tails start sliced", UserWarning, stacklevel=2)
+        return None
+    if bank.encoder_sha256 != encoder_sha256(Path(base_checkpoint)):
+        warnings.warn(f"{path}: made for another base than {base_checkpoint} (its encoder differs); light tails "
+                      "start sliced", UserWarning, stacklevel=2)
         return None
     return bank if bank.covers(candidate) else None
 

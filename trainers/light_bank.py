@@ -13,7 +13,7 @@ from dslnas.spaces.candidate import CandidateConfig
 from dslnas.spaces.run_config import DataConfig, RunConfig, TrainConfig
 from dslnas.trainers.codec_start import crop_samples, initial_codec
 from dslnas.trainers.data import load_dataset, random_crops, train_eval_split
-from dslnas.trainers.elastic_tail import LightBank, StepCallback, distil_depth, elastic_widths, file_sha256
+from dslnas.trainers.elastic_tail import LightBank, StepCallback, distil_depth, elastic_widths, encoder_sha256
 
 
 def distil_bank(
@@ -45,5 +45,5 @@ def distil_bank(
         widths[depth], tails[depth] = distil_depth(
             encoder, width_choices, lambda: random_crops(clips, batch_size, length, generator), steps,
             learning_rate, samples_per_step, seed, report)
-    return LightBank(file_sha256(Path(base_checkpoint)), tuple(sorted(width_choices)), steps,
+    return LightBank(encoder_sha256(Path(base_checkpoint)), tuple(sorted(width_choices)), steps,
                      round(time.perf_counter() - started, 1), widths, tails)
