@@ -91,3 +91,21 @@ def test_on_the_dense_pair_sparsity_pays_on_the_link_alone_and_the_table_shows_t
     twin = section.sparsity.twins[0]
     assert twin.link_bytes_per_s < twin.dense_link_bytes_per_s and twin.latency_ms < twin.dense_latency_ms
     assert section.sparsity.held_by_sparsity == (2,) and section.sparsity.priced_as == "bytes on the link"
+
+
+def test_a_profile_where_zeros_save_nothing_gets_no_table(tmp_path) -> None:
+    study = _study(tmp_path, "one-unit", (("reference", 1e-4, 0.6, 0.0, 4.40), ("baseline", 1e-4, 0.0, 0.0, 4.46),
+                                          ("search", 3.0, 0.6, 0.7, 4.39)), profile="a32-paper")
+    test = sparsity_test(compute_pareto_front(study))
+    assert test.twins == () and not test.not_made and test.priced_as.startswith("nothing")
+    assert sparsity_note(test) == ""
+
+
+def test_only_front_points_and_their_twins_are_listed_the_rest_counted(tmp_path) -> None:
+    # trial 3: sparse but off the front (trial 2 is the same point with more quality)
+    study = _study(tmp_path, "rest", (("reference", 1e-4, 0.6, 0.0, 4.40), ("baseline", 1e-4, 0.0, 0.0, 4.46),
+                                      ("search", 3.0, 0.6, 0.7, 4.39), ("search", 3.0, 0.6, 0.7, 4.30)))
+    test = sparsity_test(compute_pareto_front(study))
+    assert [(t.trial, t.on_front) for t in test.twins] == [(2, True), (3, False)]
+    html = sparsity_note(test)
+    assert "<tr><td>2</td>" in html and "<tr><td>3</td>" not in html and "1 more sparse point(s) off the front" in html

@@ -151,12 +151,17 @@ def sparsity_note(test: SparsityTest | None) -> str:
     verdict = (f"On the front because of its sparsity: trial(s) {', '.join(str(t) for t in held)}."
                if held else "No front point is there because of its sparsity: each twin on the front stays on it dense, "
                "or the point is off the front.")
+    shown = [t for t in test.twins if t.on_front or t.twin_on_front]
+    rest = len(test.twins) - len(shown)
     rows = "".join(
         f"<tr><td>{t.trial}</td><td>{t.alpha:.3g}</td><td>{t.mask_sparsity:.0%}</td><td>{t.latency_ms:.2f} / "
         f"{t.dense_latency_ms:.2f}</td><td>{t.power_mw:.3f} / {t.dense_power_mw:.3f}</td><td>{t.link_bytes_per_s:,.0f} / "
         f"{t.dense_link_bytes_per_s:,.0f}</td><td>{'yes' if t.on_front else 'no'}</td><td>"
         f"{'yes' if t.twin_on_front else 'no'}</td><td>{'<b>yes</b>' if t.held_by_sparsity else 'no'}</td></tr>"
-        for t in test.twins)
+        for t in shown)
+    if rest:
+        rows += (f'<tr><td colspan="9">{rest} more sparse point(s) off the front, each dense twin off it too '
+                 "(all in <code>pareto.json</code>)</td></tr>")
     table = ("<table><tr><th>trial</th><th>alpha</th><th>mask zeros</th><th>latency ms (sparse / dense)</th>"
              "<th>power mW (sparse / dense)</th><th>link B/s (sparse / dense)</th><th>on the front</th>"
              f"<th>dense twin on the front</th><th>held by sparsity</th></tr>{rows}</table>")

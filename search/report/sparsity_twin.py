@@ -81,6 +81,11 @@ class SparsityTest:
                 "front_trials_held_by_sparsity": list(self.held_by_sparsity), "twins": [t.to_json() for t in self.twins]}
 
 
+def saves_anything(profile: DeviceProfile) -> bool:
+    """Whether a mask's zeros change a price on ``profile`` (a link between units, or a unit skipping zeros)."""
+    return (profile.link is not None and len(profile.units) > 1) or any(u.skips_zero_inputs for u in profile.units.values())
+
+
 def what_sparsity_saves(profile: DeviceProfile) -> str:
     """What a mask's zeros save on ``profile``, in words."""
     saved = (["bytes on the link"] if profile.link is not None and len(profile.units) > 1 else []) + (
@@ -92,6 +97,8 @@ def sparsity_test(front: ParetoFront, profile: DeviceProfile | None = None) -> S
     """The dense-twin test of ``front`` on its profile (``profile``: that profile already loaded)."""
     profile = profile or load_profile(front.profile)
     priced_as = what_sparsity_saves(profile)
+    if not saves_anything(profile):
+        return SparsityTest(profile.name, priced_as, ())
     sparse = [p for p in front.points if p.feasible and p.record.candidate.dsl.alpha > ALPHA_PAYS_ABOVE
               and p.record.cost.routed_mask_sparsity > 0]
     if not sparse:
