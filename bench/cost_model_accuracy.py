@@ -15,7 +15,7 @@ from run to run; the emulated board's do not.
 `unicorn-pair` (not in the default list: ~10 min): the pair profile's runs (`hw_models.pair_suite`, `--pair-suite`:
 `tiny`, 16 tiny candidates, or `demo`, 32 of the pair demo space's sizes; routed over 10 segments, ELU shares
 measured on each run's audio) and, per core (M33: front and
-light tail; A32: full tail) and for the link (encode + decode + doorbells against the bytes), the 5-fold CV by
+light tail; A32: full tail) and for the link (encode + decode + doorbells against the values encoded and the bytes), the 5-fold CV by
 candidate: MAPE and the share within +-5 % / +-10 %, on cycles (LLVM's models) and on instructions at CPI 1
 (what the pair timed before) from the same runs; then the profile fitted on cycles predicts the held-out
 candidates' parts per core and their mean latency per segment. `--pair-skip`: exports that skip the mask's

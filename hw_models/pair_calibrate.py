@@ -140,6 +140,8 @@ def link_samples(samples: list[PairSample], s: PairStandIns, timing: Timing = Ti
                             "(a run from before the link counted them): run it again")
         for i, path in enumerate(sample.run.paths):
             if path == PATH_FULL:
+                if extra["link_floats_to_full_core"][i] <= 0:
+                    raise UserError(f"pair run of {sample.name}: a full segment's mailbox encoded no values")
                 encode_ms = parts["encode"][i] / (s.m33_clock_mhz * 1e3)
                 decode_ms = parts["decode"][i] / (s.a32_clock_mhz * 1e3)
                 rows.append(LinkRow(sample.name, extra["link_floats_to_full_core"][i],
@@ -154,9 +156,9 @@ def link_terms(rows: list[LinkRow]) -> tuple[float, float, float]:
     UserError when the rows cannot separate them or the fit has no cost per byte."""
     from scipy.optimize import nnls
 
-    if len({(r.values, r.sent_bytes) for r in rows}) < 3:
-        raise UserError("fitting the link needs full segments of at least three different (values, bytes) sizes")
-    design = np.array([[1.0, r.values, r.sent_bytes] for r in rows])
+    design = np.array([[1.0, r.values, r.sent_bytes] for r in rows]).reshape(-1, 3)
+    if np.linalg.matrix_rank(design) < 3:
+        raise UserError("fitting the link needs full segments whose (values, bytes) do not lie on one line")
     measured = np.array([r.ms for r in rows])
     scale = design.max(axis=0)  # columns of like size for the solver
     coef, _ = nnls(design / scale, measured)

@@ -146,6 +146,9 @@ def test_a_base_retrained_in_its_decoder_alone_keeps_its_bank_and_an_old_format_
         warnings.simplefilter("always")
         assert bank_for(other, run_for(other, 2, (4, 8)).candidate) is None
     assert any("format 1" in str(w.message) for w in caught)
+    torch.save({**old, "format": 2}, bank_path(other))  # the current format must carry its key
+    with pytest.raises(UserError, match="without its base's encoder_sha256"):
+        load_bank(bank_path(other))
 
 
 def test_a_light_tail_at_the_bases_width_has_no_prefix_to_take(tiny_bank: tuple) -> None:

@@ -23,11 +23,13 @@ from study_fixtures import EVIL, add_trial, demo_config, make_record, tiny_candi
 PAIR, PAIR_DENSE = "a32-m33-pair-skip", "a32-m33-pair"
 
 
-def _study(tmp_path, name: str, rows, profile: str = PAIR, priced_on: str | None = None) -> optuna.Study:
+def _study(tmp_path, name: str, rows, profile: str = PAIR, priced_on: str | None = None,
+           limits: dict | None = None) -> optuna.Study:
     """One tiny candidate's points ``(role, alpha, light usage, mask sparsity, ViSQOL mixed)``, each priced by the
-    real cost model on ``priced_on`` (default: the study's ``profile``)."""
+    real cost model on ``priced_on`` (default: the study's ``profile``); ``limits``: the space's constraints."""
     config = demo_config(name, f"sqlite:///{tmp_path / 'optuna.db'}")
-    space = config.space.model_copy(update={"objectives": (Objective.VISQOL, Objective.LATENCY_MS, Objective.POWER_MW)})
+    space = config.space.model_copy(update={"objectives": (Objective.VISQOL, Objective.LATENCY_MS, Objective.POWER_MW),
+                                            "constraints": config.space.constraints.model_copy(update=limits or {})})
     config = config.model_copy(update={"space": space, "profile": profile})
     study = optuna.create_study(study_name=config.study, storage=config.storage,
                                 directions=[o.direction for o in space.objectives])
@@ -109,3 +111,23 @@ def test_only_front_points_and_their_twins_are_listed_the_rest_counted(tmp_path)
     assert [(t.trial, t.on_front) for t in test.twins] == [(2, True), (3, False)]
     html = sparsity_note(test)
     assert "<tr><td>2</td>" in html and "<tr><td>3</td>" not in html and "1 more sparse point(s) off the front" in html
+
+
+def test_a_dense_twin_over_a_latency_limit_is_off_the_front(tmp_path) -> None:
+    # the limit sits between the sparse point's latency and its dense twin's (= trial 0's): dense, it is infeasible
+    model, candidate = ProfileCostModel(load_profile(PAIR)), tiny_candidate("paper-ref", 3, (8, 8), 0.3, alpha=3.0)
+    sparse, dense = (model.predict(candidate, RoutingSummary(0.6, mask_sparsity=s)).latency_ms.mixed for s in (0.7, 0.0))
+    assert sparse < dense
+    study = _study(tmp_path, "limit", (("reference", 1e-4, 0.6, 0.0, 4.40), ("search", 3.0, 0.6, 0.7, 4.30)),
+                   limits={"max_latency_ms": (sparse + dense) / 2})
+    front = compute_pareto_front(study)
+    assert [p.number for p in front.points if p.feasible] == [1]  # trial 0 is the twin's price, over the limit
+    test = sparsity_test(front)
+    assert test.twins[0].on_front and not test.twins[0].twin_on_front and test.held_by_sparsity == (1,)
+
+
+def test_an_unreadable_profile_is_a_reason_not_a_failed_report(tmp_path) -> None:
+    study = _study(tmp_path, "gone", (("reference", 1e-4, 0.6, 0.0, 4.40), ("search", 3.0, 0.6, 0.7, 4.39)))
+    front = dataclasses.replace(compute_pareto_front(study), profile=str(tmp_path / "moved.yaml"))
+    test = sparsity_test(front)
+    assert test.twins == () and "moved.yaml" in test.not_made

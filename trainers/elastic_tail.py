@@ -37,6 +37,7 @@ from torch.func import functional_call
 from dslnas.spaces.atomic_io import atomic_file
 from dslnas.spaces.candidate import CandidateConfig, EncoderArch
 from dslnas.spaces.errors import UserError
+from dslnas.trainers.codec import DECODER_PREFIX
 from dslnas.trainers.dsl import relative_light_loss
 from dslnas.trainers.encoder import DSLEncoder, build_tail
 from dslnas.trainers.light_init import slice_light_tail
@@ -50,9 +51,6 @@ def bank_path(base_checkpoint: str | Path) -> Path:
     """Where the elastic light-tail bank of ``base_checkpoint`` lives: ``<stem>.light.pt`` beside it."""
     base = Path(base_checkpoint)
     return base.with_name(base.stem + BANK_SUFFIX)
-
-
-DECODER_PREFIX = "decoder."
 
 
 def encoder_sha256(base_checkpoint: Path) -> str:
@@ -109,7 +107,9 @@ def load_bank(path: Path) -> LightBank:
         raise UserError(f"{path}: not a readable light-tail bank ({err})") from err
     if not isinstance(raw, dict) or raw.get("format") not in (1, BANK_FORMAT):
         raise UserError(f"{path}: not a light-tail bank of format {BANK_FORMAT}")
-    return LightBank(raw.get("encoder_sha256", ""), tuple(raw["width_choices"]), int(raw["steps"]), float(raw["seconds"]),
+    if raw["format"] == BANK_FORMAT and not raw.get("encoder_sha256"):
+        raise UserError(f"{path}: a light-tail bank of format {BANK_FORMAT} without its base's encoder_sha256")
+    return LightBank(raw.get("encoder_sha256", "") if raw["format"] == BANK_FORMAT else "", tuple(raw["width_choices"]), int(raw["steps"]), float(raw["seconds"]),
                      {int(d): tuple(w) for d, w in raw["widths"].items()}, {int(d): t for d, t in raw["tails"].items()})
 
 
@@ -136,7 +136,8 @@ def load_prefix(encoder: DSLEncoder, bank: LightBank) -> None:
 
 
 def bank_for(base_checkpoint: Path, candidate: CandidateConfig) -> LightBank | None:
-    """The bank beside ``base_checkpoint`` when there is one, made from this very file, covering ``candidate``."""
+    """The bank beside ``base_checkpoint`` when there is one, made from a base with its encoder (every weight but
+    the decoder's), covering ``candidate``."""
     path = bank_path(base_checkpoint)
     if not path.exists():
         return None

@@ -23,7 +23,7 @@ from dslnas.search.report.metrics import hypervolume_history, param_importances
 from dslnas.search.records import record_to_json, summarise_confirmations
 from dslnas.search.records.fields import record_fields_json
 from dslnas.search.report.columns import csv_columns, csv_row
-from dslnas.search.report.placement import front_placement
+from dslnas.search.report.placement import FrontPlacement, front_placement
 from dslnas.search.report.png import write_pngs
 from dslnas.search.uncertainty import LEVEL
 from dslnas.spaces.atomic_io import atomic_file, atomic_write_text
@@ -53,9 +53,10 @@ def write_report(study: optuna.Study, out_dir: str | Path, max_visqol_loss: floa
         listening = study_listening(study, front, out, audio_clips_per_class)
     html_path, csv_path, json_path = out / "index.html", out / "trials.csv", out / "pareto.json"
     compared = [compute_pareto_front(other, max_visqol_loss) for other in compare_with]
-    atomic_write_text(html_path, render_page(front, history, importance, listening, compared))  # a killed report leaves the last one
+    placement = front_placement(front)  # prices the sparse points' dense twins: once for the page and the JSON
+    atomic_write_text(html_path, render_page(front, history, importance, listening, compared, placement))  # a killed report leaves the last one
     write_trials_csv(front, csv_path)
-    atomic_write_text(json_path, json.dumps(front_to_json(front), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(json_path, json.dumps(front_to_json(front, placement), indent=2, allow_nan=False) + "\n")
     pngs = write_pngs(front, history, importance, out / "png")
     return ReportFiles(html_path, csv_path, json_path, tuple(pngs))
 
@@ -71,8 +72,9 @@ def write_trials_csv(front: ParetoFront, path: Path) -> None:
         writer.writerows(sorted(rows, key=lambda r: r["trial"]))
 
 
-def front_to_json(front: ParetoFront) -> dict[str, Any]:
-    """The front as plain JSON: objectives, recommendations, the front's trial numbers, every point."""
+def front_to_json(front: ParetoFront, placement: FrontPlacement | None = None) -> dict[str, Any]:
+    """The front as plain JSON: objectives, recommendations, the front's trial numbers, every point (``placement``:
+    the placement section when already computed)."""
     return json_safe({
         "study": front.study_name,
         "profile": front.profile,
@@ -82,7 +84,7 @@ def front_to_json(front: ParetoFront) -> dict[str, Any]:
         "knee": front.knee.number if front.knee else None,
         **picks_json(front),
         "points": [_point_json(p) for p in front.points],
-        "placement": front_placement(front).to_json(),
+        "placement": (placement or front_placement(front)).to_json(),
         "unfinished": [asdict(t) | {"role": t.role.value} for t in front.unfinished],
         "knobs_tried": knobs_tried_of(front).to_json(),
     })

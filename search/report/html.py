@@ -27,7 +27,7 @@ from dslnas.search.report.knobs_tried import knobs_tried_html, knobs_tried_of
 from dslnas.search.report.listen import Listening
 from dslnas.search.report.listen_html import listening_html
 from dslnas.search.report.metrics import HypervolumeStep, ImportanceResult, rank_agreement
-from dslnas.search.report.placement import front_placement
+from dslnas.search.report.placement import FrontPlacement, front_placement
 from dslnas.search.report.placement_html import placement_section
 from dslnas.search.report.plots import cost_figure, hypervolume_figure, importance_figure, pareto_figure, sweep_figure
 from dslnas.search.report.tables import confirmation_table, pick_table, rank_agreement_list, trial_table
@@ -64,12 +64,14 @@ window.addEventListener("load", () => document.querySelectorAll(".js-plotly-plot
 
 
 def render_page(front: ParetoFront, history: Sequence[HypervolumeStep], importance: ImportanceResult,
-                listening: Listening | None = None, compared: Sequence[ParetoFront] = ()) -> str:
+                listening: Listening | None = None, compared: Sequence[ParetoFront] = (),
+                placement: FrontPlacement | None = None) -> str:
     """The whole page as one string (``listening``: the audio players and the knee's routing timelines;
-    ``compared``: other studies whose fronts are overlaid on this one's)."""
+    ``compared``: other studies whose fronts are overlaid on this one's; ``placement``: the front's placement
+    section when already computed)."""
     title = f"dslnas report: {escape(front.study_name)}"
     parts = [
-        f"<h1>{title}</h1>", _meta(front), _picks(front), placement_section(front_placement(front)), _compared(front, compared),
+        f"<h1>{title}</h1>", _meta(front), _picks(front), placement_section(placement or front_placement(front)), _compared(front, compared),
         listening_html(listening) if listening else "", _confirmations(front),
         _figures_section(front, history, importance), _trials_section(front),
     ]

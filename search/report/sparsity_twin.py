@@ -22,7 +22,7 @@ from dslnas.hw_models.cost import Cost, ProfileCostModel
 from dslnas.hw_models.profile import DeviceProfile, load_profile
 from dslnas.search.dominance import dominates, minimised
 from dslnas.search.pareto import FrontPoint, ParetoFront
-from dslnas.spaces.errors import UserError
+from dslnas.spaces.errors import ConfigError, UserError
 from dslnas.spaces.space import Objective
 
 ALPHA_PAYS_ABOVE = 0.1
@@ -94,39 +94,64 @@ def what_sparsity_saves(profile: DeviceProfile) -> str:
 
 
 def sparsity_test(front: ParetoFront, profile: DeviceProfile | None = None) -> SparsityTest:
-    """The dense-twin test of ``front`` on its profile (``profile``: that profile already loaded)."""
-    profile = profile or load_profile(front.profile)
-    priced_as = what_sparsity_saves(profile)
-    if not saves_anything(profile):
-        return SparsityTest(profile.name, priced_as, ())
+    """The dense-twin test of ``front`` on its profile (``profile``: that profile already loaded); a profile that
+    cannot be read or a point that cannot be priced makes it ``not_made``, with the reason, not a failed report."""
+    try:
+        profile = profile or load_profile(front.profile)
+        priced_as = what_sparsity_saves(profile)
+        if not saves_anything(profile):
+            return SparsityTest(profile.name, priced_as, ())
+        return _tested(front, profile, priced_as)
+    except (ConfigError, UserError) as err:
+        return SparsityTest(front.profile, "", (), str(err))
+
+
+def _tested(front: ParetoFront, profile: DeviceProfile, priced_as: str) -> SparsityTest:
     sparse = [p for p in front.points if p.feasible and p.record.candidate.dsl.alpha > ALPHA_PAYS_ABOVE
-              and p.record.cost.routed_mask_sparsity > 0]
-    if not sparse:
-        return SparsityTest(profile.name, priced_as, ())
+              and p.record.sparsity > 0]
     if any(p.record.cost.routing is None for p in sparse):
         return SparsityTest(profile.name, priced_as, (), "a sparse point's record predates stored routings")
-    model, pricers = ProfileCostModel(profile), {}
-    dense: dict[int, Cost] = {}
+    dense, stale = _dense_twins(sparse, ProfileCostModel(profile))
+    if stale:
+        return SparsityTest(profile.name, priced_as, (), stale)
+    feasible = {p.number: p for p in front.points if p.feasible}
+    twin_ok = {p.number: _still_feasible(p, dense[p.number]) for p in sparse}
+    values = {n: _values(p, dense.get(n), front.objectives) for n, p in feasible.items() if twin_ok.get(n, True)}
+    twins = tuple(
+        DenseTwin(p.number, p.record.candidate.dsl.alpha, p.record.sparsity, p.record.latency_ms, p.record.power_mw,
+                  p.record.cost.link_bytes_per_s, d.latency_ms.mixed, d.power_mw.mixed, d.link_bytes_per_s, p.on_front,
+                  twin_ok[p.number] and not any(dominates(other, values[p.number])
+                                                for n, other in values.items() if n != p.number))
+        for p in sparse for d in (dense[p.number],))
+    return SparsityTest(profile.name, priced_as, twins)
+
+
+def _dense_twins(sparse: list[FrontPoint], model: ProfileCostModel) -> tuple[dict[int, Cost], str]:
+    """Each sparse point's price with a dense mask; or why not (its price as it is is no longer the stored one)."""
+    pricers, dense = {}, {}
     for p in sparse:
         if p.trained_trial not in pricers:
             pricers[p.trained_trial] = model.pricer(p.record.candidate)
         price, routing = pricers[p.trained_trial], p.record.cost.routing
         again = price(routing)
         if not (_close(again.latency_ms.mixed, p.record.latency_ms) and _close(again.power_mw.mixed, p.record.power_mw)):
-            return SparsityTest(profile.name, priced_as, (), (
-                f"profile '{profile.name}' prices trial {p.number} at {again.latency_ms.mixed:.4g} ms, "
-                f"{again.power_mw.mixed:.4g} mW now against {p.record.latency_ms:.4g} ms, {p.record.power_mw:.4g} mW "
-                "stored: it changed since the search (search again to test)"))
+            return {}, (f"profile '{model.name}' prices trial {p.number} at {again.latency_ms.mixed:.4g} ms, "
+                        f"{again.power_mw.mixed:.4g} mW now against {p.record.latency_ms:.4g} ms, "
+                        f"{p.record.power_mw:.4g} mW stored: it changed since the search (search again to test)")
         dense[p.number] = price(replace(routing, mask_sparsity=0.0))
-    objectives = front.objectives
-    values = {p.number: _values(p, dense.get(p.number), objectives) for p in front.points if p.feasible}
-    twins = tuple(
-        DenseTwin(p.number, p.record.candidate.dsl.alpha, p.record.cost.routed_mask_sparsity, p.record.latency_ms,
-                  p.record.power_mw, p.record.cost.link_bytes_per_s, d.latency_ms.mixed, d.power_mw.mixed,
-                  d.link_bytes_per_s, p.on_front,
-                  not any(dominates(other, values[p.number]) for n, other in values.items() if n != p.number))
-        for p in sparse for d in (dense[p.number],))
-    return SparsityTest(profile.name, priced_as, twins)
+    return dense, ""
+
+
+PRICED_LIMITS = {"max_latency_ms": lambda c: c.latency_ms.mixed, "max_power_mw": lambda c: c.power_mw.mixed,
+                 "max_real_time_factor": lambda c: c.real_time_factor.mixed}
+"""The space's limits a price moves (``search.points.constraint_values``: excess = measured - limit)."""
+
+
+def _still_feasible(point: FrontPoint, dense: Cost) -> bool:
+    """Whether ``point``'s dense twin keeps within the space's limits: each price-dependent excess moved by
+    what the twin costs more."""
+    return all(excess + (PRICED_LIMITS[name](dense) - PRICED_LIMITS[name](point.record.cost) if name in PRICED_LIMITS
+                         else 0.0) <= 0 for name, excess in point.constraints.items())
 
 
 def _values(point: FrontPoint, dense: Cost | None, objectives: tuple[Objective, ...]) -> tuple[float, ...]:
@@ -134,10 +159,7 @@ def _values(point: FrontPoint, dense: Cost | None, objectives: tuple[Objective, 
     if dense is None:
         return minimised(point.values, objectives)
     twin = replace(point.record, cost=dense)
-    try:
-        return minimised(tuple(twin.objective_value(o) for o in objectives), objectives)
-    except KeyError as err:  # an objective the record does not price
-        raise UserError(f"the dense-twin test cannot price objective {err}") from None
+    return minimised(tuple(twin.objective_value(o) for o in objectives), objectives)
 
 
 def _close(a: float, b: float) -> bool:
