@@ -21,9 +21,10 @@ part made the emulated timings wander from run to run.
 **The routed mixed run** (path ``mixed``, for a :class:`~dslnas.hw_models.runners.routed.RoutedRunner`:
 ``local`` times the C export built with the host gcc, ``unicorn-arm`` counts it on the emulated core):
 the trial's trained codec (``record.checkpoint``; fresh weights when the file is missing, said in the entry)
-is exported whole with ``export_c`` at the trial's threshold and state policy, and streamed over a few
-seconds of generated demo audio (speech and silence clips, ``trainers.data.demo_audio``) with automatic
-routing. The entry's ``measured_latency_ms`` is the MEAN latency per segment as routed (warm replays
+is exported whole with ``export_c`` at the trial's threshold and state policy, and streamed with automatic
+routing over a few seconds of generated demo audio (speech and silence clips, ``trainers.data.demo_audio``) or,
+with ``ConfirmSettings.audio`` ``study`` (``--audio study``), over the study's own held-out clips
+(``search.confirm_audio``). The entry's ``measured_latency_ms`` is the MEAN latency per segment as routed (warm replays
 included), since the prediction it is compared with -- the cost model's mixed figures under the MEASURED
 routing (``RoutedRun.routing``: its light usage, the trial's mask sparsity, the replays the streaming
 runtime counts on the measured route pattern) -- is a usage-weighted mean; its predicted energy is the mixed
@@ -48,10 +49,12 @@ from dslnas.hw_models.runners.artifact import ArtifactFormat, ExportError, Expor
 from dslnas.hw_models.runners.base import DeviceRunner, Measurement, MeasurementFailure, measure_all
 from dslnas.hw_models.runners.convert import export_paths
 from dslnas.hw_models.runners.routed import RoutedRunner
+from dslnas.search.confirm_audio import MIXED_CLIP_SECONDS, MIXED_CLIPS, ConfirmAudio, demo_audio, study_audio, whole_segments
 from dslnas.search.confirm_parts import part_checks
 from dslnas.search.records import (
     Comparison, ConfirmationEntry, TrialRecord, append_confirmations, error_pct,
 )
+from dslnas.spaces.errors import UserError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,7 +67,6 @@ if TYPE_CHECKING:
 
 CONFIRMED_PATHS = (Pass.FULL.value, Pass.LIGHT.value)
 MIXED_PATH = Pass.MIXED.value  # the routed run; only for a RoutedRunner (confirmed_paths)
-MIXED_CLIPS, MIXED_CLIP_SECONDS, MIXED_AUDIO_SEED = 4, 1.0, 0  # 4 s: speech, silence, speech, silence
 KEPT_EXTRA_KEYS = ("runtime", "threads", "spread_reported", "device", "power_source", "measured_by")
 
 
@@ -82,6 +84,7 @@ class ConfirmSettings:
     fmt: ArtifactFormat = ArtifactFormat.ONNX
     mixed_clips: int = MIXED_CLIPS
     mixed_clip_seconds: float = MIXED_CLIP_SECONDS
+    audio: ConfirmAudio = ConfirmAudio.DEMO  # what the routed run streams (search.confirm_audio)
 
 
 def confirmed_paths(runner: DeviceRunner) -> tuple[str, ...]:
@@ -110,7 +113,8 @@ def confirm_candidates(
         entries = _measure_point(point, runner, settings, predicted, checkpoint)
         if isinstance(runner, RoutedRunner):
             mixed_model = model or ProfileCostModel(load_profile(point.record.profile))
-            entries += (_measure_mixed(point, runner, settings, predicted[Pass.FULL.value], mixed_model, checkpoint),)
+            entries += (_measure_mixed(point, runner, settings, predicted[Pass.FULL.value], mixed_model, checkpoint,
+                                       study),)
         append_confirmations(study, point.number, entries)
         added[point.number] = entries
         for entry in entries:
@@ -176,8 +180,10 @@ def _checkpoint(study: optuna.Study, number: int) -> Path | None:
 
 
 def _measure_mixed(point: "FrontPoint", runner: RoutedRunner, settings: ConfirmSettings, template: ConfirmationEntry,
-                   model: ProfileCostModel, checkpoint: Path | None = None) -> ConfirmationEntry:
-    """The trial's routed encoder streamed over demo audio on ``runner``, predicted under the measured routing."""
+                   model: ProfileCostModel, checkpoint: Path | None = None, study: optuna.Study | None = None
+                   ) -> ConfirmationEntry:
+    """The trial's routed encoder streamed over ``settings.audio`` (the study's held-out clips need ``study``) on
+    ``runner``, predicted under the measured routing."""
     from dslnas.hw_models.c_export import CExportError, export_c
 
     record = point.record
@@ -189,8 +195,10 @@ def _measure_mixed(point: "FrontPoint", runner: RoutedRunner, settings: ConfirmS
         info = export_c(codec, record.candidate, settings.work_dir / f"trial-{point.number:05d}" / "routed",
                         dsl.threshold, state_policy=dsl.state_policy,  # the C the profile prices (zero skips or not)
                         skip_zero_inputs=model.profile.unit().skips_zero_inputs)
-        run = runner.run_routed(info, _demo_segments(record.candidate, settings))
-    except (CExportError, ExportError, OSError) as err:
+        audio = (study_audio(study, record.candidate) if settings.audio is ConfirmAudio.STUDY and study is not None
+                 else demo_audio(record.candidate.encoder.sample_rate_hz, settings.mixed_clips, settings.mixed_clip_seconds))
+        run = runner.run_routed(info, whole_segments(audio, record.candidate.segment_samples))
+    except (CExportError, ExportError, OSError, UserError) as err:  # UserError: the study's clips cannot be loaded
         return replace(base, failure=f"routed run: {err}")
     measured = measured_routing(run, codec.encoder, record.sparsity)  # each ELU priced at the trial's measured share
     routing = replace(measured, elu_negative_shares=record.cost.routing.elu_negative_shares) if record.cost.routing else measured
@@ -201,7 +209,7 @@ def _measure_mixed(point: "FrontPoint", runner: RoutedRunner, settings: ConfirmS
         measured_latency_ms=run.mean_ms, measured_latency_ms_p10=run.percentile_ms(10),
         measured_latency_ms_p90=run.percentile_ms(90), repeats=len(run.paths),
         error_pct=error_pct(run.mean_ms, cost.latency_ms.mixed), **_measured_energy(run, cost),
-        extra=_mixed_extra(run, routing, cost, record, weights),
+        extra={**_mixed_extra(run, routing, cost, record, weights), "audio": audio.source},
     )
 
 
@@ -259,19 +267,3 @@ def _trained_codec(record: TrialRecord, checkpoint: Path | None = None) -> tuple
         return codec.eval(), f"checkpoint {path}"
     torch.manual_seed(0)
     return build_codec(record.candidate).eval(), f"fresh weights (seed 0): checkpoint {record.checkpoint or '(none)'} is missing"
-
-
-def _demo_segments(candidate: "CandidateConfig", settings: ConfirmSettings) -> "np.ndarray":
-    """``[S, segment_samples]`` float32: demo clips (speech, silence, ...) back to back, cut into whole segments."""
-    import numpy as np
-
-    from dslnas.trainers.data.demo_audio import generate_demo_clips
-
-    clips = generate_demo_clips(settings.mixed_clips, settings.mixed_clip_seconds, candidate.encoder.sample_rate_hz,
-                                MIXED_AUDIO_SEED)
-    audio = np.concatenate([c.samples.numpy() for c in clips]).astype(np.float32)
-    n = len(audio) // candidate.segment_samples
-    if n < 1:
-        raise ExportError(f"{len(audio)} samples of demo audio make no whole segment of {candidate.segment_samples}")
-    return audio[: n * candidate.segment_samples].reshape(n, candidate.segment_samples)
-

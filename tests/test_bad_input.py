@@ -400,3 +400,10 @@ def test_confirm_work_dir_read_only_fails_before_converting(tmp_path: Path, read
     build_demo_study(storage)
     assert_one_error(("confirm", "--study", "demo-report", "--storage", storage, "--top-k", "1", "--runner", "local",
                       "--work-dir", str(read_only_place / "work")), "--work-dir", "not writable")
+
+
+def test_confirm_audio_must_be_named_and_study_audio_needs_a_study(tmp_path: Path) -> None:
+    assert_one_error(("confirm", "--study", "s", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--audio", "rain"),
+                     "--audio", "'rain' is not one of demo, study")
+    assert_one_error(("confirm", "--checkpoint", "pretrained:speech16k", "--audio", "study"),
+                     "--audio study", "give --study")

@@ -20,6 +20,7 @@ from dslnas.hw_models.runners.routed import PATH_FULL, PATH_LIGHT, RoutedRun, Ro
 from dslnas.hw_models.runners.registry import get_runner
 from dslnas.hw_models.runners.registry import RunnerOptions, build_runner
 from dslnas.search.confirm import ConfirmSettings, confirm_candidates
+from dslnas.search.confirm_audio import ConfirmAudio
 from dslnas.search.records import Comparison, summarise_confirmations
 from dslnas.search.export import export_run_config, write_run_config
 from dslnas.search.pareto import compute_pareto_front
@@ -129,3 +130,35 @@ def test_the_mixed_runs_prediction_is_priced_under_its_measured_routing(tmp_path
     replay_uj = mixed.predicted_energy_uj - (full.predicted_energy_uj + light.predicted_energy_uj) / 2
     warm = point.record.candidate.dsl.state_policy == "warm"
     assert (replay_uj > 1e-9) == (warm and sum(replays.values()) > 0) and replay_uj >= -1e-9
+
+
+class _CountingRunner(_PatternRunner):
+    """The pattern runner, remembering how many segments each routed run streamed."""
+
+    def __init__(self) -> None:
+        self.streamed: list[int] = []
+
+    def run_routed(self, info: CExportInfo, segments: np.ndarray) -> RoutedRun:
+        self.streamed.append(len(segments))
+        return super().run_routed(info, segments)
+
+
+def test_the_routed_run_streams_the_studys_own_held_out_clips_when_asked(tmp_path: Path, study: optuna.Study) -> None:
+    from dslnas.search.pareto import search_config_of
+    from dslnas.trainers.data import evaluation_clips, load_dataset
+
+    point, runner = compute_pareto_front(study).pareto[0], _CountingRunner()
+    mixed = {}
+    for audio in (ConfirmAudio.DEMO, ConfirmAudio.STUDY):
+        settings = ConfirmSettings(tmp_path / audio.value, profile="a32-paper", mixed_clips=2, mixed_clip_seconds=0.5,
+                                   audio=audio)
+        mixed[audio] = confirm_candidates(study, [point], runner, settings)[point.number][2]
+    assert all(m.ok for m in mixed.values())
+    assert mixed[ConfirmAudio.DEMO].extra["audio"].startswith("generated demo audio: 2 clips of 0.5 s")
+    assert mixed[ConfirmAudio.STUDY].extra["audio"].startswith("the study's ")
+    candidate = point.record.candidate
+    rate, segment = candidate.encoder.sample_rate_hz, candidate.segment_samples
+    config = search_config_of(study)
+    data = config.data or config.space.finetune.data
+    held_out = evaluation_clips(load_dataset(data, rate, min_samples=segment), data, rate, all_when_none_held_out=True)
+    assert runner.streamed == [rate // segment, sum(c.num_samples for c in held_out) // segment]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from dslnas.search.pareto import FrontPoint, ParetoFront
     from dslnas.hw_models.runners.base import DeviceRunner
     from dslnas.search.confirm import ConfirmSettings
+    from dslnas.search.confirm_audio import ConfirmAudio
     from dslnas.search.records import ConfirmationEntry
 
 
@@ -43,10 +44,12 @@ def confirm_command(
     device: Annotated[Optional[str], typer.Option("--device", help="Name of the measured device in the study (default: from the runner).")] = None,
     fmt: Annotated[ArtifactFormat, typer.Option("--format", help="Artifact format to measure.")] = ArtifactFormat.ONNX,
     work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="Where artifacts go (default: runs/<study>/confirm).")] = None,
+    audio: Annotated[str, typer.Option("--audio", help="What the routed run streams: demo (4 s of generated demo clips) or study (the study's own held-out clips: the routing the search measured; longer).")] = "demo",
     json_out: JsonOpt = False,
 ) -> None:
     """Measure the top-K front candidates' (or --trial's) full and light paths on a device (and, on a runner that runs routed
-    programs such as unicorn-arm, the routed mixed run over demo audio); store them beside the prediction."""
+    programs such as unicorn-arm, the routed mixed run over demo audio or, with --audio study, over the study's own
+    held-out clips); store them beside the prediction."""
     from dslnas.hw_models.runners.registry import PowerOptions, RunnerOptions, build_runner
     from dslnas.search.config import DEFAULT_RUNS_ROOT
     from dslnas.search.confirm import ConfirmSettings, confirm_candidates
@@ -58,6 +61,7 @@ def confirm_command(
     options = RunnerOptions(threads=threads, warmup=warmup, repeats=repeats, timeout_s=timeout_s, command=command,
                             loop_command=loop_command, csv_path=None if replay is None else str(replay))
     power = PowerOptions(power_meter, power_command, None if hwmon is None else str(hwmon), power_window_s, power_repeats)
+    stream = _audio_choice(audio, checkpoint is None and study is not None)
     device_runner = build_runner(runner, options, power)
     if checkpoint is not None or study is None:
         _confirm_checkpoint(checkpoint, study, trial, device_runner, ConfirmSettings(work_dir or Path("."), device, profile, fmt),
@@ -65,7 +69,8 @@ def confirm_command(
         return
     loaded = load_existing_study(storage, study)
     points = _chosen_points(compute_pareto_front(loaded), study, top_k, trial)
-    settings = ConfirmSettings(work_dir or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "confirm", device, profile, fmt)
+    settings = ConfirmSettings(work_dir or study_dir(study, Path(DEFAULT_RUNS_ROOT)) / "confirm", device, profile, fmt,
+                               audio=stream)
     check_writable_dir(settings.work_dir, "--work-dir")  # before any conversion or measurement
 
     def show(number: int, entry: "ConfirmationEntry") -> None:
@@ -79,6 +84,18 @@ def confirm_command(
         fail(f"nothing was measured on runner {runner!r} (every run failed; each reason is stored with its trial)", 1)
 
 
+def _audio_choice(audio: str, with_study: bool) -> "ConfirmAudio":
+    """``--audio`` as a :class:`ConfirmAudio`; a bad name, or ``study`` without a study's point, is one error line."""
+    from dslnas.search.confirm_audio import ConfirmAudio
+
+    choices = [a.value for a in ConfirmAudio]
+    if audio not in choices:
+        fail(f"--audio: {audio!r} is not one of {', '.join(choices)}")
+    if audio == ConfirmAudio.STUDY.value and not with_study:
+        fail("--audio study streams a study's held-out clips: give --study (and --trial), not --checkpoint")
+    return ConfirmAudio(audio)
+
+
 def _entry_line(who: str, e: "ConfirmationEntry") -> str:
     head = f"{who} {e.path}: predicted {e.predicted_latency_ms:.3f} ms ({e.predicted_profile})"
     if not e.ok:
@@ -88,7 +105,8 @@ def _entry_line(who: str, e: "ConfirmationEntry") -> str:
     if e.path == Pass.MIXED and "light_usage" in e.extra:  # the routed run: predicted at the measured light usage
         x = e.extra
         line += (f"; routed over {x['segments']} segments: mean, median {x['median_ms']:.3f} / p90 {x['p90_ms']:.3f} ms, "
-                 f"light usage {x['light_usage']:.0%}, {x['switch_backs']} switch-backs, {x['weights']}")
+                 f"light usage {x['light_usage']:.0%}, {x['switch_backs']} switch-backs, {x['weights']}"
+                 + (f"; audio: {x['audio']}" if x.get("audio") else ""))
         line += _parts_text(x)
     return line
 
