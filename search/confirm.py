@@ -57,11 +57,8 @@ from dslnas.search.records import (
 from dslnas.spaces.errors import UserError
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from dslnas.hw_models.runners.routed import RoutedRun
     from dslnas.search.pareto import FrontPoint
-    from dslnas.spaces.candidate import CandidateConfig
     from dslnas.trainers.codec import DSLCodec
     from dslnas.trainers.encoder import DSLEncoder
 

@@ -31,7 +31,6 @@ from dslnas.search.report.sparsity_twin import ALPHA_PAYS_ABOVE, SparsityTest, s
 from dslnas.spaces.errors import ConfigError
 
 
-
 @dataclass(frozen=True)
 class CoreLoad:
     """One compute unit's work in a point's mixed pass, per inference (one routing segment)."""
